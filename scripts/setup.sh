@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh machine: Rust components and
+# targets, the Python verifiers and peers, the npm peers. Idempotent; every area of the
+# project adds its own step as scripts/setup.d/NN-name.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "setup: rust components" >&2
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
+
+if [ -f tests/requirements.txt ]; then
+  echo "setup: python packages (tests/requirements.txt)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+fi
+
+for step in scripts/setup.d/*.sh; do
+  [ -e "$step" ] || continue
+  echo "setup: $step" >&2
+  bash "$step"
+done

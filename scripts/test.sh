@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: setup, formatting, lints, every test.
+# Real peers (Python verifiers, npm clients, act) are required: a missing one fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${PROOFGATE_SKIP_SETUP:-0}" != 1 ]; then
+  bash scripts/setup.sh
+fi
+export PROOFGATE_REQUIRE_PEERS=1
+
+echo "== cargo fmt --check" >&2
+cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -- -D warnings" >&2
+cargo clippy --all-targets --locked -- -D warnings
+echo "== cargo nextest run" >&2
+cargo nextest run --locked --no-fail-fast
+echo "== doc tests" >&2
+cargo test --locked --doc

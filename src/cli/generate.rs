@@ -1,0 +1,12 @@
+//! `proofgate generate`.
+
+use super::{CliError, CliResult, Global};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args, _global: &Global) -> CliResult {
+    Err(CliError::usage(anyhow::anyhow!(
+        "`generate` is not part of this build yet"
+    )))
+}

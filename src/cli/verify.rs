@@ -1,0 +1,12 @@
+//! `proofgate verify`.
+
+use super::{CliError, CliResult, Global};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args, _global: &Global) -> CliResult {
+    Err(CliError::usage(anyhow::anyhow!(
+        "`verify` is not part of this build yet"
+    )))
+}

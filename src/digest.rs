@@ -1,0 +1,173 @@
+//! SHA-256 digests as a domain type, written `sha256:<hex>` wherever they leave the
+//! program.
+
+use std::fmt;
+use std::io::{self, Read};
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest as _, Sha256};
+
+/// A SHA-256 digest. Displays and serialises as `sha256:<64 lowercase hex>`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sha256Digest([u8; 32]);
+
+/// A string that is not a `sha256:<64 hex>` digest.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("`{0}` is not a digest of the form `sha256:<64 hex digits>`")]
+pub struct DigestParseError(pub String);
+
+impl Sha256Digest {
+    /// Wraps raw digest bytes.
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The digest of `data`.
+    pub fn of(data: &[u8]) -> Self {
+        Self(Sha256::digest(data).into())
+    }
+
+    /// The digest of everything `reader` yields, read in 64 KiB blocks.
+    pub fn of_reader<R: Read>(mut reader: R) -> io::Result<Self> {
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buf[..n]);
+        }
+        Ok(Self(hasher.finalize().into()))
+    }
+
+    /// The digest of a file's bytes.
+    pub fn of_file(path: &std::path::Path) -> io::Result<Self> {
+        Self::of_reader(std::fs::File::open(path)?)
+    }
+
+    /// The raw bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Lowercase hex without the `sha256:` prefix.
+    pub fn hex(&self) -> String {
+        hex_encode(&self.0)
+    }
+
+    /// Parses bare hex (64 digits, either case).
+    pub fn from_hex(hex: &str) -> Result<Self, DigestParseError> {
+        let err = || DigestParseError(hex.to_owned());
+        if hex.len() != 64 {
+            return Err(err());
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in hex.as_bytes().chunks(2).enumerate() {
+            let hi = hex_val(pair[0]).ok_or_else(err)?;
+            let lo = hex_val(pair[1]).ok_or_else(err)?;
+            out[i] = (hi << 4) | lo;
+        }
+        Ok(Self(out))
+    }
+}
+
+/// Lowercase hex of arbitrary bytes.
+pub fn hex_encode(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 0xf) as usize] as char);
+    }
+    s
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+impl fmt::Display for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha256:{}", self.hex())
+    }
+}
+
+impl fmt::Debug for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl FromStr for Sha256Digest {
+    type Err = DigestParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.strip_prefix("sha256:") {
+            Some(hex) => Self::from_hex(hex).map_err(|_| DigestParseError(s.to_owned())),
+            None => Err(DigestParseError(s.to_owned())),
+        }
+    }
+}
+
+impl Serialize for Sha256Digest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256Digest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_of_empty_input_matches_the_known_vector() {
+        assert_eq!(
+            Sha256Digest::of(b"").to_string(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn digest_round_trips_through_its_string_form() {
+        let d = Sha256Digest::of(b"abc");
+        let s = d.to_string();
+        assert_eq!(s.parse::<Sha256Digest>().unwrap(), d);
+        assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{s}\""));
+    }
+
+    #[test]
+    fn digest_rejects_missing_prefix_and_bad_hex() {
+        assert!("e3b0".parse::<Sha256Digest>().is_err());
+        assert!(
+            format!("sha256:{}", "z".repeat(64))
+                .parse::<Sha256Digest>()
+                .is_err()
+        );
+        assert!("sha256:abc".parse::<Sha256Digest>().is_err());
+    }
+
+    #[test]
+    fn digest_of_reader_equals_digest_of_bytes() {
+        let data = vec![7u8; 200_000];
+        assert_eq!(
+            Sha256Digest::of_reader(&data[..]).unwrap(),
+            Sha256Digest::of(&data)
+        );
+    }
+}

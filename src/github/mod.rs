@@ -1,0 +1,1 @@
+//! The GitHub Actions runner: environment, job summary, annotations and outputs.

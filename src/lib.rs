@@ -1,0 +1,27 @@
+//! proofgate: turn a CI test run into signed per-script proofs and gate merges and
+//! releases on them.
+//!
+//! The library is a set of small modules, each with one job and a pure core; the
+//! binary (`src/main.rs`) only parses flags, wires them together and maps errors to
+//! exit codes.
+//!
+//! | module | job |
+//! | --- | --- |
+//! | [`junit`] | stream-parse JUnit XML into normalised test cases |
+//! | [`model`] | scripts, headers, `proofgate.yaml`, selectors, the certification matrix |
+//! | [`proof`] | proof records, verdicts, canonical JSON, digests |
+//! | [`sign`] | keys, DSSE envelopes, in-toto statements |
+//! | [`artifact`] | zip, the Actions artifact protocol, REST download |
+//! | [`verify`] | the gate and its reports |
+//! | [`github`] | runner environment, job summary, annotations, outputs |
+//! | [`bundle`] | run wrapper, source manifest, Merkle tree, ledger |
+
+pub mod artifact;
+pub mod bundle;
+pub mod digest;
+pub mod github;
+pub mod junit;
+pub mod model;
+pub mod proof;
+pub mod sign;
+pub mod verify;

@@ -1,0 +1,2 @@
+//! The certification model: scripts and their headers, `proofgate.yaml`, test
+//! selectors, policy and the certification matrix (DESIGN.md §2.1).
