@@ -9,10 +9,11 @@ echo "setup: rust components" >&2
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 
-if [ -f tests/requirements.txt ]; then
-  echo "setup: python packages (tests/requirements.txt)" >&2
-  python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
-fi
+for req in tests/requirements/*.txt; do
+  [ -e "$req" ] || continue
+  echo "setup: python packages ($req)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check -r "$req"
+done
 
 for step in scripts/setup.d/*.sh; do
   [ -e "$step" ] || continue

@@ -20,6 +20,7 @@ mod keygen;
 mod ledger;
 mod lint;
 mod manifest;
+mod map;
 mod matrix;
 mod run;
 mod upload;
@@ -71,6 +72,8 @@ pub enum Command {
     Lint(lint::Args),
     /// Render the certification matrix (Markdown or JSON).
     Matrix(matrix::Args),
+    /// Show which test cases certify which script.
+    Map(map::Args),
     /// Write a proof per script from JUnit results (and sign it when a key is given).
     Generate(generate::Args),
     /// Make an ed25519 signing key; print its public key and key id.
@@ -182,6 +185,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(a, &cli.global),
         Command::Lint(a) => lint::run(a, &cli.global),
         Command::Matrix(a) => matrix::run(a, &cli.global),
+        Command::Map(a) => map::run(a, &cli.global),
         Command::Generate(a) => generate::run(a, &cli.global),
         Command::Keygen(a) => keygen::run(a, &cli.global),
         Command::VerifySignature(a) => verify_signature::run(a, &cli.global),
