@@ -79,7 +79,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         keep_going: args.keep_going,
     };
     let mut parsed = Vec::with_capacity(files.len());
-    let mut failed: Option<CliError> = None;
+    let (mut bad, mut any_io) = (0usize, false);
     for f in &files {
         let shown = display_path(&global.root, f);
         let result = if args.summary {
@@ -120,13 +120,8 @@ pub fn run(args: Args, global: &Global) -> CliResult {
                     warnings: Vec::new(),
                 });
                 report.path = shown.clone();
-                if failed.is_none() || kind_is_io {
-                    failed = Some(if kind_is_io {
-                        CliError::io(anyhow!("{} could not be read", shown))
-                    } else {
-                        CliError::usage(anyhow!("{} could not be read completely", shown))
-                    });
-                }
+                bad += 1;
+                any_io |= kind_is_io;
                 parsed.push(Parsed {
                     report,
                     error: Some(e),
@@ -147,10 +142,15 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     written
         .and_then(|()| out.flush())
         .io_context("cannot write the report to stdout")?;
-    match failed {
-        Some(e) => Err(e),
-        None => Ok(Outcome::Yes),
+    if bad == 0 {
+        return Ok(Outcome::Yes);
     }
+    let e = anyhow!("{bad} of {} files could not be read completely", files.len());
+    Err(if any_io {
+        CliError::io(e)
+    } else {
+        CliError::usage(e)
+    })
 }
 
 /// Parses without keeping the cases: only the totals and warnings.
@@ -206,6 +206,7 @@ fn test_label(c: &TestCase) -> String {
     match (c.file.as_deref(), c.classname.is_empty()) {
         (_, false) => format!("{}::{}", c.classname, c.name),
         (Some(f), true) => format!("{f}::{}", c.name),
+        (None, true) if c.name.is_empty() => "(no name)".to_owned(),
         (None, true) => c.name.clone(),
     }
 }
