@@ -203,7 +203,11 @@ mod dialects {
         for n in ["off", "ignored_one", "not_run"] {
             assert_eq!(case(&r, n).status, Status::Skipped, "{n}");
         }
-        assert!(r.warnings.is_empty(), "skipped + disabled: {:?}", r.warnings);
+        assert!(
+            r.warnings.is_empty(),
+            "skipped + disabled: {:?}",
+            r.warnings
+        );
     }
 
     #[test]
@@ -357,15 +361,15 @@ mod bad {
 
     #[test]
     fn without_keep_going_there_is_no_partial_report() {
-        let e = junit::read_file(&fixture("bad/truncated.xml"), &ParseOptions::default())
-            .unwrap_err();
+        let e =
+            junit::read_file(&fixture("bad/truncated.xml"), &ParseOptions::default()).unwrap_err();
         assert!(e.partial.is_none());
     }
 
     #[test]
     fn a_missing_file_is_an_open_error() {
-        let e = junit::read_file(Path::new("no/such/file.xml"), &ParseOptions::default())
-            .unwrap_err();
+        let e =
+            junit::read_file(Path::new("no/such/file.xml"), &ParseOptions::default()).unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("no/such/file.xml:1:1: cannot open the file:"),
@@ -478,8 +482,7 @@ mod conformance {
             }
             let rel = f.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
             let expected: serde_json::Value = serde_json::from_str(
-                &std::fs::read_to_string(f.with_file_name(format!("{stem}.results.json")))
-                    .unwrap(),
+                &std::fs::read_to_string(f.with_file_name(format!("{stem}.results.json"))).unwrap(),
             )
             .unwrap();
             let want = match DIFFERENCES.iter().find(|d| d.0 == rel) {

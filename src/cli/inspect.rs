@@ -145,7 +145,10 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     if bad == 0 {
         return Ok(Outcome::Yes);
     }
-    let e = anyhow!("{bad} of {} files could not be read completely", files.len());
+    let e = anyhow!(
+        "{bad} of {} files could not be read completely",
+        files.len()
+    );
     Err(if any_io {
         CliError::io(e)
     } else {

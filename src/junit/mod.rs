@@ -168,3 +168,135 @@ pub fn read_file(path: &Path, opts: &ParseOptions) -> Result<FileReport, JunitEr
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse_all(bytes: &[u8], opts: &ParseOptions) -> Result<(Vec<TestCase>, Totals), JunitError> {
+        let mut cases = Vec::new();
+        let s = parse(bytes, "t.xml", opts, |c| cases.push(c))?;
+        Ok((cases, s.totals))
+    }
+
+    /// Hands out one byte per read: every token crosses a buffer boundary.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            match (self.0.split_first(), out.first_mut()) {
+                (Some((b, rest)), Some(o)) => {
+                    *o = *b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    const SAMPLE: &str = r#"<?xml version="1.0"?>
+<!-- comment --><?pi x?>
+<testsuites><testsuite name="s">
+  <properties><property name="a">text &amp; more</property></properties>
+  <testcase classname="c" name="ok" time="0.5"><system-out><![CDATA[out]]>&amp;</system-out></testcase>
+  <testcase classname="c" name="bad" time="1"><failure message="m1">trace &lt;1&gt;</failure></testcase>
+  <testcase classname="c" name="bad" time="1"/>
+  <testcase classname="c" name="text"><error><![CDATA[cdata first]]> then text</error></testcase>
+</testsuite></testsuites>"#;
+
+    #[test]
+    fn one_byte_reads_give_the_same_result() {
+        let opts = ParseOptions::default();
+        let whole = parse_all(SAMPLE.as_bytes(), &opts).unwrap();
+        let mut cases = Vec::new();
+        let reader = std::io::BufReader::with_capacity(1, Trickle(SAMPLE.as_bytes()));
+        let s = parse(reader, "t.xml", &opts, |c| cases.push(c)).unwrap();
+        assert_eq!((cases, s.totals), whole);
+        assert_eq!(whole.1.flaky, 1);
+        let text = whole.0.iter().find(|c| c.name == "text").unwrap();
+        assert_eq!(text.message.as_deref(), Some("cdata first then text"));
+    }
+
+    #[test]
+    fn character_references_in_messages_are_decoded() {
+        let (cases, _) = parse_all(SAMPLE.as_bytes(), &ParseOptions::default()).unwrap();
+        let bad = cases.iter().find(|c| c.name == "bad").unwrap();
+        assert_eq!(bad.message.as_deref(), Some("m1"));
+        let doc = r#"<testsuite><testcase name="n"><failure>a&#10;b &#x41;&apos;</failure></testcase></testsuite>"#;
+        let (cases, _) = parse_all(doc.as_bytes(), &ParseOptions::default()).unwrap();
+        assert_eq!(cases[0].message.as_deref(), Some("a\nb A'"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1024)) {
+            let _ = parse_all(&bytes, &ParseOptions::default());
+            let _ = parse_all(&bytes, &ParseOptions { keep_going: true, ..Default::default() });
+        }
+
+        #[test]
+        fn damaged_reports_never_panic_and_partial_results_stay_within_the_whole(
+            cut in 0..SAMPLE.len(),
+            flip in 0..SAMPLE.len(),
+            byte in any::<u8>(),
+        ) {
+            let full = parse_all(SAMPLE.as_bytes(), &ParseOptions::default()).unwrap().1;
+            let opts = ParseOptions { keep_going: true, ..Default::default() };
+            match parse_all(&SAMPLE.as_bytes()[..cut], &opts) {
+                Ok((_, t)) => prop_assert!(t.tests <= full.tests),
+                Err(e) => {
+                    let p = e.partial.as_ref().map(|p| p.totals).unwrap_or_default();
+                    prop_assert!(p.tests <= full.tests);
+                    prop_assert!(!e.to_string().contains('\n'));
+                }
+            }
+            let mut damaged = SAMPLE.as_bytes().to_vec();
+            damaged[flip] = byte;
+            let _ = parse_all(&damaged, &opts);
+        }
+
+        #[test]
+        fn generated_reports_keep_the_sum_invariant(
+            suites in proptest::collection::vec(
+                proptest::collection::vec((0u8..4, 0u8..6, 0u8..3), 0..12), 1..5)
+        ) {
+            let mut doc = String::from("<testsuites>");
+            let mut elements = 0u64;
+            for (i, cases) in suites.iter().enumerate() {
+                doc.push_str(&format!("<testsuite name=\"s{i}\">"));
+                for (name, kind, records) in cases {
+                    elements += 1;
+                    doc.push_str(&format!("<testcase classname=\"c\" name=\"t{name}\">"));
+                    for _ in 0..*records {
+                        doc.push_str("<flakyFailure message=\"r\"/>");
+                    }
+                    doc.push_str(match kind {
+                        0 => "<failure/>",
+                        1 => "<error/>",
+                        2 => "<skipped/>",
+                        3 => "<failure/><error/>",
+                        _ => "",
+                    });
+                    doc.push_str("</testcase>");
+                }
+                doc.push_str("</testsuite>");
+            }
+            doc.push_str("</testsuites>");
+            let (cases, t) = parse_all(doc.as_bytes(), &ParseOptions::default()).unwrap();
+            prop_assert_eq!(t.tests, t.passed + t.failed + t.errors + t.skipped + t.flaky);
+            prop_assert_eq!(t.tests, cases.len() as u64);
+            prop_assert!(t.tests <= elements);
+            let distinct: u64 = suites.iter().map(|c| {
+                let mut n: Vec<_> = c.iter().map(|x| x.0).collect();
+                n.sort();
+                n.dedup();
+                n.len() as u64
+            }).sum();
+            prop_assert_eq!(t.tests, distinct);
+        }
+    }
+}
