@@ -757,17 +757,55 @@ impl Checker<'_> {
 /// Splits a `serde_yaml_ng` error into its message (without the position suffix) and its
 /// 1-based position.
 pub(crate) fn yaml_error_parts(e: &serde_yaml_ng::Error) -> (String, Option<(u32, u32)>) {
-    let msg = e.to_string();
-    let msg = match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_owned(),
-        None => msg,
-    };
+    yaml_error_parts_mapped(e, |l, c| (l, c))
+}
+
+/// Like [`yaml_error_parts`], with every `at line L column C` inside the message rewritten
+/// as `at L:C` through `map` (YAML position → file position); the final one is removed.
+pub(crate) fn yaml_error_parts_mapped(
+    e: &serde_yaml_ng::Error,
+    map: impl Fn(u32, u32) -> (u32, u32),
+) -> (String, Option<(u32, u32)>) {
+    let full = e.to_string();
+    let mut msg = String::new();
+    let mut rest = full.as_str();
+    while let Some(i) = rest.find(" at line ") {
+        msg.push_str(&rest[..i]);
+        let after = &rest[i + " at line ".len()..];
+        let mut parts = after.splitn(3, ' ');
+        let line = parts.next().and_then(|l| l.parse::<u32>().ok());
+        let word = parts.next();
+        let tail = parts.next().unwrap_or("");
+        let col_len = tail
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(tail.len());
+        let col = tail[..col_len].parse::<u32>().ok();
+        match (line, word, col) {
+            (Some(l), Some("column"), Some(c)) => {
+                let (fl, fc) = map(l, c);
+                msg.push_str(&format!(" at {fl}:{fc}"));
+                rest = &tail[col_len..];
+            }
+            _ => {
+                msg.push_str(" at line ");
+                rest = after;
+            }
+        }
+    }
+    msg.push_str(rest);
     let pos = e.location().map(|l| {
-        (
+        map(
             u32::try_from(l.line()).unwrap_or(u32::MAX),
             u32::try_from(l.column()).unwrap_or(u32::MAX),
         )
     });
+    // The finding carries the error's own position: drop it from the sentence.
+    if let Some((l, c)) = pos {
+        let own = format!(" at {l}:{c}");
+        if let Some(i) = msg.find(&own) {
+            msg.replace_range(i..i + own.len(), "");
+        }
+    }
     (msg, pos)
 }
 

@@ -47,7 +47,7 @@ pub struct Totals {
     pub declared: usize,
     /// Scripts allowing `manual` evidence.
     pub manual: usize,
-    /// Ungoverned scripts (no usable header).
+    /// Ungoverned scripts (no usable header or evidence level).
     pub ungoverned: usize,
 }
 
@@ -66,10 +66,9 @@ fn row(s: &Script) -> Row {
     let h = &s.header;
     let risk = h.risk_profile.as_ref();
     let test = h.test.as_ref();
-    let governed = s.is_governed();
     Row {
         path: s.path.clone(),
-        id: governed.then(|| s.id.to_string()),
+        id: h.id.clone().filter(|i| super::ScriptId::is_valid(i)),
         owner: h.owner.clone(),
         status: h.status.clone(),
         maturity: s.maturity,

@@ -35,7 +35,7 @@ pub use selector::{
     CaseView, GlobSel, Mapping, ScriptMapping, Selector, map_cases, normalize_path,
 };
 
-use header::{Checker, yaml_error_parts};
+use header::Checker;
 use yamlpos::PosIndex;
 
 /// At most this many bytes of a script are read to find its header.
@@ -481,9 +481,9 @@ impl Ctx<'_> {
         let value: Value = match serde_yaml_ng::from_str(&raw.yaml) {
             Ok(v) => v,
             Err(e) => {
-                let (msg, pos) = yaml_error_parts(&e);
+                let (msg, pos) = header::yaml_error_parts_mapped(&e, |l, c| raw.file_pos(l, c));
                 let (line, column) = match pos {
-                    Some((l, c)) => raw.file_pos(l, c),
+                    Some(p) => p,
                     None => (raw.start_line, 1),
                 };
                 self.error(
