@@ -15,6 +15,13 @@ use crate::digest::{Sha256Digest, hex_encode};
 #[error("cannot canonicalise JSON (RFC 8785): {0}")]
 pub struct JcsError(String);
 
+impl JcsError {
+    /// An error that is not about the value (a worker failed).
+    pub(crate) fn internal(msg: &str) -> Self {
+        Self(msg.to_owned())
+    }
+}
+
 /// The RFC 8785 canonical bytes of `value`: members sorted by UTF-16 code units, no
 /// whitespace, numbers written as ECMAScript does. NaN and infinities are errors.
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, JcsError> {
