@@ -240,7 +240,11 @@ pub fn build_proof(
             classname: case.classname.clone(),
             file: case.file.clone(),
             status: case.status,
-            time: if case.duration.is_finite() { case.duration } else { 0.0 },
+            time: if case.duration.is_finite() && case.duration > 0.0 {
+                case.duration
+            } else {
+                0.0
+            },
             attempts: case.attempts,
             message: case.message.clone(),
         });
