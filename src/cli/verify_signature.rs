@@ -95,7 +95,9 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
                             .filter_map(|s| serde_json::to_value(s).ok())
                             .collect();
                     }
-                    Err(e) => report.error = Some(format!("signed payload is not a valid statement: {e}")),
+                    Err(e) => {
+                        report.error = Some(format!("signed payload is not a valid statement: {e}"))
+                    }
                 }
             } else {
                 report.valid = true;
@@ -139,5 +141,9 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
             }
         }
     }
-    Ok(if report.valid { Outcome::Yes } else { Outcome::No })
+    Ok(if report.valid {
+        Outcome::Yes
+    } else {
+        Outcome::No
+    })
 }

@@ -193,12 +193,12 @@ pub fn sign_statement(statement: &ProofStatement, key: &SigningKey) -> Envelope 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::junit::TestCase;
     use crate::proof::context::RunContext;
     use crate::proof::jcs::FileDigests;
     use crate::proof::record::{
         EvidenceLevel, FlakyPolicy, ScriptFacts, SourceRef, TestFileFacts, build_proof,
     };
-    use crate::junit::TestCase;
     use crate::sign::dsse::verify_typed;
 
     fn proof(statuses: &[Status]) -> Proof {

@@ -48,7 +48,11 @@ impl RunContext {
     /// Reads the context through `env` (e.g. `|k| std::env::var(k).ok()`). Empty values
     /// count as unset.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |k: &str| env(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            env(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let mut ctx = RunContext {
             repository: get("GITHUB_REPOSITORY"),
             workflow: get("GITHUB_WORKFLOW"),

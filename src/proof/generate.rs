@@ -22,8 +22,7 @@ use super::attest::{self, ExtraConfig};
 use super::context::RunContext;
 use super::jcs::{self, FileDigests, JcsError};
 use super::record::{
-    EvidenceLevel, FlakyPolicy, Proof, ScriptFacts, SourceRef, TestFileFacts, Verdict,
-    build_proof,
+    EvidenceLevel, FlakyPolicy, Proof, ScriptFacts, SourceRef, TestFileFacts, Verdict, build_proof,
 };
 
 /// One script as `generate` needs it (taken from the certification model).
@@ -201,8 +200,7 @@ pub fn is_valid_script_id(id: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && b[0].is_ascii_alphanumeric()
-        && b
-            .iter()
+        && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
@@ -492,7 +490,8 @@ pub fn map_by_test_files(
             let mut any = false;
             for (file, idx) in by_file.range(tf_norm..) {
                 let matches = *file == tf_norm
-                    || (file.starts_with(tf_norm) && file.as_bytes().get(tf_norm.len()) == Some(&b'/'));
+                    || (file.starts_with(tf_norm)
+                        && file.as_bytes().get(tf_norm.len()) == Some(&b'/'));
                 if !matches {
                     if !file.starts_with(tf_norm) {
                         break;

@@ -75,7 +75,10 @@ mod tests {
     #[test]
     fn git_blob_matches_the_in_toto_example_and_git() {
         // in-toto digest_set.md: gitBlob of "Hello".
-        assert_eq!(git_blob(b"Hello"), "5ab2f8a4323abafb10abb68657d9d39f1a775057");
+        assert_eq!(
+            git_blob(b"Hello"),
+            "5ab2f8a4323abafb10abb68657d9d39f1a775057"
+        );
         // `git hash-object /dev/null`
         assert_eq!(git_blob(b""), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
     }
@@ -94,7 +97,8 @@ mod tests {
     fn jcs_rejects_non_finite_numbers() {
         assert!(to_vec(&f64::NAN).is_err());
         assert!(to_vec(&[f64::INFINITY]).is_err());
-        let nested: std::collections::BTreeMap<&str, Vec<f64>> = [("a", vec![1.0, f64::NAN])].into();
+        let nested: std::collections::BTreeMap<&str, Vec<f64>> =
+            [("a", vec![1.0, f64::NAN])].into();
         assert!(to_vec(&nested).is_err());
     }
 
@@ -106,7 +110,8 @@ mod tests {
             let path = entry.unwrap().path();
             let input: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-            let expected = std::fs::read(dir.join("output").join(path.file_name().unwrap())).unwrap();
+            let expected =
+                std::fs::read(dir.join("output").join(path.file_name().unwrap())).unwrap();
             assert_eq!(
                 String::from_utf8(to_vec(&input).unwrap()).unwrap(),
                 String::from_utf8(expected).unwrap(),
@@ -118,7 +123,10 @@ mod tests {
         assert!(n >= 7);
         let numbers = std::fs::read_to_string(dir.join("numbers.txt")).unwrap();
         let mut m = 0;
-        for line in numbers.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        for line in numbers
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
             let (bits, text) = line.split_once(' ').unwrap();
             let v = f64::from_bits(u64::from_str_radix(bits, 16).unwrap());
             assert_eq!(to_string(&v).unwrap(), text, "{bits}");

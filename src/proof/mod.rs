@@ -9,10 +9,10 @@
 
 pub mod attest;
 pub mod context;
+mod finite;
 pub mod generate;
 pub mod jcs;
 pub mod record;
-mod finite;
 
 pub use attest::{ProofStatement, ProofgateExtension};
 pub use context::RunContext;

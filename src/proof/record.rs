@@ -263,12 +263,18 @@ pub fn build_proof(
     if summary.total == 0 {
         reasons.push(Reason::new(
             "NO_TESTS",
-            format!("no test case in the JUnit input maps to script `{}`", facts.id),
+            format!(
+                "no test case in the JUnit input maps to script `{}`",
+                facts.id
+            ),
         ));
     } else if ran == 0 {
         reasons.push(Reason::new(
             "NO_TESTS_RAN",
-            format!("all {} test(s) of script `{}` were skipped", summary.total, facts.id),
+            format!(
+                "all {} test(s) of script `{}` were skipped",
+                summary.total, facts.id
+            ),
         ));
     }
     if summary.failed > 0 {
@@ -442,7 +448,11 @@ mod tests {
             case("tests/test_a.py", "test_1", Status::Passed),
             case("tests/test_a.py", "test_3", Status::Skipped),
         ];
-        let p = build(&cases, vec![("tests/test_a.py", true, true)], FlakyPolicy::Pass);
+        let p = build(
+            &cases,
+            vec![("tests/test_a.py", true, true)],
+            FlakyPolicy::Pass,
+        );
         assert_eq!(p.verdict, Verdict::Pass, "{:?}", p.reasons);
         assert_eq!(p.test_summary.total, 3);
         assert_eq!(p.test_summary.passed, 2);

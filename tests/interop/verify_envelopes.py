@@ -5,7 +5,9 @@ Usage: verify_envelopes.py --public-key B64 [--expect valid|invalid] FILE...
 
 For every envelope:
   * `cryptography` verifies the ed25519 signature over PAE(payloadType, payload),
-    with PAE rebuilt here from the DSSE spec (not taken from proofgate);
+    with PAE rebuilt here from the DSSE spec (not taken from proofgate); a signature
+    whose `keyid` hint names another key is not tried (DSSE: the hint narrows the
+    choice of key);
   * `securesystemslib` (the DSSE reference implementation used by in-toto) verifies it
     with its own PAE and base64 handling;
   * `in-toto-attestation` parses the verified payload into the Statement v1 protobuf
@@ -50,11 +52,15 @@ def pae(payload_type: bytes, payload: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(payload_type), payload_type, len(payload), payload)
 
 
-def check_cryptography(env, raw_key):
+def check_cryptography(env, raw_key, keyid):
     key = Ed25519PublicKey.from_public_bytes(raw_key)
     payload = b64decode(env["payload"])
     msg = pae(env["payloadType"].encode("utf-8"), payload)
     for sig in env["signatures"]:
+        # The keyid is an unauthenticated hint that narrows the choice of key: a
+        # signature naming another key is not tried against this one.
+        if sig.get("keyid") and sig["keyid"] != keyid:
+            continue
         try:
             key.verify(b64decode(sig["sig"]), msg)
             return payload
@@ -113,7 +119,7 @@ def main():
         errors = []
         payload = None
         try:
-            payload = check_cryptography(env, raw)
+            payload = check_cryptography(env, raw, keyid)
             result["cryptography"] = "verified"
         except Exception as e:  # noqa: BLE001 - report every failure
             errors.append(str(e))
