@@ -314,7 +314,7 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
         .clamp(1, 8);
     let chunk = facts.len().div_ceil(threads).max(1);
     let t = Instant::now();
-    let results: Vec<Result<(Vec<Built>, Duration, Duration), GenerateError>> =
+    let results: Vec<PartResult> =
         std::thread::scope(|scope| {
             let handles: Vec<_> = facts
                 .chunks(chunk)
@@ -401,13 +401,16 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
 
 type Part<'m> = (ScriptFacts, &'m [usize], ExtraConfig);
 
+/// A worker's proofs, with its build and sign time.
+type PartResult = Result<(Vec<Built>, Duration, Duration), GenerateError>;
+
 fn build_part(
     req: &GenerateRequest<'_>,
     part: &[Part<'_>],
     flat: &[(&TestCase, usize)],
     sources: &[SourceRef],
     generated_at: &str,
-) -> Result<(Vec<Built>, Duration, Duration), GenerateError> {
+) -> PartResult {
     let mut out = Vec::with_capacity(part.len());
     let mut build = Duration::ZERO;
     let mut sign = Duration::ZERO;
