@@ -67,8 +67,10 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     let generated_at = pinned_time(args.generated_at.as_deref(), env("SOURCE_DATE_EPOCH"))?;
     let key = signing_key(&args, env)?;
 
+    let t = Instant::now();
     let (config, required) = global.config_path();
     let (model, findings) = Model::load(&global.root, &config, required).or_usage()?;
+    let model_load = t.elapsed();
     for f in findings.iter().filter(|f| f.severity == Severity::Error) {
         eprintln!("warning: {f}");
     }
@@ -103,7 +105,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
 
     print_table(&report, &out_dir, junit.cases.len());
     if args.timings {
-        print_timings(&report, parse, started.elapsed());
+        print_timings(&report, model_load, parse, started.elapsed());
     }
     if args.format == Format::Json {
         let s = serde_json::to_string_pretty(&report).or_io()?;
@@ -242,11 +244,12 @@ fn print_table(report: &GenerateReport, out_dir: &std::path::Path, cases: usize)
     eprint!("{s}");
 }
 
-fn print_timings(report: &GenerateReport, parse: Duration, total: Duration) {
+fn print_timings(report: &GenerateReport, model: Duration, parse: Duration, total: Duration) {
     let t = &report.timings;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     eprintln!(
-        "timings (ms, wall): parse {:.1}  map {:.1}  hash {:.1}  build+sign {:.1} (cpu: build {:.1}, sign {:.1})  write {:.1}  total {:.1}",
+        "timings (ms, wall): model {:.1}  parse {:.1}  map {:.1}  hash {:.1}  build+sign {:.1} (cpu: build {:.1}, sign {:.1})  write {:.1}  total {:.1}",
+        ms(model),
         ms(parse),
         ms(t.map),
         ms(t.hash),
