@@ -3,8 +3,10 @@
 //! - [`merkle`]: the RFC 9162 Merkle Tree Hash with domain separation;
 //! - [`manifest`]: the gitignore-aware, parallel source manifest (`manifest.json`);
 
+pub mod exec;
 pub mod manifest;
 pub mod merkle;
+pub mod redact;
 
 use std::io::{self, Write};
 use std::path::Path;
