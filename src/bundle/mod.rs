@@ -4,6 +4,7 @@
 //! - [`manifest`]: the gitignore-aware, parallel source manifest (`manifest.json`);
 
 pub mod exec;
+pub mod ledger;
 pub mod manifest;
 pub mod merkle;
 pub mod redact;
