@@ -53,6 +53,17 @@ pub enum EventKind {
     Release,
 }
 
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Generate => "GENERATE",
+            Self::Upload => "UPLOAD",
+            Self::Verify => "VERIFY",
+            Self::Release => "RELEASE",
+        })
+    }
+}
+
 impl std::str::FromStr for EventKind {
     type Err = LedgerError;
 
@@ -260,7 +271,10 @@ fn bad(reason: BreakReason, message: impl Into<String>) -> Line {
 /// parsed; without, only the structure is read (for appending).
 fn read_line(text: &[u8], lineno: usize, trusted: Option<&[PublicKey]>) -> Line {
     if text.iter().all(|b| b.is_ascii_whitespace()) {
-        return bad(BreakReason::MalformedLine, format!("line {lineno} is blank"));
+        return bad(
+            BreakReason::MalformedLine,
+            format!("line {lineno} is blank"),
+        );
     }
     let value: serde_json::Value = match serde_json::from_slice(text) {
         Ok(v) => v,
@@ -318,7 +332,10 @@ fn read_line(text: &[u8], lineno: usize, trusted: Option<&[PublicKey]>) -> Line 
     if trusted.is_none() && env.payload_type != PAYLOAD_TYPE {
         return bad(
             BreakReason::WrongPayloadType,
-            format!("line {lineno} is a `{}`, not a ledger event", env.payload_type),
+            format!(
+                "line {lineno} is a `{}`, not a ledger event",
+                env.payload_type
+            ),
         );
     }
     match serde_json::from_slice::<LedgerEvent>(&payload) {
@@ -393,7 +410,11 @@ fn read_lines(mut reader: impl BufRead) -> io::Result<Vec<Vec<u8>>> {
 }
 
 /// Walks the chain. `trusted = None` checks structure only.
-fn check(lines: &[Vec<u8>], trusted: Option<&[PublicKey]>, expect_head: Option<&Sha256Digest>) -> LedgerReport {
+fn check(
+    lines: &[Vec<u8>],
+    trusted: Option<&[PublicKey]>,
+    expect_head: Option<&Sha256Digest>,
+) -> LedgerReport {
     let parsed: Vec<Line> = lines
         .iter()
         .enumerate()
@@ -448,7 +469,13 @@ fn check(lines: &[Vec<u8>], trusted: Option<&[PublicKey]>, expect_head: Option<&
                 "line {lineno} belongs to ledger `{}`, not `{ledger_id}`",
                 event.ledger_id
             );
-            fail(&mut report, expected, lineno, BreakReason::LedgerMismatch, msg);
+            fail(
+                &mut report,
+                expected,
+                lineno,
+                BreakReason::LedgerMismatch,
+                msg,
+            );
             return report;
         }
         if event.sequence != expected {
@@ -462,7 +489,10 @@ fn check(lines: &[Vec<u8>], trusted: Option<&[PublicKey]>, expect_head: Option<&
                 } else {
                     (
                         BreakReason::Reorder,
-                        format!("line {lineno} holds event {seq} after event {}", expected - 1),
+                        format!(
+                            "line {lineno} holds event {seq} after event {}",
+                            expected - 1
+                        ),
                     )
                 }
             } else {
@@ -472,7 +502,9 @@ fn check(lines: &[Vec<u8>], trusted: Option<&[PublicKey]>, expect_head: Option<&
                 if later {
                     (
                         BreakReason::Reorder,
-                        format!("line {lineno} holds event {seq} where event {expected} belongs; event {expected} comes later"),
+                        format!(
+                            "line {lineno} holds event {seq} where event {expected} belongs; event {expected} comes later"
+                        ),
                     )
                 } else {
                     (
@@ -487,14 +519,22 @@ fn check(lines: &[Vec<u8>], trusted: Option<&[PublicKey]>, expect_head: Option<&
         let want_prev = prev.unwrap_or_else(|| genesis_hash(&ledger_id));
         if event.prev_hash != want_prev {
             let msg = if expected == 1 {
-                format!("line {lineno}: event 1 does not start from the genesis of ledger `{ledger_id}`")
+                format!(
+                    "line {lineno}: event 1 does not start from the genesis of ledger `{ledger_id}`"
+                )
             } else {
                 format!(
                     "line {lineno}: event {expected} does not link to the line before it: event {} was altered or replaced after event {expected} was written",
                     expected - 1
                 )
             };
-            fail(&mut report, expected, lineno, BreakReason::ChainMismatch, msg);
+            fail(
+                &mut report,
+                expected,
+                lineno,
+                BreakReason::ChainMismatch,
+                msg,
+            );
             return report;
         }
         report.chain_length += 1;
@@ -700,18 +740,28 @@ mod tests {
         let path = dir.join("ledger.jsonl");
         let k = key();
         let mut l = Ledger::open(&path, Some("test-ledger")).unwrap();
-        for (i, kind) in [EventKind::Generate, EventKind::Upload, EventKind::Verify, EventKind::Release]
-            .into_iter()
-            .enumerate()
+        for (i, kind) in [
+            EventKind::Generate,
+            EventKind::Upload,
+            EventKind::Verify,
+            EventKind::Release,
+        ]
+        .into_iter()
+        .enumerate()
         {
             let d = Sha256Digest::of(format!("proof {i}").as_bytes());
-            l.append(&k, kind, vec![d], BTreeMap::new(), now(i as i64)).unwrap();
+            l.append(&k, kind, vec![d], BTreeMap::new(), now(i as i64))
+                .unwrap();
         }
         (path, k)
     }
 
     fn lines(path: &Path) -> Vec<String> {
-        std::fs::read_to_string(path).unwrap().lines().map(str::to_owned).collect()
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     fn verify_lines(ls: &[String], k: &SigningKey) -> LedgerReport {
@@ -774,7 +824,8 @@ mod tests {
         let payload = crate::sign::decode_base64(&env.payload).unwrap();
         let mut v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
         f(&mut v);
-        env.payload = base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&v).unwrap());
+        env.payload =
+            base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&v).unwrap());
         serde_json::to_string(&env).unwrap()
     }
 
@@ -831,7 +882,10 @@ mod tests {
         assert_eq!(r.chain_length, 3);
         // Nothing may be appended after a torn write.
         std::fs::write(&path, text).unwrap();
-        assert!(matches!(Ledger::open(&path, None), Err(LedgerError::Broken { line: 4, .. })));
+        assert!(matches!(
+            Ledger::open(&path, None),
+            Err(LedgerError::Broken { line: 4, .. })
+        ));
     }
 
     #[test]
@@ -879,8 +933,10 @@ mod tests {
         let (path, k) = four(t.path());
         let other = t.path().join("other.jsonl");
         let mut l = Ledger::open(&other, Some("other")).unwrap();
-        l.append(&k, EventKind::Generate, vec![], BTreeMap::new(), now(0)).unwrap();
-        l.append(&k, EventKind::Generate, vec![], BTreeMap::new(), now(1)).unwrap();
+        l.append(&k, EventKind::Generate, vec![], BTreeMap::new(), now(0))
+            .unwrap();
+        l.append(&k, EventKind::Generate, vec![], BTreeMap::new(), now(1))
+            .unwrap();
         let mut ls = lines(&path);
         ls[1] = lines(&other)[1].clone();
         let r = verify_lines(&ls, &k);
