@@ -4,10 +4,12 @@
 //! - [`manifest`]: the gitignore-aware, parallel source manifest (`manifest.json`);
 
 pub mod exec;
+pub mod git;
 pub mod ledger;
 pub mod manifest;
 pub mod merkle;
 pub mod redact;
+pub mod run;
 
 use std::io::{self, Write};
 use std::path::Path;
