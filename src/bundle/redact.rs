@@ -116,7 +116,7 @@ impl Secrets {
             }
         }
         // Longest first, so a whole value wins over one of its lines.
-        self.literals.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.literals.sort_by_key(|l| std::cmp::Reverse(l.0.len()));
     }
 
     /// The number of literal secrets.
