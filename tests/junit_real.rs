@@ -21,12 +21,13 @@ const STATUS_KEYS: [(&str, &str); 5] = [
 ];
 
 /// The producers the fixtures must cover; a missing directory is a failure, not a skip.
-const PRODUCERS: [&str; 14] = [
+const PRODUCERS: [&str; 15] = [
     "pytest/xunit1",
     "pytest/xunit2",
     "pytest-rerunfailures/v16.7",
     "pytest-rerunfailures/v16.6",
-    "nextest",
+    "nextest/retries",
+    "nextest/flaky-fail",
     "libtest",
     "js/jest",
     "js/vitest",
