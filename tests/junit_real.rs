@@ -21,7 +21,7 @@ const STATUS_KEYS: [(&str, &str); 5] = [
 ];
 
 /// The producers the fixtures must cover; a missing directory is a failure, not a skip.
-const PRODUCERS: [&str; 15] = [
+const PRODUCERS: [&str; 16] = [
     "pytest/xunit1",
     "pytest/xunit2",
     "pytest-rerunfailures/v16.7",
@@ -32,6 +32,7 @@ const PRODUCERS: [&str; 15] = [
     "js/jest",
     "js/vitest",
     "js/mocha",
+    "js/node-test",
     "unittest-xml-reporting",
     "phpunit",
     "rspec",
