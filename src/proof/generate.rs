@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use super::mapping::map_cases_indexed;
 use crate::digest::Sha256Digest;
 use crate::junit::{FileReport, TestCase};
-use crate::model::{Evidence, Model, Script, ScriptMapping, map_cases};
+use crate::model::{Evidence, Model, Script, ScriptMapping};
 use crate::sign::SigningKey;
 use crate::sign::intoto::ResourceDescriptor;
 
@@ -233,7 +234,7 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
     let root = model.root.as_path();
 
     let t = Instant::now();
-    let mapping = map_cases(model, &req.junit.cases);
+    let mapping = map_cases_indexed(model, &req.junit.cases);
     timings.map = t.elapsed();
 
     let t = Instant::now();
@@ -314,26 +315,25 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
         .clamp(1, 8);
     let chunk = facts.len().div_ceil(threads).max(1);
     let t = Instant::now();
-    let results: Vec<PartResult> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = facts
-                .chunks(chunk)
-                .map(|part| {
-                    let flat = &flat;
-                    let sources = &sources;
-                    let generated_at = &generated_at;
-                    scope.spawn(move || build_part(req, part, flat, sources, generated_at))
+    let results: Vec<PartResult> = std::thread::scope(|scope| {
+        let handles: Vec<_> = facts
+            .chunks(chunk)
+            .map(|part| {
+                let flat = &flat;
+                let sources = &sources;
+                let generated_at = &generated_at;
+                scope.spawn(move || build_part(req, part, flat, sources, generated_at))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(GenerateError::Jcs(JcsError::internal("a worker panicked")))
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(GenerateError::Jcs(JcsError::internal("a worker panicked")))
-                    })
-                })
-                .collect()
-        });
+            })
+            .collect()
+    });
     timings.build_sign_wall = t.elapsed();
     let mut built = Vec::with_capacity(facts.len());
     for r in results {
