@@ -5,6 +5,7 @@
 //! Markdown, annotations and outputs.
 
 pub mod gate;
+pub mod render;
 pub mod report;
 
 pub use gate::{
