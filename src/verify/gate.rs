@@ -419,13 +419,11 @@ fn parse_digest(v: Option<&Value>) -> Option<Sha256Digest> {
     Sha256Digest::from_hex(hex).ok()
 }
 
-/// The proof-file digest carried in the statement's `proofgate` extension.
+/// The proof-file digest carried in the statement's `proofgate` extension
+/// (`predicate.proofgate.proof.digest`).
 fn statement_proof_digest(stmt: &Value) -> Option<Sha256Digest> {
-    let pred = stmt.get("predicate")?;
-    let ext = pred.get("proofgate").or_else(|| stmt.get("proofgate"))?;
-    ["proof_sha256", "proof_digest", "proof"]
-        .iter()
-        .find_map(|k| parse_digest(ext.get(*k)))
+    let ext = stmt.get("predicate")?.get("proofgate")?;
+    parse_digest(ext.get("proof")?.get("digest"))
 }
 
 fn judge_one(
@@ -650,10 +648,18 @@ fn judge_parsed(
             let failed = proof
                 .get("test_summary")
                 .and_then(|t| Some((t.get("failed")?.as_u64()?, t.get("errors")?.as_u64()?)));
-            let detail = match failed {
+            let mut detail = match failed {
                 Some((f, e)) => format!(" ({f} failed, {e} errors)"),
                 None => String::new(),
             };
+            let reasons: Vec<&str> = proof
+                .get("reasons")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if !reasons.is_empty() {
+                detail.push_str(&format!(" [{}]", reasons.join(", ")));
+            }
             return deny(
                 Reason::VerdictFail,
                 format!(

@@ -79,7 +79,7 @@ fn envelope_for(bytes: &[u8], keyid: &str, valid: bool, subject: &str) -> Vec<u8
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [{"name": subject, "digest": {"sha256": Sha256Digest::of(script_bytes()).hex()}}],
         "predicateType": "https://in-toto.io/attestation/test-result/v0.1",
-        "predicate": {"result": "PASSED", "proofgate": {"proof_sha256": Sha256Digest::of(bytes).to_string()}},
+        "predicate": {"result": "PASSED", "proofgate": {"proof": {"name": "proof-S1.json", "digest": Sha256Digest::of(bytes).to_string()}}},
     });
     serde_json::to_vec(&json!({"keyid": keyid, "valid": valid, "payload": stmt.to_string()}))
         .unwrap()
