@@ -46,7 +46,12 @@ pub struct Args {
     #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
     pub repository: Option<String>,
     /// Token for cross-run downloads and the check run.
-    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "GITHUB_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub github_token: Option<String>,
     /// The commit under test [default: `GITHUB_SHA`, else `git rev-parse HEAD`].
     #[arg(long, value_name = "SHA")]
@@ -144,9 +149,9 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     let written = match args.format {
         Format::Table => stdout.write_all(render::table(&report).as_bytes()),
         Format::Json => writeln!(stdout, "{json}"),
-        Format::Markdown => stdout.write_all(
-            render::markdown(&report, &overflow, github::SUMMARY_LIMIT).as_bytes(),
-        ),
+        Format::Markdown => {
+            stdout.write_all(render::markdown(&report, &overflow, github::SUMMARY_LIMIT).as_bytes())
+        }
     };
     written.io_context("could not write to stdout")?;
     if env.in_actions {
@@ -159,26 +164,36 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         if args.format == Format::Json {
             eprint!("{text}");
         } else {
-            stdout.write_all(text.as_bytes()).io_context("could not write to stdout")?;
+            stdout
+                .write_all(text.as_bytes())
+                .io_context("could not write to stdout")?;
         }
     }
     drop(stdout);
 
     if let Some(path) = args.summary.clone().or_else(|| env.step_summary.clone()) {
-        let used = std::fs::metadata(&path).map(|m| m.len() as usize).unwrap_or(0);
+        let used = std::fs::metadata(&path)
+            .map(|m| m.len() as usize)
+            .unwrap_or(0);
         let limit = github::SUMMARY_LIMIT.saturating_sub(used);
         let md = render::markdown(&report, &overflow, limit);
-        github::append_to(&path, &md)
-            .io_context(format!("could not append the job summary to `{}`", path.display()))?;
+        github::append_to(&path, &md).io_context(format!(
+            "could not append the job summary to `{}`",
+            path.display()
+        ))?;
     }
     if let Some(path) = &env.output {
         let report_path = args.report.as_ref().map(|p| p.display().to_string());
         let mut text = String::new();
         for (name, value) in render::outputs(&report, report_path.as_deref()) {
-            text.push_str(&github::format_output(name, &value, github::outputs::random_delimiter).or_io()?);
+            text.push_str(
+                &github::format_output(name, &value, github::outputs::random_delimiter).or_io()?,
+            );
         }
-        github::append_to(path, &text)
-            .io_context(format!("could not append step outputs to `{}`", path.display()))?;
+        github::append_to(path, &text).io_context(format!(
+            "could not append step outputs to `{}`",
+            path.display()
+        ))?;
     }
     if let Some(name) = &args.check_run {
         check_run(&args, &env, name, &report, &annotations, commit.as_deref())?;
@@ -214,7 +229,9 @@ impl Loaded {
 
 fn load_model(global: &Global, extra_keys: &[String], require: bool) -> Result<Loaded, CliError> {
     let _ = (global, extra_keys, require);
-    Err(CliError::usage(anyhow!("the certification model is not part of this build yet")))
+    Err(CliError::usage(anyhow!(
+        "the certification model is not part of this build yet"
+    )))
 }
 
 fn download(args: &Args, env: &RunnerEnv) -> Result<PathBuf, CliError> {
@@ -232,15 +249,20 @@ fn check_run(
     annotations: &[github::Annotation],
     commit: Option<&str>,
 ) -> Result<(), CliError> {
-    let token = args
-        .github_token
-        .as_deref()
-        .ok_or_else(|| CliError::usage(anyhow!("`--check-run` needs `--github-token` or `GITHUB_TOKEN`")))?;
+    let token = args.github_token.as_deref().ok_or_else(|| {
+        CliError::usage(anyhow!(
+            "`--check-run` needs `--github-token` or `GITHUB_TOKEN`"
+        ))
+    })?;
     let repo = args
         .repository
         .as_deref()
         .or(env.repository.as_deref())
-        .ok_or_else(|| CliError::usage(anyhow!("`--check-run` needs `--repository` or `GITHUB_REPOSITORY`")))?;
+        .ok_or_else(|| {
+            CliError::usage(anyhow!(
+                "`--check-run` needs `--repository` or `GITHUB_REPOSITORY`"
+            ))
+        })?;
     let sha = commit.ok_or_else(|| CliError::usage(anyhow!("`--check-run` needs a commit")))?;
     let run = github::checks::CheckRun {
         name: name.to_owned(),
@@ -256,7 +278,13 @@ fn check_run(
         .io_context("could not start the async runtime")?;
     let fallback = global_fallback(report);
     let id = rt
-        .block_on(github::checks::publish(&env.api_url, token, repo, &run, &fallback))
+        .block_on(github::checks::publish(
+            &env.api_url,
+            token,
+            repo,
+            &run,
+            &fallback,
+        ))
         .io_context("could not publish the check run")?;
     eprintln!("check run `{name}` published (id {id})");
     Ok(())

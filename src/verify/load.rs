@@ -214,9 +214,6 @@ mod tests {
     fn tests_digest_ignores_declaration_order() {
         let a = ("a".to_owned(), Some(Sha256Digest::of(b"1")));
         let b = ("b".to_owned(), None);
-        assert_eq!(
-            tests_digest(&[a.clone(), b.clone()]),
-            tests_digest(&[b, a])
-        );
+        assert_eq!(tests_digest(&[a.clone(), b.clone()]), tests_digest(&[b, a]));
     }
 }

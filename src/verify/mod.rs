@@ -5,6 +5,7 @@
 //! Markdown, annotations and outputs.
 
 pub mod gate;
+pub mod keys;
 pub mod load;
 pub mod render;
 pub mod report;

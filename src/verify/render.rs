@@ -163,7 +163,14 @@ pub fn markdown(report: &Report, overflow: &[&Annotation], limit: usize) -> Stri
             ));
         }
     }
-    render_summary("proofgate verify", &intro, &failures, &passes, &notes, limit)
+    render_summary(
+        "proofgate verify",
+        &intro,
+        &failures,
+        &passes,
+        &notes,
+        limit,
+    )
 }
 
 /// Step outputs: `verdict`, `scripts`, `passed`, `failed`, `reused`, `failing` (ids,
