@@ -8,3 +8,5 @@ mod common;
 mod shim;
 #[path = "gate/static_binary.rs"]
 mod static_binary;
+#[path = "gate/check_run.rs"]
+mod check_run;
