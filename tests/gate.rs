@@ -10,3 +10,5 @@ mod shim;
 mod static_binary;
 #[path = "gate/check_run.rs"]
 mod check_run;
+#[path = "gate/e2e.rs"]
+mod e2e;
