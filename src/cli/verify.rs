@@ -216,13 +216,7 @@ impl Loaded {
     /// Whether any script may need a CI proof (and so a commit to check it against).
     fn needs_commit(&self, release: bool) -> bool {
         self.scripts.iter().any(|s| {
-            s.evidence == Some(verify::Evidence::Ci)
-                || (release
-                    && (s.maturity == Some(3)
-                        || matches!(
-                            s.production_impact,
-                            Some(verify::Impact::Medium | verify::Impact::High)
-                        )))
+            verify::gate::required_evidence(s, &self.policy, release) == Some(verify::Evidence::Ci)
         })
     }
 }

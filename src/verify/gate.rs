@@ -90,6 +90,8 @@ pub struct GatePolicy {
     pub reuse_same_content: bool,
     /// Production impacts for which `manual` evidence is forbidden.
     pub manual_forbidden_for: Vec<Impact>,
+    /// Production impacts for which `ci` evidence is required whatever the header says.
+    pub ci_required_for: Vec<Impact>,
 }
 
 impl Default for GatePolicy {
@@ -99,6 +101,7 @@ impl Default for GatePolicy {
             max_age: None,
             reuse_same_content: false,
             manual_forbidden_for: vec![Impact::Medium, Impact::High],
+            ci_required_for: vec![],
         }
     }
 }
@@ -219,7 +222,7 @@ pub fn evaluate(input: &GateInput<'_>) -> Report {
     let mut rows = Vec::with_capacity(input.scripts.len());
     for s in input.scripts {
         let facts = input.facts.get(&s.id).unwrap_or(&empty);
-        let required = required_evidence(s, input.release);
+        let required = required_evidence(s, input.policy, input.release);
         let proofs = by_id.get(s.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
         let out = match required {
             None => Outcome::deny(
@@ -284,8 +287,13 @@ pub fn evaluate(input: &GateInput<'_>) -> Report {
 }
 
 /// Under `--release`, maturity-3 and medium/high-impact scripts need `ci` whatever their
-/// header says.
-fn required_evidence(s: &GateScript, release: bool) -> Option<Evidence> {
+/// header says; so do scripts whose impact is in the policy's `ci_required_for`.
+pub fn required_evidence(s: &GateScript, policy: &GatePolicy, release: bool) -> Option<Evidence> {
+    if s.production_impact
+        .is_some_and(|i| policy.ci_required_for.contains(&i))
+    {
+        return Some(Evidence::Ci);
+    }
     if release
         && (s.maturity == Some(3)
             || matches!(s.production_impact, Some(Impact::Medium | Impact::High)))
@@ -383,10 +391,12 @@ fn judge_ci(
         );
     }
     if proofs.is_empty() {
-        let why = if input.release && s.evidence != Some(Evidence::Ci) {
+        let why = if s.evidence == Some(Evidence::Ci) {
+            ""
+        } else if input.release {
             " (a release requires CI evidence for maturity-3 and medium/high-risk scripts)"
         } else {
-            ""
+            " (the policy's `ci_required_for` requires CI evidence at this production impact)"
         };
         return Outcome::deny(
             Reason::ProofMissing,

@@ -436,3 +436,13 @@ fn every_reason_code_is_distinct_and_screaming_snake_case() {
         assert_eq!(serde_json::to_value(r).unwrap(), json!(r.code()));
     }
 }
+
+#[test]
+fn ci_required_for_overrides_the_header() {
+    let mut c = Case::ci(vec![]);
+    c.scripts[0].evidence = Some(Evidence::Declared);
+    c.policy.ci_required_for = vec![Impact::Low];
+    let r = c.run();
+    assert_eq!(r.scripts[0].reason, Reason::ProofMissing);
+    assert!(r.scripts[0].message.contains("ci_required_for"));
+}

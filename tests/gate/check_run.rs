@@ -56,7 +56,10 @@ async fn a_check_run_carries_annotations_in_batches_of_fifty() {
     assert_eq!(sizes, [50, 50, 20]);
     assert_eq!(bodies[0]["head_sha"], "c0ffee");
     assert_eq!(bodies[0]["conclusion"], "failure");
-    assert_eq!(bodies[2]["output"]["annotations"][19]["path"], "scripts/s119.py");
+    assert_eq!(
+        bodies[2]["output"]["annotations"][19]["path"],
+        "scripts/s119.py"
+    );
 }
 
 #[tokio::test]

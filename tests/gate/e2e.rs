@@ -18,7 +18,12 @@ struct Scenario {
 
 fn git(dir: &Path, args: &[&str]) {
     let o = run(Command::new("git")
-        .args(["-c", "user.name=proofgate", "-c", "user.email=e2e@proofgate.invalid"])
+        .args([
+            "-c",
+            "user.name=proofgate",
+            "-c",
+            "user.email=e2e@proofgate.invalid",
+        ])
         .args(args)
         .current_dir(dir));
     assert!(o.status.success(), "git {args:?}: {}", stderr(&o));
@@ -38,11 +43,22 @@ fn scenario() -> Scenario {
     let fixture = crate_root().join("tests/fixtures/gate/e2e-repo");
     copy_tree(&fixture.join("scripts"), &repo.path().join("scripts"));
     copy_tree(&fixture.join("tests"), &repo.path().join("tests"));
-    copy_tree(&fixture.join("workflows"), &repo.path().join(".github/workflows"));
-    std::fs::copy(crate_root().join("action.yml"), repo.path().join("action.yml")).unwrap();
+    copy_tree(
+        &fixture.join("workflows"),
+        &repo.path().join(".github/workflows"),
+    );
+    std::fs::copy(
+        crate_root().join("action.yml"),
+        repo.path().join("action.yml"),
+    )
+    .unwrap();
     copy_tree(&crate_root().join("dist"), &repo.path().join("dist"));
     let _ = std::fs::remove_dir_all(repo.path().join("dist/bin"));
-    std::fs::write(repo.path().join(".gitignore"), "test-results/\n__pycache__/\n").unwrap();
+    std::fs::write(
+        repo.path().join(".gitignore"),
+        "test-results/\n__pycache__/\n",
+    )
+    .unwrap();
     git(repo.path(), &["init", "-q", "-b", "main"]);
     git(repo.path(), &["add", "-A"]);
     git(repo.path(), &["commit", "-q", "-m", "fixture"]);
@@ -76,7 +92,11 @@ fn act(s: &Scenario, env: &[(&str, &str)], secrets: &[(&str, &str)]) -> Output {
         cmd.arg("-s").arg(format!("{k}={v}"));
     }
     let o = run(&mut cmd);
-    eprintln!("--- act stdout\n{}\n--- act stderr\n{}", stdout(&o), stderr(&o));
+    eprintln!(
+        "--- act stdout\n{}\n--- act stderr\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
     o
 }
 
@@ -119,7 +139,11 @@ fn e2e_all_scripts_certified_passes_the_gate() {
     let log = format!("{}{}", stdout(&o), stderr(&o));
     assert_eq!(o.status.code(), Some(0), "act failed");
     let out = outputs(&s);
-    assert_eq!(out.get("verdict").map(String::as_str), Some("pass"), "{out:?}");
+    assert_eq!(
+        out.get("verdict").map(String::as_str),
+        Some("pass"),
+        "{out:?}"
+    );
     assert_eq!(out.get("scripts").map(String::as_str), Some("2"));
     assert_eq!(out.get("failed").map(String::as_str), Some("0"));
     let sum = summary(&log);
@@ -138,14 +162,27 @@ fn e2e_a_failing_test_fails_the_gate_naming_the_script() {
     let log = format!("{}{}", stdout(&o), stderr(&o));
     assert_ne!(o.status.code(), Some(0), "the gate must fail the run");
     let out = outputs(&s);
-    assert_eq!(out.get("verdict").map(String::as_str), Some("fail"), "{out:?}");
+    assert_eq!(
+        out.get("verdict").map(String::as_str),
+        Some("fail"),
+        "{out:?}"
+    );
     assert_eq!(out.get("failed").map(String::as_str), Some("1"));
     let sum = summary(&log);
     assert!(sum.contains("gate: FAIL"), "summary: {sum}");
-    assert!(sum.contains("count") && sum.contains("VERDICT_FAIL"), "summary: {sum}");
+    assert!(
+        sum.contains("count") && sum.contains("VERDICT_FAIL"),
+        "summary: {sum}"
+    );
     assert!(log.contains("::error") || log.contains("VERDICT_FAIL"));
     let r = report(&s);
-    let row = r["scripts"].as_array().unwrap().iter().find(|x| x["id"] == "count").unwrap().clone();
+    let row = r["scripts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "count")
+        .unwrap()
+        .clone();
     assert_eq!(row["reason"], "VERDICT_FAIL");
 }
 
@@ -159,10 +196,20 @@ fn e2e_a_script_edited_after_its_proof_fails_with_a_digest_reason() {
     let log = format!("{}{}", stdout(&o), stderr(&o));
     assert_ne!(o.status.code(), Some(0), "the gate must fail the run");
     let out = outputs(&s);
-    assert_eq!(out.get("verdict").map(String::as_str), Some("fail"), "{out:?}");
+    assert_eq!(
+        out.get("verdict").map(String::as_str),
+        Some("fail"),
+        "{out:?}"
+    );
     let sum = summary(&log);
     assert!(sum.contains("SCRIPT_DIGEST_MISMATCH"), "summary: {sum}");
     let r = report(&s);
-    let row = r["scripts"].as_array().unwrap().iter().find(|x| x["id"] == "count").unwrap().clone();
+    let row = r["scripts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "count")
+        .unwrap()
+        .clone();
     assert_eq!(row["reason"], "SCRIPT_DIGEST_MISMATCH");
 }
