@@ -334,3 +334,88 @@ mod matrix {
         );
     }
 }
+
+mod mapping {
+    use super::*;
+    use proofgate::junit::{Status, TestCase};
+    use proofgate::model::{Model, ScriptId, map_cases};
+
+    fn case(file: Option<&str>, classname: &str, name: &str) -> TestCase {
+        TestCase {
+            file: file.map(str::to_owned),
+            classname: classname.into(),
+            name: name.into(),
+            status: Status::Passed,
+            attempts: 1,
+            duration: 0.01,
+            line: None,
+            message: None,
+        }
+    }
+
+    fn id(s: &str) -> ScriptId {
+        s.parse().expect("id")
+    }
+
+    #[test]
+    fn cases_map_to_scripts_by_exact_rules() {
+        let root = fixture();
+        let (model, _) = Model::load(&root, &root.join("proofgate.yaml"), true).expect("load");
+        let cases = vec![
+            case(
+                Some("tests/unit/test_deploy_app.py"),
+                "tests.unit.test_deploy_app.TestDeploy",
+                "test_dry_run",
+            ),
+            case(
+                Some("tests/unit/test_deploy_app.py"),
+                "tests.unit.test_deploy_app.TestDeploy",
+                "test_rollout",
+            ),
+            case(
+                Some("tests/unit/test_deploy_app_extra.py"),
+                "tests.unit.test_deploy_app_extra",
+                "test_extra",
+            ),
+            case(None, "tests.unit.test_report.TestReport", "test_weekly"),
+            case(
+                None,
+                "tests.unit.test_report.TestReportArchive",
+                "test_archive",
+            ),
+            case(None, "tests.unit.test_infra", "test_plan"),
+            case(None, "backup_db.bats", "backs up"),
+        ];
+        let m = map_cases(&model, &cases);
+        let got = |s: &str| m.scripts[&id(s)].cases.clone();
+        // File selector plus a name glob; `test_deploy_app_extra.py` is another file.
+        assert_eq!(got("SCRIPT-0001"), [0, 1]);
+        // Node id `…::TestReport` is that class only, not `TestReportArchive`.
+        assert_eq!(got("generate_report"), [3]);
+        // xunit2 (no file): the module path of the declared script in proofgate.yaml.
+        assert_eq!(got("infra-main"), [5]);
+        // bats: the file name is the classname.
+        assert_eq!(got("SCRIPT-0002"), [6]);
+        assert_eq!(got("rotate_logs"), Vec::<usize>::new());
+        assert_eq!(m.unmatched(cases.len()), [2, 4]);
+        let files = &m.scripts[&id("SCRIPT-0001")].test_files;
+        assert_eq!(files.get("tests/unit/test_deploy_app.py"), Some(&true));
+        let sync = &m.scripts[&id("SCRIPT-0007")].test_files;
+        assert_eq!(sync.get("tests/unit/test_sync_catalog.py"), Some(&false));
+    }
+
+    #[test]
+    fn a_case_may_certify_several_scripts() {
+        let d = repo(&[
+            ("scripts/a.sh", &bash_script("a", GOOD_TAIL)),
+            ("scripts/b.sh", &bash_script("b", GOOD_TAIL)),
+            ("tests/x.bats", ""),
+        ]);
+        let (model, findings) =
+            Model::load(d.path(), &d.path().join("proofgate.yaml"), false).expect("load");
+        assert_eq!(findings, []);
+        let m = map_cases(&model, &[case(None, "x.bats", "t")]);
+        assert_eq!(m.scripts[&id("a")].cases, [0]);
+        assert_eq!(m.scripts[&id("b")].cases, [0]);
+    }
+}

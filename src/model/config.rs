@@ -303,169 +303,199 @@ pub(crate) fn parse(text: &str, display: &str) -> Result<Config, Vec<Finding>> {
     };
     let mut cfg = Config::default();
     let mut require_signatures = None;
-    if !matches!(value, Value::Null) {
-        if let Some(top) = cx.map("", &value) {
-            const TOP: &[&str] = &[
-                "version",
-                "scripts",
-                "selectors",
-                "allowed",
-                "trusted_keys",
-                "policy",
-            ];
-            for (k, v) in cx.entries("", top) {
-                match k.as_str() {
-                    "version" => {
-                        if v.as_u64() != Some(1) {
-                            cx.err(
-                                "version",
-                                "bad-value",
-                                format!("{} is not one of 1", show(v)),
-                            );
-                        }
+    if !matches!(value, Value::Null)
+        && let Some(top) = cx.map("", &value)
+    {
+        const TOP: &[&str] = &[
+            "version",
+            "scripts",
+            "selectors",
+            "allowed",
+            "trusted_keys",
+            "policy",
+        ];
+        for (k, v) in cx.entries("", top) {
+            match k.as_str() {
+                "version" => {
+                    if v.as_u64() != Some(1) {
+                        cx.err(
+                            "version",
+                            "bad-value",
+                            format!("{} is not one of 1", show(v)),
+                        );
                     }
-                    "scripts" => scripts(&mut cx, v, &mut cfg),
-                    "selectors" => {
-                        if let Some(m) = cx.map("selectors", v) {
-                            for (id, list) in cx.entries("selectors", m) {
-                                let key = join("selectors", &id);
-                                let items = match list {
-                                    Value::Sequence(items) => items
-                                        .iter()
-                                        .enumerate()
-                                        .filter_map(|(i, it)| {
-                                            let k = format!("{key}[{i}]");
-                                            cx.string(&k, it).map(|s| (k, s))
-                                        })
-                                        .collect(),
-                                    other => {
-                                        cx.err(
-                                            &key,
-                                            "bad-type",
-                                            format!(
-                                                "expected a list of selectors, found {}",
-                                                kind_of(other)
-                                            ),
-                                        );
-                                        Vec::new()
-                                    }
-                                };
-                                cfg.selectors.insert(id, (key, items));
-                            }
-                        }
-                    }
-                    "allowed" => {
-                        if let Some(m) = cx.map("allowed", v) {
-                            for (k, v) in cx.entries("allowed", m) {
-                                let key = join("allowed", &k);
-                                let list = match k.as_str() {
-                                    "owners" => &mut cfg.allowed.owners,
-                                    "runners" => &mut cfg.allowed.runners,
-                                    "statuses" => &mut cfg.allowed.statuses,
-                                    "types" => &mut cfg.allowed.types,
-                                    _ => {
-                                        cx.unknown(
-                                            &key,
-                                            &["owners", "runners", "statuses", "types"],
-                                        );
-                                        continue;
-                                    }
-                                };
-                                for s in cx.strings(&key, v) {
-                                    if !list.contains(&s) {
-                                        list.push(s);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    "trusted_keys" => match v {
-                        Value::Sequence(items) => {
-                            for (i, it) in items.iter().enumerate() {
-                                let key = format!("trusted_keys[{i}]");
-                                let tk = match it {
-                                    Value::String(s) => Some(TrustedKey {
-                                        name: None,
-                                        public_key: s.clone(),
-                                    }),
-                                    Value::Mapping(m) => {
-                                        let mut name = None;
-                                        let mut pk = None;
-                                        for (k, v) in cx.entries(&key, m) {
-                                            let sub = join(&key, &k);
-                                            match k.as_str() {
-                                                "name" => name = cx.string(&sub, v),
-                                                "public_key" => pk = cx.string(&sub, v),
-                                                _ => cx.unknown(&sub, &["name", "public_key"]),
-                                            }
-                                        }
-                                        match pk {
-                                            Some(public_key) => {
-                                                Some(TrustedKey { name, public_key })
-                                            }
-                                            None => {
-                                                cx.err(
-                                                    &format!("{key}.public_key"),
-                                                    "missing-key",
-                                                    "required key is missing".into(),
-                                                );
-                                                None
-                                            }
-                                        }
-                                    }
-                                    other => {
-                                        cx.err(&key, "bad-type", format!("expected a key or a mapping with `public_key`, found {}", kind_of(other)));
-                                        None
-                                    }
-                                };
-                                if let Some(tk) = tk {
-                                    if valid_public_key(&tk.public_key) {
-                                        cfg.trusted_keys.push(tk);
-                                    } else {
-                                        cx.err(&key, "bad-key", "not an ed25519 public key: expected base64 of 32 bytes or a PEM `PUBLIC KEY` block".into());
-                                    }
-                                }
-                            }
-                        }
-                        other => cx.err(
-                            "trusted_keys",
-                            "bad-type",
-                            format!("expected a list, found {}", kind_of(other)),
-                        ),
-                    },
-                    "policy" => {
-                        if let Some(m) = cx.map("policy", v) {
-                            for (k, v) in cx.entries("policy", m) {
-                                let key = join("policy", &k);
-                                match k.as_str() {
-                                    "require_signatures" => match v {
-                                        Value::Bool(b) => require_signatures = Some(*b),
-                                        other => cx.err(&key, "bad-type", format!("expected true or false, found {}", show(other))),
-                                    },
-                                    "max_age" => match v.as_str().and_then(parse_duration) {
-                                        Some(d) => cfg.policy.max_age = Some(d),
-                                        None => cx.err(&key, "bad-value", format!("{} is not a duration such as 30d, 12h, 90m, 45s or 2w", show(v))),
-                                    },
-                                    "reuse" => match v {
-                                        Value::Bool(false) => cfg.policy.reuse = Reuse::Off,
-                                        Value::String(s) if s == "off" => cfg.policy.reuse = Reuse::Off,
-                                        Value::String(s) if s == "same-content" => cfg.policy.reuse = Reuse::SameContent,
-                                        other => cx.err(&key, "bad-value", format!("{} is not one of off, same-content", show(other))),
-                                    },
-                                    "flaky" => match v.as_str() {
-                                        Some("pass") => cfg.policy.flaky = FlakyPolicy::Pass,
-                                        Some("fail") => cfg.policy.flaky = FlakyPolicy::Fail,
-                                        _ => cx.err(&key, "bad-value", format!("{} is not one of pass, fail", show(v))),
-                                    },
-                                    "manual_forbidden_for" => cfg.policy.manual_forbidden_for = impacts(&mut cx, &key, v),
-                                    "ci_required_for" => cfg.policy.ci_required_for = impacts(&mut cx, &key, v),
-                                    _ => cx.unknown(&key, &["require_signatures", "max_age", "reuse", "flaky", "manual_forbidden_for", "ci_required_for"]),
-                                }
-                            }
-                        }
-                    }
-                    _ => cx.unknown(&k, TOP),
                 }
+                "scripts" => scripts(&mut cx, v, &mut cfg),
+                "selectors" => {
+                    if let Some(m) = cx.map("selectors", v) {
+                        for (id, list) in cx.entries("selectors", m) {
+                            let key = join("selectors", &id);
+                            let items = match list {
+                                Value::Sequence(items) => items
+                                    .iter()
+                                    .enumerate()
+                                    .filter_map(|(i, it)| {
+                                        let k = format!("{key}[{i}]");
+                                        cx.string(&k, it).map(|s| (k, s))
+                                    })
+                                    .collect(),
+                                other => {
+                                    cx.err(
+                                        &key,
+                                        "bad-type",
+                                        format!(
+                                            "expected a list of selectors, found {}",
+                                            kind_of(other)
+                                        ),
+                                    );
+                                    Vec::new()
+                                }
+                            };
+                            cfg.selectors.insert(id, (key, items));
+                        }
+                    }
+                }
+                "allowed" => {
+                    if let Some(m) = cx.map("allowed", v) {
+                        for (k, v) in cx.entries("allowed", m) {
+                            let key = join("allowed", &k);
+                            let list = match k.as_str() {
+                                "owners" => &mut cfg.allowed.owners,
+                                "runners" => &mut cfg.allowed.runners,
+                                "statuses" => &mut cfg.allowed.statuses,
+                                "types" => &mut cfg.allowed.types,
+                                _ => {
+                                    cx.unknown(&key, &["owners", "runners", "statuses", "types"]);
+                                    continue;
+                                }
+                            };
+                            for s in cx.strings(&key, v) {
+                                if !list.contains(&s) {
+                                    list.push(s);
+                                }
+                            }
+                        }
+                    }
+                }
+                "trusted_keys" => match v {
+                    Value::Sequence(items) => {
+                        for (i, it) in items.iter().enumerate() {
+                            let key = format!("trusted_keys[{i}]");
+                            let tk = match it {
+                                Value::String(s) => Some(TrustedKey {
+                                    name: None,
+                                    public_key: s.clone(),
+                                }),
+                                Value::Mapping(m) => {
+                                    let mut name = None;
+                                    let mut pk = None;
+                                    for (k, v) in cx.entries(&key, m) {
+                                        let sub = join(&key, &k);
+                                        match k.as_str() {
+                                            "name" => name = cx.string(&sub, v),
+                                            "public_key" => pk = cx.string(&sub, v),
+                                            _ => cx.unknown(&sub, &["name", "public_key"]),
+                                        }
+                                    }
+                                    match pk {
+                                        Some(public_key) => Some(TrustedKey { name, public_key }),
+                                        None => {
+                                            cx.err(
+                                                &format!("{key}.public_key"),
+                                                "missing-key",
+                                                "required key is missing".into(),
+                                            );
+                                            None
+                                        }
+                                    }
+                                }
+                                other => {
+                                    cx.err(&key, "bad-type", format!("expected a key or a mapping with `public_key`, found {}", kind_of(other)));
+                                    None
+                                }
+                            };
+                            if let Some(tk) = tk {
+                                if valid_public_key(&tk.public_key) {
+                                    cfg.trusted_keys.push(tk);
+                                } else {
+                                    cx.err(&key, "bad-key", "not an ed25519 public key: expected base64 of 32 bytes or a PEM `PUBLIC KEY` block".into());
+                                }
+                            }
+                        }
+                    }
+                    other => cx.err(
+                        "trusted_keys",
+                        "bad-type",
+                        format!("expected a list, found {}", kind_of(other)),
+                    ),
+                },
+                "policy" => {
+                    if let Some(m) = cx.map("policy", v) {
+                        for (k, v) in cx.entries("policy", m) {
+                            let key = join("policy", &k);
+                            match k.as_str() {
+                                "require_signatures" => match v {
+                                    Value::Bool(b) => require_signatures = Some(*b),
+                                    other => cx.err(
+                                        &key,
+                                        "bad-type",
+                                        format!("expected true or false, found {}", show(other)),
+                                    ),
+                                },
+                                "max_age" => match v.as_str().and_then(parse_duration) {
+                                    Some(d) => cfg.policy.max_age = Some(d),
+                                    None => cx.err(
+                                        &key,
+                                        "bad-value",
+                                        format!(
+                                            "{} is not a duration such as 30d, 12h, 90m, 45s or 2w",
+                                            show(v)
+                                        ),
+                                    ),
+                                },
+                                "reuse" => match v {
+                                    Value::Bool(false) => cfg.policy.reuse = Reuse::Off,
+                                    Value::String(s) if s == "off" => cfg.policy.reuse = Reuse::Off,
+                                    Value::String(s) if s == "same-content" => {
+                                        cfg.policy.reuse = Reuse::SameContent
+                                    }
+                                    other => cx.err(
+                                        &key,
+                                        "bad-value",
+                                        format!("{} is not one of off, same-content", show(other)),
+                                    ),
+                                },
+                                "flaky" => match v.as_str() {
+                                    Some("pass") => cfg.policy.flaky = FlakyPolicy::Pass,
+                                    Some("fail") => cfg.policy.flaky = FlakyPolicy::Fail,
+                                    _ => cx.err(
+                                        &key,
+                                        "bad-value",
+                                        format!("{} is not one of pass, fail", show(v)),
+                                    ),
+                                },
+                                "manual_forbidden_for" => {
+                                    cfg.policy.manual_forbidden_for = impacts(&mut cx, &key, v)
+                                }
+                                "ci_required_for" => {
+                                    cfg.policy.ci_required_for = impacts(&mut cx, &key, v)
+                                }
+                                _ => cx.unknown(
+                                    &key,
+                                    &[
+                                        "require_signatures",
+                                        "max_age",
+                                        "reuse",
+                                        "flaky",
+                                        "manual_forbidden_for",
+                                        "ci_required_for",
+                                    ],
+                                ),
+                            }
+                        }
+                    }
+                }
+                _ => cx.unknown(&k, TOP),
             }
         }
     }

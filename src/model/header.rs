@@ -478,7 +478,7 @@ impl Checker<'_> {
 
     fn one_of(&mut self, key: &str, v: &Value, allowed: &[String]) -> Option<String> {
         let s = self.string(key, v)?;
-        if allowed.iter().any(|a| *a == s) {
+        if allowed.contains(&s) {
             Some(s)
         } else {
             self.err(
@@ -566,14 +566,14 @@ impl Checker<'_> {
                 "id" => {
                     present.push("id");
                     h.id = self.string(&key, val);
-                    if let Some(id) = &h.id {
-                        if !super::ScriptId::is_valid(id) {
-                            self.err(
+                    if let Some(id) = &h.id
+                        && !super::ScriptId::is_valid(id)
+                    {
+                        self.err(
                                 &key,
                                 "bad-id",
                                 format!("{id:?} is not a valid id: use 1 to 128 of A-Z a-z 0-9 . _ - starting with a letter or digit"),
                             );
-                        }
                     }
                 }
                 "type" => {
@@ -655,16 +655,14 @@ impl Checker<'_> {
                 "command" => {
                     present.push("command");
                     t.command = self.string(&sub, val);
-                    if let Some(c) = &t.command {
-                        if c.trim().chars().count() < 5 {
-                            self.err(
-                                &sub,
-                                "bad-value",
-                                format!(
-                                    "{c:?} is too short to be a command (at least 5 characters)"
-                                ),
-                            );
-                        }
+                    if let Some(c) = &t.command
+                        && c.trim().chars().count() < 5
+                    {
+                        self.err(
+                            &sub,
+                            "bad-value",
+                            format!("{c:?} is too short to be a command (at least 5 characters)"),
+                        );
                     }
                 }
                 "evidence" => {

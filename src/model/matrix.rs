@@ -166,10 +166,10 @@ fn body(text: &str) -> Vec<&str> {
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .collect();
-    if lines.first() == Some(&"---") {
-        if let Some(end) = lines.iter().skip(1).position(|l| *l == "---") {
-            return lines[end + 2..].to_vec();
-        }
+    if lines.first() == Some(&"---")
+        && let Some(end) = lines.iter().skip(1).position(|l| *l == "---")
+    {
+        return lines[end + 2..].to_vec();
     }
     lines
 }

@@ -11,6 +11,7 @@ mod config;
 mod header;
 mod id;
 pub mod matrix;
+mod report;
 mod selector;
 mod yamlpos;
 
@@ -31,6 +32,7 @@ pub use header::{
     TestSpec, extract,
 };
 pub use id::{ScriptId, ScriptIdError};
+pub use report::{CaseRef, MapReport, ScriptReport, map_report};
 pub use selector::{
     CaseView, GlobSel, Mapping, ScriptMapping, Selector, map_cases, normalize_path,
 };
@@ -213,6 +215,10 @@ fn display_path(root: &Path, p: &Path) -> String {
     rel.to_string_lossy().replace('\\', "/")
 }
 
+/// A selector as written: where (key path, line, column; `None`: derived from
+/// `test.command`), its text, and whether it was derived.
+type Written = (Option<(String, u32, u32)>, String, bool);
+
 /// A script as built, with what the duplicate check needs.
 struct Built {
     script: Script,
@@ -271,13 +277,13 @@ impl Model {
         let files = discover(&mut cx, &cfg_display);
         let mut built: Vec<Built> = Vec::with_capacity(files.len());
         for rel in &files {
-            if let Some(b) = cx.from_file(rel) {
+            if let Some(b) = cx.script_from_file(rel) {
                 built.push(b);
             }
         }
         let on_disk: HashSet<String> = files.iter().cloned().collect();
         for d in &cfg.declared {
-            if let Some(b) = cx.from_config(d, &cfg_display, &on_disk) {
+            if let Some(b) = cx.script_from_config(d, &cfg_display, &on_disk) {
                 built.push(b);
             }
         }
@@ -441,7 +447,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn from_file(&mut self, rel: &str) -> Option<Built> {
+    fn script_from_file(&mut self, rel: &str) -> Option<Built> {
         let bytes = match read_head(&self.root.join(rel)) {
             Ok(b) => b,
             Err(e) => {
@@ -507,7 +513,7 @@ impl Ctx<'_> {
         Some(self.build(rel, &value, &loc, raw.start_line, raw.format, &[]))
     }
 
-    fn from_config(
+    fn script_from_config(
         &mut self,
         d: &config::Declared,
         cfg_display: &str,
@@ -668,7 +674,7 @@ impl Ctx<'_> {
         let maturity = header.maturity.unwrap_or(if governed { 1 } else { 0 });
 
         // Selectors: proofgate.yaml, then the header's test.selectors, then test.command.
-        let mut written: Vec<(Option<(String, u32, u32)>, String, bool)> = Vec::new();
+        let mut written: Vec<Written> = Vec::new();
         if let Some((ckey, items)) = self.cfg.selectors.get(id.as_str()).filter(|_| governed) {
             let _ = ckey;
             for (k, s) in items {
@@ -703,39 +709,39 @@ impl Ctx<'_> {
             let root = self.root;
             match Selector::parse(s, |p| root.join(p).is_dir()) {
                 Ok(sel) => {
-                    if let Some(f) = sel.test_file() {
-                        if !test_files.iter().any(|t| t == f) {
-                            test_files.push(f.to_owned());
-                            let missing = !f.is_empty() && !self.root.join(f).exists();
-                            if missing && governed {
-                                let sev = match evidence {
-                                    Some(Evidence::Declared | Evidence::Ci) => Severity::Error,
-                                    _ => Severity::Warning,
-                                };
-                                let (path, key, l, c) = match at {
-                                    Some((k, l, c)) if k.starts_with("selectors.") => {
-                                        (self.cfg_display(), k.clone(), *l, *c)
-                                    }
-                                    Some((k, l, c)) => (cfg_display.to_owned(), k.clone(), *l, *c),
-                                    None => {
-                                        let (l, c) = loc.at("test.command");
-                                        (cfg_display.to_owned(), kp("test.command"), l, c)
-                                    }
-                                };
-                                let how = if *derived {
-                                    "named in the command"
-                                } else {
-                                    "selected"
-                                };
-                                self.findings.push(Finding {
-                                    severity: sev,
-                                    path,
-                                    line: l,
-                                    column: c,
-                                    code: "test-file-missing",
-                                    message: format!("{key}: test file `{f}` {how} does not exist"),
-                                });
-                            }
+                    if let Some(f) = sel.test_file()
+                        && !test_files.iter().any(|t| t == f)
+                    {
+                        test_files.push(f.to_owned());
+                        let missing = !f.is_empty() && !self.root.join(f).exists();
+                        if missing && governed {
+                            let sev = match evidence {
+                                Some(Evidence::Declared | Evidence::Ci) => Severity::Error,
+                                _ => Severity::Warning,
+                            };
+                            let (path, key, l, c) = match at {
+                                Some((k, l, c)) if k.starts_with("selectors.") => {
+                                    (self.cfg_display(), k.clone(), *l, *c)
+                                }
+                                Some((k, l, c)) => (cfg_display.to_owned(), k.clone(), *l, *c),
+                                None => {
+                                    let (l, c) = loc.at("test.command");
+                                    (cfg_display.to_owned(), kp("test.command"), l, c)
+                                }
+                            };
+                            let how = if *derived {
+                                "named in the command"
+                            } else {
+                                "selected"
+                            };
+                            self.findings.push(Finding {
+                                severity: sev,
+                                path,
+                                line: l,
+                                column: c,
+                                code: "test-file-missing",
+                                message: format!("{key}: test file `{f}` {how} does not exist"),
+                            });
                         }
                     }
                     if !selectors.contains(&sel) {
@@ -801,27 +807,25 @@ impl Ctx<'_> {
                 self.findings.push(f);
             }
             // shellcheck commands name the script.
-            if test.runner.as_deref() == Some("shellcheck") {
-                if let Some(cmd) = &test.command {
-                    let name = rel.rsplit('/').next().unwrap_or(rel);
-                    let names_it = selector::shell_commands(cmd).iter().flatten().any(|w| {
-                        let w = normalize_path(w);
-                        w == rel
-                            || w == name
-                            || w.ends_with(&format!("/{name}")) && rel.ends_with(&w)
-                    });
-                    if !names_it {
-                        let f = loc.finding(
-                            Severity::Error,
-                            "test.command",
-                            "shellcheck-command",
-                            format!(
-                                "{}: a shellcheck command must name the script `{rel}`",
-                                kp("test.command")
-                            ),
-                        );
-                        self.findings.push(f);
-                    }
+            if test.runner.as_deref() == Some("shellcheck")
+                && let Some(cmd) = &test.command
+            {
+                let name = rel.rsplit('/').next().unwrap_or(rel);
+                let names_it = selector::shell_commands(cmd).iter().flatten().any(|w| {
+                    let w = normalize_path(w);
+                    w == rel || w == name || w.ends_with(&format!("/{name}")) && rel.ends_with(&w)
+                });
+                if !names_it {
+                    let f = loc.finding(
+                        Severity::Error,
+                        "test.command",
+                        "shellcheck-command",
+                        format!(
+                            "{}: a shellcheck command must name the script `{rel}`",
+                            kp("test.command")
+                        ),
+                    );
+                    self.findings.push(f);
                 }
             }
             // Maturity rules (CNT-001).

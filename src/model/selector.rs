@@ -407,10 +407,10 @@ pub(crate) fn shell_commands(cmd: &str) -> Vec<Vec<String>> {
             }
             ';' | '|' | '&' => {
                 flush(&mut word, &mut in_word, &mut cmds);
-                if let Some(&n) = chars.peek() {
-                    if n == c {
-                        chars.next();
-                    }
+                if let Some(&n) = chars.peek()
+                    && n == c
+                {
+                    chars.next();
                 }
                 cmds.push(Vec::new());
             }
@@ -537,12 +537,12 @@ pub(crate) fn derive(cmd: &str) -> Derived {
         let prog = rest.first().map(|w| w.rsplit('/').next().unwrap_or(w));
         match prog {
             Some("pytest" | "py.test") => pytest(&rest[1..], &mut d),
-            Some(p) if p.starts_with("python") => {
-                if rest.get(1).map(String::as_str) == Some("-m")
-                    && rest.get(2).map(String::as_str) == Some("pytest")
-                {
-                    pytest(&rest[3..], &mut d);
-                }
+            Some(p)
+                if p.starts_with("python")
+                    && rest.get(1).map(String::as_str) == Some("-m")
+                    && rest.get(2).map(String::as_str) == Some("pytest") =>
+            {
+                pytest(&rest[3..], &mut d);
             }
             Some("bats") => bats(&rest[1..], &mut d),
             Some("cargo") => cargo(&rest[1..], &mut d),
@@ -566,15 +566,14 @@ fn pytest(args: &[String], d: &mut Derived) {
             ) {
                 d.ignored.push(a.clone());
             }
-            if !a.contains('=') && PYTEST_VALUE_OPTS.contains(&a.as_str()) {
-                if let Some(v) = it.next() {
-                    if matches!(a.as_str(), "-k" | "-m" | "--deselect") {
-                        if let Some(last) = d.ignored.last_mut() {
-                            last.push(' ');
-                            last.push_str(v);
-                        }
-                    }
-                }
+            if !a.contains('=')
+                && PYTEST_VALUE_OPTS.contains(&a.as_str())
+                && let Some(v) = it.next()
+                && matches!(a.as_str(), "-k" | "-m" | "--deselect")
+                && let Some(last) = d.ignored.last_mut()
+            {
+                last.push(' ');
+                last.push_str(v);
             }
             continue;
         }
@@ -740,10 +739,8 @@ pub fn map_cases(model: &Model, cases: &[TestCase]) -> Mapping {
                             Selector::NodeId { file, .. } => file_matches(file, case).is_some(),
                             _ => true,
                         };
-                        if file_hit {
-                            if let Some(v) = m.test_files.get_mut(f) {
-                                *v = true;
-                            }
+                        if file_hit && let Some(v) = m.test_files.get_mut(f) {
+                            *v = true;
                         }
                     }
                 }
