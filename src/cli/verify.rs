@@ -222,17 +222,132 @@ impl Loaded {
 }
 
 fn load_model(global: &Global, extra_keys: &[String], require: bool) -> Result<Loaded, CliError> {
-    let _ = (global, extra_keys, require);
-    Err(CliError::usage(anyhow!(
-        "the certification model is not part of this build yet"
-    )))
+    use proofgate::model::{self, Model, ModelError};
+    let (config, named) = global.config_path();
+    let (m, findings): (Model, _) = Model::load(&global.root, &config, named).map_err(|e| match e {
+        ModelError::Io { .. } => CliError::io(e),
+        other => CliError::usage(other),
+    })?;
+    for f in &findings {
+        eprintln!("{}: {f} [{}]", f.severity, f.code);
+    }
+    let mut keys = Vec::new();
+    for k in &m.trusted_keys {
+        let key = proofgate::sign::PublicKey::parse(&k.public_key).usage_context(format!(
+            "trusted key {} in `{}` is not an ed25519 public key",
+            k.name.as_deref().map(|n| format!("`{n}`")).unwrap_or_default(),
+            config.display()
+        ))?;
+        keys.push(key);
+    }
+    for k in extra_keys {
+        let text = match k.strip_prefix('@') {
+            Some(file) => std::fs::read_to_string(file)
+                .usage_context(format!("could not read the key file `{file}`"))?,
+            None => k.clone(),
+        };
+        let key = proofgate::sign::PublicKey::parse(&text)
+            .usage_context(format!("`--trusted-key {k}` is not an ed25519 public key"))?;
+        keys.push(key);
+    }
+    let impact = |i: model::Impact| match i {
+        model::Impact::None => verify::Impact::None,
+        model::Impact::Low => verify::Impact::Low,
+        model::Impact::Medium => verify::Impact::Medium,
+        model::Impact::High => verify::Impact::High,
+    };
+    let scripts = m
+        .scripts
+        .iter()
+        .map(|s| verify::GateScript {
+            id: s.id.to_string(),
+            path: s.path.clone(),
+            header_line: Some(s.header_line),
+            evidence: s.evidence.map(|e| match e {
+                model::Evidence::Manual => verify::Evidence::Manual,
+                model::Evidence::Declared => verify::Evidence::Declared,
+                model::Evidence::Ci => verify::Evidence::Ci,
+            }),
+            maturity: Some(s.maturity),
+            production_impact: s
+                .header
+                .risk_profile
+                .as_ref()
+                .and_then(|r| r.production_impact)
+                .map(impact),
+            test_files: s.test_files.clone(),
+        })
+        .collect();
+    let policy = verify::GatePolicy {
+        require_signatures: m.policy.require_signatures || require || !extra_keys.is_empty(),
+        max_age: m.policy.max_age,
+        reuse_same_content: m.policy.reuse == model::Reuse::SameContent,
+        manual_forbidden_for: m.policy.manual_forbidden_for.iter().copied().map(impact).collect(),
+        ci_required_for: m.policy.ci_required_for.iter().copied().map(impact).collect(),
+    };
+    if policy.require_signatures && keys.is_empty() {
+        return Err(CliError::usage(anyhow!(
+            "signatures are required but no key is trusted: add `trusted_keys` to `{}` or pass `--trusted-key`",
+            config.display()
+        )));
+    }
+    Ok(Loaded {
+        scripts,
+        policy,
+        verifier: verify::keys::TrustedKeys::new(keys),
+    })
 }
 
-fn download(args: &Args, env: &RunnerEnv) -> Result<PathBuf, CliError> {
-    let _ = (args, env);
-    Err(CliError::usage(anyhow!(
-        "downloading proofs is not part of this build yet: pass `--proofs DIR`"
-    )))
+/// Downloads the proofs from the artifact service (this run, or `--run-id`).
+fn download(args: &Args, _env: &RunnerEnv) -> Result<PathBuf, CliError> {
+    use proofgate::artifact::{self, DownloadRequest, Env};
+    use proofgate::artifact::download::{Selector, Source};
+    let aenv = Env::from_process();
+    let path = match &args.download_to {
+        Some(p) => p.clone(),
+        None => tempfile::Builder::new()
+            .prefix("proofgate-proofs-")
+            .tempdir()
+            .io_context("could not make a temporary directory for the proofs")?
+            .keep(),
+    };
+    let req = DownloadRequest {
+        selector: match (&args.name, &args.pattern) {
+            (Some(n), _) => Selector::Name(n.clone()),
+            (_, Some(p)) => Selector::Pattern(p.clone()),
+            _ => Selector::All,
+        },
+        path: path.clone(),
+        merge_multiple: args.merge_multiple,
+        source: match args.run_id {
+            Some(id) => Source::Run(id),
+            None => Source::SameRun,
+        },
+        workflow: None,
+        repository: args.repository.clone(),
+        token: args.github_token.clone().filter(|t| !t.is_empty()),
+        limits: artifact::zip::UnzipLimits::default(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .io_context("could not start the async runtime")?;
+    let report = rt.block_on(artifact::download(&req, &aenv)).map_err(|e| {
+        let usage = e.is_usage();
+        let err = anyhow::Error::new(e).context("could not download the proofs");
+        if usage { CliError::usage(err) } else { CliError::io(err) }
+    })?;
+    for a in &report.artifacts {
+        eprintln!(
+            "downloaded `{}` (id {}): {} file(s) into `{}`",
+            a.name,
+            a.id,
+            a.files.len(),
+            a.path.display()
+        );
+    }
+    Ok(path)
 }
 
 fn check_run(

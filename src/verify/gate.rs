@@ -744,10 +744,14 @@ fn judge_parsed(
                 .collect()
         })
         .unwrap_or_default();
-    if let Some(silent) = s
-        .test_files
-        .iter()
-        .find(|f| !files_with_results.contains(f.as_str()))
+    let produced = |declared: &str| {
+        files_with_results.contains(declared)
+            || files_with_results.iter().any(|f| {
+                f.strip_prefix(declared)
+                    .is_some_and(|rest| rest.starts_with('/'))
+            })
+    };
+    if let Some(silent) = s.test_files.iter().find(|f| !produced(f.as_str()))
     {
         return deny(
             Reason::TestFileNoResults,

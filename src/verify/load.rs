@@ -4,8 +4,6 @@ use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use super::gate::{CheckoutFacts, GateScript, ProofInput};
 use crate::digest::Sha256Digest;
 
@@ -106,37 +104,27 @@ fn walk(base: &Path, dir: &Path, depth: usize, out: &mut Vec<ProofInput>) -> Res
     Ok(())
 }
 
-/// `{path, digest}` as the proof's `test_files` lists it.
-#[derive(Serialize)]
-struct TestFileRef<'a> {
-    path: &'a str,
-    digest: Option<Sha256Digest>,
-}
-
 /// The tests digest as the proof generator computes it: SHA-256 of the RFC 8785 (JCS)
 /// array of `{path, digest}` sorted by path, `digest` `null` for a missing file.
-pub fn tests_digest(files: &[(String, Option<Sha256Digest>)]) -> Sha256Digest {
-    let mut refs: Vec<TestFileRef<'_>> = files
+/// `None` only if JCS serialisation fails, which strings and digests never do.
+pub fn tests_digest(files: &[(String, Option<Sha256Digest>)]) -> Option<Sha256Digest> {
+    let refs: Vec<crate::proof::record::TestFileRef> = files
         .iter()
-        .map(|(p, d)| TestFileRef {
-            path: p.as_str(),
+        .map(|(p, d)| crate::proof::record::TestFileRef {
+            path: p.clone(),
             digest: *d,
         })
         .collect();
-    refs.sort_by(|a, b| a.path.cmp(b.path));
-    // Serialising strings and digests cannot fail.
-    let bytes = serde_jcs::to_vec(&refs).unwrap_or_default();
-    Sha256Digest::of(&bytes)
+    crate::proof::record::tests_digest(&refs).ok()
 }
 
+/// The digest of a file; a directory (a declared test directory) counts as present with
+/// the digest of nothing, as the proof generator records it.
 fn digest_if_exists(path: &Path) -> Result<Option<Sha256Digest>, LoadError> {
     match Sha256Digest::of_file(path) {
         Ok(d) => Ok(Some(d)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) if path.is_dir() => Err(LoadError::Read {
-            path: path.to_owned(),
-            source: io::Error::new(e.kind(), "is a directory"),
-        }),
+        Err(_) if path.is_dir() => Ok(Some(Sha256Digest::of(b""))),
         Err(e) => Err(LoadError::Read {
             path: path.to_owned(),
             source: e,
@@ -165,7 +153,7 @@ pub fn checkout_facts(
             s.id.clone(),
             CheckoutFacts {
                 script_digest,
-                tests_digest: Some(tests_digest(&files)),
+                tests_digest: tests_digest(&files),
                 missing_test_files: missing,
             },
         );
