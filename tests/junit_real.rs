@@ -21,7 +21,7 @@ const STATUS_KEYS: [(&str, &str); 5] = [
 ];
 
 /// The producers the fixtures must cover; a missing directory is a failure, not a skip.
-const PRODUCERS: [&str; 16] = [
+const PRODUCERS: [&str; 19] = [
     "pytest/xunit1",
     "pytest/xunit2",
     "pytest-rerunfailures/v16.7",
@@ -37,6 +37,9 @@ const PRODUCERS: [&str; 16] = [
     "phpunit",
     "rspec",
     "gotestsum",
+    "ctest",
+    "catch2",
+    "bats",
     "googletest",
 ];
 
