@@ -433,7 +433,7 @@ pub(crate) struct Checker<'a> {
     pub allowed: &'a Allowed,
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
     fn err(&mut self, key: &str, code: &'static str, message: String) {
         self.issues.push(Issue {
             key: key.to_owned(),
@@ -480,7 +480,7 @@ impl Checker<'_> {
         }
     }
 
-    fn one_of(&mut self, key: &str, v: &Value, allowed: &[String]) -> Option<String> {
+    fn one_of(&mut self, key: &str, v: &Value, allowed: &'a [String]) -> Option<String> {
         let s = self.string(key, v)?;
         if allowed.contains(&s) {
             Some(s)
@@ -582,18 +582,18 @@ impl Checker<'_> {
                 }
                 "type" => {
                     present.push("type");
-                    let allowed = self.allowed.types.clone();
-                    h.kind = self.one_of(&key, val, &allowed);
+                    let allowed = &self.allowed.types;
+                    h.kind = self.one_of(&key, val, allowed);
                 }
                 "owner" => {
                     present.push("owner");
-                    let allowed = self.allowed.owners.clone();
-                    h.owner = self.one_of(&key, val, &allowed);
+                    let allowed = &self.allowed.owners;
+                    h.owner = self.one_of(&key, val, allowed);
                 }
                 "status" => {
                     present.push("status");
-                    let allowed = self.allowed.statuses.clone();
-                    h.status = self.one_of(&key, val, &allowed);
+                    let allowed = &self.allowed.statuses;
+                    h.status = self.one_of(&key, val, allowed);
                 }
                 "maturity" => {
                     h.maturity = match val.as_u64() {
@@ -653,8 +653,8 @@ impl Checker<'_> {
             match k {
                 "runner" => {
                     present.push("runner");
-                    let allowed = self.allowed.runners.clone();
-                    t.runner = self.one_of(&sub, val, &allowed);
+                    let allowed = &self.allowed.runners;
+                    t.runner = self.one_of(&sub, val, allowed);
                 }
                 "command" => {
                     present.push("command");
