@@ -17,7 +17,9 @@ use super::env::Env;
 use super::http::{Fail, HttpClient, USER_AGENT, retry_after, retrying};
 use super::names::{self, BackendIds};
 use super::rest::{Rest, RunRef};
-use super::twirp::{ListArtifactsRequest, ListArtifactsResponse, NamedRequest, SignedUrlResponse, TwirpClient};
+use super::twirp::{
+    ListArtifactsRequest, ListArtifactsResponse, NamedRequest, SignedUrlResponse, TwirpClient,
+};
 use super::zip::{self, UnzipLimits};
 use crate::digest::Sha256Digest;
 
@@ -135,10 +137,12 @@ pub async fn download(req: &DownloadRequest, env: &Env) -> Result<DownloadReport
 
     // Same run without the runtime token but with a REST token: read this run through REST.
     let source = match (&req.source, env.get("ACTIONS_RUNTIME_TOKEN"), &req.token) {
-        (Source::SameRun, None, Some(_)) => match env.get("GITHUB_RUN_ID").and_then(|r| r.parse().ok()) {
-            Some(id) => Source::Run(id),
-            None => req.source.clone(),
-        },
+        (Source::SameRun, None, Some(_)) => {
+            match env.get("GITHUB_RUN_ID").and_then(|r| r.parse().ok()) {
+                Some(id) => Source::Run(id),
+                None => req.source.clone(),
+            }
+        }
         _ => req.source.clone(),
     };
 
@@ -148,14 +152,18 @@ pub async fn download(req: &DownloadRequest, env: &Env) -> Result<DownloadReport
     let scope;
     let mut candidates: Vec<Candidate> = Vec::new();
     if source == Source::SameRun {
-        let token = env.get("ACTIONS_RUNTIME_TOKEN").ok_or(ArtifactError::MissingEnv {
-            var: "ACTIONS_RUNTIME_TOKEN",
-            why: "downloading from this run needs the Actions runtime token",
-        })?;
-        let results = env.get("ACTIONS_RESULTS_URL").ok_or(ArtifactError::MissingEnv {
-            var: "ACTIONS_RESULTS_URL",
-            why: "downloading from this run needs the results service URL",
-        })?;
+        let token = env
+            .get("ACTIONS_RUNTIME_TOKEN")
+            .ok_or(ArtifactError::MissingEnv {
+                var: "ACTIONS_RUNTIME_TOKEN",
+                why: "downloading from this run needs the Actions runtime token",
+            })?;
+        let results = env
+            .get("ACTIONS_RESULTS_URL")
+            .ok_or(ArtifactError::MissingEnv {
+                var: "ACTIONS_RESULTS_URL",
+                why: "downloading from this run needs the results service URL",
+            })?;
         let ids = names::backend_ids(token)?;
         let client = TwirpClient::new(http.clone(), results, token)?;
         let list: ListArtifactsResponse = client
@@ -174,8 +182,16 @@ pub async fn download(req: &DownloadRequest, env: &Env) -> Result<DownloadReport
                 expected: parse_digest(a.digest.as_deref()),
                 id: u64::try_from(a.database_id).unwrap_or(0),
                 owner: Some(BackendIds {
-                    run: if a.workflow_run_backend_id.is_empty() { ids.run.clone() } else { a.workflow_run_backend_id },
-                    job: if a.workflow_job_run_backend_id.is_empty() { ids.job.clone() } else { a.workflow_job_run_backend_id },
+                    run: if a.workflow_run_backend_id.is_empty() {
+                        ids.run.clone()
+                    } else {
+                        a.workflow_run_backend_id
+                    },
+                    job: if a.workflow_job_run_backend_id.is_empty() {
+                        ids.job.clone()
+                    } else {
+                        a.workflow_job_run_backend_id
+                    },
                 }),
                 name: a.name,
             });
@@ -188,10 +204,14 @@ pub async fn download(req: &DownloadRequest, env: &Env) -> Result<DownloadReport
             .clone()
             .or_else(|| env.get("GITHUB_REPOSITORY").map(str::to_owned))
             .ok_or_else(|| {
-                ArtifactError::Usage("another run needs `--repository owner/name` (or `GITHUB_REPOSITORY`)".into())
+                ArtifactError::Usage(
+                    "another run needs `--repository owner/name` (or `GITHUB_REPOSITORY`)".into(),
+                )
             })?;
         let token = req.token.as_deref().ok_or_else(|| {
-            ArtifactError::Usage("another run needs `--github-token` (or `GITHUB_TOKEN`) with actions:read".into())
+            ArtifactError::Usage(
+                "another run needs `--github-token` (or `GITHUB_TOKEN`) with actions:read".into(),
+            )
         })?;
         let client = Rest::new(env, http.clone(), &repository, token)?;
         let run = match &source {
@@ -239,13 +259,21 @@ pub async fn download(req: &DownloadRequest, env: &Env) -> Result<DownloadReport
 
     let dest = std::path::absolute(&req.path)
         .map_err(|e| ArtifactError::io(format!("resolving `{}`", req.path.display()), e))?;
-    let parent = dest.parent().map(Path::to_path_buf).unwrap_or_else(|| dest.clone());
+    let parent = dest
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| dest.clone());
     std::fs::create_dir_all(&parent)
         .map_err(|e| ArtifactError::io(format!("creating `{}`", parent.display()), e))?;
     let staging = tempfile::Builder::new()
         .prefix(".proofgate-download-")
         .tempdir_in(&parent)
-        .map_err(|e| ArtifactError::io(format!("creating a temporary folder in `{}`", parent.display()), e))?;
+        .map_err(|e| {
+            ArtifactError::io(
+                format!("creating a temporary folder in `{}`", parent.display()),
+                e,
+            )
+        })?;
 
     let single = matches!(req.selector, Selector::Name(_)) || by_name.len() == 1;
     let mut fetched = Vec::new();
@@ -265,7 +293,9 @@ pub async fn download(req: &DownloadRequest, env: &Env) -> Result<DownloadReport
             }
             (_, Some(r), _) => r.zip_location(c.id, &c.name).await?,
             _ => {
-                return Err(ArtifactError::Usage("no way to reach the artifact service".into()));
+                return Err(ArtifactError::Usage(
+                    "no way to reach the artifact service".into(),
+                ));
             }
         };
         let zip_path = staging.path().join(format!("{i}.zip"));
@@ -310,7 +340,9 @@ pub async fn download(req: &DownloadRequest, env: &Env) -> Result<DownloadReport
             let to = target.join(&f.name);
             let from = out.join(&f.name);
             if let Some((other, prev)) = plan.get(&to) {
-                let same = Sha256Digest::of_file(prev).ok().zip(Sha256Digest::of_file(&from).ok());
+                let same = Sha256Digest::of_file(prev)
+                    .ok()
+                    .zip(Sha256Digest::of_file(&from).ok());
                 if !matches!(same, Some((a, b)) if a == b) {
                     return Err(ArtifactError::MergeConflict {
                         path: f.name.clone(),
@@ -328,8 +360,9 @@ pub async fn download(req: &DownloadRequest, env: &Env) -> Result<DownloadReport
             std::fs::create_dir_all(p)
                 .map_err(|e| ArtifactError::io(format!("creating `{}`", p.display()), e))?;
         }
-        std::fs::rename(from, to)
-            .map_err(|e| ArtifactError::io(format!("moving the download into `{}`", to.display()), e))?;
+        std::fs::rename(from, to).map_err(|e| {
+            ArtifactError::io(format!("moving the download into `{}`", to.display()), e)
+        })?;
     }
     if plan.is_empty() {
         std::fs::create_dir_all(&dest)
@@ -378,7 +411,12 @@ async fn fetch_blob(
             let body = http.read_all(resp, 1 << 20).await.unwrap_or_default();
             return Err(Fail::from_status(status, wait, &body));
         }
-        let io_fail = |e: io::Error| Fail::Error(ArtifactError::io(format!("writing `{}`", path.display()), e));
+        let io_fail = |e: io::Error| {
+            Fail::Error(ArtifactError::io(
+                format!("writing `{}`", path.display()),
+                e,
+            ))
+        };
         let mut file = tokio::fs::File::create(path).await.map_err(io_fail)?;
         let mut body = resp.into_body();
         let mut hasher = Sha256::new();

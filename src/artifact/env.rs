@@ -53,7 +53,10 @@ impl Env {
     /// The retry policy: 5 attempts, 3 s base, unless `PROOFGATE_RETRY_*` say otherwise.
     pub fn retry_policy(&self) -> RetryPolicy {
         let mut p = RetryPolicy::default();
-        if let Some(ms) = self.get("PROOFGATE_RETRY_BASE_MS").and_then(|v| v.parse().ok()) {
+        if let Some(ms) = self
+            .get("PROOFGATE_RETRY_BASE_MS")
+            .and_then(|v| v.parse().ok())
+        {
             p.base_delay = Duration::from_millis(ms);
         }
         if let Some(n) = self

@@ -19,7 +19,9 @@ pub enum ArtifactError {
         why: &'static str,
     },
     /// The runtime token does not carry the backend ids.
-    #[error("failed to get backend ids: the `ACTIONS_RUNTIME_TOKEN` is invalid and/or missing claims ({0})")]
+    #[error(
+        "failed to get backend ids: the `ACTIONS_RUNTIME_TOKEN` is invalid and/or missing claims ({0})"
+    )]
     InvalidToken(String),
     /// An artifact name the service would reject.
     #[error("invalid artifact name `{name}`: {reason}")]
@@ -33,7 +35,9 @@ pub enum ArtifactError {
     #[error("{0}")]
     Usage(String),
     /// Nothing to upload.
-    #[error("no files to upload under `{0}` (hidden files are left out unless `--include-hidden-files`)")]
+    #[error(
+        "no files to upload under `{0}` (hidden files are left out unless `--include-hidden-files`)"
+    )]
     NoFiles(PathBuf),
     /// A local file-system operation failed.
     #[error("{doing}: {source}")]

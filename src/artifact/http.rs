@@ -67,7 +67,11 @@ pub(crate) enum Fail {
 
 impl Fail {
     /// A failed attempt from a response status and its body.
-    pub(crate) fn from_status(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> Self {
+    pub(crate) fn from_status(
+        status: StatusCode,
+        retry_after: Option<Duration>,
+        body: &[u8],
+    ) -> Self {
         let detail = format!("HTTP {}: {}", status_text(status), excerpt(body));
         if retryable(status) {
             Fail::Retry {
@@ -207,9 +211,9 @@ impl HttpClient {
         let builder = hyper_rustls::HttpsConnectorBuilder::new();
         let builder = match builder.with_native_roots() {
             Ok(b) => b,
-            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
-                rustls_empty_config(),
-            ),
+            Err(_) => {
+                hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(rustls_empty_config())
+            }
         };
         let connector = builder.https_or_http().enable_http1().build();
         let client = Client::builder(TokioExecutor::new())
@@ -240,7 +244,11 @@ impl HttpClient {
     }
 
     /// Reads a whole (small) body, within the stall timeout per read.
-    pub(crate) async fn read_all(&self, resp: Response<Incoming>, limit: usize) -> Result<Bytes, Fail> {
+    pub(crate) async fn read_all(
+        &self,
+        resp: Response<Incoming>,
+        limit: usize,
+    ) -> Result<Bytes, Fail> {
         let mut body = resp.into_body();
         let mut out = Vec::new();
         loop {
@@ -353,7 +361,9 @@ mod tests {
     #[test]
     fn excerpts_show_twirp_messages_and_cut_html() {
         assert_eq!(
-            excerpt(br#"{"code":"already_exists","msg":"an artifact with this name already exists"}"#),
+            excerpt(
+                br#"{"code":"already_exists","msg":"an artifact with this name already exists"}"#
+            ),
             "already_exists: an artifact with this name already exists"
         );
         assert_eq!(excerpt(b""), "(empty body)");

@@ -77,7 +77,10 @@ pub struct Retention {
 /// Validates `requested` (1–90, default 90) and clamps it to the repository maximum
 /// `GITHUB_RETENTION_DAYS` when that is a positive number, as the official client does
 /// (0 or non-numeric means no cap).
-pub fn retention(requested: Option<i64>, repo_max: Option<&str>) -> Result<Retention, ArtifactError> {
+pub fn retention(
+    requested: Option<i64>,
+    repo_max: Option<&str>,
+) -> Result<Retention, ArtifactError> {
     let days = requested.unwrap_or(90);
     if !(1..=90).contains(&days) {
         return Err(ArtifactError::Usage(format!(
@@ -86,7 +89,9 @@ pub fn retention(requested: Option<i64>, repo_max: Option<&str>) -> Result<Reten
     }
     let mut days = days as u32;
     let mut notice = None;
-    if let Some(max) = repo_max.and_then(|m| m.trim().parse::<u32>().ok()).filter(|m| *m > 0)
+    if let Some(max) = repo_max
+        .and_then(|m| m.trim().parse::<u32>().ok())
+        .filter(|m| *m > 0)
         && max < days
     {
         notice = Some(format!(
@@ -148,12 +153,17 @@ mod tests {
 
     fn jwt(payload: &str) -> String {
         let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        format!("{}.{}.sig", e.encode(b"{\"alg\":\"HS256\"}"), e.encode(payload))
+        format!(
+            "{}.{}.sig",
+            e.encode(b"{\"alg\":\"HS256\"}"),
+            e.encode(payload)
+        )
     }
 
     #[test]
     fn backend_ids_come_from_the_results_scope() {
-        let t = jwt(r#"{"scp":"Actions.ExampleScope Actions.Results:ce7f54c7-61c7:ca395085-040a"}"#);
+        let t =
+            jwt(r#"{"scp":"Actions.ExampleScope Actions.Results:ce7f54c7-61c7:ca395085-040a"}"#);
         assert_eq!(
             backend_ids(&t).unwrap(),
             BackendIds {
@@ -203,7 +213,13 @@ mod tests {
         let r = retention(Some(30), Some("10")).unwrap();
         assert_eq!(r.days, 10);
         assert!(r.notice.is_some());
-        assert_eq!(retention(Some(30), Some("0")).unwrap(), Retention { days: 30, notice: None });
+        assert_eq!(
+            retention(Some(30), Some("0")).unwrap(),
+            Retention {
+                days: 30,
+                notice: None
+            }
+        );
         assert_eq!(retention(Some(5), Some("10")).unwrap().days, 5);
         assert_eq!(retention(None, Some("abc")).unwrap().days, 90);
     }

@@ -84,12 +84,16 @@ impl Rest {
             .split_once('/')
             .filter(|(o, r)| !o.is_empty() && !r.is_empty() && !r.contains('/'))
             .ok_or_else(|| {
-                ArtifactError::Usage(format!("`--repository` must be `owner/name`, got `{repository}`"))
+                ArtifactError::Usage(format!(
+                    "`--repository` must be `owner/name`, got `{repository}`"
+                ))
             })?;
         let api = env.api_url();
         let octo = Octocrab::builder()
             .base_uri(api.as_str())
-            .map_err(|e| ArtifactError::Usage(format!("`GITHUB_API_URL` `{api}` is not a URL: {e}")))?
+            .map_err(|e| {
+                ArtifactError::Usage(format!("`GITHUB_API_URL` `{api}` is not a URL: {e}"))
+            })?
             .personal_token(token.to_owned())
             .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
             .add_header(
@@ -138,11 +142,21 @@ impl Rest {
             }
         };
         let route = match workflow {
-            Some(w) => format!("/repos/{}/{}/actions/workflows/{w}/runs", self.owner, self.repo),
+            Some(w) => format!(
+                "/repos/{}/{}/actions/workflows/{w}/runs",
+                self.owner, self.repo
+            ),
             None => format!("/repos/{}/{}/actions/runs", self.owner, self.repo),
         };
-        let query = [(key, value.as_str()), ("status", "success"), ("per_page", "1")];
-        let doing = format!("finding the newest successful run for {what} in {}", self.scope());
+        let query = [
+            (key, value.as_str()),
+            ("status", "success"),
+            ("per_page", "1"),
+        ];
+        let doing = format!(
+            "finding the newest successful run for {what} in {}",
+            self.scope()
+        );
         let page: Page<Run> = retrying(&self.http.retry, &doing, || async {
             self.octo
                 .get::<Page<Run>, _, _>(&route, Some(&query))
@@ -165,7 +179,10 @@ impl Rest {
         run_id: u64,
         name: Option<&str>,
     ) -> Result<Vec<RestArtifact>, ArtifactError> {
-        let route = format!("/repos/{}/{}/actions/runs/{run_id}/artifacts", self.owner, self.repo);
+        let route = format!(
+            "/repos/{}/{}/actions/runs/{run_id}/artifacts",
+            self.owner, self.repo
+        );
         let mut query = vec![("per_page", "100")];
         if let Some(n) = name {
             query.push(("name", n));
@@ -209,7 +226,10 @@ impl Rest {
             "{}/repos/{}/{}/actions/artifacts/{id}/zip",
             self.api, self.owner, self.repo
         );
-        let doing = format!("requesting the zip of artifact `{name}` (id {id}) from {}", self.scope());
+        let doing = format!(
+            "requesting the zip of artifact `{name}` (id {id}) from {}",
+            self.scope()
+        );
         let result = retrying(&self.http.retry, &doing, || async {
             let req = Request::get(&url)
                 .header("authorization", format!("Bearer {}", self.token))

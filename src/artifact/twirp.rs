@@ -26,7 +26,11 @@ pub struct TwirpClient {
 
 /// Only the origin of `ACTIONS_RESULTS_URL` is used, as the official client does.
 pub fn origin(url: &str) -> Result<String, ArtifactError> {
-    let bad = || ArtifactError::Usage(format!("`ACTIONS_RESULTS_URL` is not an http(s) URL: `{url}`"));
+    let bad = || {
+        ArtifactError::Usage(format!(
+            "`ACTIONS_RESULTS_URL` is not an http(s) URL: `{url}`"
+        ))
+    };
     let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
     if scheme != "http" && scheme != "https" {
         return Err(bad());
@@ -55,10 +59,13 @@ impl TwirpClient {
         req: &Req,
     ) -> Result<Resp, ArtifactError> {
         let url = format!("{}/{SERVICE}/{method}", self.origin);
-        let body = Bytes::from(serde_json::to_vec(req).map_err(|e| ArtifactError::BadResponse {
-            doing: method.into(),
-            detail: e.to_string(),
-        })?);
+        let body =
+            Bytes::from(
+                serde_json::to_vec(req).map_err(|e| ArtifactError::BadResponse {
+                    doing: method.into(),
+                    detail: e.to_string(),
+                })?,
+            );
         let doing = format!("`{method}` at {}", self.origin);
         retrying(&self.http.retry, &doing, || {
             let body = body.clone();
@@ -296,7 +303,10 @@ mod tests {
 
     #[test]
     fn only_the_origin_of_the_results_url_is_used() {
-        assert_eq!(origin("http://127.0.0.1:34567/").unwrap(), "http://127.0.0.1:34567");
+        assert_eq!(
+            origin("http://127.0.0.1:34567/").unwrap(),
+            "http://127.0.0.1:34567"
+        );
         assert_eq!(
             origin("https://results-receiver.actions.githubusercontent.com/a/b?c").unwrap(),
             "https://results-receiver.actions.githubusercontent.com"

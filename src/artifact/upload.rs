@@ -25,7 +25,8 @@ use super::http::{Fail, HttpClient, USER_AGENT, retry_after, retrying};
 use super::names::{self, BackendIds};
 use super::twirp::{
     CreateArtifactRequest, CreateArtifactResponse, DeleteArtifactResponse, FinalizeArtifactRequest,
-    FinalizeArtifactResponse, ListArtifactsRequest, ListArtifactsResponse, NamedRequest, TwirpClient,
+    FinalizeArtifactResponse, ListArtifactsRequest, ListArtifactsResponse, NamedRequest,
+    TwirpClient,
 };
 use super::zip;
 use crate::digest::Sha256Digest;
@@ -97,14 +98,18 @@ pub async fn upload(req: &UploadRequest, env: &Env) -> Result<UploadReport, Arti
     names::validate_name(&req.name)?;
     let retention = names::retention(req.retention_days, env.get("GITHUB_RETENTION_DAYS"))?;
     let mut notices: Vec<String> = retention.notice.iter().cloned().collect();
-    let token = env.get("ACTIONS_RUNTIME_TOKEN").ok_or(ArtifactError::MissingEnv {
-        var: "ACTIONS_RUNTIME_TOKEN",
-        why: "uploading needs the Actions runtime token",
-    })?;
-    let results = env.get("ACTIONS_RESULTS_URL").ok_or(ArtifactError::MissingEnv {
-        var: "ACTIONS_RESULTS_URL",
-        why: "uploading needs the results service URL",
-    })?;
+    let token = env
+        .get("ACTIONS_RUNTIME_TOKEN")
+        .ok_or(ArtifactError::MissingEnv {
+            var: "ACTIONS_RUNTIME_TOKEN",
+            why: "uploading needs the Actions runtime token",
+        })?;
+    let results = env
+        .get("ACTIONS_RESULTS_URL")
+        .ok_or(ArtifactError::MissingEnv {
+            var: "ACTIONS_RESULTS_URL",
+            why: "uploading needs the results service URL",
+        })?;
     let ids = names::backend_ids(token)?;
     let root = req.path.clone();
     let include_hidden = req.include_hidden;
@@ -151,7 +156,8 @@ pub async fn upload(req: &UploadRequest, env: &Env) -> Result<UploadReport, Arti
     if !create.ok || create.signed_upload_url.is_empty() {
         return Err(ArtifactError::BadResponse {
             doing: "`CreateArtifact`".into(),
-            detail: "the service did not accept the artifact (`ok` is false or no upload URL)".into(),
+            detail: "the service did not accept the artifact (`ok` is false or no upload URL)"
+                .into(),
         });
     }
 
@@ -340,11 +346,12 @@ async fn upload_blob(
     progress: Option<ProgressFn>,
 ) -> Result<(u64, Sha256Digest), ArtifactError> {
     let (tx, mut rx) = mpsc::channel::<Bytes>(1);
-    let zipper = tokio::task::spawn_blocking(move || -> Result<(u64, Sha256Digest), ArtifactError> {
-        let sink = zip::write_zip(&entries, level, BlockSink::new(tx, BLOCK_SIZE))?;
-        sink.finish()
-            .map_err(|e| ArtifactError::io("writing the zip", e))
-    });
+    let zipper =
+        tokio::task::spawn_blocking(move || -> Result<(u64, Sha256Digest), ArtifactError> {
+            let sink = zip::write_zip(&entries, level, BlockSink::new(tx, BLOCK_SIZE))?;
+            sink.finish()
+                .map_err(|e| ArtifactError::io("writing the zip", e))
+        });
 
     let prefix = random_prefix();
     let mut ids = Vec::new();
@@ -373,7 +380,10 @@ async fn upload_blob(
         let http = http.clone();
         let target = with_query(
             url,
-            &format!("comp=block&blockid={}", utf8_percent_encode(&id, NON_ALPHANUMERIC)),
+            &format!(
+                "comp=block&blockid={}",
+                utf8_percent_encode(&id, NON_ALPHANUMERIC)
+            ),
         );
         let index = ids.len() - 1;
         running.spawn(async move { put_block(&http, &target, index, block).await });
@@ -404,7 +414,8 @@ async fn upload_blob(
         .await
         .map_err(|e| ArtifactError::io("writing the zip", io::Error::other(e)))??;
 
-    let mut xml = String::from(r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><BlockList>"#);
+    let mut xml =
+        String::from(r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><BlockList>"#);
     for id in &ids {
         xml.push_str("<Latest>");
         xml.push_str(id);
@@ -413,23 +424,27 @@ async fn upload_blob(
     xml.push_str("</BlockList>");
     let xml = Bytes::from(xml);
     let target = with_query(url, "comp=blocklist");
-    retrying(&http.retry, "committing the block list to blob storage", || {
-        let body = xml.clone();
-        let target = target.clone();
-        async move {
-            let req = Request::put(&target)
-                .header("content-type", "application/xml")
-                .header("x-ms-blob-content-type", "application/zip")
-                .header("x-ms-version", MS_VERSION)
-                .header("user-agent", USER_AGENT)
-                .body(Full::new(body))
-                .map_err(|e| Fail::Fatal {
-                    status: None,
-                    detail: format!("bad upload URL: {e}"),
-                })?;
-            expect_success(http, req).await
-        }
-    })
+    retrying(
+        &http.retry,
+        "committing the block list to blob storage",
+        || {
+            let body = xml.clone();
+            let target = target.clone();
+            async move {
+                let req = Request::put(&target)
+                    .header("content-type", "application/xml")
+                    .header("x-ms-blob-content-type", "application/zip")
+                    .header("x-ms-version", MS_VERSION)
+                    .header("user-agent", USER_AGENT)
+                    .body(Full::new(body))
+                    .map_err(|e| Fail::Fatal {
+                        status: None,
+                        detail: format!("bad upload URL: {e}"),
+                    })?;
+                expect_success(http, req).await
+            }
+        },
+    )
     .await?;
     Ok((size, digest))
 }
@@ -443,7 +458,12 @@ fn joined<T>(
     })
 }
 
-async fn put_block(http: &HttpClient, target: &str, index: usize, block: Bytes) -> Result<u64, ArtifactError> {
+async fn put_block(
+    http: &HttpClient,
+    target: &str,
+    index: usize,
+    block: Bytes,
+) -> Result<u64, ArtifactError> {
     let len = block.len() as u64;
     retrying(
         &http.retry,
@@ -496,8 +516,14 @@ mod tests {
 
     #[test]
     fn query_is_appended_to_signed_urls_verbatim() {
-        assert_eq!(with_query("http://h/p?sig=a%3D=", "comp=block"), "http://h/p?sig=a%3D=&comp=block");
-        assert_eq!(with_query("http://h/p", "comp=blocklist"), "http://h/p?comp=blocklist");
+        assert_eq!(
+            with_query("http://h/p?sig=a%3D=", "comp=block"),
+            "http://h/p?sig=a%3D=&comp=block"
+        );
+        assert_eq!(
+            with_query("http://h/p", "comp=blocklist"),
+            "http://h/p?comp=blocklist"
+        );
     }
 
     #[test]
@@ -516,6 +542,9 @@ mod tests {
         while let Ok(b) = rx.try_recv() {
             blocks.push(b);
         }
-        assert_eq!(blocks, vec![Bytes::from("abcd"), Bytes::from("efgh"), Bytes::from("ij")]);
+        assert_eq!(
+            blocks,
+            vec![Bytes::from("abcd"), Bytes::from("efgh"), Bytes::from("ij")]
+        );
     }
 }

@@ -45,7 +45,8 @@ fn walk(dir: &Path, prefix: &str, hidden: bool, out: &mut Vec<Entry>) -> Result<
     let rd = std::fs::read_dir(dir)
         .map_err(|e| ArtifactError::io(format!("listing `{}`", dir.display()), e))?;
     for item in rd {
-        let item = item.map_err(|e| ArtifactError::io(format!("listing `{}`", dir.display()), e))?;
+        let item =
+            item.map_err(|e| ArtifactError::io(format!("listing `{}`", dir.display()), e))?;
         let file_name = item.file_name();
         let Some(name) = file_name.to_str() else {
             return Err(ArtifactError::Usage(format!(
@@ -56,7 +57,10 @@ fn walk(dir: &Path, prefix: &str, hidden: bool, out: &mut Vec<Entry>) -> Result<
         if !hidden && name.starts_with('.') {
             continue;
         }
-        if name.chars().any(|c| ['"', ':', '<', '>', '|', '*', '?', '\r', '\n'].contains(&c)) {
+        if name
+            .chars()
+            .any(|c| ['"', ':', '<', '>', '|', '*', '?', '\r', '\n'].contains(&c))
+        {
             return Err(ArtifactError::Usage(format!(
                 "`{}`: file names must not contain \" : < > | * ? \\r \\n",
                 item.path().display()
@@ -74,11 +78,20 @@ fn walk(dir: &Path, prefix: &str, hidden: bool, out: &mut Vec<Entry>) -> Result<
         if ft.is_dir() {
             walk(&path, &rel, hidden, out)?;
         } else if ft.is_file() {
-            out.push(Entry { name: rel, source: path });
+            out.push(Entry {
+                name: rel,
+                source: path,
+            });
         } else if ft.is_symlink() {
             // Follow links to files; never descend through a linked folder (loops).
-            if std::fs::metadata(&path).map(|m| m.is_file()).unwrap_or(false) {
-                out.push(Entry { name: rel, source: path });
+            if std::fs::metadata(&path)
+                .map(|m| m.is_file())
+                .unwrap_or(false)
+            {
+                out.push(Entry {
+                    name: rel,
+                    source: path,
+                });
             }
         }
     }
@@ -146,7 +159,9 @@ pub fn safe_name(name: &str) -> Result<String, String> {
         return Err("an entry has an empty name".into());
     }
     if name.starts_with('/') || name.contains('\\') || name.contains('\0') {
-        return Err(format!("entry `{name}` has an absolute or non-portable path"));
+        return Err(format!(
+            "entry `{name}` has an absolute or non-portable path"
+        ));
     }
     let bytes = name.as_bytes();
     if bytes.len() >= 2 && bytes[1] == b':' {
@@ -229,7 +244,10 @@ pub fn extract<R: Read + Seek>(
             ));
         }
         total += written;
-        done.push(Extracted { name, size: written });
+        done.push(Extracted {
+            name,
+            size: written,
+        });
     }
     Ok(done)
 }
@@ -256,10 +274,21 @@ mod tests {
         for f in ["b.json", "a.json", "sub/c.json", ".hidden", ".git/x"] {
             std::fs::write(dir.path().join(f), f).unwrap();
         }
-        let names: Vec<_> = collect(dir.path(), false).unwrap().into_iter().map(|e| e.name).collect();
+        let names: Vec<_> = collect(dir.path(), false)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         assert_eq!(names, ["a.json", "b.json", "sub/c.json"]);
-        let names: Vec<_> = collect(dir.path(), true).unwrap().into_iter().map(|e| e.name).collect();
-        assert_eq!(names, [".git/x", ".hidden", "a.json", "b.json", "sub/c.json"]);
+        let names: Vec<_> = collect(dir.path(), true)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(
+            names,
+            [".git/x", ".hidden", "a.json", "b.json", "sub/c.json"]
+        );
     }
 
     #[test]
@@ -275,7 +304,10 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let files = extract(Cursor::new(one), out.path(), &UnzipLimits::default()).unwrap();
         assert_eq!(files.len(), 2);
-        assert_eq!(std::fs::read(out.path().join("sub/b.json")).unwrap(), vec![b'x'; 100_000]);
+        assert_eq!(
+            std::fs::read(out.path().join("sub/b.json")).unwrap(),
+            vec![b'x'; 100_000]
+        );
     }
 
     #[test]
@@ -285,8 +317,12 @@ mod tests {
         }
         assert_eq!(safe_name("./a//b").unwrap(), "a/b");
         let out = tempfile::tempdir().unwrap();
-        let err = extract(Cursor::new(zip_of(&[("../evil", b"x")])), out.path(), &UnzipLimits::default())
-            .unwrap_err();
+        let err = extract(
+            Cursor::new(zip_of(&[("../evil", b"x")])),
+            out.path(),
+            &UnzipLimits::default(),
+        )
+        .unwrap_err();
         assert!(err.contains(".."), "{err}");
     }
 
@@ -302,7 +338,8 @@ mod tests {
         assert!(err.contains("more than once"), "{err}");
 
         let mut w = ZipWriter::new(Cursor::new(Vec::new()));
-        w.add_symlink("link", "/etc/passwd", SimpleFileOptions::default()).unwrap();
+        w.add_symlink("link", "/etc/passwd", SimpleFileOptions::default())
+            .unwrap();
         let link = w.finish().unwrap().into_inner();
         let out = tempfile::tempdir().unwrap();
         let err = extract(Cursor::new(link), out.path(), &UnzipLimits::default()).unwrap_err();
@@ -311,13 +348,23 @@ mod tests {
         let zeros = vec![0u8; 1 << 20];
         let bomb = zip_of(&[("z", &zeros)]);
         let out = tempfile::tempdir().unwrap();
-        let limits = UnzipLimits { max_total_bytes: 1000, max_entries: 10 };
+        let limits = UnzipLimits {
+            max_total_bytes: 1000,
+            max_entries: 10,
+        };
         let err = extract(Cursor::new(bomb), out.path(), &limits).unwrap_err();
         assert!(err.contains("limit"), "{err}");
 
         let many = zip_of(&[("a", b""), ("b", b""), ("c", b"")]);
         let out = tempfile::tempdir().unwrap();
-        let limits = UnzipLimits { max_total_bytes: 1000, max_entries: 2 };
-        assert!(extract(Cursor::new(many), out.path(), &limits).unwrap_err().contains("entries"));
+        let limits = UnzipLimits {
+            max_total_bytes: 1000,
+            max_entries: 2,
+        };
+        assert!(
+            extract(Cursor::new(many), out.path(), &limits)
+                .unwrap_err()
+                .contains("entries")
+        );
     }
 }

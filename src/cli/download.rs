@@ -45,7 +45,12 @@ pub struct Args {
     #[arg(long, value_name = "OWNER/NAME")]
     pub repository: Option<String>,
     /// Token with actions:read for REST downloads.
-    #[arg(long, value_name = "TOKEN", env = "GITHUB_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "GITHUB_TOKEN",
+        hide_env_values = true
+    )]
     pub github_token: Option<String>,
     /// Most bytes one artifact may unpack to.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
@@ -120,7 +125,11 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
             a.id,
             a.size,
             a.digest,
-            if a.digest_checked { ", digest checked" } else { "" },
+            if a.digest_checked {
+                ", digest checked"
+            } else {
+                ""
+            },
             a.files.len(),
             a.path.display()
         );
@@ -132,7 +141,9 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
             &[("download-path", dl.display().to_string())],
         )
         .map_err(|e| {
-            super::CliError::io(anyhow::Error::new(e).context(format!("writing step outputs to `{out}`")))
+            super::CliError::io(
+                anyhow::Error::new(e).context(format!("writing step outputs to `{out}`")),
+            )
         })?;
     }
     Ok(Outcome::Yes)

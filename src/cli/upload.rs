@@ -24,7 +24,12 @@ pub struct Args {
     #[arg(long, value_name = "JSON", env = "PROOFGATE_MATRIX")]
     pub matrix: Option<String>,
     /// Days to keep the artifact, 1–90 (clamped to `GITHUB_RETENTION_DAYS`).
-    #[arg(long, value_name = "N", default_value_t = 90, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 90,
+        allow_negative_numbers = true
+    )]
     pub retention_days: i64,
     /// Delete an artifact of the same name in this run first.
     #[arg(long)]
@@ -113,8 +118,14 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
 }
 
 /// Appends `name<<DELIM\nvalue\nDELIM` records (safe for any value) to `GITHUB_OUTPUT`.
-pub(crate) fn write_outputs(path: &std::path::Path, pairs: &[(&str, String)]) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+pub(crate) fn write_outputs(
+    path: &std::path::Path,
+    pairs: &[(&str, String)],
+) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     for (k, v) in pairs {
         let mut delim = format!("ghadelimiter_{:016x}", fastrand::u64(..));
         while v.contains(&delim) {
@@ -136,5 +147,9 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 pub(crate) fn classify(e: artifact::ArtifactError, what: &'static str) -> CliError {
     let usage = e.is_usage();
     let err = anyhow::Error::new(e).context(what);
-    if usage { CliError::usage(err) } else { CliError::io(err) }
+    if usage {
+        CliError::usage(err)
+    } else {
+        CliError::io(err)
+    }
 }
