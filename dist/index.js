@@ -92,11 +92,9 @@ function plan(env = process.env) {
     for (const j of lines(input('junit', env) || 'test-results/**/*.xml')) gen.push('--junit', j);
     const key = input('signing-key', env);
     if (key) {
-      // Through a private file, never the command line.
-      const keyDir = fs.mkdtempSync(path.join(env.RUNNER_TEMP || os.tmpdir(), 'proofgate-key-'));
-      const keyFile = path.join(keyDir, 'signing.key');
-      fs.writeFileSync(keyFile, key + '\n', { mode: 0o600 });
-      gen.push('--signing-key', keyFile);
+      // Through the child's environment, never the command line or a file.
+      extraEnv.PROOFGATE_SIGNING_KEY = key;
+      gen.push('--signing-key-env', 'PROOFGATE_SIGNING_KEY');
     }
     const up = ['upload', '--path', dir];
     if (input('name', env)) up.push('--name', input('name', env));

@@ -3,7 +3,6 @@
 //! the artifact store: generate, sign, "upload", verify; then tamper with a script and
 //! with a proof, and verify again.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -13,10 +12,8 @@ use super::gate::{GateInput, evaluate};
 use super::report::{Reason, Report, Verdict};
 use super::{load, render, view};
 use crate::model::{self, Model};
-use crate::proof::generate::{
-    self, GenerateReport, GenerateRequest, ScriptCases, ScriptSpec, SourceReport,
-};
-use crate::proof::{EvidenceLevel, FlakyPolicy, RunContext};
+use crate::proof::RunContext;
+use crate::proof::generate::{self, GenerateReport, GenerateRequest, JunitInput};
 use crate::sign::SigningKey;
 
 /// The embedded example: path in the repository → contents.
@@ -96,7 +93,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DemoError + '_ {
 /// Generates a proof per `ci`/`declared` script of `model` from `junit` files, signed
 /// with `key` when given, into `out_dir`.
 pub fn generate_proofs(
-    root: &Path,
     model: &Model,
     junit: &[PathBuf],
     key: Option<&SigningKey>,
@@ -106,60 +102,20 @@ pub fn generate_proofs(
 ) -> Result<GenerateReport, DemoError> {
     let mut reports = Vec::new();
     for j in junit {
-        let r = crate::junit::read_file(j, &crate::junit::ParseOptions::default())?;
-        reports.push(SourceReport {
-            path: j.clone(),
-            cases: r.cases,
-        });
+        reports.push(crate::junit::read_file(
+            j,
+            &crate::junit::ParseOptions::default(),
+        )?);
     }
-    let flat: Vec<crate::junit::TestCase> = reports
-        .iter()
-        .flat_map(|r| r.cases.iter().cloned())
-        .collect();
-    let mapped = model::map_cases(model, &flat);
-    let mapping: BTreeMap<String, ScriptCases> = mapped
-        .scripts
-        .iter()
-        .map(|(id, m)| {
-            (
-                id.to_string(),
-                ScriptCases {
-                    cases: m.cases.clone(),
-                    test_files: m.test_files.clone(),
-                },
-            )
-        })
-        .collect();
-    let specs: Vec<ScriptSpec> = model
-        .scripts
-        .iter()
-        .map(|s| ScriptSpec {
-            id: s.id.to_string(),
-            path: PathBuf::from(&s.path),
-            evidence: match s.evidence {
-                Some(model::Evidence::Ci) => Some(EvidenceLevel::Ci),
-                Some(model::Evidence::Declared) => Some(EvidenceLevel::Declared),
-                _ => None,
-            },
-            test_files: s.test_files.clone(),
-            header: serde_json::to_value(&s.header).ok(),
-        })
-        .collect();
+    let junit = JunitInput::from_reports(reports);
     let context = RunContext::from_env(|_| None).with_overrides(
         Some(commit.to_owned()),
         Some("demo".to_owned()),
         Some("example/scripts".to_owned()),
     );
-    let flaky = match model.policy.flaky {
-        model::FlakyPolicy::Pass => FlakyPolicy::Pass,
-        model::FlakyPolicy::Fail => FlakyPolicy::Fail,
-    };
     Ok(generate::generate(&GenerateRequest {
-        root,
-        scripts: &specs,
-        mapping: &mapping,
-        flaky_policy: flaky,
-        reports: &reports,
+        model,
+        junit: &junit,
         context: &context,
         generated_at: now,
         key,
@@ -291,7 +247,6 @@ pub fn run(dir: &Path, now: DateTime<Utc>, out: &mut dyn Write) -> Result<bool, 
     let proofs = dir.join("proofs");
     let junit = root.join("test-results/junit.xml");
     let g = generate_proofs(
-        &root,
         &m,
         std::slice::from_ref(&junit),
         Some(&key),
@@ -301,7 +256,7 @@ pub fn run(dir: &Path, now: DateTime<Utc>, out: &mut dyn Write) -> Result<bool, 
     )?;
     writeln!(
         out,
-        "\n3. proofgate generate --junit test-results/junit.xml --signing-key demo.key"
+        "\n3. proofgate generate --junit test-results/junit.xml --signing-key-file demo.key"
     )
     .map_err(o)?;
     for p in &g.proofs {

@@ -37,7 +37,6 @@ impl Fixture {
         .unwrap();
         let (m, _) = Model::load(&root, &root.join("proofgate.yaml"), true).unwrap();
         generate_proofs(
-            &root,
             &m,
             &[root.join("test-results/junit.xml")],
             Some(&key),
