@@ -92,33 +92,41 @@ function plan(env = process.env) {
     for (const j of lines(input('junit', env) || 'test-results/**/*.xml')) gen.push('--junit', j);
     const key = input('signing-key', env);
     if (key) {
-      // Through a private file, never the command line.
-      const keyDir = fs.mkdtempSync(path.join(env.RUNNER_TEMP || os.tmpdir(), 'proofgate-key-'));
-      const keyFile = path.join(keyDir, 'signing.key');
-      fs.writeFileSync(keyFile, key + '\n', { mode: 0o600 });
-      gen.push('--signing-key', keyFile);
+      // Through the child's environment, never the command line or a file.
+      extraEnv.PROOFGATE_SIGNING_KEY = key;
+      gen.push('--signing-key-env', 'PROOFGATE_SIGNING_KEY');
     }
-    const up = ['upload', ...common, '--name', input('name', env) || 'proofgate-proofs', '--path', dir];
+    const up = ['upload', '--path', dir];
+    if (input('name', env)) up.push('--name', input('name', env));
     if (input('retention-days', env)) up.push('--retention-days', input('retention-days', env));
     if (bool('overwrite', env)) up.push('--overwrite');
-    return { mode, commands: [gen, up], extraEnv };
+    return { mode, commands: [gen, up], extraEnv, dir };
   }
   if (mode === 'verify') {
     const v = ['verify', ...common, '--download-to', dir];
-    const pattern = input('pattern', env);
     const name = input('name', env);
-    if (pattern) v.push('--pattern', pattern);
-    else if (name) v.push('--name', name);
+    const pattern = input('pattern', env) || 'proofs-*';
+    if (name) v.push('--name', name);
+    else v.push('--pattern', pattern);
     if (bool('merge-multiple', env)) v.push('--merge-multiple');
     if (input('run-id', env)) v.push('--run-id', input('run-id', env));
     if (input('commit', env)) v.push('--commit', input('commit', env));
     if (bool('release', env)) v.push('--release');
     if (input('check-run', env)) v.push('--check-run', input('check-run', env));
     v.push('--report', path.join(env.RUNNER_TEMP || os.tmpdir(), 'proofgate-report.json'));
-    return { mode, commands: [v], extraEnv };
+    return { mode, commands: [v], extraEnv, dir };
   }
   fail(`input \`mode\` must be \`generate\` or \`verify\`, not \`${mode}\``);
   return null;
+}
+
+/** How many proof-<ID>.json files (not envelopes) are in `dir`. */
+function countProofs(dir) {
+  try {
+    return fs.readdirSync(dir).filter((f) => /^proof-.+\.json$/.test(f) && !f.endsWith('.dsse.json')).length;
+  } catch (e) {
+    return 0;
+  }
 }
 
 function main() {
@@ -128,13 +136,16 @@ function main() {
   } catch (e) {
     fail(e.message);
   }
-  const { commands, extraEnv } = plan();
+  const { mode, commands, extraEnv, dir } = plan();
   for (const args of commands) {
     process.stderr.write(`proofgate ${args.join(' ')}\n`);
     const r = spawnSync(bin, args, { stdio: 'inherit', env: { ...process.env, ...extraEnv } });
     if (r.error) fail(`could not run \`${bin}\`: ${r.error.message}`);
     const code = r.status === null ? 3 : r.status;
     if (code !== 0) process.exit(code);
+    if (mode === 'generate' && args[0] === 'generate' && process.env.GITHUB_OUTPUT) {
+      fs.appendFileSync(process.env.GITHUB_OUTPUT, `proofs=${countProofs(dir)}\n`);
+    }
   }
 }
 

@@ -4,6 +4,8 @@
 
 #[path = "gate/check_run.rs"]
 mod check_run;
+#[path = "gate/cli.rs"]
+mod cli;
 #[path = "gate/common.rs"]
 mod common;
 #[path = "gate/e2e.rs"]

@@ -222,24 +222,17 @@ impl Loaded {
 }
 
 fn load_model(global: &Global, extra_keys: &[String], require: bool) -> Result<Loaded, CliError> {
-    use proofgate::model::{self, Model, ModelError};
+    use proofgate::model::{Model, ModelError};
     let (config, named) = global.config_path();
-    let (m, findings): (Model, _) = Model::load(&global.root, &config, named).map_err(|e| match e {
-        ModelError::Io { .. } => CliError::io(e),
-        other => CliError::usage(other),
-    })?;
+    let (m, findings): (Model, _) =
+        Model::load(&global.root, &config, named).map_err(|e| match e {
+            ModelError::Io { .. } => CliError::io(e),
+            other => CliError::usage(other),
+        })?;
     for f in &findings {
         eprintln!("{}: {f} [{}]", f.severity, f.code);
     }
-    let mut keys = Vec::new();
-    for k in &m.trusted_keys {
-        let key = proofgate::sign::PublicKey::parse(&k.public_key).usage_context(format!(
-            "trusted key {} in `{}` is not an ed25519 public key",
-            k.name.as_deref().map(|n| format!("`{n}`")).unwrap_or_default(),
-            config.display()
-        ))?;
-        keys.push(key);
-    }
+    let mut extra = Vec::new();
     for k in extra_keys {
         let text = match k.strip_prefix('@') {
             Some(file) => std::fs::read_to_string(file)
@@ -248,60 +241,28 @@ fn load_model(global: &Global, extra_keys: &[String], require: bool) -> Result<L
         };
         let key = proofgate::sign::PublicKey::parse(&text)
             .usage_context(format!("`--trusted-key {k}` is not an ed25519 public key"))?;
-        keys.push(key);
+        extra.push(key);
     }
-    let impact = |i: model::Impact| match i {
-        model::Impact::None => verify::Impact::None,
-        model::Impact::Low => verify::Impact::Low,
-        model::Impact::Medium => verify::Impact::Medium,
-        model::Impact::High => verify::Impact::High,
-    };
-    let scripts = m
-        .scripts
-        .iter()
-        .map(|s| verify::GateScript {
-            id: s.id.to_string(),
-            path: s.path.clone(),
-            header_line: Some(s.header_line),
-            evidence: s.evidence.map(|e| match e {
-                model::Evidence::Manual => verify::Evidence::Manual,
-                model::Evidence::Declared => verify::Evidence::Declared,
-                model::Evidence::Ci => verify::Evidence::Ci,
-            }),
-            maturity: Some(s.maturity),
-            production_impact: s
-                .header
-                .risk_profile
-                .as_ref()
-                .and_then(|r| r.production_impact)
-                .map(impact),
-            test_files: s.test_files.clone(),
-        })
-        .collect();
-    let policy = verify::GatePolicy {
-        require_signatures: m.policy.require_signatures || require || !extra_keys.is_empty(),
-        max_age: m.policy.max_age,
-        reuse_same_content: m.policy.reuse == model::Reuse::SameContent,
-        manual_forbidden_for: m.policy.manual_forbidden_for.iter().copied().map(impact).collect(),
-        ci_required_for: m.policy.ci_required_for.iter().copied().map(impact).collect(),
-    };
-    if policy.require_signatures && keys.is_empty() {
+    let policy = verify::view::policy(&m, require || !extra.is_empty());
+    let verifier = verify::view::trusted_keys(&m, extra)
+        .usage_context(format!("in `{}`", config.display()))?;
+    if policy.require_signatures && verifier.is_empty() {
         return Err(CliError::usage(anyhow!(
             "signatures are required but no key is trusted: add `trusted_keys` to `{}` or pass `--trusted-key`",
             config.display()
         )));
     }
     Ok(Loaded {
-        scripts,
+        scripts: verify::view::scripts(&m),
         policy,
-        verifier: verify::keys::TrustedKeys::new(keys),
+        verifier,
     })
 }
 
 /// Downloads the proofs from the artifact service (this run, or `--run-id`).
 fn download(args: &Args, _env: &RunnerEnv) -> Result<PathBuf, CliError> {
-    use proofgate::artifact::{self, DownloadRequest, Env};
     use proofgate::artifact::download::{Selector, Source};
+    use proofgate::artifact::{self, DownloadRequest, Env};
     let aenv = Env::from_process();
     let path = match &args.download_to {
         Some(p) => p.clone(),
@@ -336,7 +297,11 @@ fn download(args: &Args, _env: &RunnerEnv) -> Result<PathBuf, CliError> {
     let report = rt.block_on(artifact::download(&req, &aenv)).map_err(|e| {
         let usage = e.is_usage();
         let err = anyhow::Error::new(e).context("could not download the proofs");
-        if usage { CliError::usage(err) } else { CliError::io(err) }
+        if usage {
+            CliError::usage(err)
+        } else {
+            CliError::io(err)
+        }
     })?;
     for a in &report.artifacts {
         eprintln!(

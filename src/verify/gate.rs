@@ -751,8 +751,7 @@ fn judge_parsed(
                     .is_some_and(|rest| rest.starts_with('/'))
             })
     };
-    if let Some(silent) = s.test_files.iter().find(|f| !produced(f.as_str()))
-    {
+    if let Some(silent) = s.test_files.iter().find(|f| !produced(f.as_str())) {
         return deny(
             Reason::TestFileNoResults,
             format!(

@@ -4,11 +4,13 @@
 //! the checkout and a proofs directory; [`render`] turns the report into a table,
 //! Markdown, annotations and outputs.
 
+pub mod demo;
 pub mod gate;
 pub mod keys;
 pub mod load;
 pub mod render;
 pub mod report;
+pub mod view;
 
 pub use gate::{
     CheckoutFacts, EnvelopeFailure, EnvelopeVerifier, Evidence, GateInput, GatePolicy, GateScript,

@@ -83,7 +83,7 @@ fn shim_maps_inputs_to_commands_and_keeps_secrets_off_the_command_line() {
     let script = format!(
         r#"const s=require('./dist/index.js');
         const g=s.plan({{INPUT_MODE:'generate', INPUT_JUNIT:'a.xml\nb/**/*.xml', 'INPUT_SIGNING-KEY':'SECRETKEY', INPUT_NAME:'proofs-1', 'INPUT_RETENTION-DAYS':'5', INPUT_OVERWRITE:'true', RUNNER_TEMP:{tmp:?}, 'INPUT_GITHUB-TOKEN':'tok'}});
-        const v=s.plan({{INPUT_MODE:'verify', INPUT_PATTERN:'proofs-*', 'INPUT_MERGE-MULTIPLE':'true', 'INPUT_RUN-ID':'42', INPUT_RELEASE:'true', RUNNER_TEMP:{tmp:?}}});
+        const v=s.plan({{INPUT_MODE:'verify', INPUT_PATTERN:'proofs-*', INPUT_NAME:'', 'INPUT_MERGE-MULTIPLE':'true', 'INPUT_RUN-ID':'42', INPUT_RELEASE:'true', RUNNER_TEMP:{tmp:?}}});
         console.log(JSON.stringify({{g, v}}));"#,
         tmp = tmp.path().to_str().unwrap()
     );
