@@ -21,7 +21,7 @@ const STATUS_KEYS: [(&str, &str); 5] = [
 ];
 
 /// The producers the fixtures must cover; a missing directory is a failure, not a skip.
-const PRODUCERS: [&str; 19] = [
+const PRODUCERS: [&str; 21] = [
     "pytest/xunit1",
     "pytest/xunit2",
     "pytest-rerunfailures/v16.7",
@@ -34,6 +34,8 @@ const PRODUCERS: [&str; 19] = [
     "js/mocha",
     "js/node-test",
     "unittest-xml-reporting",
+    "robotframework",
+    "prove",
     "phpunit",
     "rspec",
     "gotestsum",
