@@ -473,10 +473,10 @@ impl<'o, R: BufRead> Parser<'o, R> {
             _ => false,
         });
         let pytest = parent_pytest
-            || match (is_root_list, name.as_deref()) {
-                (true, Some("pytest tests")) | (false, Some("pytest")) => true,
-                _ => false,
-            };
+            || matches!(
+                (is_root_list, name.as_deref()),
+                (true, Some("pytest tests")) | (false, Some("pytest"))
+            );
         let (line, column) = self.src().position(start);
         let c = Container {
             tag: if is_root_list {
@@ -504,7 +504,7 @@ impl<'o, R: BufRead> Parser<'o, R> {
         let mut classname = String::new();
         let mut name = None;
         let mut line_raw = None;
-        let mut time_raw = None;
+        let mut duration = 0.0;
         let mut status_skip = false;
         let mut has_timestamp = false;
         for attr in e.attributes().with_checks(false) {
@@ -519,7 +519,7 @@ impl<'o, R: BufRead> Parser<'o, R> {
                 "classname" => classname = decode_attr(&attr.value).into_owned(),
                 "file" => file = Some(decode_attr(&attr.value).into_owned()),
                 "line" => line_raw = attr.value.trim().parse::<u32>().ok(),
-                "time" => time_raw = Some(attr.value.into_owned()),
+                "time" => duration = self.time_value(&attr.value, start),
                 "timestamp" => has_timestamp = true,
                 "status" => {
                     status_skip = matches!(
@@ -540,10 +540,6 @@ impl<'o, R: BufRead> Parser<'o, R> {
                 );
                 String::new()
             }
-        };
-        let duration = match time_raw {
-            Some(t) => self.time_value(&t, start),
-            None => 0.0,
         };
         let pytest = matches!(self.frames.last(), Some(Frame::Container(c)) if c.pytest);
         let line = line_raw.map(|l| {
@@ -603,7 +599,7 @@ impl<'o, R: BufRead> Parser<'o, R> {
         }
         let mut message = None;
         let mut kind = None;
-        let mut time = None;
+        let mut record_time = 0.0;
         for attr in e.attributes().with_checks(false) {
             let attr = match attr {
                 Ok(a) => a,
@@ -614,14 +610,10 @@ impl<'o, R: BufRead> Parser<'o, R> {
             match attr.key.local_name().as_ref() {
                 "message" => message = Some(decode_attr(&attr.value).into_owned()),
                 "type" => kind = Some(decode_attr(&attr.value).into_owned()),
-                "time" if child.is_record() => time = Some(attr.value.into_owned()),
+                "time" if child.is_record() => record_time = self.time_value(&attr.value, start),
                 _ => {}
             }
         }
-        let record_time = match time {
-            Some(t) => self.time_value(&t, start),
-            None => 0.0,
-        };
         let limit = self.opts.max_message_bytes;
         let wants_text = child.carries_message()
             && self.case.as_ref().is_some_and(|c| c.message.is_none())
