@@ -494,3 +494,43 @@ mod map {
         assert_eq!(r.code, 2);
     }
 }
+
+mod large {
+    use super::*;
+
+    /// Enough scripts to take the parallel path: findings and order are unchanged.
+    #[test]
+    fn large_repositories_give_the_same_findings_in_order() {
+        let mut files: Vec<(String, String)> = (0..600)
+            .map(|i| {
+                (
+                    format!("scripts/s{i:04}.sh"),
+                    bash_script(&format!("s{i:04}"), GOOD_TAIL),
+                )
+            })
+            .collect();
+        files[10].1 = bash_script("s0599", GOOD_TAIL);
+        files[300].1 = "#!/bin/sh\necho no header\n".into();
+        files[599].1 = bash_script("s0599", &GOOD_TAIL.replace("declared", "cii"));
+        files.push(("tests/x.bats".into(), String::new()));
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_str()))
+            .collect();
+        let d = repo(&refs);
+        let r = run(d.path(), &["lint"]);
+        assert_eq!(r.code, 1);
+        assert_eq!(
+            r.stdout,
+            "error   scripts/s0300.sh:1:1: no header: the script is ungoverned (maturity 0); add a `# ---` … `# ---` comment block or a docstring header [ungoverned]\n\
+             error   scripts/s0599.sh:3:3: id: \"s0599\" is already used by scripts/s0010.sh:3:3 [duplicate-id]\n\
+             error   scripts/s0599.sh:11:5: test.evidence: \"cii\" is not one of manual, declared, ci [bad-value]\n\
+             3 errors, 0 warnings in 600 scripts\n"
+        );
+        let m = run(d.path(), &["matrix", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&m.stdout).expect("json");
+        assert_eq!(v["totals"]["scripts"], 600);
+        assert_eq!(v["totals"]["declared"], 598);
+        assert_eq!(v["totals"]["ungoverned"], 2);
+    }
+}

@@ -70,12 +70,17 @@ for i in "${!cmds[@]}"; do
 done
 
 total=${results[3]}
-printf '\n%d scripts, best of %d runs\n\n' "$N" "$RUNS"
-printf '| %-34s | %9s | %-22s |\n' "what" "time (ms)" "ratio to lint + matrix"
-printf '|%s|%s|%s|\n' "------------------------------------" "-----------" "------------------------"
+# The named baseline: the goldenpath-style Python pipeline when PyYAML is there, else cat.
+base_i=0
+base_name="cat"
+if [ "$have_pyyaml" = 1 ]; then base_i=4; base_name="python"; fi
+base=${results[$base_i]}
+printf '\n%d scripts, best of %d runs, %s cores\n\n' "$N" "$RUNS" "$(nproc)"
+printf '| %-34s | %9s | %-12s |\n' "what" "time (ms)" "vs $base_name"
+printf '|%s|%s|%s|\n' "------------------------------------" "----------:" "-------------:"
 for i in "${!names[@]}"; do
-  ratio=$(awk -v a="${results[$i]}" -v b="$total" 'BEGIN { if (b == 0) b = 1; printf "%.2f×", a / b }')
-  printf '| %-34s | %9s | %-22s |\n' "${names[$i]}" "${results[$i]}" "$ratio"
+  ratio=$(awk -v a="${results[$i]}" -v b="$base" 'BEGIN { if (b == 0) b = 1; printf "%.2fx", a / b }')
+  printf '| %-34s | %9s | %12s |\n' "${names[$i]}" "${results[$i]}" "$ratio"
 done
 echo
 if [ "$N" = 20000 ]; then

@@ -775,8 +775,7 @@ impl Ctx<'_> {
         for (at, s, derived) in &written {
             let root = self.root;
             // One `stat` per path: whether it is a directory, and whether it exists.
-            let probed: std::cell::RefCell<Option<(String, bool)>> =
-                std::cell::RefCell::new(None);
+            let probed: std::cell::RefCell<Option<(String, bool)>> = std::cell::RefCell::new(None);
             let parsed = Selector::parse(s, |p| {
                 let exists_dir = std::fs::metadata(root.join(p)).map(|m| m.is_dir());
                 *probed.borrow_mut() = Some((p.to_owned(), exists_dir.is_ok()));
