@@ -7,7 +7,7 @@ use proofgate::artifact::download::{Selector, Source};
 use proofgate::artifact::zip::UnzipLimits;
 use proofgate::artifact::{self, DownloadRequest, Env};
 
-use super::upload::{classify, runtime, write_outputs};
+use super::upload::{classify, progress, runtime, write_outputs};
 use super::{CliResult, Global, Outcome};
 
 #[derive(Debug, clap::Args)]
@@ -98,11 +98,15 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
             max_total_bytes: args.max_size,
             max_entries: args.max_entries,
         },
+        progress: progress("downloading"),
     };
     let rt = runtime()?;
     let report = rt
         .block_on(artifact::download(&req, &env))
         .map_err(|e| classify(e, "download failed"))?;
+    if req.progress.is_some() {
+        eprintln!();
+    }
     if args.json {
         let text = serde_json::to_string_pretty(&report).map_err(super::CliError::io)?;
         println!("{text}");
