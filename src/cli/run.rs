@@ -159,7 +159,11 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         let digest =
             Sha256Digest::of_file(p).io_context(format!("cannot read `{}`", p.display()))?;
         junit.push(FileRef {
-            path: p.to_string_lossy().into_owned(),
+            path: p
+                .strip_prefix(root)
+                .unwrap_or(p)
+                .to_string_lossy()
+                .into_owned(),
             digest,
         });
     }
