@@ -1,12 +1,155 @@
-//! `proofgate upload`.
+//! `proofgate upload`: zip a folder and upload it through the Actions artifact service.
 
-use super::{CliError, CliResult, Global};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use proofgate::artifact::{self, Env, UploadRequest, names};
+
+use super::{CliError, CliResult, Global, Outcome};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Folder to upload (its files, relative to it), or a single file.
+    #[arg(long, value_name = "DIR")]
+    pub path: PathBuf,
+    /// Artifact name [default: `proofs-<job>[-<shard>|-m<matrix hash>]-a<run attempt>`].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Matrix shard to put in the default name (e.g. `${{ strategy.job-index }}`).
+    #[arg(long, value_name = "SHARD")]
+    pub shard: Option<String>,
+    /// The `toJSON(matrix)` text; its hash goes into the default name.
+    #[arg(long, value_name = "JSON", env = "PROOFGATE_MATRIX")]
+    pub matrix: Option<String>,
+    /// Days to keep the artifact, 1–90 (clamped to `GITHUB_RETENTION_DAYS`).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 90,
+        allow_negative_numbers = true
+    )]
+    pub retention_days: i64,
+    /// Delete an artifact of the same name in this run first.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Include files and folders whose names start with `.`.
+    #[arg(long)]
+    pub include_hidden_files: bool,
+    /// Deflate level, 0 (store) to 9 (smallest).
+    #[arg(long, value_name = "0-9", default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub compression_level: u32,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: Args, _global: &Global) -> CliResult {
-    Err(CliError::usage(anyhow::anyhow!(
-        "`upload` is not part of this build yet"
-    )))
+pub fn run(args: Args, _global: &Global) -> CliResult {
+    let env = Env::from_process();
+    let name = args.name.clone().unwrap_or_else(|| {
+        names::default_name(
+            env.get("GITHUB_JOB"),
+            args.shard.as_deref(),
+            args.matrix.as_deref(),
+            env.get("GITHUB_RUN_ATTEMPT"),
+        )
+    });
+    let progress: Option<artifact::upload::ProgressFn> = if std::io::stderr().is_terminal() {
+        let last = Arc::new(AtomicU64::new(0));
+        Some(Arc::new(move |sent: u64| {
+            let mib = sent >> 20;
+            if last.swap(mib, Ordering::Relaxed) != mib {
+                eprint!("\ruploading: {mib} MiB");
+                let _ = std::io::stderr().flush();
+            }
+        }))
+    } else {
+        None
+    };
+    let req = UploadRequest {
+        path: args.path.clone(),
+        name,
+        retention_days: Some(args.retention_days),
+        overwrite: args.overwrite,
+        include_hidden: args.include_hidden_files,
+        compression_level: args.compression_level,
+        progress,
+    };
+    let rt = runtime()?;
+    let report = rt
+        .block_on(artifact::upload(&req, &env))
+        .map_err(|e| classify(e, "upload failed"))?;
+    if req.progress.is_some() {
+        eprintln!();
+    }
+    for n in &report.notices {
+        eprintln!("notice: {n}");
+    }
+    eprintln!(
+        "uploaded `{}`: {} file(s), {} bytes, {}, kept {} days",
+        report.name, report.files, report.size, report.digest, report.retention_days
+    );
+    if args.json {
+        let text = serde_json::to_string_pretty(&report).map_err(CliError::io)?;
+        println!("{text}");
+    } else {
+        println!("artifact-id={}", report.id);
+        println!("artifact-name={}", report.name);
+        println!("artifact-digest={}", report.digest);
+        if let Some(url) = &report.url {
+            println!("artifact-url={url}");
+        }
+    }
+    if let Some(out) = env.get("GITHUB_OUTPUT") {
+        let mut pairs = vec![
+            ("artifact-id", report.id.to_string()),
+            ("artifact-name", report.name.clone()),
+            ("artifact-digest", report.digest.to_string()),
+        ];
+        if let Some(url) = &report.url {
+            pairs.push(("artifact-url", url.clone()));
+        }
+        write_outputs(std::path::Path::new(out), &pairs).map_err(|e| {
+            CliError::io(anyhow::Error::new(e).context(format!("writing step outputs to `{out}`")))
+        })?;
+    }
+    Ok(Outcome::Yes)
+}
+
+/// Appends `name<<DELIM\nvalue\nDELIM` records (safe for any value) to `GITHUB_OUTPUT`.
+pub(crate) fn write_outputs(
+    path: &std::path::Path,
+    pairs: &[(&str, String)],
+) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    for (k, v) in pairs {
+        let mut delim = format!("ghadelimiter_{:016x}", fastrand::u64(..));
+        while v.contains(&delim) {
+            delim = format!("ghadelimiter_{:016x}", fastrand::u64(..));
+        }
+        writeln!(f, "{k}<<{delim}\n{v}\n{delim}")?;
+    }
+    Ok(())
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::io(anyhow::Error::new(e).context("starting the async runtime")))
+}
+
+pub(crate) fn classify(e: artifact::ArtifactError, what: &'static str) -> CliError {
+    let usage = e.is_usage();
+    let err = anyhow::Error::new(e).context(what);
+    if usage {
+        CliError::usage(err)
+    } else {
+        CliError::io(err)
+    }
 }

@@ -148,7 +148,7 @@ pub struct TestResultPredicate<X = serde_json::Value> {
     #[serde(default)]
     pub failed_tests: Vec<String>,
     /// proofgate's extension: counts, commit, digests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub proofgate: Option<X>,
 }
 

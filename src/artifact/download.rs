@@ -1,0 +1,433 @@
+//! Download: find the artifacts (same run through Twirp, another run through REST), fetch
+//! each zip with its digest checked, unzip it safely into a temporary folder, and move the
+//! files into place only when every artifact checked out.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+use sha2::{Digest as _, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use super::ArtifactError;
+use super::env::Env;
+use super::http::{Fail, HttpClient, USER_AGENT, retry_after, retrying};
+use super::names::{self, BackendIds};
+use super::rest::{Rest, RunRef};
+use super::twirp::{
+    ListArtifactsRequest, ListArtifactsResponse, NamedRequest, SignedUrlResponse, TwirpClient,
+};
+use super::zip::{self, UnzipLimits};
+use crate::digest::Sha256Digest;
+
+/// Which artifacts to take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// Every artifact of the run.
+    All,
+    /// The one with this name (the newest, by id, when there are several).
+    Name(String),
+    /// Every artifact whose name matches this glob.
+    Pattern(String),
+}
+
+/// Where the artifacts come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// This run, through the results service (`ACTIONS_RUNTIME_TOKEN`).
+    SameRun,
+    /// A run by id (REST).
+    Run(u64),
+    /// The newest successful run for a commit (REST).
+    Commit(String),
+    /// The newest successful run for a pull request's head commit (REST).
+    PullRequest(u64),
+    /// The newest successful run on a branch (REST).
+    Branch(String),
+}
+
+/// What to download and where.
+#[derive(Debug, Clone)]
+pub struct DownloadRequest {
+    /// Which artifacts.
+    pub selector: Selector,
+    /// Where the files go.
+    pub path: PathBuf,
+    /// Put every artifact's files in `path` itself (an error when two differ at one path).
+    pub merge_multiple: bool,
+    /// Which run.
+    pub source: Source,
+    /// Only runs of this workflow file (with commit, PR and branch sources).
+    pub workflow: Option<String>,
+    /// `owner/name` (default `GITHUB_REPOSITORY`).
+    pub repository: Option<String>,
+    /// Token for the REST API.
+    pub token: Option<String>,
+    /// Zip-bomb bounds per artifact.
+    pub limits: UnzipLimits,
+}
+
+/// One artifact that was downloaded.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DownloadedArtifact {
+    /// Its name.
+    pub name: String,
+    /// Its id.
+    pub id: u64,
+    /// Zip size in bytes.
+    pub size: u64,
+    /// Digest of the downloaded zip.
+    pub digest: Sha256Digest,
+    /// Whether the service gave a digest to check against.
+    pub digest_checked: bool,
+    /// The folder its files went to.
+    pub path: PathBuf,
+    /// Its files, relative to `path`.
+    pub files: Vec<String>,
+}
+
+/// What a download did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DownloadReport {
+    /// The run read through REST (none for the same run).
+    pub run_id: Option<u64>,
+    /// The artifacts, in name order.
+    pub artifacts: Vec<DownloadedArtifact>,
+}
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    name: String,
+    id: u64,
+    expected: Option<Sha256Digest>,
+    owner: Option<BackendIds>,
+}
+
+fn parse_digest(s: Option<&str>) -> Option<Sha256Digest> {
+    s.and_then(|d| d.parse().ok())
+}
+
+/// Downloads the selected artifacts into `req.path`.
+pub async fn download(req: &DownloadRequest, env: &Env) -> Result<DownloadReport, ArtifactError> {
+    let matcher = match &req.selector {
+        Selector::Pattern(p) => Some(
+            globset::Glob::new(p)
+                .map_err(|e| ArtifactError::Usage(format!("`--pattern` `{p}` is not a glob: {e}")))?
+                .compile_matcher(),
+        ),
+        Selector::Name(n) => {
+            names::validate_name(n)?;
+            None
+        }
+        Selector::All => None,
+    };
+    let wanted = |name: &str| match (&req.selector, &matcher) {
+        (Selector::Name(n), _) => name == n,
+        (Selector::Pattern(_), Some(m)) => m.is_match(name),
+        _ => true,
+    };
+    let name_filter = match &req.selector {
+        Selector::Name(n) => Some(n.clone()),
+        _ => None,
+    };
+    let http = HttpClient::new(env.http_timeout(), env.retry_policy());
+
+    // Same run without the runtime token but with a REST token: read this run through REST.
+    let source = match (&req.source, env.get("ACTIONS_RUNTIME_TOKEN"), &req.token) {
+        (Source::SameRun, None, Some(_)) => {
+            match env.get("GITHUB_RUN_ID").and_then(|r| r.parse().ok()) {
+                Some(id) => Source::Run(id),
+                None => req.source.clone(),
+            }
+        }
+        _ => req.source.clone(),
+    };
+
+    let mut twirp = None;
+    let mut rest = None;
+    let mut run_id = None;
+    let scope;
+    let mut candidates: Vec<Candidate> = Vec::new();
+    if source == Source::SameRun {
+        let token = env
+            .get("ACTIONS_RUNTIME_TOKEN")
+            .ok_or(ArtifactError::MissingEnv {
+                var: "ACTIONS_RUNTIME_TOKEN",
+                why: "downloading from this run needs the Actions runtime token",
+            })?;
+        let results = env
+            .get("ACTIONS_RESULTS_URL")
+            .ok_or(ArtifactError::MissingEnv {
+                var: "ACTIONS_RESULTS_URL",
+                why: "downloading from this run needs the results service URL",
+            })?;
+        let ids = names::backend_ids(token)?;
+        let client = TwirpClient::new(http.clone(), results, token)?;
+        let list: ListArtifactsResponse = client
+            .call(
+                "ListArtifacts",
+                &ListArtifactsRequest {
+                    workflow_run_backend_id: ids.run.clone(),
+                    workflow_job_run_backend_id: ids.job.clone(),
+                    name_filter: name_filter.clone(),
+                    id_filter: None,
+                },
+            )
+            .await?;
+        for a in list.artifacts.into_iter().filter(|a| wanted(&a.name)) {
+            candidates.push(Candidate {
+                expected: parse_digest(a.digest.as_deref()),
+                id: u64::try_from(a.database_id).unwrap_or(0),
+                owner: Some(BackendIds {
+                    run: if a.workflow_run_backend_id.is_empty() {
+                        ids.run.clone()
+                    } else {
+                        a.workflow_run_backend_id
+                    },
+                    job: if a.workflow_job_run_backend_id.is_empty() {
+                        ids.job.clone()
+                    } else {
+                        a.workflow_job_run_backend_id
+                    },
+                }),
+                name: a.name,
+            });
+        }
+        twirp = Some(client);
+        scope = "this workflow run".to_owned();
+    } else {
+        let repository = req
+            .repository
+            .clone()
+            .or_else(|| env.get("GITHUB_REPOSITORY").map(str::to_owned))
+            .ok_or_else(|| {
+                ArtifactError::Usage(
+                    "another run needs `--repository owner/name` (or `GITHUB_REPOSITORY`)".into(),
+                )
+            })?;
+        let token = req.token.as_deref().ok_or_else(|| {
+            ArtifactError::Usage(
+                "another run needs `--github-token` (or `GITHUB_TOKEN`) with actions:read".into(),
+            )
+        })?;
+        let client = Rest::new(env, http.clone(), &repository, token)?;
+        let run = match &source {
+            Source::Run(id) => RunRef::Id(*id),
+            Source::Commit(sha) => RunRef::Commit(sha),
+            Source::PullRequest(n) => RunRef::Pr(*n),
+            Source::Branch(b) => RunRef::Branch(b),
+            Source::SameRun => RunRef::Id(0),
+        };
+        let id = client.resolve_run(run, req.workflow.as_deref()).await?;
+        run_id = Some(id);
+        for a in client.artifacts(id, name_filter.as_deref()).await? {
+            if a.expired || !wanted(&a.name) {
+                continue;
+            }
+            candidates.push(Candidate {
+                expected: parse_digest(a.digest.as_deref()),
+                id: a.id,
+                owner: None,
+                name: a.name,
+            });
+        }
+        rest = Some(client);
+        scope = format!("run {id} of `{repository}`");
+    }
+
+    // One artifact per name: the highest id (re-runs may leave several).
+    let mut by_name: BTreeMap<String, Candidate> = BTreeMap::new();
+    for c in candidates {
+        match by_name.get(&c.name) {
+            Some(old) if old.id >= c.id => {}
+            _ => {
+                by_name.insert(c.name.clone(), c);
+            }
+        }
+    }
+    if by_name.is_empty() {
+        let what = match &req.selector {
+            Selector::Name(n) => format!("the name `{n}`"),
+            Selector::Pattern(p) => format!("the pattern `{p}`"),
+            Selector::All => "(any artifact)".into(),
+        };
+        return Err(ArtifactError::NotFound { what, scope });
+    }
+
+    let dest = std::path::absolute(&req.path)
+        .map_err(|e| ArtifactError::io(format!("resolving `{}`", req.path.display()), e))?;
+    let parent = dest
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| dest.clone());
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| ArtifactError::io(format!("creating `{}`", parent.display()), e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".proofgate-download-")
+        .tempdir_in(&parent)
+        .map_err(|e| {
+            ArtifactError::io(
+                format!("creating a temporary folder in `{}`", parent.display()),
+                e,
+            )
+        })?;
+
+    let single = matches!(req.selector, Selector::Name(_)) || by_name.len() == 1;
+    let mut fetched = Vec::new();
+    for (i, c) in by_name.values().enumerate() {
+        let url = match (&twirp, &rest, &c.owner) {
+            (Some(t), _, Some(owner)) => {
+                let r: SignedUrlResponse = t
+                    .call("GetSignedArtifactURL", &NamedRequest::new(owner, &c.name))
+                    .await?;
+                if r.signed_url.is_empty() {
+                    return Err(ArtifactError::BadResponse {
+                        doing: "`GetSignedArtifactURL`".into(),
+                        detail: format!("no signed URL for `{}`", c.name),
+                    });
+                }
+                r.signed_url
+            }
+            (_, Some(r), _) => r.zip_location(c.id, &c.name).await?,
+            _ => {
+                return Err(ArtifactError::Usage(
+                    "no way to reach the artifact service".into(),
+                ));
+            }
+        };
+        let zip_path = staging.path().join(format!("{i}.zip"));
+        let (size, digest) = fetch_blob(&http, &url, &zip_path, &c.name).await?;
+        if let Some(expected) = c.expected
+            && expected != digest
+        {
+            return Err(ArtifactError::DigestMismatch {
+                name: c.name.clone(),
+                expected: expected.to_string(),
+                actual: digest.to_string(),
+            });
+        }
+        let out = staging.path().join(i.to_string());
+        std::fs::create_dir(&out)
+            .map_err(|e| ArtifactError::io(format!("creating `{}`", out.display()), e))?;
+        let limits = req.limits;
+        let (zp, op) = (zip_path.clone(), out.clone());
+        let files = tokio::task::spawn_blocking(move || -> Result<Vec<zip::Extracted>, String> {
+            let f = std::fs::File::open(&zp).map_err(|e| format!("reopening the download: {e}"))?;
+            zip::extract(io::BufReader::new(f), &op, &limits)
+        })
+        .await
+        .map_err(|e| ArtifactError::io("unpacking", io::Error::other(e)))?
+        .map_err(|reason| ArtifactError::UnsafeZip {
+            name: c.name.clone(),
+            reason,
+        })?;
+        let _ = std::fs::remove_file(&zip_path);
+        let target = if single || req.merge_multiple {
+            dest.clone()
+        } else {
+            dest.join(&c.name)
+        };
+        fetched.push((c.clone(), size, digest, out, target, files));
+    }
+
+    // Plan every move, refusing two different files at one path, before touching `dest`.
+    let mut plan: BTreeMap<PathBuf, (usize, PathBuf)> = BTreeMap::new();
+    for (k, (c, _, _, out, target, files)) in fetched.iter().enumerate() {
+        for f in files {
+            let to = target.join(&f.name);
+            let from = out.join(&f.name);
+            if let Some((other, prev)) = plan.get(&to) {
+                let same = Sha256Digest::of_file(prev)
+                    .ok()
+                    .zip(Sha256Digest::of_file(&from).ok());
+                if !matches!(same, Some((a, b)) if a == b) {
+                    return Err(ArtifactError::MergeConflict {
+                        path: f.name.clone(),
+                        first: fetched[*other].0.name.clone(),
+                        second: c.name.clone(),
+                    });
+                }
+                continue;
+            }
+            plan.insert(to, (k, from));
+        }
+    }
+    for (to, (_, from)) in &plan {
+        if let Some(p) = to.parent() {
+            std::fs::create_dir_all(p)
+                .map_err(|e| ArtifactError::io(format!("creating `{}`", p.display()), e))?;
+        }
+        std::fs::rename(from, to).map_err(|e| {
+            ArtifactError::io(format!("moving the download into `{}`", to.display()), e)
+        })?;
+    }
+    if plan.is_empty() {
+        std::fs::create_dir_all(&dest)
+            .map_err(|e| ArtifactError::io(format!("creating `{}`", dest.display()), e))?;
+    }
+    drop(staging);
+
+    Ok(DownloadReport {
+        run_id,
+        artifacts: fetched
+            .into_iter()
+            .map(|(c, size, digest, _, target, files)| DownloadedArtifact {
+                name: c.name,
+                id: c.id,
+                size,
+                digest,
+                digest_checked: c.expected.is_some(),
+                path: target,
+                files: files.into_iter().map(|f| f.name).collect(),
+            })
+            .collect(),
+    })
+}
+
+/// GETs a signed blob URL (no auth header) into `path`, hashing as it goes. Retried whole
+/// on 429, 5xx, resets and cut-off bodies.
+async fn fetch_blob(
+    http: &HttpClient,
+    url: &str,
+    path: &Path,
+    name: &str,
+) -> Result<(u64, Sha256Digest), ArtifactError> {
+    let doing = format!("downloading artifact `{name}` from blob storage");
+    retrying(&http.retry, &doing, || async {
+        let req = Request::get(url)
+            .header("user-agent", USER_AGENT)
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| Fail::Fatal {
+                status: None,
+                detail: format!("bad signed URL: {e}"),
+            })?;
+        let resp = http.send(req).await?;
+        let status = resp.status();
+        if status != http::StatusCode::OK {
+            let wait = retry_after(&resp);
+            let body = http.read_all(resp, 1 << 20).await.unwrap_or_default();
+            return Err(Fail::from_status(status, wait, &body));
+        }
+        let io_fail = |e: io::Error| {
+            Fail::Error(ArtifactError::io(
+                format!("writing `{}`", path.display()),
+                e,
+            ))
+        };
+        let mut file = tokio::fs::File::create(path).await.map_err(io_fail)?;
+        let mut body = resp.into_body();
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = http.next_chunk(&mut body).await? {
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+            file.write_all(&chunk).await.map_err(io_fail)?;
+        }
+        file.flush().await.map_err(io_fail)?;
+        Ok((size, Sha256Digest::from_bytes(hasher.finalize().into())))
+    })
+    .await
+}

@@ -1,0 +1,408 @@
+//! `proofgate download` from this run (Twirp) against wiremock and a raw TCP server that
+//! resets connections and cuts bodies short.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::common::*;
+
+#[derive(Clone, Copy)]
+pub enum Behaviour {
+    /// Close the connection with a reset before answering.
+    Reset,
+    /// Promise the whole body, send half, close.
+    Truncate,
+    /// Answer properly.
+    Full,
+}
+
+/// A blob server on 127.0.0.1 that follows `script` connection by connection (the last
+/// entry repeats). Returns its URL and the number of connections served.
+pub async fn scripted_blob(body: Vec<u8>, script: Vec<Behaviour>) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/blob/a.zip?sig=x", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        // Bounded: at most 50 connections, then the server stops.
+        for _ in 0..50 {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let i = seen.fetch_add(1, Ordering::SeqCst);
+            let b = script[i.min(script.len() - 1)];
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") && got.len() < 65536 {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/zip\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                match b {
+                    Behaviour::Reset => {
+                        #[allow(deprecated)] // a reset is exactly what this test wants
+                        let _ = sock.set_linger(Some(std::time::Duration::ZERO));
+                        drop(sock);
+                    }
+                    Behaviour::Truncate => {
+                        let _ = sock.write_all(head.as_bytes()).await;
+                        let _ = sock.write_all(&body[..body.len() / 2]).await;
+                        let _ = sock.shutdown().await;
+                    }
+                    Behaviour::Full => {
+                        let _ = sock.write_all(head.as_bytes()).await;
+                        let _ = sock.write_all(&body).await;
+                        let _ = sock.shutdown().await;
+                    }
+                }
+            });
+        }
+    });
+    (url, count)
+}
+
+/// A results service listing `artifacts` (name, digest) and signing `blob_url` for each.
+async fn service(artifacts: &[(&str, Option<String>)], blob_url: &str) -> MockServer {
+    let server = MockServer::start().await;
+    let list: Vec<_> = artifacts
+        .iter()
+        .enumerate()
+        .map(|(i, (name, digest))| {
+            let mut a = json!({"workflowRunBackendId": "run-1", "workflowJobRunBackendId": format!("job-{i}"),
+                               "databaseId": (100 + i).to_string(), "name": name, "size": "1"});
+            if let Some(d) = digest {
+                a["digest"] = json!(d);
+            }
+            a
+        })
+        .collect();
+    Mock::given(method("POST"))
+        .and(path(format!("{SERVICE}/ListArtifacts")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "artifacts": list })))
+        .mount(&server)
+        .await;
+    for (name, _) in artifacts {
+        let url = if blob_url.is_empty() {
+            format!("{}/blob/{name}.zip?sig=x", server.uri())
+        } else {
+            blob_url.to_owned()
+        };
+        Mock::given(method("POST"))
+            .and(path(format!("{SERVICE}/GetSignedArtifactURL")))
+            .and(wiremock::matchers::body_partial_json(json!({"name": name})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"signedUrl": url})))
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+fn vars(server: &MockServer) -> Vec<(&'static str, String)> {
+    vec![
+        ("ACTIONS_RUNTIME_TOKEN", token("run-1", "job-9")),
+        ("ACTIONS_RESULTS_URL", server.uri()),
+    ]
+}
+
+fn sample_zip() -> Vec<u8> {
+    zip_of(&[
+        ("proof-a.json", b"{\"verdict\":\"PASS\"}"),
+        ("sub/proof-b.json", b"{}"),
+    ])
+}
+
+#[tokio::test]
+async fn download_recovers_from_a_reset_and_a_truncated_body() {
+    let zip = sample_zip();
+    let (url, count) = scripted_blob(
+        zip.clone(),
+        vec![Behaviour::Reset, Behaviour::Truncate, Behaviour::Full],
+    )
+    .await;
+    let server = service(&[("proofs", Some(sha256(&zip)))], &url).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("out");
+    let o = proofgate(
+        &[
+            "download",
+            "--name",
+            "proofs",
+            "--path",
+            dest.to_str().unwrap(),
+        ],
+        &vars(&server),
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(count.load(Ordering::SeqCst), 3);
+    assert!(stderr(&o).contains("digest checked"), "{}", stderr(&o));
+    let files = tree(&dest);
+    assert_eq!(files.len(), 2);
+    assert_eq!(
+        files[0],
+        ("proof-a.json".into(), b"{\"verdict\":\"PASS\"}".to_vec())
+    );
+    assert_eq!(listing(tmp.path()), ["out"], "no temporary folder left");
+}
+
+#[tokio::test]
+async fn download_cut_off_every_time_fails_with_exit_3_and_leaves_nothing() {
+    let zip = sample_zip();
+    let (url, count) = scripted_blob(zip.clone(), vec![Behaviour::Truncate]).await;
+    let server = service(&[("proofs", Some(sha256(&zip)))], &url).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("out");
+    let o = proofgate(
+        &[
+            "download",
+            "--name",
+            "proofs",
+            "--path",
+            dest.to_str().unwrap(),
+        ],
+        &vars(&server),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("downloading artifact `proofs` from blob storage failed after 5 attempt(s)"),
+        "{e}"
+    );
+    assert!(e.contains("cut off"), "{e}");
+    assert_eq!(count.load(Ordering::SeqCst), 5);
+    assert!(listing(tmp.path()).is_empty(), "{:?}", listing(tmp.path()));
+}
+
+#[tokio::test]
+async fn download_with_a_wrong_digest_fails_and_writes_nothing() {
+    let zip = sample_zip();
+    let server = service(&[("proofs", Some(sha256(b"something else")))], "").await;
+    Mock::given(method("GET"))
+        .and(path("/blob/proofs.zip"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(zip))
+        .mount(&server)
+        .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("out");
+    let o = proofgate(
+        &[
+            "download",
+            "--name",
+            "proofs",
+            "--path",
+            dest.to_str().unwrap(),
+        ],
+        &vars(&server),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3));
+    let e = stderr(&o);
+    assert!(
+        e.contains("digest mismatch for artifact `proofs`")
+            && e.contains(&sha256(b"something else")),
+        "{e}"
+    );
+    assert!(listing(tmp.path()).is_empty(), "{:?}", listing(tmp.path()));
+}
+
+#[tokio::test]
+async fn download_retries_a_503_from_blob_storage() {
+    let zip = sample_zip();
+    let server = service(&[("proofs", None)], "").await;
+    Mock::given(method("GET"))
+        .and(path("/blob/proofs.zip"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/blob/proofs.zip"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(zip))
+        .mount(&server)
+        .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("out");
+    let o = proofgate(
+        &[
+            "download",
+            "--name",
+            "proofs",
+            "--path",
+            dest.to_str().unwrap(),
+        ],
+        &vars(&server),
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("digest checked"),
+        "act gives no digest: nothing to check"
+    );
+    assert_eq!(tree(&dest).len(), 2);
+}
+
+#[tokio::test]
+async fn download_of_a_missing_name_is_a_clear_failure() {
+    let server = service(&[("other", None)], "").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let o = proofgate(
+        &[
+            "download",
+            "--name",
+            "proofs",
+            "--path",
+            tmp.path().join("o").to_str().unwrap(),
+        ],
+        &vars(&server),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("no artifact matches the name `proofs` in this workflow run"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[tokio::test]
+async fn download_refuses_a_zip_that_climbs_out_and_writes_nothing() {
+    let evil = zip_of(&[("ok.json", b"{}"), ("../../evil.sh", b"rm -rf /")]);
+    let server = service(&[("proofs", Some(sha256(&evil)))], "").await;
+    Mock::given(method("GET"))
+        .and(path("/blob/proofs.zip"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(evil))
+        .mount(&server)
+        .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("a/b/out");
+    let o = proofgate(
+        &[
+            "download",
+            "--name",
+            "proofs",
+            "--path",
+            dest.to_str().unwrap(),
+        ],
+        &vars(&server),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("refusing to unpack artifact `proofs`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(tree(tmp.path()).is_empty());
+    assert_eq!(listing(&tmp.path().join("a/b")), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn download_by_pattern_separates_or_merges_shards() {
+    let one = zip_of(&[("proof-a.json", b"A"), ("common.json", b"same")]);
+    let two = zip_of(&[("proof-b.json", b"B"), ("common.json", b"same")]);
+    let server = service(
+        &[
+            ("proofs-1", Some(sha256(&one))),
+            ("proofs-2", Some(sha256(&two))),
+            ("logs", None),
+        ],
+        "",
+    )
+    .await;
+    for (n, z) in [("proofs-1", &one), ("proofs-2", &two)] {
+        Mock::given(method("GET"))
+            .and(path(format!("/blob/{n}.zip")))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(z.clone()))
+            .mount(&server)
+            .await;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let sep = tmp.path().join("sep");
+    let o = proofgate(
+        &[
+            "download",
+            "--pattern",
+            "proofs-*",
+            "--path",
+            sep.to_str().unwrap(),
+        ],
+        &vars(&server),
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let names: Vec<String> = tree(&sep).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "proofs-1/common.json",
+            "proofs-1/proof-a.json",
+            "proofs-2/common.json",
+            "proofs-2/proof-b.json"
+        ]
+    );
+    let merged = tmp.path().join("merged");
+    let o = proofgate(
+        &[
+            "download",
+            "--pattern",
+            "proofs-*",
+            "--merge-multiple",
+            "--path",
+            merged.to_str().unwrap(),
+        ],
+        &vars(&server),
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let names: Vec<String> = tree(&merged).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["common.json", "proof-a.json", "proof-b.json"]);
+}
+
+#[tokio::test]
+async fn merge_multiple_refuses_two_different_files_at_one_path() {
+    let one = zip_of(&[("proof-a.json", b"PASS")]);
+    let two = zip_of(&[("proof-a.json", b"FAIL")]);
+    let server = service(&[("proofs-1", None), ("proofs-2", None)], "").await;
+    for (n, z) in [("proofs-1", &one), ("proofs-2", &two)] {
+        Mock::given(method("GET"))
+            .and(path(format!("/blob/{n}.zip")))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(z.clone()))
+            .mount(&server)
+            .await;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("merged");
+    let o = proofgate(
+        &[
+            "download",
+            "--pattern",
+            "proofs-*",
+            "--merge-multiple",
+            "--path",
+            dest.to_str().unwrap(),
+        ],
+        &vars(&server),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3));
+    let e = stderr(&o);
+    assert!(
+        e.contains("`proof-a.json` is in both `proofs-1` and `proofs-2` with different content"),
+        "{e}"
+    );
+    assert!(listing(tmp.path()).is_empty(), "{:?}", listing(tmp.path()));
+}
