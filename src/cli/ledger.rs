@@ -12,7 +12,7 @@ use proofgate::sign::{self, KeySource, PublicKey, SigningKey};
 use super::{CliError, CliResult, Global, Outcome, ResultExt};
 
 /// The ledger file used when `--file` is not given (under the root).
-pub const DEFAULT_LEDGER: &str = "proofs/ledger.jsonl";
+pub const DEFAULT_LEDGER: &str = "test-results/proofs/ledger.jsonl";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -39,7 +39,7 @@ pub struct AppendArgs {
     /// Context to record with the event, `KEY=VALUE` (repeatable).
     #[arg(long = "attr", value_name = "KEY=VALUE")]
     pub attrs: Vec<String>,
-    /// The ledger file [default: `proofs/ledger.jsonl` under the root].
+    /// The ledger file [default: `test-results/proofs/ledger.jsonl` under the root].
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// The ledger id for a new ledger (must match an existing one) [default: random].
@@ -58,7 +58,7 @@ pub struct AppendArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// The ledger file [default: `proofs/ledger.jsonl` under the root].
+    /// The ledger file [default: `test-results/proofs/ledger.jsonl` under the root].
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// A trusted public key: base64, hex or PEM, or a file holding one (repeatable)
