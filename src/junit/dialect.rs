@@ -131,7 +131,7 @@ fn decode_reference(s: &str) -> Option<(char, usize)> {
 /// Decodes an attribute value: like [`decode_text`], borrowing when there is nothing
 /// to decode.
 pub(crate) fn decode_attr(raw: &str) -> std::borrow::Cow<'_, str> {
-    if raw.contains(['&', '\r']) {
+    if memchr::memchr2(b'&', b'\r', raw.as_bytes()).is_some() {
         let mut s = String::with_capacity(raw.len());
         decode_text(raw, &mut s);
         std::borrow::Cow::Owned(s)

@@ -136,6 +136,8 @@ pub(crate) struct Parser<'o, R: BufRead> {
     pub(crate) warnings: Vec<Warning>,
     suppressed: u64,
     scratch: String,
+    /// Emptied groupers of closed suites, reused to keep their allocations.
+    spare: Vec<Grouper>,
 }
 
 impl<'o, R: BufRead> Parser<'o, R> {
@@ -157,6 +159,7 @@ impl<'o, R: BufRead> Parser<'o, R> {
             warnings: Vec::new(),
             suppressed: 0,
             scratch: String::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -488,7 +491,7 @@ impl<'o, R: BufRead> Parser<'o, R> {
             pytest,
             declared,
             seen: Seen::default(),
-            grouper: Grouper::default(),
+            grouper: self.spare.pop().unwrap_or_default(),
             line,
             column,
         };
@@ -522,10 +525,10 @@ impl<'o, R: BufRead> Parser<'o, R> {
                 "time" => duration = self.time_value(&attr.value, start),
                 "timestamp" => has_timestamp = true,
                 "status" => {
-                    status_skip = matches!(
-                        attr.value.trim().to_ascii_lowercase().as_str(),
-                        "disabled" | "ignored" | "notrun" | "skipped"
-                    );
+                    let v = attr.value.trim();
+                    status_skip = ["disabled", "ignored", "notrun", "skipped"]
+                        .iter()
+                        .any(|s| v.eq_ignore_ascii_case(s));
                 }
                 _ => {}
             }
@@ -735,6 +738,9 @@ impl<'o, R: BufRead> Parser<'o, R> {
                 });
                 if let Some(Frame::Container(parent)) = self.frames.last_mut() {
                     parent.seen.add(&c.seen);
+                }
+                if self.spare.len() < 8 {
+                    self.spare.push(std::mem::take(&mut c.grouper));
                 }
             }
         }
