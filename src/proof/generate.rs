@@ -350,52 +350,93 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
         path: req.out_dir.to_path_buf(),
         source,
     })?;
-    let mut proofs = Vec::with_capacity(built.len());
-    for b in built {
-        let proof_path = req.out_dir.join(attest::proof_file_name(&b.id));
-        write_atomic(&proof_path, &b.proof_bytes)?;
-        let env_path = req.out_dir.join(attest::envelope_file_name(&b.id));
-        let envelope = match &b.envelope_bytes {
-            Some(bytes) => {
-                write_atomic(&env_path, bytes)?;
-                Some(env_path)
-            }
-            None => {
-                // A stale envelope would not match the new proof: remove it.
-                match std::fs::remove_file(&env_path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(source) => {
-                        return Err(GenerateError::Write {
-                            path: env_path,
-                            source,
-                        });
-                    }
-                }
-                None
-            }
-        };
-        let s = &b.proof.test_summary;
-        proofs.push(ProofOutcome {
-            script_id: b.id,
-            script_path: b.proof.script_path.clone(),
-            verdict: b.proof.verdict,
-            reasons: b.proof.reasons.iter().map(|r| r.code.clone()).collect(),
-            tests: s.total,
-            passed: s.passed,
-            failed: s.failed + s.errors,
-            skipped: s.skipped,
-            flaky: b.proof.flaky,
-            proof: proof_path,
-            proof_digest: Sha256Digest::of(&b.proof_bytes),
-            envelope,
-        });
+    // Files are independent: write them from several threads (the work is mostly
+    // system calls, so more threads than cores helps).
+    let writers = threads.max(4);
+    let chunk = built.len().div_ceil(writers).max(1);
+    let mut parts: Vec<Vec<Built>> = Vec::new();
+    let mut rest = built;
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    let out_dir = req.out_dir;
+    let written: Vec<Result<Vec<ProofOutcome>, GenerateError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|b| write_one(out_dir, b))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(GenerateError::Write {
+                        path: out_dir.to_path_buf(),
+                        source: std::io::Error::other("a writer thread panicked"),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut proofs = Vec::new();
+    for w in written {
+        proofs.extend(w?);
     }
     timings.write = t.elapsed();
     Ok(GenerateReport {
         proofs,
         key_id: req.key.map(|k| k.key_id().to_string()),
         timings,
+    })
+}
+
+/// Writes one proof (and its envelope, or removes a stale one).
+fn write_one(out_dir: &Path, b: Built) -> Result<ProofOutcome, GenerateError> {
+    let proof_path = out_dir.join(attest::proof_file_name(&b.id));
+    write_atomic(&proof_path, &b.proof_bytes)?;
+    let env_path = out_dir.join(attest::envelope_file_name(&b.id));
+    let envelope = match &b.envelope_bytes {
+        Some(bytes) => {
+            write_atomic(&env_path, bytes)?;
+            Some(env_path)
+        }
+        None => {
+            // A stale envelope would not match the new proof: remove it.
+            match std::fs::remove_file(&env_path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(GenerateError::Write {
+                        path: env_path,
+                        source,
+                    });
+                }
+            }
+            None
+        }
+    };
+    let s = &b.proof.test_summary;
+    Ok(ProofOutcome {
+        script_id: b.id,
+        script_path: b.proof.script_path.clone(),
+        verdict: b.proof.verdict,
+        reasons: b.proof.reasons.iter().map(|r| r.code.clone()).collect(),
+        tests: s.total,
+        passed: s.passed,
+        failed: s.failed + s.errors,
+        skipped: s.skipped,
+        flaky: b.proof.flaky,
+        proof: proof_path,
+        proof_digest: Sha256Digest::of(&b.proof_bytes),
+        envelope,
     })
 }
 
