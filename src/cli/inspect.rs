@@ -1,12 +1,264 @@
-//! `proofgate inspect`.
+//! `proofgate inspect`: parse JUnit files and print the normalised cases and totals.
 
-use super::{CliError, CliResult, Global};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use serde::Serialize;
+
+use proofgate::junit::{self, FileReport, JunitError, ParseOptions, Status, TestCase, Totals};
+
+use super::{CliError, CliResult, Global, Outcome, ResultExt};
+
+/// Output format of `inspect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A readable table per file.
+    Table,
+    /// One JSON object: `files[]{path, totals, cases[]}` and `totals`.
+    Json,
+}
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// JUnit XML files or globs (`**` crosses directories); relative ones are resolved
+    /// against `--root`.
+    #[arg(required = true, value_name = "FILE|GLOB")]
+    pub inputs: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Print only the totals (no `cases`).
+    #[arg(long)]
+    pub summary: bool,
+    /// On a bad file, still report the complete cases read before the problem and the
+    /// other files; the exit code is still 2.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// The most bytes of a failure message kept per case.
+    #[arg(long, default_value_t = 4096, value_name = "BYTES")]
+    pub max_message_bytes: usize,
+}
 
-pub fn run(_args: Args, _global: &Global) -> CliResult {
-    Err(CliError::usage(anyhow::anyhow!(
-        "`inspect` is not part of this build yet"
-    )))
+#[derive(Serialize)]
+struct JsonFile<'a> {
+    path: &'a str,
+    totals: Totals,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cases: Option<&'a [TestCase]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    files: Vec<JsonFile<'a>>,
+    totals: Totals,
+}
+
+/// What one input produced: a report, and the error that stopped it (if any).
+struct Parsed {
+    report: FileReport,
+    error: Option<JunitError>,
+}
+
+fn display_path(root: &Path, path: &Path) -> String {
+    let shown = path.strip_prefix(root).unwrap_or(path);
+    let s = shown.to_string_lossy();
+    if s.is_empty() {
+        path.to_string_lossy().into_owned()
+    } else {
+        s.into_owned()
+    }
+}
+
+pub fn run(args: Args, global: &Global) -> CliResult {
+    let files: Vec<PathBuf> = junit::expand_inputs(&global.root, &args.inputs).or_usage()?;
+    let opts = ParseOptions {
+        max_message_bytes: args.max_message_bytes,
+        keep_going: args.keep_going,
+    };
+    let mut parsed = Vec::with_capacity(files.len());
+    let (mut bad, mut any_io) = (0usize, false);
+    for f in &files {
+        let shown = display_path(&global.root, f);
+        let result = if args.summary {
+            read_summary(f, &shown, &opts)
+        } else {
+            junit::read_file(f, &opts).map(|mut r| {
+                r.path = shown.clone();
+                r
+            })
+        };
+        match result {
+            Ok(report) => {
+                print_warnings(&report);
+                parsed.push(Parsed {
+                    report,
+                    error: None,
+                });
+            }
+            Err(mut e) => {
+                e.path = shown.clone();
+                let partial = e.partial.take();
+                if let Some(p) = &partial {
+                    print_warnings(p);
+                }
+                let kind_is_io = e.is_io();
+                if !args.keep_going {
+                    return Err(if kind_is_io {
+                        CliError::io(anyhow!("{e}"))
+                    } else {
+                        CliError::usage(anyhow!("{e}"))
+                    });
+                }
+                eprintln!("error: {e}");
+                let mut report = partial.map(|b| *b).unwrap_or_else(|| FileReport {
+                    path: shown.clone(),
+                    cases: Vec::new(),
+                    totals: Totals::default(),
+                    warnings: Vec::new(),
+                });
+                report.path = shown.clone();
+                bad += 1;
+                any_io |= kind_is_io;
+                parsed.push(Parsed {
+                    report,
+                    error: Some(e),
+                });
+            }
+        }
+    }
+    let mut total = Totals::default();
+    for p in &parsed {
+        total.merge(&p.report.totals);
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written = match args.format {
+        Format::Json => write_json(&mut out, &parsed, &total, args.summary),
+        Format::Table => write_table(&mut out, &parsed, &total, args.summary),
+    };
+    written
+        .and_then(|()| out.flush())
+        .io_context("cannot write the report to stdout")?;
+    if bad == 0 {
+        return Ok(Outcome::Yes);
+    }
+    let e = anyhow!(
+        "{bad} of {} files could not be read completely",
+        files.len()
+    );
+    Err(if any_io {
+        CliError::io(e)
+    } else {
+        CliError::usage(e)
+    })
+}
+
+/// Parses without keeping the cases: only the totals and warnings.
+fn read_summary(path: &Path, shown: &str, opts: &ParseOptions) -> Result<FileReport, JunitError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| JunitError::new(shown, 1, 1, junit::JunitErrorKind::Open(e)))?;
+    let reader = std::io::BufReader::with_capacity(8 * 1024, file);
+    let s = junit::parse(reader, shown, opts, |_| {})?;
+    Ok(FileReport {
+        path: shown.to_owned(),
+        cases: Vec::new(),
+        totals: s.totals,
+        warnings: s.warnings,
+    })
+}
+
+fn print_warnings(r: &FileReport) {
+    for w in &r.warnings {
+        eprintln!("warning: {}:{}:{}: {}", r.path, w.line, w.column, w.message);
+    }
+}
+
+fn write_json(
+    out: &mut impl Write,
+    parsed: &[Parsed],
+    total: &Totals,
+    summary: bool,
+) -> std::io::Result<()> {
+    let report = JsonReport {
+        files: parsed
+            .iter()
+            .map(|p| JsonFile {
+                path: &p.report.path,
+                totals: p.report.totals,
+                cases: (!summary).then_some(p.report.cases.as_slice()),
+                error: p.error.as_ref().map(|e| e.to_string()),
+            })
+            .collect(),
+        totals: *total,
+    };
+    serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::other)?;
+    writeln!(out)
+}
+
+fn totals_line(t: &Totals) -> String {
+    format!(
+        "{} tests: {} passed, {} failed, {} errors, {} skipped, {} flaky",
+        t.tests, t.passed, t.failed, t.errors, t.skipped, t.flaky
+    )
+}
+
+fn test_label(c: &TestCase) -> String {
+    match (c.file.as_deref(), c.classname.is_empty()) {
+        (_, false) => format!("{}::{}", c.classname, c.name),
+        (Some(f), true) => format!("{f}::{}", c.name),
+        (None, true) if c.name.is_empty() => "(no name)".to_owned(),
+        (None, true) => c.name.clone(),
+    }
+}
+
+fn write_table(
+    out: &mut impl Write,
+    parsed: &[Parsed],
+    total: &Totals,
+    summary: bool,
+) -> std::io::Result<()> {
+    for p in parsed {
+        let r = &p.report;
+        writeln!(out, "{}", r.path)?;
+        if !summary && !r.cases.is_empty() {
+            let width = r
+                .cases
+                .iter()
+                .map(|c| test_label(c).chars().count())
+                .max()
+                .unwrap_or(4)
+                .clamp(4, 80);
+            writeln!(
+                out,
+                "  {:<8} {:<width$} {:>8} {:>10}",
+                "STATUS", "TEST", "ATTEMPTS", "DURATION"
+            )?;
+            for c in &r.cases {
+                writeln!(
+                    out,
+                    "  {:<8} {:<width$} {:>8} {:>9.3}s",
+                    c.status.as_str(),
+                    test_label(c),
+                    c.attempts,
+                    c.duration
+                )?;
+                if matches!(c.status, Status::Failed | Status::Error | Status::Flaky)
+                    && let Some(first) = c.message.as_deref().and_then(|m| m.lines().next())
+                {
+                    writeln!(out, "  {:<8} {}", "", first)?;
+                }
+            }
+        }
+        if let Some(e) = &p.error {
+            writeln!(out, "  incomplete: {e}")?;
+        }
+        writeln!(out, "  {}", totals_line(&r.totals))?;
+    }
+    if parsed.len() > 1 {
+        writeln!(out, "total: {}", totals_line(total))?;
+    }
+    Ok(())
 }

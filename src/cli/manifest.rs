@@ -1,12 +1,171 @@
-//! `proofgate manifest`.
+//! `proofgate manifest`: hash the sources into a manifest with an RFC 9162 Merkle root, or
+//! check the tree against a recorded one.
 
-use super::{CliError, CliResult, Global};
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use proofgate::bundle::manifest::{self, Manifest, ManifestDiff, ManifestError, ManifestRequest};
+use proofgate::bundle::write_atomic;
+use serde::Serialize;
+
+use super::{CliError, CliResult, Global, Outcome, ResultExt};
+
+/// How to print the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The manifest (or the verification report) as JSON.
+    Json,
+    /// A short human summary.
+    Table,
+}
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Directory or file to include, relative to the root (repeatable) [default: the
+    /// whole root]. With `--verify`, defaults to the recorded manifest's scope.
+    #[arg(long, value_name = "DIR")]
+    pub scope: Vec<String>,
+    /// Path to leave out, relative to the root (repeatable); `--out` is always left out.
+    #[arg(long, value_name = "PATH")]
+    pub exclude: Vec<String>,
+    /// Also write the manifest JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Compare the tree with this recorded manifest; exit 1 on any difference.
+    #[arg(long, value_name = "MANIFEST", conflicts_with = "out")]
+    pub verify: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+    /// Hashing threads [default: one per core].
+    #[arg(long, default_value_t = 0, hide = true)]
+    pub threads: usize,
+}
 
-pub fn run(_args: Args, _global: &Global) -> CliResult {
-    Err(CliError::usage(anyhow::anyhow!(
-        "`manifest` is not part of this build yet"
-    )))
+fn classify(e: ManifestError) -> CliError {
+    if e.is_io() {
+        CliError::io(e)
+    } else {
+        CliError::usage(e)
+    }
+}
+
+/// The report `--verify` prints.
+#[derive(Debug, Serialize)]
+struct VerifyReport<'a> {
+    status: &'static str,
+    recorded_root_hash: String,
+    current_root_hash: String,
+    recorded_manifest_consistent: bool,
+    file_count: usize,
+    #[serde(flatten)]
+    diff: &'a ManifestDiff,
+}
+
+/// `path` relative to `root` when it lies under it, so the walk can leave it out.
+pub(crate) fn relative_to_root(path: &Path, root: &Path) -> Option<String> {
+    let p = std::path::absolute(path).ok()?;
+    let r = std::path::absolute(root).ok()?;
+    let rel = p.strip_prefix(&r).ok()?;
+    rel.to_str().map(|s| s.to_owned())
+}
+
+pub fn run(args: Args, global: &Global) -> CliResult {
+    let root = &global.root;
+    if let Some(recorded_path) = &args.verify {
+        let f = std::fs::File::open(recorded_path)
+            .io_context(format!("cannot open `{}`", recorded_path.display()))?;
+        let recorded = Manifest::read(recorded_path, BufReader::new(f)).map_err(classify)?;
+        let mut exclude = recorded.exclude.clone();
+        exclude.extend(args.exclude.iter().cloned());
+        exclude.extend(relative_to_root(recorded_path, root));
+        let scope = if args.scope.is_empty() {
+            recorded.scope.clone()
+        } else {
+            args.scope.clone()
+        };
+        let now = manifest::build(&ManifestRequest {
+            root: root.clone(),
+            scope,
+            exclude,
+            threads: args.threads,
+        })
+        .map_err(classify)?
+        .manifest;
+        let consistent = recorded.is_self_consistent();
+        let diff = recorded.diff(&now);
+        let ok = consistent && diff.is_empty() && recorded.root_hash == now.root_hash;
+        let report = VerifyReport {
+            status: if ok { "MATCH" } else { "DIFFERENT" },
+            recorded_root_hash: recorded.root_hash.to_string(),
+            current_root_hash: now.root_hash.to_string(),
+            recorded_manifest_consistent: consistent,
+            file_count: now.file_count,
+            diff: &diff,
+        };
+        let mut out = std::io::stdout().lock();
+        match args.format {
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut out, &report).or_io()?;
+                writeln!(out).or_io()?;
+            }
+            Format::Table => {
+                writeln!(out, "status         {}", report.status).or_io()?;
+                writeln!(out, "recorded root  {}", report.recorded_root_hash).or_io()?;
+                writeln!(out, "current root   {}", report.current_root_hash).or_io()?;
+                if !consistent {
+                    writeln!(
+                        out,
+                        "the recorded manifest's root does not match its own file list"
+                    )
+                    .or_io()?;
+                }
+                for (label, list) in [
+                    ("added", &diff.added),
+                    ("removed", &diff.removed),
+                    ("changed", &diff.changed),
+                ] {
+                    for p in list {
+                        writeln!(out, "{label:<8} {p}").or_io()?;
+                    }
+                }
+            }
+        }
+        return Ok(if ok { Outcome::Yes } else { Outcome::No });
+    }
+
+    let mut exclude = args.exclude.clone();
+    if let Some(out) = &args.out {
+        exclude.extend(relative_to_root(out, root));
+    }
+    let start = std::time::Instant::now();
+    let built = manifest::build(&ManifestRequest {
+        root: root.clone(),
+        scope: args.scope.clone(),
+        exclude,
+        threads: args.threads,
+    })
+    .map_err(classify)?;
+    let elapsed = start.elapsed();
+    let m = &built.manifest;
+    let mut json = serde_json::to_vec_pretty(m).or_io()?;
+    json.push(b'\n');
+    if let Some(out) = &args.out {
+        write_atomic(out, &json)
+            .with_context(|| format!("cannot write `{}`", out.display()))
+            .or_io()?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        Format::Json => stdout.write_all(&json).or_io()?,
+        Format::Table => {
+            writeln!(stdout, "scope      {}", m.scope.join(", ")).or_io()?;
+            writeln!(stdout, "files      {}", m.file_count).or_io()?;
+            writeln!(stdout, "bytes      {}", built.bytes).or_io()?;
+            writeln!(stdout, "root_hash  {}", m.root_hash).or_io()?;
+            writeln!(stdout, "seconds    {:.3}", elapsed.as_secs_f64()).or_io()?;
+        }
+    }
+    Ok(Outcome::Yes)
 }

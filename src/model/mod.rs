@@ -1,2 +1,977 @@
 //! The certification model: scripts and their headers, `proofgate.yaml`, test
 //! selectors, policy and the certification matrix (DESIGN.md §2.1).
+//!
+//! [`Model::load`] reads the optional `proofgate.yaml` and every script header under the
+//! script roots. Problems a person must fix in a header come back as [`Finding`]s (with
+//! file, line and column); only an unreadable or invalid `proofgate.yaml` is a hard
+//! [`ModelError`]. A gate must not pass on a model whose findings include errors: a script
+//! with a broken header has `evidence: None`, as if it had no header.
+
+mod config;
+mod header;
+mod id;
+pub mod matrix;
+mod report;
+mod selector;
+mod yamlpos;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_yaml_ng::Value;
+
+pub use config::{
+    DEFAULT_EXCLUDE, DEFAULT_INCLUDE, DEFAULT_ROOTS, FlakyPolicy, Policy, Reuse, TrustedKey,
+    parse_duration,
+};
+pub use header::{
+    Allowed, DryRun, Evidence, Extracted, Header, HeaderFormat, Impact, RawHeader, RiskProfile,
+    TestSpec, extract,
+};
+pub use id::{ScriptId, ScriptIdError};
+pub use report::{CaseRef, MapReport, ScriptReport, map_report};
+pub use selector::{
+    CaseView, GlobSel, Mapping, ScriptMapping, Selector, map_cases, normalize_path,
+};
+
+use header::Checker;
+use yamlpos::PosIndex;
+
+/// At most this many bytes of a script are read to find its header.
+pub const HEADER_READ_LIMIT: u64 = 1 << 20;
+
+/// One governed (or ungoverned) script.
+#[derive(Clone, Debug, Serialize)]
+pub struct Script {
+    /// The validated id. For a script without a usable id (no header, broken header,
+    /// invalid id) it is derived from the file name, and `evidence` is `None`.
+    pub id: ScriptId,
+    /// Repository-relative path, `/`-separated.
+    pub path: String,
+    /// The header, typed; unknown keys kept in `extra`.
+    pub header: Header,
+    /// The evidence its tests must leave; `None`: ungoverned (no usable header).
+    pub evidence: Option<Evidence>,
+    /// Maturity 0–3: the header's value; 1 when a header omits it; 0 when ungoverned.
+    pub maturity: u8,
+    /// Declared test files and directories (repo-relative), from the selectors.
+    pub test_files: Vec<String>,
+    /// Which test cases belong to this script.
+    pub selectors: Vec<Selector>,
+    /// 1-based line where the header starts (in `proofgate.yaml` for declared scripts),
+    /// or 1 when there is none.
+    pub header_line: u32,
+    /// How the header is written; `None` when there is none.
+    pub format: Option<HeaderFormat>,
+}
+
+impl Script {
+    /// Whether the script has a usable header (a valid id and a parsed header).
+    pub fn is_governed(&self) -> bool {
+        self.evidence.is_some()
+    }
+}
+
+/// The certification model of one repository.
+#[derive(Clone, Debug, Serialize)]
+pub struct Model {
+    /// The repository root everything is relative to.
+    pub root: PathBuf,
+    /// Every script found, sorted by id (then path).
+    pub scripts: Vec<Script>,
+    /// The gate's policy.
+    pub policy: Policy,
+    /// Keys whose signatures the gate trusts.
+    pub trusted_keys: Vec<TrustedKey>,
+    /// The values headers are checked against.
+    pub allowed: Allowed,
+}
+
+/// How serious a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Must be fixed: `lint` exits 1.
+    Error,
+    /// Worth fixing: `lint --strict` exits 1.
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+/// A lint-level problem, at a file position. Displays as `path:line:column: message`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Repository-relative path of the file the problem is in.
+    pub path: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+    /// A stable short code (`bad-value`, `ungoverned`, `duplicate-id` …).
+    pub code: &'static str,
+    /// What is wrong, starting with the key path when there is one.
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path, self.line, self.column, self.message
+        )
+    }
+}
+
+/// Why the model could not be loaded at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The configuration file was named but does not exist.
+    #[error("configuration file `{path}` does not exist")]
+    ConfigMissing {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A file could not be read.
+    #[error("cannot read `{path}`")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `proofgate.yaml` is invalid.
+    #[error("invalid `{path}`:{}", render_findings(.findings))]
+    Config {
+        /// The file, as displayed.
+        path: String,
+        /// Every problem, with line and column.
+        findings: Vec<Finding>,
+    },
+}
+
+fn render_findings(findings: &[Finding]) -> String {
+    findings.iter().map(|f| format!("\n  {f}")).collect()
+}
+
+/// Where keys of a header live in their file.
+struct Locator<'a> {
+    display: &'a str,
+    pos: PosRef<'a>,
+    /// Prefix of the header's keys in the index (`scripts.declared[0].` in the config).
+    prefix: &'a str,
+    raw: Option<&'a RawHeader>,
+    /// Where to point when nothing better is known.
+    fallback: (u32, u32),
+}
+
+/// A key index, built on first use: most headers have nothing to report.
+enum PosRef<'a> {
+    Built(&'a PosIndex),
+    Lazy(&'a str, std::cell::OnceCell<PosIndex>),
+}
+
+impl PosRef<'_> {
+    fn get(&self) -> &PosIndex {
+        match self {
+            PosRef::Built(p) => p,
+            PosRef::Lazy(yaml, cell) => cell.get_or_init(|| PosIndex::build(yaml)),
+        }
+    }
+}
+
+impl Locator<'_> {
+    fn at(&self, key: &str) -> (u32, u32) {
+        let full = format!("{}{}", self.prefix, key);
+        match self.pos.get().find(&full) {
+            Some((l, c)) => match self.raw {
+                Some(raw) => raw.file_pos(l, c),
+                None => (l, c),
+            },
+            None => self.fallback,
+        }
+    }
+
+    /// Where the top-level `id` key is: a plain `id:` line needs no index.
+    fn id_at(&self) -> (u32, u32) {
+        if let (Some(raw), PosRef::Lazy(yaml, _)) = (self.raw, &self.pos) {
+            for (i, line) in yaml.lines().enumerate() {
+                if let Some(rest) = line.strip_prefix("id")
+                    && rest.trim_start_matches(' ').starts_with(':')
+                {
+                    return raw.file_pos(u32::try_from(i + 1).unwrap_or(u32::MAX), 1);
+                }
+            }
+        }
+        self.at("id")
+    }
+
+    fn finding(
+        &self,
+        severity: Severity,
+        key: &str,
+        code: &'static str,
+        message: String,
+    ) -> Finding {
+        let (line, column) = self.at(key);
+        Finding {
+            severity,
+            path: self.display.to_owned(),
+            line,
+            column,
+            code,
+            message,
+        }
+    }
+}
+
+fn display_path(root: &Path, p: &Path) -> String {
+    let rel = p.strip_prefix(root).unwrap_or(p);
+    rel.to_string_lossy().replace('\\', "/")
+}
+
+/// A selector as written: where (key path, line, column; `None`: derived from
+/// `test.command`), its text, and whether it was derived.
+type Written = (Option<(String, u32, u32)>, String, bool);
+
+/// A script as built, with what the duplicate check needs.
+struct Built {
+    script: Script,
+    /// Where its `id` is written: file shown and position.
+    id_at: Option<(String, u32, u32)>,
+}
+
+struct Ctx<'a> {
+    root: &'a Path,
+    cfg: &'a config::Config,
+    /// How `proofgate.yaml` is named in findings.
+    cfg_name: String,
+    findings: Vec<Finding>,
+}
+
+impl Model {
+    /// Loads `proofgate.yaml` (optional unless `config_required`) and every script header
+    /// under the script roots. Findings are lint-level problems (errors and warnings with
+    /// file:line:col), sorted by file and position; a hard error only for an unreadable
+    /// or invalid configuration.
+    pub fn load(
+        root: &Path,
+        config: &Path,
+        config_required: bool,
+    ) -> Result<(Model, Vec<Finding>), ModelError> {
+        let cfg_display = display_path(root, config);
+        let cfg = match std::fs::read(config) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                config::parse(&text, &cfg_display).map_err(|findings| ModelError::Config {
+                    path: cfg_display.clone(),
+                    findings,
+                })?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if config_required {
+                    return Err(ModelError::ConfigMissing {
+                        path: config.to_path_buf(),
+                    });
+                }
+                config::Config::default()
+            }
+            Err(source) => {
+                return Err(ModelError::Io {
+                    path: config.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let mut cx = Ctx {
+            root,
+            cfg: &cfg,
+            cfg_name: cfg_display.clone(),
+            findings: Vec::new(),
+        };
+        let files = discover(&mut cx, &cfg_display);
+        let mut built: Vec<Built> = Vec::with_capacity(files.len());
+        // Reading and checking headers is independent per file: spread it over the
+        // cores, keeping the order of `files`.
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(16);
+        if workers <= 1 || files.len() < 256 {
+            for rel in &files {
+                if let Some(b) = cx.script_from_file(rel) {
+                    built.push(b);
+                }
+            }
+        } else {
+            let chunk = files.len().div_ceil(workers);
+            let (root, cfg_ref, name) = (cx.root, cx.cfg, cx.cfg_name.clone());
+            let parts: Vec<(Vec<Built>, Vec<Finding>)> = std::thread::scope(|scope| {
+                let handles: Vec<_> = files
+                    .chunks(chunk)
+                    .map(|part| {
+                        let name = name.clone();
+                        scope.spawn(move || {
+                            let mut local = Ctx {
+                                root,
+                                cfg: cfg_ref,
+                                cfg_name: name,
+                                findings: Vec::new(),
+                            };
+                            let b: Vec<Built> = part
+                                .iter()
+                                .filter_map(|rel| local.script_from_file(rel))
+                                .collect();
+                            (b, local.findings)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect()
+            });
+            for (b, f) in parts {
+                built.extend(b);
+                cx.findings.extend(f);
+            }
+        }
+        let on_disk: HashSet<String> = files.iter().cloned().collect();
+        for d in &cfg.declared {
+            if let Some(b) = cx.script_from_config(d, &cfg_display, &on_disk) {
+                built.push(b);
+            }
+        }
+        // Unique ids, both places named.
+        let mut first: BTreeMap<ScriptId, (String, u32, u32)> = BTreeMap::new();
+        for b in &built {
+            let Some((file, line, col)) = &b.id_at else {
+                continue;
+            };
+            match first.get(&b.script.id) {
+                Some((f0, l0, c0)) => cx.findings.push(Finding {
+                    severity: Severity::Error,
+                    path: file.clone(),
+                    line: *line,
+                    column: *col,
+                    code: "duplicate-id",
+                    message: format!(
+                        "id: {:?} is already used by {f0}:{l0}:{c0}",
+                        b.script.id.as_str()
+                    ),
+                }),
+                None => {
+                    first.insert(b.script.id.clone(), (file.clone(), *line, *col));
+                }
+            }
+        }
+        // Selectors in the configuration must name known scripts.
+        for (id, (key, _)) in &cfg.selectors {
+            if !built
+                .iter()
+                .any(|b| b.script.id.as_str() == id && b.id_at.is_some())
+            {
+                let (line, column) = cfg.pos.find(key).unwrap_or((1, 1));
+                cx.findings.push(Finding {
+                    severity: Severity::Error,
+                    path: cfg_display.clone(),
+                    line,
+                    column,
+                    code: "unknown-script",
+                    message: format!("{key}: no script has the id {id:?}"),
+                });
+            }
+        }
+        let mut findings = cx.findings;
+        findings.sort_by(|a, b| {
+            (&a.path, a.line, a.column, a.severity, &a.message)
+                .cmp(&(&b.path, b.line, b.column, b.severity, &b.message))
+        });
+        let mut scripts: Vec<Script> = built.into_iter().map(|b| b.script).collect();
+        scripts.sort_by(|a, b| (&a.id, &a.path).cmp(&(&b.id, &b.path)));
+        Ok((
+            Model {
+                root: root.to_path_buf(),
+                scripts,
+                policy: cfg.policy.clone(),
+                trusted_keys: cfg.trusted_keys.clone(),
+                allowed: cfg.allowed.clone(),
+            },
+            findings,
+        ))
+    }
+
+    /// The script with this id, if any (the first one when ids are duplicated).
+    pub fn script(&self, id: &ScriptId) -> Option<&Script> {
+        self.scripts.iter().find(|s| &s.id == id)
+    }
+}
+
+fn build_globs(globs: &[String]) -> globset::GlobSet {
+    let mut b = globset::GlobSetBuilder::new();
+    for g in globs {
+        if let Ok(g) = globset::Glob::new(g) {
+            b.add(g);
+        }
+    }
+    b.build().unwrap_or_else(|_| globset::GlobSet::empty())
+}
+
+/// Lists the script files under the roots, repo-relative, sorted.
+fn discover(cx: &mut Ctx<'_>, cfg_display: &str) -> Vec<String> {
+    let include = build_globs(&cx.cfg.include);
+    let exclude = build_globs(&cx.cfg.exclude);
+    let mut out = Vec::new();
+    for (i, r) in cx.cfg.roots.iter().enumerate() {
+        let dir = cx.root.join(r);
+        if !dir.is_dir() {
+            let configured = cx.cfg.roots != DEFAULT_ROOTS;
+            let key = format!("scripts.roots[{i}]");
+            let (line, column) = cx.cfg.pos.find(&key).unwrap_or((1, 1));
+            cx.findings.push(Finding {
+                severity: if configured {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
+                path: if configured {
+                    cfg_display.to_owned()
+                } else {
+                    r.clone()
+                },
+                line: if configured { line } else { 1 },
+                column: if configured { column } else { 1 },
+                code: "no-script-root",
+                message: format!("script root `{r}` is not a directory"),
+            });
+            continue;
+        }
+        let walk = ignore::WalkBuilder::new(&dir)
+            .sort_by_file_name(|a, b| a.cmp(b))
+            .build();
+        for entry in walk {
+            let Ok(entry) = entry else { continue };
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                continue;
+            }
+            let rel = display_path(cx.root, entry.path());
+            if include.is_match(&rel) && !exclude.is_match(&rel) {
+                out.push(rel);
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(8 * 1024);
+    std::fs::File::open(path)?
+        .take(HEADER_READ_LIMIT)
+        .read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+impl Ctx<'_> {
+    fn error(&mut self, path: &str, line: u32, column: u32, code: &'static str, message: String) {
+        self.findings.push(Finding {
+            severity: Severity::Error,
+            path: path.to_owned(),
+            line,
+            column,
+            code,
+            message,
+        });
+    }
+
+    fn ungoverned(&self, rel: &str, format: Option<HeaderFormat>, line: u32) -> Built {
+        Built {
+            script: Script {
+                id: ScriptId::derive_from_path(rel),
+                path: rel.to_owned(),
+                header: Header::default(),
+                evidence: None,
+                maturity: 0,
+                test_files: Vec::new(),
+                selectors: Vec::new(),
+                header_line: line,
+                format,
+            },
+            id_at: None,
+        }
+    }
+
+    fn script_from_file(&mut self, rel: &str) -> Option<Built> {
+        let bytes = match read_head(&self.root.join(rel)) {
+            Ok(b) => b,
+            Err(e) => {
+                self.error(
+                    rel,
+                    1,
+                    1,
+                    "unreadable",
+                    format!("cannot read the script: {e}"),
+                );
+                return Some(self.ungoverned(rel, None, 1));
+            }
+        };
+        let raw = match extract(rel, &bytes) {
+            Extracted::None => {
+                self.error(
+                    rel,
+                    1,
+                    1,
+                    "ungoverned",
+                    "no header: the script is ungoverned (maturity 0); add a `# ---` … `# ---` comment block or a docstring header".into(),
+                );
+                return Some(self.ungoverned(rel, None, 1));
+            }
+            Extracted::Unclosed { line, format } => {
+                self.error(
+                    rel,
+                    line,
+                    1,
+                    "header-unclosed",
+                    "the header opened here is never closed with a `---` line".into(),
+                );
+                return Some(self.ungoverned(rel, Some(format), line));
+            }
+            Extracted::Header(raw) => raw,
+        };
+        let value: Value = match serde_yaml_ng::from_str(&raw.yaml) {
+            Ok(v) => v,
+            Err(e) => {
+                let (msg, pos) = header::yaml_error_parts_mapped(&e, |l, c| raw.file_pos(l, c));
+                let (line, column) = match pos {
+                    Some(p) => p,
+                    None => (raw.start_line, 1),
+                };
+                self.error(
+                    rel,
+                    line,
+                    column,
+                    "yaml",
+                    format!("invalid YAML in the header: {msg}"),
+                );
+                return Some(self.ungoverned(rel, Some(raw.format), raw.start_line));
+            }
+        };
+        let loc = Locator {
+            display: rel,
+            pos: PosRef::Lazy(&raw.yaml, std::cell::OnceCell::new()),
+            prefix: "",
+            raw: Some(&raw),
+            fallback: (raw.start_line, 1),
+        };
+        Some(self.build(rel, &value, &loc, raw.start_line, raw.format, &[]))
+    }
+
+    fn script_from_config(
+        &mut self,
+        d: &config::Declared,
+        cfg_display: &str,
+        on_disk: &HashSet<String>,
+    ) -> Option<Built> {
+        let prefix = format!("{}.", d.key);
+        let entry_pos = self.cfg.pos.find(&d.key).unwrap_or((1, 1));
+        let loc = Locator {
+            display: cfg_display,
+            pos: PosRef::Built(&self.cfg.pos),
+            prefix: &prefix,
+            raw: None,
+            fallback: entry_pos,
+        };
+        let path = match d.value.get("path") {
+            Some(Value::String(p)) => normalize_path(p),
+            Some(other) => {
+                let f = loc.finding(
+                    Severity::Error,
+                    "path",
+                    "bad-type",
+                    format!(
+                        "{}.path: expected a string, found {}",
+                        d.key,
+                        header::kind_of(other)
+                    ),
+                );
+                self.findings.push(f);
+                return None;
+            }
+            None => {
+                let f = loc.finding(
+                    Severity::Error,
+                    "path",
+                    "missing-key",
+                    format!("{}.path: required key is missing", d.key),
+                );
+                self.findings.push(f);
+                return None;
+            }
+        };
+        if path.starts_with('/') || path.split('/').any(|c| c == "..") || path.is_empty() {
+            let f = loc.finding(
+                Severity::Error,
+                "path",
+                "bad-value",
+                format!(
+                    "{}.path: {path:?} must be a path inside the repository",
+                    d.key
+                ),
+            );
+            self.findings.push(f);
+            return None;
+        }
+        if !self.root.join(&path).exists() {
+            let f = loc.finding(
+                Severity::Error,
+                "path",
+                "missing-file",
+                format!("{}.path: `{path}` does not exist", d.key),
+            );
+            self.findings.push(f);
+        }
+        if on_disk.contains(&path) {
+            let f = loc.finding(Severity::Error, "path", "declared-twice", format!("{}.path: `{path}` is under a script root and is read from its own header; remove one of the two", d.key));
+            self.findings.push(f);
+        }
+        let prefix_key = d.key.clone();
+        let mut b = self.build_with(
+            &path,
+            &d.value,
+            &loc,
+            entry_pos.0,
+            HeaderFormat::Config,
+            &["path"],
+            &prefix_key,
+        );
+        b.script.path = path;
+        Some(b)
+    }
+
+    fn build(
+        &mut self,
+        rel: &str,
+        value: &Value,
+        loc: &Locator<'_>,
+        line: u32,
+        format: HeaderFormat,
+        skip: &[&str],
+    ) -> Built {
+        self.build_with(rel, value, loc, line, format, skip, "")
+    }
+
+    /// Validates a header value and derives the script from it. `keyp` prefixes key paths
+    /// in messages (`scripts.declared[0]` for declared scripts).
+    #[allow(clippy::too_many_arguments)]
+    fn build_with(
+        &mut self,
+        rel: &str,
+        value: &Value,
+        loc: &Locator<'_>,
+        line: u32,
+        format: HeaderFormat,
+        skip: &[&str],
+        keyp: &str,
+    ) -> Built {
+        let kp = |k: &str| {
+            if keyp.is_empty() {
+                k.to_owned()
+            } else {
+                format!("{keyp}.{k}")
+            }
+        };
+        if !matches!(value, Value::Mapping(_)) {
+            let what = header::kind_of(value);
+            let f = loc.finding(
+                Severity::Error,
+                "",
+                "bad-type",
+                format!("the header must be a mapping of keys, found {what}"),
+            );
+            self.findings.push(f);
+            return self.ungoverned(rel, Some(format), line);
+        }
+        let mut checker = Checker {
+            issues: Vec::new(),
+            allowed: &self.cfg.allowed,
+        };
+        let prefix = if keyp.is_empty() {
+            String::new()
+        } else {
+            format!("{keyp}.")
+        };
+        let header = checker.header(value, &prefix, skip);
+        for issue in checker.issues {
+            let local = issue
+                .key
+                .strip_prefix(&prefix)
+                .unwrap_or(&issue.key)
+                .to_owned();
+            let sev = if issue.warning {
+                Severity::Warning
+            } else {
+                Severity::Error
+            };
+            let f = loc.finding(sev, &local, issue.code, issue.message);
+            self.findings.push(f);
+        }
+        let valid_id = header.id.as_deref().and_then(|s| ScriptId::new(s).ok());
+        let id_at = valid_id.as_ref().map(|_| {
+            let (l, c) = loc.id_at();
+            (loc.display.to_owned(), l, c)
+        });
+        let governed = valid_id.is_some();
+        let id = valid_id.unwrap_or_else(|| ScriptId::derive_from_path(rel));
+        let test = header.test.clone().unwrap_or_default();
+        let evidence = if governed { test.evidence } else { None };
+        let maturity = header.maturity.unwrap_or(if governed { 1 } else { 0 });
+
+        // Selectors: proofgate.yaml, then the header's test.selectors, then test.command.
+        let mut written: Vec<Written> = Vec::new();
+        if let Some((ckey, items)) = self.cfg.selectors.get(id.as_str()).filter(|_| governed) {
+            let _ = ckey;
+            for (k, s) in items {
+                let (l, c) = self.cfg.pos.find(k).unwrap_or((1, 1));
+                written.push((Some((k.clone(), l, c)), s.clone(), false));
+            }
+        } else if !test.selectors.is_empty() {
+            for (i, s) in test.selectors.iter().enumerate() {
+                let k = format!("test.selectors[{i}]");
+                let (l, c) = loc.at(&k);
+                written.push((Some((kp(&k), l, c)), s.clone(), false));
+            }
+        } else if let Some(cmd) = &test.command {
+            let derived = selector::derive(cmd);
+            for s in derived.selectors {
+                written.push((None, s, true));
+            }
+            for ig in derived.ignored {
+                let f = loc.finding(
+                    Severity::Warning,
+                    "test.command",
+                    "command-not-understood",
+                    format!("{}: `{ig}` is not understood: the selection is made by file; list test.selectors to narrow it", kp("test.command")),
+                );
+                self.findings.push(f);
+            }
+        }
+        let cfg_display = loc.display;
+        let mut selectors = Vec::new();
+        let mut test_files: Vec<String> = Vec::new();
+        for (at, s, derived) in &written {
+            let root = self.root;
+            // One `stat` per path: whether it is a directory, and whether it exists.
+            let probed: std::cell::RefCell<Option<(String, bool)>> = std::cell::RefCell::new(None);
+            let parsed = Selector::parse(s, |p| {
+                let exists_dir = std::fs::metadata(root.join(p)).map(|m| m.is_dir());
+                *probed.borrow_mut() = Some((p.to_owned(), exists_dir.is_ok()));
+                exists_dir.is_ok_and(|d| d)
+            });
+            let probed = probed.into_inner();
+            match parsed {
+                Ok(sel) => {
+                    if let Some(f) = sel.test_file()
+                        && !test_files.iter().any(|t| t == f)
+                    {
+                        test_files.push(f.to_owned());
+                        let exists = match &probed {
+                            Some((p, e)) if p == f => *e,
+                            _ => self.root.join(f).exists(),
+                        };
+                        let missing = !f.is_empty() && !exists;
+                        if missing && governed {
+                            let sev = match evidence {
+                                Some(Evidence::Declared | Evidence::Ci) => Severity::Error,
+                                _ => Severity::Warning,
+                            };
+                            let (path, key, l, c) = match at {
+                                Some((k, l, c)) if k.starts_with("selectors.") => {
+                                    (self.cfg_display(), k.clone(), *l, *c)
+                                }
+                                Some((k, l, c)) => (cfg_display.to_owned(), k.clone(), *l, *c),
+                                None => {
+                                    let (l, c) = loc.at("test.command");
+                                    (cfg_display.to_owned(), kp("test.command"), l, c)
+                                }
+                            };
+                            let how = if *derived {
+                                "named in the command"
+                            } else {
+                                "selected"
+                            };
+                            self.findings.push(Finding {
+                                severity: sev,
+                                path,
+                                line: l,
+                                column: c,
+                                code: "test-file-missing",
+                                message: format!("{key}: test file `{f}` {how} does not exist"),
+                            });
+                        }
+                    }
+                    if !selectors.contains(&sel) {
+                        selectors.push(sel);
+                    }
+                }
+                Err(e) => {
+                    let (path, key, l, c) = match at {
+                        Some((k, l, c)) if k.starts_with("selectors.") => {
+                            (self.cfg_display(), k.clone(), *l, *c)
+                        }
+                        Some((k, l, c)) => (cfg_display.to_owned(), k.clone(), *l, *c),
+                        None => {
+                            let (l, c) = loc.at("test.command");
+                            (cfg_display.to_owned(), kp("test.command"), l, c)
+                        }
+                    };
+                    self.findings.push(Finding {
+                        severity: Severity::Error,
+                        path,
+                        line: l,
+                        column: c,
+                        code: "bad-selector",
+                        message: format!("{key}: {e}"),
+                    });
+                }
+            }
+        }
+
+        if governed {
+            let impact = header
+                .risk_profile
+                .as_ref()
+                .and_then(|r| r.production_impact);
+            // Evidence allowed by the risk profile.
+            if let (Some(ev), Some(imp)) = (evidence, impact) {
+                if ev == Evidence::Manual && self.cfg.policy.manual_forbidden_for.contains(&imp) {
+                    let f = loc.finding(Severity::Error, "test.evidence", "manual-forbidden", format!(
+                        "{}: \"manual\" is not allowed at production_impact {imp}; use declared or ci",
+                        kp("test.evidence")
+                    ));
+                    self.findings.push(f);
+                }
+                if ev != Evidence::Ci && self.cfg.policy.ci_required_for.contains(&imp) {
+                    let f = loc.finding(Severity::Error, "test.evidence", "ci-required", format!(
+                        "{}: {ev:?} is not enough at production_impact {imp}; the policy requires ci",
+                        kp("test.evidence")
+                    ).replace(&format!("{ev:?}"), &format!("\"{ev}\"")));
+                    self.findings.push(f);
+                }
+            }
+            // Which cases certify the script must be knowable.
+            if selectors.is_empty() && matches!(evidence, Some(Evidence::Ci | Evidence::Declared)) {
+                let sev = if evidence == Some(Evidence::Ci) {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                };
+                let f = loc.finding(sev, "test.command", "no-selectors", format!(
+                    "{}: no test files or selectors: name the test files in the command or list test.selectors",
+                    kp("test.command")
+                ));
+                self.findings.push(f);
+            }
+            // shellcheck commands name the script.
+            if test.runner.as_deref() == Some("shellcheck")
+                && let Some(cmd) = &test.command
+            {
+                let name = rel.rsplit('/').next().unwrap_or(rel);
+                let names_it = selector::shell_commands(cmd).iter().flatten().any(|w| {
+                    let w = normalize_path(w);
+                    w == rel || w == name || w.ends_with(&format!("/{name}")) && rel.ends_with(&w)
+                });
+                if !names_it {
+                    let f = loc.finding(
+                        Severity::Error,
+                        "test.command",
+                        "shellcheck-command",
+                        format!(
+                            "{}: a shellcheck command must name the script `{rel}`",
+                            kp("test.command")
+                        ),
+                    );
+                    self.findings.push(f);
+                }
+            }
+            // Maturity rules (CNT-001).
+            if maturity >= 2 {
+                let dry = header.dry_run.as_ref().and_then(|d| d.supported);
+                if dry != Some(true) {
+                    let f = loc.finding(
+                        Severity::Error,
+                        "maturity",
+                        "maturity",
+                        format!(
+                            "{}: maturity {maturity} needs dry_run.supported: true",
+                            kp("maturity")
+                        ),
+                    );
+                    self.findings.push(f);
+                }
+                if test.command.is_none() {
+                    let f = loc.finding(
+                        Severity::Error,
+                        "maturity",
+                        "maturity",
+                        format!(
+                            "{}: maturity {maturity} needs a test.command",
+                            kp("maturity")
+                        ),
+                    );
+                    self.findings.push(f);
+                }
+            }
+            if maturity == 3
+                && matches!(impact, Some(Impact::Medium | Impact::High))
+                && evidence != Some(Evidence::Ci)
+            {
+                let imp = impact.map_or("", |i| i.as_str());
+                let f = loc.finding(
+                    Severity::Error,
+                    "maturity",
+                    "maturity",
+                    format!(
+                        "{}: maturity 3 at production_impact {imp} needs test.evidence: ci",
+                        kp("maturity")
+                    ),
+                );
+                self.findings.push(f);
+            }
+        }
+
+        Built {
+            script: Script {
+                id,
+                path: rel.to_owned(),
+                header,
+                evidence,
+                maturity,
+                test_files,
+                selectors,
+                header_line: line,
+                format: Some(format),
+            },
+            id_at,
+        }
+    }
+
+    fn cfg_display(&self) -> String {
+        // Findings about `selectors:` entries point at proofgate.yaml; its display name is
+        // the one every config finding uses.
+        self.cfg_name.clone()
+    }
+}

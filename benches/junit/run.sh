@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# JUnit ingestion benchmark: `proofgate inspect --format json --summary` against Python's
+# xml.etree.ElementTree.iterparse and PyPI junitparser on the same synthetic report.
+#
+#   bash benches/junit/run.sh            # quick: 100k test cases (~20 MB), best of 3
+#   bash benches/junit/run.sh --full     # 1M cases (~200 MB, best of 3) and 5M (~1 GB, 1 run)
+#   bash benches/junit/run.sh --runs 5   # more runs per tool and size
+#
+# Generated reports are cached in target/bench-junit/ (never committed); the table is
+# printed on stdout and saved as target/bench-junit/results.json.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+cache=target/bench-junit
+venv="$cache/venv"
+mkdir -p "$cache"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+if ! cmp -s benches/junit/requirements.txt "$venv/requirements.txt"; then
+  echo "bench: installing the Python baseline" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r benches/junit/requirements.txt
+  cp benches/junit/requirements.txt "$venv/requirements.txt"
+fi
+
+# Peak RSS is measured by GNU time (Debian package `time`).
+if [ ! -x /usr/bin/time ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq time >/dev/null
+fi
+
+echo "bench: cargo build --release" >&2
+cargo build --release --locked --quiet --bin proofgate
+
+exec "$venv/bin/python" benches/junit/bench.py run --proofgate target/release/proofgate "$@"

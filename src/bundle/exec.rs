@@ -1,0 +1,451 @@
+//! Running the test command: its own process group, a timeout that kills the whole group,
+//! output streamed to the terminal and to `tests.log` with secrets redacted.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use super::redact::{RedactionCount, Redactor, Secrets};
+use crate::digest::Sha256Digest;
+
+/// How long a timed-out group gets between `SIGTERM` and `SIGKILL`.
+pub const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// How long the output pipes may stay open after the command exits (a background process
+/// it left behind still holding them) before the rest of its group is killed.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct ExecRequest {
+    /// The command and its arguments.
+    pub command: Vec<String>,
+    /// Run `command` joined by spaces through `sh -c` instead of directly.
+    pub shell: bool,
+    /// Kill the command's process group after this long.
+    pub timeout: Duration,
+    /// Working directory.
+    pub cwd: PathBuf,
+    /// Where the redacted log goes.
+    pub log_path: PathBuf,
+    /// Secrets to redact from the log and the terminal.
+    pub secrets: Secrets,
+    /// Copy the (redacted) output to this process's stdout and stderr.
+    pub echo: bool,
+}
+
+/// What happened when the command ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecRecord {
+    /// The command as given.
+    pub command: Vec<String>,
+    /// Whether it ran through `sh -c`.
+    pub shell: bool,
+    /// When it started (RFC 3339, UTC).
+    pub started_at: String,
+    /// When it ended (RFC 3339, UTC).
+    pub finished_at: String,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+    /// The exit code, or `None` when a signal ended it.
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, if any.
+    pub signal: Option<i32>,
+    /// Whether the timeout ended it.
+    pub timed_out: bool,
+    /// The timeout in seconds.
+    pub timeout_secs: u64,
+    /// The log file.
+    pub log: LogRecord,
+    /// Which kinds of secret were redacted, and how often (never the values).
+    pub redactions: Vec<RedactionCount>,
+}
+
+impl ExecRecord {
+    /// `true` when the command exited 0 in time.
+    pub fn succeeded(&self) -> bool {
+        self.exit_code == Some(0) && !self.timed_out
+    }
+}
+
+/// The captured log.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogRecord {
+    /// Its path as written.
+    pub path: String,
+    /// SHA-256 of its bytes.
+    pub digest: Sha256Digest,
+    /// Its size.
+    pub bytes: u64,
+}
+
+/// Why the command could not be run.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// No command was given.
+    #[error("no command to run: give it after `--`")]
+    Empty,
+    /// The command could not be started.
+    #[error("cannot start `{program}`: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The log could not be written, or the process could not be waited for.
+    #[error("cannot write `{path}`: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Sends `sig` to every process in group `pgid`.
+fn kill_group(pgid: u32, sig: libc::c_int) {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return;
+    };
+    // SAFETY: kill(2) with a negative pid signals a process group; it has no memory effects.
+    unsafe {
+        libc::kill(-pgid, sig);
+    }
+}
+
+/// Runs the command to completion or timeout.
+pub fn execute(req: &ExecRequest) -> Result<ExecRecord, ExecError> {
+    let program = req.command.first().ok_or(ExecError::Empty)?;
+    let mut cmd = if req.shell {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(req.command.join(" "));
+        c
+    } else {
+        let mut c = Command::new(program);
+        c.args(&req.command[1..]);
+        c
+    };
+    use std::os::unix::process::CommandExt as _;
+    cmd.current_dir(&req.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+
+    let log_err = |source| ExecError::Io {
+        path: req.log_path.clone(),
+        source,
+    };
+    if let Some(dir) = req.log_path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(log_err)?;
+    }
+    let log = Arc::new(Mutex::new(LogFile {
+        file: File::create(&req.log_path).map_err(log_err)?,
+        closed: false,
+    }));
+
+    let started_at = Utc::now();
+    let start = Instant::now();
+    let mut child: Child = cmd.spawn().map_err(|source| ExecError::Spawn {
+        program: if req.shell {
+            "sh".into()
+        } else {
+            program.clone()
+        },
+        source,
+    })?;
+    let pgid = child.id();
+
+    let mut readers: Vec<JoinHandle<io::Result<Vec<RedactionCount>>>> = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        readers.push(pump(
+            out,
+            Arc::clone(&log),
+            req.secrets.clone(),
+            req.echo
+                .then(|| Box::new(io::stdout()) as Box<dyn Write + Send>),
+        ));
+    }
+    if let Some(err) = child.stderr.take() {
+        readers.push(pump(
+            err,
+            Arc::clone(&log),
+            req.secrets.clone(),
+            req.echo
+                .then(|| Box::new(io::stderr()) as Box<dyn Write + Send>),
+        ));
+    }
+
+    let deadline = start + req.timeout;
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => return Err(log_err(e)),
+        }
+        if Instant::now() >= deadline {
+            timed_out = true;
+            kill_group(pgid, libc::SIGTERM);
+            let grace_end = Instant::now() + KILL_GRACE;
+            let mut st = None;
+            while Instant::now() < grace_end {
+                if let Ok(Some(s)) = child.try_wait() {
+                    st = Some(s);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            kill_group(pgid, libc::SIGKILL);
+            break match st {
+                Some(s) => s,
+                None => child.wait().map_err(log_err)?,
+            };
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let finished_at = Utc::now();
+    let duration = start.elapsed();
+
+    // Let the pipes drain; a process left behind holding them is killed with its group.
+    let drain_end = Instant::now() + DRAIN_GRACE;
+    while readers.iter().any(|r| !r.is_finished()) && Instant::now() < drain_end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if readers.iter().any(|r| !r.is_finished()) {
+        kill_group(pgid, libc::SIGKILL);
+        let end = Instant::now() + Duration::from_secs(1);
+        while readers.iter().any(|r| !r.is_finished()) && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    // A process that left the group (setsid) may still hold a pipe: its reader is left
+    // behind, and the log is closed to it so the digest below stays true.
+    let mut counts: Vec<RedactionCount> = Vec::new();
+    if let Ok(mut f) = log.lock() {
+        f.closed = true;
+    }
+    for r in readers {
+        if !r.is_finished() {
+            continue;
+        }
+        match r.join() {
+            Ok(Ok(c)) => merge_counts(&mut counts, c),
+            Ok(Err(e)) => return Err(log_err(e)),
+            Err(_) => return Err(log_err(io::Error::other("output reader panicked"))),
+        }
+    }
+    if let Ok(mut f) = log.lock() {
+        f.file.flush().map_err(log_err)?;
+        f.file.sync_all().map_err(log_err)?;
+    }
+    drop(log);
+    let (digest, bytes) = {
+        let mut buf = vec![0u8; 64 * 1024];
+        super::manifest::hash_file(&req.log_path, &mut buf).map_err(log_err)?
+    };
+
+    use std::os::unix::process::ExitStatusExt as _;
+    Ok(ExecRecord {
+        command: req.command.clone(),
+        shell: req.shell,
+        started_at: rfc3339(started_at),
+        finished_at: rfc3339(finished_at),
+        duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+        exit_code: status.code(),
+        signal: status.signal(),
+        timed_out,
+        timeout_secs: req.timeout.as_secs(),
+        log: LogRecord {
+            path: req.log_path.to_string_lossy().into_owned(),
+            digest,
+            bytes,
+        },
+        redactions: counts,
+    })
+}
+
+fn merge_counts(into: &mut Vec<RedactionCount>, more: Vec<RedactionCount>) {
+    for c in more {
+        match into.iter_mut().find(|x| x.kind == c.kind) {
+            Some(x) => x.count += c.count,
+            None => into.push(c),
+        }
+    }
+    into.sort_by(|a, b| a.kind.cmp(&b.kind));
+}
+
+/// The log file, shared by the two output readers.
+#[derive(Debug)]
+struct LogFile {
+    file: File,
+    /// Set once the log is final; later output is dropped.
+    closed: bool,
+}
+
+/// Copies one pipe through a redactor to the log and, optionally, the terminal.
+fn pump(
+    mut pipe: impl Read + Send + 'static,
+    log: Arc<Mutex<LogFile>>,
+    secrets: Secrets,
+    mut echo: Option<Box<dyn Write + Send>>,
+) -> JoinHandle<io::Result<Vec<RedactionCount>>> {
+    std::thread::spawn(move || {
+        let mut redactor = Redactor::new(secrets);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut out = Vec::with_capacity(64 * 1024);
+        let mut emit = |out: &mut Vec<u8>| -> io::Result<()> {
+            if out.is_empty() {
+                return Ok(());
+            }
+            let mut f = log
+                .lock()
+                .map_err(|_| io::Error::other("log lock poisoned"))?;
+            if !f.closed {
+                f.file.write_all(out)?;
+                if let Some(e) = echo.as_mut() {
+                    // The terminal going away must not stop the log.
+                    let _ = e.write_all(out).and_then(|()| e.flush());
+                }
+            }
+            out.clear();
+            Ok(())
+        };
+        loop {
+            let n = match pipe.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            redactor.push(&buf[..n], &mut out);
+            emit(&mut out)?;
+        }
+        redactor.finish(&mut out);
+        emit(&mut out)?;
+        Ok(redactor.counts())
+    })
+}
+
+/// Reads the log back (for tests and summaries).
+pub fn read_log(path: &Path) -> io::Result<String> {
+    std::fs::read_to_string(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(dir: &Path, cmd: &[&str], shell: bool, timeout: Duration) -> ExecRequest {
+        ExecRequest {
+            command: cmd.iter().map(|s| s.to_string()).collect(),
+            shell,
+            timeout,
+            cwd: dir.to_owned(),
+            log_path: dir.join("out/tests.log"),
+            secrets: Secrets::default(),
+            echo: false,
+        }
+    }
+
+    #[test]
+    fn records_exit_code_and_captures_both_streams() {
+        let t = tempfile::tempdir().unwrap();
+        let r = execute(&req(
+            t.path(),
+            &["echo out; echo err >&2; exit 3"],
+            true,
+            Duration::from_secs(20),
+        ))
+        .unwrap();
+        assert_eq!(r.exit_code, Some(3));
+        assert!(!r.timed_out && !r.succeeded());
+        let log = read_log(&t.path().join("out/tests.log")).unwrap();
+        assert!(log.contains("out\n") && log.contains("err\n"), "{log}");
+        assert_eq!(r.log.bytes, log.len() as u64);
+        assert_eq!(r.log.digest, Sha256Digest::of(log.as_bytes()));
+    }
+
+    #[test]
+    fn without_shell_arguments_are_not_interpreted() {
+        let t = tempfile::tempdir().unwrap();
+        let r = execute(&req(
+            t.path(),
+            &["echo", "$HOME", "&&", "false"],
+            false,
+            Duration::from_secs(20),
+        ))
+        .unwrap();
+        assert_eq!(r.exit_code, Some(0));
+        let log = read_log(&t.path().join("out/tests.log")).unwrap();
+        assert_eq!(log, "$HOME && false\n");
+    }
+
+    #[test]
+    fn timeout_kills_the_whole_process_group() {
+        let t = tempfile::tempdir().unwrap();
+        let marker = t.path().join("survived");
+        let script = format!("(sleep 1; touch {}) & sleep 30", marker.display());
+        let start = Instant::now();
+        let r = execute(&req(t.path(), &[&script], true, Duration::from_millis(300))).unwrap();
+        assert!(r.timed_out);
+        assert_eq!(r.exit_code, None);
+        assert!(start.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(
+            !marker.exists(),
+            "a child of the command outlived the timeout"
+        );
+    }
+
+    #[test]
+    fn process_escaping_the_group_cannot_hold_the_run_open() {
+        let t = tempfile::tempdir().unwrap();
+        let start = Instant::now();
+        let r = execute(&req(
+            t.path(),
+            &["setsid sleep 15 & echo started"],
+            true,
+            Duration::from_secs(60),
+        ))
+        .unwrap();
+        assert_eq!(r.exit_code, Some(0));
+        assert!(
+            start.elapsed() < Duration::from_secs(12),
+            "{:?}",
+            start.elapsed()
+        );
+        let log = read_log(&t.path().join("out/tests.log")).unwrap();
+        assert_eq!(log, "started\n");
+        assert_eq!(r.log.digest, Sha256Digest::of(log.as_bytes()));
+    }
+
+    #[test]
+    fn missing_program_is_a_spawn_error() {
+        let t = tempfile::tempdir().unwrap();
+        let e = execute(&req(
+            t.path(),
+            &["/nonexistent/prog"],
+            false,
+            Duration::from_secs(5),
+        ))
+        .unwrap_err();
+        assert!(matches!(e, ExecError::Spawn { .. }), "{e}");
+    }
+}

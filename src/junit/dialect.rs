@@ -1,0 +1,186 @@
+//! Small, pure rules for the dialect differences: times, pytest files and lines,
+//! character references.
+
+/// Why a `time` attribute was read as 0.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum TimeIssue {
+    Empty,
+    NotANumber,
+    Negative,
+}
+
+impl TimeIssue {
+    pub(crate) fn describe(&self) -> &'static str {
+        match self {
+            TimeIssue::Empty => "is empty",
+            TimeIssue::NotANumber => "is not a number",
+            TimeIssue::Negative => "is negative",
+        }
+    }
+}
+
+/// Reads a `time` attribute in seconds. Commas are thousands separators
+/// (`1,234.5`, legal in Surefire's schema) unless the value has no `.` and the part
+/// after the last comma is not three digits (`0,25`: a decimal comma).
+pub(crate) fn parse_time(raw: &str) -> Result<f64, TimeIssue> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(TimeIssue::Empty);
+    }
+    let value: f64 = if s.contains(',') {
+        let decimal_comma = !s.contains('.')
+            && s.matches(',').count() == 1
+            && s.rsplit(',').next().is_some_and(|tail| tail.len() != 3);
+        let cleaned: String = if decimal_comma {
+            s.replacen(',', ".", 1)
+        } else {
+            s.chars().filter(|&c| c != ',').collect()
+        };
+        cleaned.parse().map_err(|_| TimeIssue::NotANumber)?
+    } else {
+        s.parse().map_err(|_| TimeIssue::NotANumber)?
+    };
+    if value.is_nan() || value.is_infinite() {
+        return Err(TimeIssue::NotANumber);
+    }
+    if value < 0.0 {
+        return Err(TimeIssue::Negative);
+    }
+    Ok(value)
+}
+
+/// The source file of a pytest `xunit2` test, derived from its `classname`: the dotted
+/// parts up to the first one that starts with an upper-case letter (a class) are the
+/// module path. `tests.test_x.TestA` → `tests/test_x.py`, `tests.test_x` →
+/// `tests/test_x.py`. `None` when no module part is left.
+pub(crate) fn pytest_file_from_classname(classname: &str) -> Option<String> {
+    if classname.is_empty() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for part in classname.split('.') {
+        if part.is_empty() || part.starts_with(|c: char| c.is_uppercase()) {
+            break;
+        }
+        parts.push(part);
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let mut file = parts.join("/");
+    file.push_str(".py");
+    Some(file)
+}
+
+/// pytest's `xunit1` lines are 0-based; its test cases carry `file` and `line` but no
+/// `timestamp` (unittest-xml-reporting, whose lines are 1-based, writes one).
+pub(crate) fn line_is_zero_based(file: Option<&str>, has_timestamp: bool) -> bool {
+    !has_timestamp && file.is_some_and(|f| f.ends_with(".py"))
+}
+
+/// Decodes the five predefined entities and numeric character references, and
+/// normalises line ends (`\r\n`, `\r` → `\n`). Anything else after `&` is kept as
+/// written: this text is for people, not for further parsing.
+pub(crate) fn decode_text(raw: &str, out: &mut String) {
+    let mut rest = raw;
+    while let Some(i) = rest.find(['&', '\r']) {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        if let Some(after) = rest.strip_prefix('\r') {
+            out.push('\n');
+            rest = after.strip_prefix('\n').unwrap_or(after);
+            continue;
+        }
+        match decode_reference(rest) {
+            Some((c, used)) => {
+                out.push(c);
+                rest = &rest[used..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+}
+
+/// Decodes one reference at the start of `s` (which starts with `&`): the character
+/// and the bytes used.
+fn decode_reference(s: &str) -> Option<(char, usize)> {
+    let semi = s.get(..s.len().min(12))?.find(';')?;
+    let body = &s[1..semi];
+    let c = match body {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        _ => {
+            let num = body.strip_prefix('#')?;
+            let code = match num.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => num.parse::<u32>().ok()?,
+            };
+            char::from_u32(code)?
+        }
+    };
+    Some((c, semi + 1))
+}
+
+/// Decodes an attribute value: like [`decode_text`], borrowing when there is nothing
+/// to decode.
+pub(crate) fn decode_attr(raw: &str) -> std::borrow::Cow<'_, str> {
+    if raw.contains(['&', '\r']) {
+        let mut s = String::with_capacity(raw.len());
+        decode_text(raw, &mut s);
+        std::borrow::Cow::Owned(s)
+    } else {
+        std::borrow::Cow::Borrowed(raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_accept_thousands_commas_and_refuse_nonsense() {
+        assert_eq!(parse_time("1,234.5"), Ok(1234.5));
+        assert_eq!(parse_time("1,234,567"), Ok(1234567.0));
+        assert_eq!(parse_time("0,25"), Ok(0.25));
+        assert_eq!(parse_time(" 0.010 "), Ok(0.01));
+        assert_eq!(parse_time(""), Err(TimeIssue::Empty));
+        assert_eq!(parse_time("NaN"), Err(TimeIssue::NotANumber));
+        assert_eq!(parse_time("inf"), Err(TimeIssue::NotANumber));
+        assert_eq!(parse_time("-1"), Err(TimeIssue::Negative));
+        assert_eq!(parse_time("abc"), Err(TimeIssue::NotANumber));
+    }
+
+    #[test]
+    fn pytest_files_come_from_the_module_part_of_the_classname() {
+        assert_eq!(
+            pytest_file_from_classname("tests.test_x.TestA").as_deref(),
+            Some("tests/test_x.py")
+        );
+        assert_eq!(
+            pytest_file_from_classname("tests.test_x").as_deref(),
+            Some("tests/test_x.py")
+        );
+        assert_eq!(
+            pytest_file_from_classname("test_x.TestA.TestB").as_deref(),
+            Some("test_x.py")
+        );
+        assert_eq!(pytest_file_from_classname("TestA"), None);
+        assert_eq!(pytest_file_from_classname(""), None);
+    }
+
+    #[test]
+    fn references_and_line_ends_are_decoded() {
+        let mut s = String::new();
+        decode_text("a&amp;b&#10;c&#x41;&bogus;&\r\nz\rq", &mut s);
+        assert_eq!(s, "a&b\ncA&bogus;&\nz\nq");
+        assert_eq!(decode_attr("plain"), "plain");
+        assert_eq!(decode_attr("&quot;q&apos;"), "\"q'");
+    }
+}

@@ -1,0 +1,842 @@
+//! The streaming parser: quick-xml events for markup, [`Source`] for content, one
+//! [`Grouper`] per open suite.
+
+use std::io::BufRead;
+
+use quick_xml::Reader;
+use quick_xml::errors::{Error as XmlError, IllFormedError, SyntaxError};
+use quick_xml::events::{BytesStart, Event};
+
+use super::case::{TestCase, Totals};
+use super::dialect::{self, decode_attr};
+use super::error::{JunitError, JunitErrorKind};
+use super::group::{Attempts, Grouper, Outcome, Record};
+use super::source::{ContentError, Source, push_bounded};
+use super::{FileReport, ParseOptions, ParseSummary, Warning};
+
+/// Most warnings kept per file; the rest are counted in one last warning.
+const MAX_WARNINGS: usize = 100;
+/// Deepest nesting of suites.
+const MAX_DEPTH: usize = 256;
+/// pytest's marker for an xfail test that passed under `strict`: a failure.
+const XPASS_STRICT: &str = "xfail-marked test passes unexpectedly";
+
+/// Counts a suite declares in its attributes.
+#[derive(Default, Clone, Copy)]
+struct Declared {
+    tests: Option<u64>,
+    failures: Option<u64>,
+    errors: Option<u64>,
+    skipped: Option<u64>,
+    disabled: Option<u64>,
+}
+
+/// `<testcase>` elements seen in a suite (and the suites inside it).
+#[derive(Default, Clone, Copy)]
+struct Seen {
+    tests: u64,
+    failures: u64,
+    errors: u64,
+    skipped: u64,
+}
+
+impl Seen {
+    fn add(&mut self, o: &Seen) {
+        self.tests += o.tests;
+        self.failures += o.failures;
+        self.errors += o.errors;
+        self.skipped += o.skipped;
+    }
+}
+
+/// An open `<testsuites>` or `<testsuite>`.
+struct Container {
+    tag: &'static str,
+    name: Option<String>,
+    pytest: bool,
+    declared: Declared,
+    seen: Seen,
+    grouper: Grouper,
+    line: u64,
+    column: u64,
+}
+
+/// The `<testcase>` being read.
+struct CaseBuild {
+    file: Option<String>,
+    classname: String,
+    name: String,
+    line: Option<u32>,
+    duration: f64,
+    records: u32,
+    record_errors: u32,
+    failures: u32,
+    errors: u32,
+    skipped: bool,
+    xpass_strict: bool,
+    message: Option<String>,
+    anonymous: bool,
+}
+
+enum Frame {
+    Container(Box<Container>),
+    Case,
+    /// An element whose content was consumed directly; its end tag comes next.
+    Leaf,
+}
+
+/// The result children of a `<testcase>`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Child {
+    Failure,
+    Error,
+    Skipped,
+    FlakyFailure,
+    FlakyError,
+    RerunFailure,
+    RerunError,
+    Other,
+}
+
+impl Child {
+    fn of(local: &str) -> Self {
+        match local {
+            "failure" => Child::Failure,
+            "error" => Child::Error,
+            "skipped" => Child::Skipped,
+            "flakyFailure" => Child::FlakyFailure,
+            "flakyError" => Child::FlakyError,
+            "rerunFailure" => Child::RerunFailure,
+            "rerunError" => Child::RerunError,
+            _ => Child::Other,
+        }
+    }
+
+    fn is_record(self) -> bool {
+        matches!(
+            self,
+            Child::FlakyFailure | Child::FlakyError | Child::RerunFailure | Child::RerunError
+        )
+    }
+
+    fn carries_message(self) -> bool {
+        !matches!(self, Child::Skipped | Child::Other)
+    }
+}
+
+pub(crate) struct Parser<'o, R: BufRead> {
+    xml: Reader<Source<R>>,
+    buf: Vec<u8>,
+    path: String,
+    opts: &'o ParseOptions,
+    frames: Vec<Frame>,
+    case: Option<CaseBuild>,
+    roots: u64,
+    pub(crate) totals: Totals,
+    pub(crate) warnings: Vec<Warning>,
+    suppressed: u64,
+    scratch: String,
+}
+
+impl<'o, R: BufRead> Parser<'o, R> {
+    pub(crate) fn new(reader: R, path: &str, opts: &'o ParseOptions) -> Self {
+        let mut xml = Reader::from_reader(Source::new(reader));
+        let cfg = xml.config_mut();
+        cfg.check_end_names = true;
+        cfg.expand_empty_elements = false;
+        cfg.trim_text(false);
+        Self {
+            xml,
+            buf: Vec::with_capacity(4096),
+            path: path.to_owned(),
+            opts,
+            frames: Vec::new(),
+            case: None,
+            roots: 0,
+            totals: Totals::default(),
+            warnings: Vec::new(),
+            suppressed: 0,
+            scratch: String::new(),
+        }
+    }
+
+    fn src(&mut self) -> &mut Source<R> {
+        self.xml.get_mut()
+    }
+
+    fn err_at(&mut self, offset: u64, kind: JunitErrorKind) -> JunitError {
+        let (line, col) = self.src().position(offset);
+        JunitError::new(&self.path, line, col, kind)
+    }
+
+    fn warn_at(&mut self, line: u64, column: u64, message: String) {
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push(Warning {
+                line,
+                column,
+                message,
+            });
+        } else {
+            self.suppressed += 1;
+        }
+    }
+
+    fn warn_offset(&mut self, offset: u64, message: String) {
+        let (line, col) = self.src().position(offset);
+        self.warn_at(line, col, message);
+    }
+
+    fn content_error(&mut self, e: ContentError, what: &str) -> JunitError {
+        match e {
+            ContentError::Io(e) => {
+                let off = self.src().offset();
+                self.err_at(off, JunitErrorKind::Read(e))
+            }
+            ContentError::Truncated => self.truncated(Some(what)),
+            ContentError::Utf8(off) => self.err_at(off, JunitErrorKind::InvalidUtf8(String::new())),
+            ContentError::Malformed(off, msg) => {
+                self.err_at(off, JunitErrorKind::Malformed(msg.to_owned()))
+            }
+        }
+    }
+
+    /// The error for input that ends too early, at the end of the input.
+    fn truncated(&mut self, inner: Option<&str>) -> JunitError {
+        let _ = self.src().ensure(usize::MAX / 2);
+        let src = self.src();
+        let end = src.offset() + src.avail().len() as u64;
+        let open: Vec<String> = self
+            .frames
+            .iter()
+            .filter_map(|f| match f {
+                Frame::Container(c) => {
+                    Some(format!("`<{}>` opened at {}:{}", c.tag, c.line, c.column))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut what = match inner {
+            Some(w) => format!("`<{w}>`"),
+            None if self.case.is_some() => "a `<testcase>`".to_owned(),
+            None => "markup".to_owned(),
+        };
+        if let Some(last) = open.last() {
+            what.push_str(&format!(" in {last}"));
+        }
+        self.err_at(end, JunitErrorKind::Truncated(what))
+    }
+
+    /// Reads the whole input, emitting cases as their suites close.
+    pub(crate) fn run(&mut self, on_case: &mut dyn FnMut(TestCase)) -> Result<(), JunitError> {
+        let first = match self.src().start() {
+            Ok(b) => b.to_vec(),
+            Err(e) => return Err(self.err_at(0, JunitErrorKind::Read(e))),
+        };
+        if first.is_empty() {
+            return Err(JunitError::new(&self.path, 1, 1, JunitErrorKind::Empty));
+        }
+        if first.starts_with(b"\xFE\xFF")
+            || first.starts_with(b"\xFF\xFE")
+            || (first.len() >= 2 && (first[0] == 0 || first[1] == 0))
+        {
+            return Err(JunitError::new(
+                &self.path,
+                1,
+                1,
+                JunitErrorKind::InvalidUtf8(
+                    ": UTF-16 and other encodings are not read, only UTF-8".into(),
+                ),
+            ));
+        }
+        loop {
+            // Text between elements is consumed here, never buffered.
+            let text = self.src().skip_text();
+            match text {
+                Ok(Some(off)) if self.frames.is_empty() => {
+                    let kind = if self.roots == 0 {
+                        JunitErrorKind::NotXml("text where an element was expected".into())
+                    } else {
+                        JunitErrorKind::Malformed("text after the root element".into())
+                    };
+                    return Err(self.err_at(off, kind));
+                }
+                Ok(_) => {}
+                Err(e) => return Err(self.content_error(e, "text")),
+            }
+            let start = self.src().offset();
+            self.src().begin_markup();
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.clear();
+            let result = self.step(&mut buf, start, on_case);
+            self.buf = buf;
+            if result? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Reads and handles one event; true at the end of the input.
+    fn step(
+        &mut self,
+        buf: &mut Vec<u8>,
+        start: u64,
+        on_case: &mut dyn FnMut(TestCase),
+    ) -> Result<bool, JunitError> {
+        {
+            let event = self.xml.read_event_into(buf);
+            self.xml.get_mut().end_markup();
+            let event = match event {
+                Ok(ev) => ev,
+                Err(e) => return Err(self.xml_error(e, start)),
+            };
+            match event {
+                Event::Start(e) => self.open(&e, start, false, on_case)?,
+                Event::Empty(e) => self.open(&e, start, true, on_case)?,
+                Event::End(_) => self.close(on_case)?,
+                Event::DocType(t) => {
+                    if t.contains("<!ENTITY") {
+                        return Err(self.err_at(start, JunitErrorKind::EntityDeclaration));
+                    }
+                }
+                Event::Eof => {
+                    if !self.frames.is_empty() {
+                        return Err(self.truncated(None));
+                    }
+                    if self.roots == 0 {
+                        let end = self.src().offset();
+                        return Err(
+                            self.err_at(end, JunitErrorKind::NotXml("no root element".into()))
+                        );
+                    }
+                    return Ok(true);
+                }
+                Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) => {
+                    if self.frames.is_empty() {
+                        return Err(self.err_at(
+                            start,
+                            JunitErrorKind::Malformed("content outside the root element".into()),
+                        ));
+                    }
+                }
+                Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            }
+        }
+        Ok(false)
+    }
+
+    fn xml_error(&mut self, e: XmlError, start: u64) -> JunitError {
+        let src_direct = self.xml.get_ref().direct;
+        let pos = self.xml.error_position() + src_direct;
+        let pos = pos.max(start);
+        match e {
+            XmlError::Io(io) => {
+                if self.xml.get_ref().markup_too_long {
+                    self.err_at(
+                        start,
+                        JunitErrorKind::Limit(format!(
+                            "a tag, comment or declaration longer than {} MiB",
+                            super::source::MAX_MARKUP >> 20
+                        )),
+                    )
+                } else {
+                    let io = std::sync::Arc::try_unwrap(io)
+                        .unwrap_or_else(|a| std::io::Error::new(a.kind(), a.to_string()));
+                    self.err_at(pos, JunitErrorKind::Read(io))
+                }
+            }
+            XmlError::Syntax(SyntaxError::InvalidBangMarkup) => self.err_at(
+                pos,
+                JunitErrorKind::Malformed("`<!` that is not a comment, CDATA or DOCTYPE".into()),
+            ),
+            XmlError::Syntax(_) => {
+                let (l, c) = self.src().position(start);
+                let mut err = self.truncated(None);
+                if let JunitErrorKind::Truncated(w) = &mut err.kind {
+                    *w = format!("the markup that starts at {l}:{c}");
+                }
+                err
+            }
+            XmlError::IllFormed(IllFormedError::MismatchedEndTag { expected, found }) => self
+                .err_at(
+                    pos,
+                    JunitErrorKind::Malformed(format!("`</{found}>` closes `<{expected}>`")),
+                ),
+            XmlError::IllFormed(IllFormedError::UnmatchedEndTag(name)) => self.err_at(
+                pos,
+                JunitErrorKind::Malformed(format!("`</{name}>` closes nothing")),
+            ),
+            XmlError::IllFormed(other) => {
+                self.err_at(pos, JunitErrorKind::Malformed(other.to_string()))
+            }
+            XmlError::Encoding(_) => self.err_at(pos, JunitErrorKind::InvalidUtf8(String::new())),
+            other => self.err_at(pos, JunitErrorKind::Malformed(other.to_string())),
+        }
+    }
+
+    fn open(
+        &mut self,
+        e: &BytesStart<'_>,
+        start: u64,
+        empty: bool,
+        on_case: &mut dyn FnMut(TestCase),
+    ) -> Result<(), JunitError> {
+        let qname = e.name();
+        let local = qname.local_name();
+        let local = local.as_ref();
+        let in_case = matches!(self.frames.last(), Some(Frame::Case));
+        match (self.frames.last(), local) {
+            (None, "testsuites" | "testsuite") => {
+                self.roots += 1;
+                self.open_container(e, start, local == "testsuites", empty, on_case)
+            }
+            (None, _) => {
+                let name = e.name().as_ref().to_owned();
+                Err(self.err_at(start, JunitErrorKind::NotJunit(name)))
+            }
+            (Some(Frame::Container(_)), "testsuite" | "testsuites") => {
+                if self.frames.len() >= MAX_DEPTH {
+                    return Err(self.err_at(
+                        start,
+                        JunitErrorKind::Limit(format!("suites nested deeper than {MAX_DEPTH}")),
+                    ));
+                }
+                self.open_container(e, start, local == "testsuites", empty, on_case)
+            }
+            (Some(Frame::Container(_)), "testcase") => {
+                self.open_case(e, start)?;
+                if empty {
+                    self.close_case();
+                } else {
+                    self.frames.push(Frame::Case);
+                }
+                Ok(())
+            }
+            _ if in_case => {
+                let child = Child::of(local);
+                self.case_child(e, child, start, empty)
+            }
+            _ => self.skip(e, empty),
+        }
+    }
+
+    /// Consumes the content of an element we do not read.
+    fn skip(&mut self, e: &BytesStart<'_>, empty: bool) -> Result<(), JunitError> {
+        if empty {
+            return Ok(());
+        }
+        self.scratch.clear();
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let r = self.src().read_content(0, &mut scratch);
+        self.scratch = scratch;
+        if let Err(err) = r {
+            let name = e.local_name().as_ref().to_owned();
+            return Err(self.content_error(err, &name));
+        }
+        self.frames.push(Frame::Leaf);
+        Ok(())
+    }
+
+    fn open_container(
+        &mut self,
+        e: &BytesStart<'_>,
+        start: u64,
+        is_root_list: bool,
+        empty: bool,
+        on_case: &mut dyn FnMut(TestCase),
+    ) -> Result<(), JunitError> {
+        let mut declared = Declared::default();
+        let mut name = None;
+        for attr in e.attributes().with_checks(false) {
+            let attr = match attr {
+                Ok(a) => a,
+                Err(err) => {
+                    return Err(self.err_at(start, JunitErrorKind::Malformed(err.to_string())));
+                }
+            };
+            let key = attr.key.local_name();
+            let slot = match key.as_ref() {
+                "name" => {
+                    name = Some(decode_attr(&attr.value).into_owned());
+                    continue;
+                }
+                "tests" => &mut declared.tests,
+                "failures" => &mut declared.failures,
+                "errors" => &mut declared.errors,
+                "skipped" => &mut declared.skipped,
+                "disabled" => &mut declared.disabled,
+                _ => continue,
+            };
+            *slot = attr.value.trim().parse().ok();
+        }
+        let parent_pytest = self.frames.iter().rev().any(|f| match f {
+            Frame::Container(c) => c.pytest,
+            _ => false,
+        });
+        let pytest = parent_pytest
+            || matches!(
+                (is_root_list, name.as_deref()),
+                (true, Some("pytest tests")) | (false, Some("pytest"))
+            );
+        let (line, column) = self.src().position(start);
+        let c = Container {
+            tag: if is_root_list {
+                "testsuites"
+            } else {
+                "testsuite"
+            },
+            name,
+            pytest,
+            declared,
+            seen: Seen::default(),
+            grouper: Grouper::default(),
+            line,
+            column,
+        };
+        self.frames.push(Frame::Container(Box::new(c)));
+        if empty {
+            self.close(on_case)?;
+        }
+        Ok(())
+    }
+
+    fn open_case(&mut self, e: &BytesStart<'_>, start: u64) -> Result<(), JunitError> {
+        let mut file = None;
+        let mut classname = String::new();
+        let mut name = None;
+        let mut line_raw = None;
+        let mut duration = 0.0;
+        let mut status_skip = false;
+        let mut has_timestamp = false;
+        for attr in e.attributes().with_checks(false) {
+            let attr = match attr {
+                Ok(a) => a,
+                Err(err) => {
+                    return Err(self.err_at(start, JunitErrorKind::Malformed(err.to_string())));
+                }
+            };
+            match attr.key.local_name().as_ref() {
+                "name" => name = Some(decode_attr(&attr.value).into_owned()),
+                "classname" => classname = decode_attr(&attr.value).into_owned(),
+                "file" => file = Some(decode_attr(&attr.value).into_owned()),
+                "line" => line_raw = attr.value.trim().parse::<u32>().ok(),
+                "time" => duration = self.time_value(&attr.value, start),
+                "timestamp" => has_timestamp = true,
+                "status" => {
+                    status_skip = matches!(
+                        attr.value.trim().to_ascii_lowercase().as_str(),
+                        "disabled" | "ignored" | "notrun" | "skipped"
+                    );
+                }
+                _ => {}
+            }
+        }
+        let anonymous = name.is_none();
+        let name = match name {
+            Some(n) => n,
+            None => {
+                self.warn_offset(
+                    start,
+                    "`<testcase>` without a `name`: counted on its own".into(),
+                );
+                String::new()
+            }
+        };
+        let pytest = matches!(self.frames.last(), Some(Frame::Container(c)) if c.pytest);
+        let line = line_raw.map(|l| {
+            if dialect::line_is_zero_based(file.as_deref(), has_timestamp) {
+                l.saturating_add(1)
+            } else {
+                l
+            }
+        });
+        let file = file.filter(|f| !f.is_empty()).or_else(|| {
+            if pytest {
+                dialect::pytest_file_from_classname(&classname)
+            } else {
+                None
+            }
+        });
+        self.case = Some(CaseBuild {
+            file,
+            classname,
+            name,
+            line,
+            duration,
+            records: 0,
+            record_errors: 0,
+            failures: 0,
+            errors: 0,
+            skipped: status_skip,
+            xpass_strict: false,
+            message: None,
+            anonymous,
+        });
+        Ok(())
+    }
+
+    fn time_value(&mut self, raw: &str, start: u64) -> f64 {
+        match dialect::parse_time(raw) {
+            Ok(t) => t,
+            Err(issue) => {
+                self.warn_offset(
+                    start,
+                    format!("`time=\"{raw}\"` {}; read as 0", issue.describe()),
+                );
+                0.0
+            }
+        }
+    }
+
+    fn case_child(
+        &mut self,
+        e: &BytesStart<'_>,
+        child: Child,
+        start: u64,
+        empty: bool,
+    ) -> Result<(), JunitError> {
+        if child == Child::Other {
+            return self.skip(e, empty);
+        }
+        let mut message = None;
+        let mut kind = None;
+        let mut record_time = 0.0;
+        for attr in e.attributes().with_checks(false) {
+            let attr = match attr {
+                Ok(a) => a,
+                Err(err) => {
+                    return Err(self.err_at(start, JunitErrorKind::Malformed(err.to_string())));
+                }
+            };
+            match attr.key.local_name().as_ref() {
+                "message" => message = Some(decode_attr(&attr.value).into_owned()),
+                "type" => kind = Some(decode_attr(&attr.value).into_owned()),
+                "time" if child.is_record() => record_time = self.time_value(&attr.value, start),
+                _ => {}
+            }
+        }
+        let limit = self.opts.max_message_bytes;
+        let wants_text = child.carries_message()
+            && self.case.as_ref().is_some_and(|c| c.message.is_none())
+            && message.as_deref().is_none_or(|m| m.trim().is_empty());
+        let mut text = None;
+        if !empty {
+            let mut raw = std::mem::take(&mut self.scratch);
+            raw.clear();
+            let keep = if wants_text {
+                limit.saturating_add(16)
+            } else {
+                0
+            };
+            let r = self.src().read_content(keep, &mut raw);
+            if let Err(err) = r {
+                self.scratch = raw;
+                let name = e.local_name().as_ref().to_owned();
+                return Err(self.content_error(err, &name));
+            }
+            if wants_text {
+                text = Some(decode_content(&raw));
+            }
+            self.scratch = raw;
+            self.frames.push(Frame::Leaf);
+        }
+        let Some(case) = self.case.as_mut() else {
+            return Ok(());
+        };
+        case.duration += record_time;
+        match child {
+            Child::Failure => case.failures = case.failures.saturating_add(1),
+            Child::Error => case.errors = case.errors.saturating_add(1),
+            Child::Skipped => {
+                if message.as_deref() == Some(XPASS_STRICT) {
+                    case.xpass_strict = true;
+                    if case.message.is_none() {
+                        case.message = Some(XPASS_STRICT.to_owned());
+                    }
+                } else {
+                    case.skipped = true;
+                }
+            }
+            Child::FlakyFailure | Child::RerunFailure => {
+                case.records = case.records.saturating_add(1)
+            }
+            Child::FlakyError | Child::RerunError => {
+                case.records = case.records.saturating_add(1);
+                case.record_errors = case.record_errors.saturating_add(1);
+            }
+            Child::Other => {}
+        }
+        if child.carries_message() && case.message.is_none() {
+            let chosen = message
+                .filter(|m| !m.trim().is_empty())
+                .map(|m| m.trim().to_owned())
+                .or_else(|| text.filter(|t| !t.is_empty()))
+                .or_else(|| kind.filter(|k| !k.trim().is_empty()));
+            if let Some(m) = chosen {
+                let mut bounded = String::new();
+                push_bounded(&mut bounded, &m, limit);
+                case.message = Some(bounded);
+            }
+        }
+        Ok(())
+    }
+
+    fn close_case(&mut self) {
+        let Some(c) = self.case.take() else {
+            return;
+        };
+        let primary = if c.errors > 0 {
+            Outcome::Error
+        } else if c.failures > 0 || c.xpass_strict {
+            Outcome::Failed
+        } else if c.skipped {
+            Outcome::Skipped
+        } else {
+            Outcome::Passed
+        };
+        let attempts = Attempts::of_element(
+            c.records,
+            c.record_errors,
+            c.failures.saturating_add(u32::from(c.xpass_strict)),
+            c.errors,
+            primary,
+        );
+        let record = Record {
+            file: c.file,
+            classname: c.classname,
+            name: c.name,
+            line: c.line,
+            duration: c.duration,
+            message: c.message,
+            attempts,
+            anonymous: c.anonymous,
+        };
+        if let Some(Frame::Container(cont)) = self.frames.last_mut() {
+            cont.seen.tests += 1;
+            match primary {
+                Outcome::Failed => cont.seen.failures += 1,
+                Outcome::Error => cont.seen.errors += 1,
+                Outcome::Skipped => cont.seen.skipped += 1,
+                Outcome::Passed => {}
+            }
+            cont.grouper.add(record);
+        }
+    }
+
+    fn close(&mut self, on_case: &mut dyn FnMut(TestCase)) -> Result<(), JunitError> {
+        match self.frames.pop() {
+            Some(Frame::Case) => self.close_case(),
+            Some(Frame::Leaf) | None => {}
+            Some(Frame::Container(mut c)) => {
+                self.check_counts(&c);
+                let totals = &mut self.totals;
+                c.grouper.drain(|tc| {
+                    totals.add(tc.status);
+                    on_case(tc);
+                });
+                if let Some(Frame::Container(parent)) = self.frames.last_mut() {
+                    parent.seen.add(&c.seen);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_counts(&mut self, c: &Container) {
+        let d = c.declared;
+        let s = c.seen;
+        let skipped = match (d.skipped, d.disabled) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        let checks = [
+            ("tests", d.tests, s.tests, "test cases"),
+            ("failures", d.failures, s.failures, "failed test cases"),
+            ("errors", d.errors, s.errors, "test cases with errors"),
+            ("skipped", skipped, s.skipped, "skipped test cases"),
+        ];
+        let mut diffs = Vec::new();
+        for (attr, declared, seen, what) in checks {
+            if let Some(v) = declared
+                && v != seen
+            {
+                diffs.push(format!("{attr}=\"{v}\" but has {seen} {what}"));
+            }
+        }
+        if diffs.is_empty() {
+            return;
+        }
+        let label = match &c.name {
+            Some(n) => format!("`<{} name=\"{}\">`", c.tag, n),
+            None => format!("`<{}>`", c.tag),
+        };
+        self.warn_at(
+            c.line,
+            c.column,
+            format!(
+                "{label} declares {}; counting the test cases",
+                diffs.join(", ")
+            ),
+        );
+    }
+
+    /// With `keep_going`, after an error: hands out every complete test case still
+    /// pending in open suites.
+    pub(crate) fn flush(&mut self, on_case: &mut dyn FnMut(TestCase)) {
+        while let Some(f) = self.frames.pop() {
+            if let Frame::Container(mut c) = f {
+                let totals = &mut self.totals;
+                c.grouper.drain(|tc| {
+                    totals.add(tc.status);
+                    on_case(tc);
+                });
+            }
+        }
+    }
+
+    pub(crate) fn summary(&mut self) -> ParseSummary {
+        let mut warnings = std::mem::take(&mut self.warnings);
+        if self.suppressed > 0 {
+            let (line, column) = warnings.last().map_or((1, 1), |w| (w.line, w.column));
+            warnings.push(Warning {
+                line,
+                column,
+                message: format!("{} more warnings not shown", self.suppressed),
+            });
+        }
+        ParseSummary {
+            totals: self.totals,
+            warnings,
+        }
+    }
+
+    pub(crate) fn partial(&mut self) -> FileReport {
+        let s = self.summary();
+        FileReport {
+            path: self.path.clone(),
+            cases: Vec::new(),
+            totals: s.totals,
+            warnings: s.warnings,
+        }
+    }
+}
+
+/// Turns kept raw content (text with references, CDATA between NUL marks) into a
+/// trimmed message.
+fn decode_content(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for (i, part) in raw.split('\u{0}').enumerate() {
+        if i % 2 == 0 {
+            dialect::decode_text(part, &mut out);
+        } else {
+            let mut p = part;
+            while let Some(j) = p.find('\r') {
+                out.push_str(&p[..j]);
+                out.push('\n');
+                p = &p[j + 1..];
+                p = p.strip_prefix('\n').unwrap_or(p);
+            }
+            out.push_str(p);
+        }
+    }
+    out.trim().to_owned()
+}

@@ -1,0 +1,234 @@
+//! A serde serializer that only checks a value for non-finite floats. `serde_json`
+//! writes NaN and infinities nested in a value as `null`, so the JCS writer never sees
+//! them; RFC 8785 requires an error instead.
+
+use serde::ser::{self, Serialize};
+
+#[derive(Debug)]
+pub(crate) struct NonFinite(String);
+
+impl std::fmt::Display for NonFinite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NonFinite {}
+
+impl ser::Error for NonFinite {
+    fn custom<T: std::fmt::Display>(msg: T) -> Self {
+        NonFinite(msg.to_string())
+    }
+}
+
+/// Errors if `value` contains NaN or an infinity anywhere.
+pub(crate) fn check<T: Serialize + ?Sized>(value: &T) -> Result<(), NonFinite> {
+    value.serialize(Check)
+}
+
+struct Check;
+
+type R = Result<(), NonFinite>;
+
+fn float(v: f64) -> R {
+    if v.is_finite() {
+        Ok(())
+    } else {
+        Err(NonFinite(format!("`{v}` is not a finite number")))
+    }
+}
+
+impl ser::Serializer for Check {
+    type Ok = ();
+    type Error = NonFinite;
+    type SerializeSeq = Check;
+    type SerializeTuple = Check;
+    type SerializeTupleStruct = Check;
+    type SerializeTupleVariant = Check;
+    type SerializeMap = Check;
+    type SerializeStruct = Check;
+    type SerializeStructVariant = Check;
+
+    fn serialize_bool(self, _: bool) -> R {
+        Ok(())
+    }
+    fn serialize_i8(self, _: i8) -> R {
+        Ok(())
+    }
+    fn serialize_i16(self, _: i16) -> R {
+        Ok(())
+    }
+    fn serialize_i32(self, _: i32) -> R {
+        Ok(())
+    }
+    fn serialize_i64(self, _: i64) -> R {
+        Ok(())
+    }
+    fn serialize_u8(self, _: u8) -> R {
+        Ok(())
+    }
+    fn serialize_u16(self, _: u16) -> R {
+        Ok(())
+    }
+    fn serialize_u32(self, _: u32) -> R {
+        Ok(())
+    }
+    fn serialize_u64(self, _: u64) -> R {
+        Ok(())
+    }
+    fn serialize_f32(self, v: f32) -> R {
+        float(f64::from(v))
+    }
+    fn serialize_f64(self, v: f64) -> R {
+        float(v)
+    }
+    fn serialize_char(self, _: char) -> R {
+        Ok(())
+    }
+    fn serialize_str(self, _: &str) -> R {
+        Ok(())
+    }
+    fn serialize_bytes(self, _: &[u8]) -> R {
+        Ok(())
+    }
+    fn serialize_none(self) -> R {
+        Ok(())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> R {
+        v.serialize(Check)
+    }
+    fn serialize_unit(self) -> R {
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> R {
+        Ok(())
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> R {
+        Ok(())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> R {
+        v.serialize(Check)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        v: &T,
+    ) -> R {
+        v.serialize(Check)
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Check, NonFinite> {
+        Ok(Check)
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Check, NonFinite> {
+        Ok(Check)
+    }
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Check, NonFinite> {
+        Ok(Check)
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Check, NonFinite> {
+        Ok(Check)
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Check, NonFinite> {
+        Ok(Check)
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Check, NonFinite> {
+        Ok(Check)
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Check, NonFinite> {
+        Ok(Check)
+    }
+}
+
+impl ser::SerializeSeq for Check {
+    type Ok = ();
+    type Error = NonFinite;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        v.serialize(Check)
+    }
+    fn end(self) -> R {
+        Ok(())
+    }
+}
+
+impl ser::SerializeTuple for Check {
+    type Ok = ();
+    type Error = NonFinite;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        v.serialize(Check)
+    }
+    fn end(self) -> R {
+        Ok(())
+    }
+}
+
+impl ser::SerializeTupleStruct for Check {
+    type Ok = ();
+    type Error = NonFinite;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        v.serialize(Check)
+    }
+    fn end(self) -> R {
+        Ok(())
+    }
+}
+
+impl ser::SerializeTupleVariant for Check {
+    type Ok = ();
+    type Error = NonFinite;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        v.serialize(Check)
+    }
+    fn end(self) -> R {
+        Ok(())
+    }
+}
+
+impl ser::SerializeMap for Check {
+    type Ok = ();
+    type Error = NonFinite;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> R {
+        k.serialize(Check)
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        v.serialize(Check)
+    }
+    fn end(self) -> R {
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for Check {
+    type Ok = ();
+    type Error = NonFinite;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &'static str, v: &T) -> R {
+        v.serialize(Check)
+    }
+    fn end(self) -> R {
+        Ok(())
+    }
+}
+
+impl ser::SerializeStructVariant for Check {
+    type Ok = ();
+    type Error = NonFinite;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &'static str, v: &T) -> R {
+        v.serialize(Check)
+    }
+    fn end(self) -> R {
+        Ok(())
+    }
+}

@@ -1,0 +1,705 @@
+//! The library entry point behind `proofgate generate`: from parsed JUnit reports and
+//! the certification model to `proof-<ID>.json` (and `proof-<ID>.dsse.json` when a key
+//! is given) per script with evidence `ci` or `declared`.
+//!
+//! Every proof and envelope is built in memory first; nothing is written unless all of
+//! them could be built. Each file is then written atomically (a temporary file in the
+//! output directory, renamed into place).
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::mapping::map_cases_indexed;
+use crate::digest::Sha256Digest;
+use crate::junit::{FileReport, TestCase};
+use crate::model::{Evidence, Model, Script, ScriptMapping};
+use crate::sign::SigningKey;
+use crate::sign::intoto::ResourceDescriptor;
+
+use super::attest::{self, ExtraConfig};
+use super::context::RunContext;
+use super::jcs::{self, FileDigests, JcsError};
+use super::record::{
+    EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, Verdict, build_proof,
+};
+
+/// The parsed JUnit input: every case of every file in one list (so the model's
+/// mapping can index it), and which range of it each file holds.
+#[derive(Clone, Debug, Default)]
+pub struct JunitInput {
+    /// The files, in the order given.
+    pub files: Vec<JunitFile>,
+    /// Every case, file after file.
+    pub cases: Vec<TestCase>,
+}
+
+/// One JUnit file of a [`JunitInput`].
+#[derive(Clone, Debug)]
+pub struct JunitFile {
+    /// The file as named (read again for its digest).
+    pub path: PathBuf,
+    /// Its cases: `cases[start..end]`.
+    pub start: usize,
+    /// End of its range.
+    pub end: usize,
+}
+
+impl JunitInput {
+    /// Moves the cases of parsed reports into one list (no copies).
+    pub fn from_reports(reports: Vec<FileReport>) -> Self {
+        let mut input = JunitInput::default();
+        for r in reports {
+            let start = input.cases.len();
+            input.cases.extend(r.cases);
+            input.files.push(JunitFile {
+                path: PathBuf::from(r.path),
+                start,
+                end: input.cases.len(),
+            });
+        }
+        input
+    }
+}
+
+/// Everything `generate` needs; no I/O happens before [`generate`] is called.
+pub struct GenerateRequest<'a> {
+    /// The certification model (root, scripts, selectors, policy).
+    pub model: &'a Model,
+    /// The parsed JUnit files.
+    pub junit: &'a JunitInput,
+    /// Where the tests ran.
+    pub context: &'a RunContext,
+    /// The proofs' `generated_at`.
+    pub generated_at: DateTime<Utc>,
+    /// Signs each proof when given.
+    pub key: Option<&'a SigningKey>,
+    /// Output directory (created when missing).
+    pub out_dir: &'a Path,
+}
+
+/// One written proof.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ProofOutcome {
+    /// The script id.
+    pub script_id: String,
+    /// The script path.
+    pub script_path: String,
+    /// PASS or FAIL.
+    pub verdict: Verdict,
+    /// Reason codes of a FAIL.
+    pub reasons: Vec<String>,
+    /// Tests mapped to the script.
+    pub tests: u64,
+    /// Passed (flaky included).
+    pub passed: u64,
+    /// Failed plus errored.
+    pub failed: u64,
+    /// Skipped.
+    pub skipped: u64,
+    /// Flaky.
+    pub flaky: u64,
+    /// Where the proof was written.
+    pub proof: PathBuf,
+    /// SHA-256 of the proof file's bytes.
+    pub proof_digest: Sha256Digest,
+    /// Where the envelope was written, when signed.
+    pub envelope: Option<PathBuf>,
+}
+
+/// Time spent per phase.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct Timings {
+    /// Mapping cases to scripts.
+    pub map: Duration,
+    /// Hashing scripts, test files and JUnit files.
+    pub hash: Duration,
+    /// Building the proof records and their JSON (summed over worker threads).
+    pub build: Duration,
+    /// Building statements and signing them (summed over worker threads).
+    pub sign: Duration,
+    /// Wall time of the parallel build-and-sign phase.
+    pub build_sign_wall: Duration,
+    /// Writing files.
+    pub write: Duration,
+}
+
+/// What `generate` did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GenerateReport {
+    /// One entry per proof, sorted by script id.
+    pub proofs: Vec<ProofOutcome>,
+    /// The key id that signed, when signing.
+    pub key_id: Option<String>,
+    /// Phase timings.
+    #[serde(skip)]
+    pub timings: Timings,
+}
+
+impl GenerateReport {
+    /// Whether every proof is PASS.
+    pub fn all_pass(&self) -> bool {
+        self.proofs.iter().all(|p| p.verdict == Verdict::Pass)
+    }
+}
+
+/// Why `generate` could not write its proofs.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    /// A script file could not be read.
+    #[error("cannot read script `{}` of `{id}`: {source}", path.display())]
+    Script {
+        /// The script id.
+        id: String,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A JUnit file could not be read for its digest.
+    #[error("cannot read JUnit file `{}`: {source}", path.display())]
+    Source {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A test file exists but could not be read.
+    #[error("cannot read test file `{}`: {source}", path.display())]
+    TestFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A script id is not safe as part of a file name.
+    #[error("script id `{0}` is not a valid id (`^[A-Za-z0-9][A-Za-z0-9._-]{{0,127}}$`)")]
+    BadId(String),
+    /// Canonical JSON failed.
+    #[error(transparent)]
+    Jcs(#[from] JcsError),
+    /// An output file could not be written.
+    #[error("cannot write `{}`: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl GenerateError {
+    /// Whether this is an input problem (exit 2) rather than an I/O failure (exit 3).
+    pub fn is_input_error(&self) -> bool {
+        !matches!(self, GenerateError::Write { .. })
+    }
+}
+
+/// Whether `id` is safe in a file name: `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`.
+pub fn is_valid_script_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+}
+
+/// `generated_at` in the proof's format (RFC 3339, UTC, seconds, `Z`).
+pub fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Repository-relative display of `path` with `/` separators.
+pub fn rel_path(root: &Path, path: &Path) -> String {
+    let p = path.strip_prefix(root).unwrap_or(path);
+    let s = p.to_string_lossy().replace('\\', "/");
+    s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
+}
+
+struct Built {
+    id: String,
+    proof: Proof,
+    proof_bytes: Vec<u8>,
+    envelope_bytes: Option<Vec<u8>>,
+}
+
+/// Builds every proof (and envelope), then writes them. See the module docs.
+pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateError> {
+    let mut timings = Timings::default();
+    let model = req.model;
+    let root = model.root.as_path();
+
+    let t = Instant::now();
+    let mapping = map_cases_indexed(model, &req.junit.cases);
+    timings.map = t.elapsed();
+
+    let t = Instant::now();
+    // Sources: digests of the JUnit files, and each case with its source index.
+    let mut sources = Vec::with_capacity(req.junit.files.len());
+    let mut flat: Vec<(&TestCase, usize)> = Vec::with_capacity(req.junit.cases.len());
+    for (i, f) in req.junit.files.iter().enumerate() {
+        let digest = Sha256Digest::of_file(&f.path).map_err(|source| GenerateError::Source {
+            path: f.path.clone(),
+            source,
+        })?;
+        sources.push(SourceRef {
+            path: rel_path(root, &f.path),
+            digest,
+        });
+        let cases = req.junit.cases.get(f.start..f.end).unwrap_or_default();
+        flat.extend(cases.iter().map(|c| (c, i)));
+    }
+
+    // Facts: script and test file digests.
+    let mut facts = Vec::new();
+    let empty = ScriptMapping::default();
+    let mut file_cache: BTreeMap<String, Option<FileDigests>> = BTreeMap::new();
+    for s in &model.scripts {
+        let evidence = match s.evidence {
+            Some(Evidence::Ci) => EvidenceLevel::Ci,
+            Some(Evidence::Declared) => EvidenceLevel::Declared,
+            Some(Evidence::Manual) | None => continue,
+        };
+        let id = s.id.as_str();
+        if !is_valid_script_id(id) {
+            return Err(GenerateError::BadId(id.to_owned()));
+        }
+        let full = root.join(&s.path);
+        let bytes = std::fs::read(&full).map_err(|source| GenerateError::Script {
+            id: id.to_owned(),
+            path: full.clone(),
+            source,
+        })?;
+        let mapped = mapping.scripts.get(&s.id).unwrap_or(&empty);
+        let mut test_files = Vec::with_capacity(s.test_files.len());
+        for tf in &s.test_files {
+            let digests = match file_cache.get(tf) {
+                Some(d) => d.clone(),
+                None => {
+                    let d = digest_path(&root.join(tf))?;
+                    file_cache.insert(tf.clone(), d.clone());
+                    d
+                }
+            };
+            test_files.push(TestFileFacts {
+                path: tf.clone(),
+                digests,
+                produced_results: mapped.test_files.get(tf).copied().unwrap_or(false),
+            });
+        }
+        facts.push((
+            ScriptFacts {
+                id: id.to_owned(),
+                path: s.path.clone(),
+                evidence,
+                digests: FileDigests::of(&bytes),
+                test_files,
+            },
+            mapped.cases.as_slice(),
+            ExtraConfig {
+                header: header_descriptor(s),
+            },
+        ));
+    }
+    timings.hash = t.elapsed();
+
+    // Build (and sign) in parallel: each script is independent.
+    let generated_at = format_time(req.generated_at);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let chunk = facts.len().div_ceil(threads).max(1);
+    let t = Instant::now();
+    let results: Vec<PartResult> = std::thread::scope(|scope| {
+        let handles: Vec<_> = facts
+            .chunks(chunk)
+            .map(|part| {
+                let flat = &flat;
+                let sources = &sources;
+                let generated_at = &generated_at;
+                scope.spawn(move || build_part(req, part, flat, sources, generated_at))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(GenerateError::Jcs(JcsError::internal("a worker panicked")))
+                })
+            })
+            .collect()
+    });
+    timings.build_sign_wall = t.elapsed();
+    let mut built = Vec::with_capacity(facts.len());
+    for r in results {
+        let (b, build, sign) = r?;
+        built.extend(b);
+        timings.build += build;
+        timings.sign += sign;
+    }
+    built.sort_by(|a, b| a.id.cmp(&b.id));
+
+    // Write.
+    let t = Instant::now();
+    std::fs::create_dir_all(req.out_dir).map_err(|source| GenerateError::Write {
+        path: req.out_dir.to_path_buf(),
+        source,
+    })?;
+    let mut proofs = Vec::with_capacity(built.len());
+    for b in built {
+        let proof_path = req.out_dir.join(attest::proof_file_name(&b.id));
+        write_atomic(&proof_path, &b.proof_bytes)?;
+        let env_path = req.out_dir.join(attest::envelope_file_name(&b.id));
+        let envelope = match &b.envelope_bytes {
+            Some(bytes) => {
+                write_atomic(&env_path, bytes)?;
+                Some(env_path)
+            }
+            None => {
+                // A stale envelope would not match the new proof: remove it.
+                match std::fs::remove_file(&env_path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(source) => {
+                        return Err(GenerateError::Write {
+                            path: env_path,
+                            source,
+                        });
+                    }
+                }
+                None
+            }
+        };
+        let s = &b.proof.test_summary;
+        proofs.push(ProofOutcome {
+            script_id: b.id,
+            script_path: b.proof.script_path.clone(),
+            verdict: b.proof.verdict,
+            reasons: b.proof.reasons.iter().map(|r| r.code.clone()).collect(),
+            tests: s.total,
+            passed: s.passed,
+            failed: s.failed + s.errors,
+            skipped: s.skipped,
+            flaky: b.proof.flaky,
+            proof: proof_path,
+            proof_digest: Sha256Digest::of(&b.proof_bytes),
+            envelope,
+        });
+    }
+    timings.write = t.elapsed();
+    Ok(GenerateReport {
+        proofs,
+        key_id: req.key.map(|k| k.key_id().to_string()),
+        timings,
+    })
+}
+
+type Part<'m> = (ScriptFacts, &'m [usize], ExtraConfig);
+
+/// A worker's proofs, with its build and sign time.
+type PartResult = Result<(Vec<Built>, Duration, Duration), GenerateError>;
+
+fn build_part(
+    req: &GenerateRequest<'_>,
+    part: &[Part<'_>],
+    flat: &[(&TestCase, usize)],
+    sources: &[SourceRef],
+    generated_at: &str,
+) -> PartResult {
+    let mut out = Vec::with_capacity(part.len());
+    let mut build = Duration::ZERO;
+    let mut sign = Duration::ZERO;
+    let mut cases = Vec::new();
+    for (facts, mapped, extra) in part {
+        let t = Instant::now();
+        cases.clear();
+        cases.extend(mapped.iter().filter_map(|&i| flat.get(i).copied()));
+        let proof = build_proof(
+            facts,
+            &cases,
+            sources,
+            req.context,
+            generated_at,
+            req.model.policy.flaky,
+        )?;
+        let proof_bytes = proof.to_json_bytes();
+        build += t.elapsed();
+        let t = Instant::now();
+        let envelope_bytes = req.key.map(|key| {
+            let st = attest::statement(&proof, &proof_bytes, extra);
+            attest::sign_statement(&st, key).to_json_pretty()
+        });
+        sign += t.elapsed();
+        out.push(Built {
+            id: facts.id.clone(),
+            proof,
+            proof_bytes,
+            envelope_bytes,
+        });
+    }
+    Ok((out, build, sign))
+}
+
+/// The script header as a configuration descriptor: SHA-256 of its canonical JSON.
+/// A header that has no canonical form (a YAML NaN) is left out.
+fn header_descriptor(s: &Script) -> Option<ResourceDescriptor> {
+    s.format?;
+    let value = serde_json::to_value(&s.header).ok()?;
+    let digest = jcs::digest(&value).ok()?;
+    Some(ResourceDescriptor {
+        name: Some(format!("{}#header", s.path)),
+        digest: [("sha256".to_owned(), digest.hex())].into(),
+        media_type: Some("application/json".into()),
+        ..Default::default()
+    })
+}
+
+/// Digests of a declared test file, or of a test directory (the in-toto `dirHash`
+/// recipe: `sha256sum` lines of its files, sorted by path, hashed; hidden entries and
+/// `__pycache__` skipped); `None` when it does not exist.
+fn digest_path(path: &Path) -> Result<Option<FileDigests>, GenerateError> {
+    let err = |source| GenerateError::TestFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(err(e)),
+    };
+    if !meta.is_dir() {
+        return std::fs::read(path)
+            .map(|b| Some(FileDigests::of(&b)))
+            .map_err(err);
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(err)? {
+            let entry = entry.map_err(err)?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name == "__pycache__" {
+                continue;
+            }
+            let ft = entry.file_type().map_err(err)?;
+            if ft.is_dir() {
+                stack.push(entry.path());
+            } else if ft.is_file() {
+                files.push(entry.path());
+            }
+        }
+    }
+    let mut lines: Vec<(String, String)> = Vec::with_capacity(files.len());
+    for f in files {
+        let d = Sha256Digest::of_file(&f).map_err(err)?;
+        lines.push((rel_path(path, &f), d.hex()));
+    }
+    lines.sort();
+    let mut listing = String::new();
+    for (p, h) in &lines {
+        listing.push_str(&format!("{h}  {p}\n"));
+    }
+    Ok(Some(FileDigests::of(listing.as_bytes())))
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a
+/// rename, so readers never see a partial file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), GenerateError> {
+    let err = |source| GenerateError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".proofgate-")
+        .tempfile_in(dir)
+        .map_err(err)?;
+    tmp.write_all(bytes).map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::junit::Status;
+
+    fn case(file: &str, name: &str, status: Status) -> TestCase {
+        TestCase {
+            file: Some(file.into()),
+            classname: file.trim_end_matches(".py").replace('/', "."),
+            name: name.into(),
+            status,
+            attempts: 1,
+            duration: 0.0,
+            line: None,
+            message: None,
+        }
+    }
+
+    fn header(id: &str, evidence: &str, test: &str) -> String {
+        format!(
+            "#!/usr/bin/env python3\n\"\"\"\n---\nid: {id}\ntype: script\nowner: platform-team\nstatus: active\nmaturity: 2\ntest:\n  runner: pytest\n  command: \"pytest -q {test}\"\n  evidence: {evidence}\ndry_run:\n  supported: false\nrisk_profile:\n  production_impact: low\n  security_risk: none\n  coupling_risk: low\n---\n\"\"\"\nprint(1)\n"
+        )
+    }
+
+    /// A repository with a `ci` script, a `manual` one, their tests and a JUnit file.
+    fn repo() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("scripts")).unwrap();
+        std::fs::create_dir_all(root.join("tests")).unwrap();
+        std::fs::write(
+            root.join("scripts/a.py"),
+            header("a", "ci", "tests/test_a.py"),
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("scripts/m.py"),
+            header("m", "manual", "tests/test_m.py"),
+        )
+        .unwrap();
+        std::fs::write(root.join("tests/test_a.py"), "def test_1(): pass\n").unwrap();
+        std::fs::write(root.join("junit.xml"), "<testsuite/>").unwrap();
+        dir
+    }
+
+    fn load(root: &Path) -> Model {
+        let (model, _findings) = Model::load(root, &root.join("proofgate.yaml"), false).unwrap();
+        model
+    }
+
+    fn input(root: &Path, cases: Vec<TestCase>) -> JunitInput {
+        JunitInput {
+            files: vec![JunitFile {
+                path: root.join("junit.xml"),
+                start: 0,
+                end: cases.len(),
+            }],
+            cases,
+        }
+    }
+
+    #[test]
+    fn script_ids_that_could_escape_the_directory_are_rejected() {
+        assert!(is_valid_script_id("SCRIPT-0001"));
+        assert!(is_valid_script_id("a.b_c-d"));
+        for bad in ["", "../x", "a/b", ".hidden", "-x", &"a".repeat(129), "é"] {
+            assert!(!is_valid_script_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn generate_writes_proofs_and_envelopes_atomically_and_deterministically() {
+        let dir = repo();
+        let root = dir.path();
+        let model = load(root);
+        let junit = input(
+            root,
+            vec![case("tests/test_a.py", "test_1", Status::Passed)],
+        );
+        let (key, _) = SigningKey::generate().unwrap();
+        let out = root.join("out");
+        let ctx = RunContext::default();
+        let req = GenerateRequest {
+            model: &model,
+            junit: &junit,
+            context: &ctx,
+            generated_at: DateTime::from_timestamp(0, 0).unwrap(),
+            key: Some(&key),
+            out_dir: &out,
+        };
+        let report = generate(&req).unwrap();
+        assert_eq!(report.proofs.len(), 1, "manual scripts get no proof");
+        assert!(report.all_pass(), "{:?}", report.proofs);
+        let bytes = std::fs::read(out.join("proof-a.json")).unwrap();
+        assert_eq!(report.proofs[0].proof_digest, Sha256Digest::of(&bytes));
+        let proof: Proof = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(proof.generated_at, "1970-01-01T00:00:00Z");
+        assert_eq!(proof.sources[0].path, "junit.xml");
+        assert_eq!(proof.script_path, "scripts/a.py");
+        assert!(out.join("proof-a.dsse.json").exists());
+        assert!(!out.join("proof-m.json").exists());
+        let leftovers: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty());
+        // Same inputs, same bytes.
+        generate(&req).unwrap();
+        assert_eq!(std::fs::read(out.join("proof-a.json")).unwrap(), bytes);
+        // An unsigned run removes the stale envelope.
+        let req = GenerateRequest { key: None, ..req };
+        generate(&req).unwrap();
+        assert!(!out.join("proof-a.dsse.json").exists());
+    }
+
+    #[test]
+    fn scripts_without_cases_get_a_fail_proof() {
+        let dir = repo();
+        let root = dir.path();
+        let model = load(root);
+        let junit = input(root, vec![case("tests/other.py", "x", Status::Passed)]);
+        let out = root.join("out");
+        let ctx = RunContext::default();
+        let report = generate(&GenerateRequest {
+            model: &model,
+            junit: &junit,
+            context: &ctx,
+            generated_at: Utc::now(),
+            key: None,
+            out_dir: &out,
+        })
+        .unwrap();
+        assert_eq!(report.proofs[0].verdict, Verdict::Fail);
+        assert!(report.proofs[0].reasons.contains(&"NO_TESTS".to_owned()));
+    }
+
+    #[test]
+    fn missing_junit_file_is_an_input_error_and_writes_nothing() {
+        let dir = repo();
+        let root = dir.path();
+        let model = load(root);
+        let mut junit = input(root, vec![]);
+        junit.files[0].path = root.join("gone.xml");
+        let out = root.join("out");
+        let ctx = RunContext::default();
+        let err = generate(&GenerateRequest {
+            model: &model,
+            junit: &junit,
+            context: &ctx,
+            generated_at: Utc::now(),
+            key: None,
+            out_dir: &out,
+        })
+        .unwrap_err();
+        assert!(err.is_input_error());
+        assert!(err.to_string().contains("gone.xml"), "{err}");
+        assert!(!out.exists());
+    }
+
+    #[test]
+    fn test_directories_get_a_dirhash_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("t/sub")).unwrap();
+        std::fs::create_dir_all(dir.path().join("t/__pycache__")).unwrap();
+        std::fs::write(dir.path().join("t/a.py"), "a").unwrap();
+        std::fs::write(dir.path().join("t/sub/b.py"), "b").unwrap();
+        std::fs::write(dir.path().join("t/__pycache__/x.pyc"), "junk").unwrap();
+        let d = digest_path(&dir.path().join("t")).unwrap().unwrap();
+        let listing = format!(
+            "{}  a.py\n{}  sub/b.py\n",
+            Sha256Digest::of(b"a").hex(),
+            Sha256Digest::of(b"b").hex()
+        );
+        assert_eq!(d.sha256, Sha256Digest::of(listing.as_bytes()));
+        assert_eq!(digest_path(&dir.path().join("nope")).unwrap(), None);
+    }
+}

