@@ -51,7 +51,7 @@ pub enum Source {
 }
 
 /// What to download and where.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DownloadRequest {
     /// Which artifacts.
     pub selector: Selector,
@@ -69,13 +69,11 @@ pub struct DownloadRequest {
     pub token: Option<String>,
     /// Zip-bomb bounds per artifact.
     pub limits: UnzipLimits,
-    /// Called with the bytes downloaded so far (all artifacts together).
-    pub progress: Option<ProgressFn>,
 }
 
 impl DownloadRequest {
     /// A request with the defaults: no merging, no workflow filter, the repository from
-    /// `GITHUB_REPOSITORY`, no token, default limits, no progress.
+    /// `GITHUB_REPOSITORY`, no token, default limits.
     pub fn new(selector: Selector, path: impl Into<PathBuf>, source: Source) -> Self {
         Self {
             selector,
@@ -86,7 +84,6 @@ impl DownloadRequest {
             repository: None,
             token: None,
             limits: UnzipLimits::default(),
-            progress: None,
         }
     }
 }
@@ -148,6 +145,15 @@ fn parse_digest(s: Option<&str>) -> Option<Sha256Digest> {
 
 /// Downloads the selected artifacts into `req.path`.
 pub async fn download(req: &DownloadRequest, env: &Env) -> Result<DownloadReport, ArtifactError> {
+    download_with_progress(req, env, None).await
+}
+
+/// [`download`], calling `progress` with the bytes downloaded so far (all artifacts).
+pub async fn download_with_progress(
+    req: &DownloadRequest,
+    env: &Env,
+    progress: Option<ProgressFn>,
+) -> Result<DownloadReport, ArtifactError> {
     let matcher = match &req.selector {
         Selector::Pattern(p) => Some(
             globset::Glob::new(p)
@@ -342,7 +348,7 @@ pub async fn download(req: &DownloadRequest, env: &Env) -> Result<DownloadReport
             &zip_path,
             &c.name,
             done_bytes,
-            req.progress.as_ref(),
+            progress.as_ref(),
         )
         .await?;
         done_bytes += size;

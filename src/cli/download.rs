@@ -98,13 +98,16 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
             max_total_bytes: args.max_size,
             max_entries: args.max_entries,
         },
-        progress: progress("downloading"),
     };
+    let progress = progress("downloading");
+    let shown = progress.is_some();
     let rt = runtime()?;
     let report = rt
-        .block_on(artifact::download(&req, &env))
+        .block_on(artifact::download::download_with_progress(
+            &req, &env, progress,
+        ))
         .map_err(|e| classify(e, "download failed"))?;
-    if req.progress.is_some() {
+    if shown {
         eprintln!();
     }
     if args.json {
