@@ -11,6 +11,7 @@ use serde_json::Value;
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_proofgate"));
     c.env_remove("PROOFGATE_SIGNING_KEY")
+        .env_remove("CARGO_TARGET_DIR")
         .env_remove("GITHUB_BASE_REF");
     c
 }
@@ -408,8 +409,13 @@ mod ledger {
                 2,
             ),
         ];
+        // One signed ledger, copied for each case.
+        let (original, _key, public) = setup();
+        let pristine = std::fs::read(ledger_file(original.path())).unwrap();
         for (name, tamper, reason, seq) in cases {
-            let (t, _key, public) = setup();
+            let t = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(ledger_file(t.path()).parent().unwrap()).unwrap();
+            std::fs::write(ledger_file(t.path()), &pristine).unwrap();
             rewrite(t.path(), |ls| tamper(ls));
             let (c, r) = verify(t.path(), &public);
             assert_eq!(c, 1, "{name}: {r:#}");
