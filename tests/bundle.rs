@@ -815,6 +815,36 @@ mod run {
     }
 
     #[test]
+    fn key_named_by_signing_key_env_is_redacted_and_signs_the_bundle() {
+        let t = tempfile::tempdir().unwrap();
+        let (key, public) = key_pair();
+        let (o, b) = run_in(
+            t.path(),
+            "out",
+            &["--shell", "--signing-key-env", "RELEASE_KEY"],
+            &["printf '%s\\n' \"$RELEASE_KEY\""],
+            &[("RELEASE_KEY", &key)],
+        );
+        assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+        let log = std::fs::read_to_string(t.path().join("out/tests.log")).unwrap();
+        assert_eq!(log, "[REDACTED:signing-key]\n");
+        assert_eq!(b["log"]["path"], "out/tests.log");
+        let env: proofgate::sign::dsse::Envelope =
+            serde_json::from_slice(&std::fs::read(t.path().join("out/bundle.dsse.json")).unwrap())
+                .unwrap();
+        let pk = proofgate::sign::PublicKey::parse(&public).unwrap();
+        assert!(proofgate::sign::dsse::verify(&env, &[pk]).is_ok());
+        // A named variable that is not set is an error before anything runs.
+        let o = bin()
+            .arg("--root")
+            .arg(t.path())
+            .args(["run", "--signing-key-env", "NOPE_UNSET", "--", "true"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 2);
+    }
+
+    #[test]
     fn command_that_cannot_start_is_a_usage_error() {
         let t = tempfile::tempdir().unwrap();
         let o = bin()
