@@ -24,7 +24,9 @@ fn collect(dir: &std::path::Path, out: &mut Vec<Vec<u8>>) -> std::io::Result<()>
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().ok_or_else(|| std::io::Error::other("usage: sha_limit DIR [THREADS]"))?;
+    let dir = args
+        .next()
+        .ok_or_else(|| std::io::Error::other("usage: sha_limit DIR [THREADS]"))?;
     let threads: usize = match args.next() {
         Some(t) => t.parse().map_err(std::io::Error::other)?,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
