@@ -109,13 +109,23 @@ fn outputs(s: &Scenario) -> HashMap<String, String> {
         .collect()
 }
 
-/// The job summary lines act echoes (`⚙  Summary - …`) for the certify job.
+/// The job summary of the certify job as act echoes it: `[certify/certify] ⚙  Summary - `
+/// followed by the Markdown, which runs until act's next `[workflow/job]` line.
 fn summary(log: &str) -> String {
-    log.lines()
-        .filter(|l| l.contains("certify") && l.contains("Summary - "))
-        .map(|l| l.split_once("Summary - ").map_or("", |x| x.1))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut out = String::new();
+    let mut rest = log;
+    while let Some(i) = rest.find("Summary - ") {
+        let line_start = rest[..i].rfind('\n').map_or(0, |n| n + 1);
+        let is_certify = rest[line_start..i].contains("/certify]");
+        let body = &rest[i + "Summary - ".len()..];
+        let end = body.find("\n[").unwrap_or(body.len());
+        if is_certify {
+            out.push_str(&body[..end]);
+            out.push('\n');
+        }
+        rest = &body[end..];
+    }
+    out
 }
 
 fn report(s: &Scenario) -> serde_json::Value {
