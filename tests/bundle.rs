@@ -11,6 +11,7 @@ use serde_json::Value;
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_proofgate"));
     c.env_remove("PROOFGATE_SIGNING_KEY")
+        .env_remove("CARGO_TARGET_DIR")
         .env_remove("GITHUB_BASE_REF");
     c
 }
@@ -408,8 +409,13 @@ mod ledger {
                 2,
             ),
         ];
+        // One signed ledger, copied for each case.
+        let (original, _key, public) = setup();
+        let pristine = std::fs::read(ledger_file(original.path())).unwrap();
         for (name, tamper, reason, seq) in cases {
-            let (t, _key, public) = setup();
+            let t = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(ledger_file(t.path()).parent().unwrap()).unwrap();
+            std::fs::write(ledger_file(t.path()), &pristine).unwrap();
             rewrite(t.path(), |ls| tamper(ls));
             let (c, r) = verify(t.path(), &public);
             assert_eq!(c, 1, "{name}: {r:#}");
@@ -806,6 +812,36 @@ mod run {
         let log = std::fs::read_to_string(t.path().join("out/tests.log")).unwrap();
         assert_eq!(log, "[REDACTED:signing-key]\n");
         assert_eq!(b["redactions"][0]["kind"], "signing-key");
+    }
+
+    #[test]
+    fn key_named_by_signing_key_env_is_redacted_and_signs_the_bundle() {
+        let t = tempfile::tempdir().unwrap();
+        let (key, public) = key_pair();
+        let (o, b) = run_in(
+            t.path(),
+            "out",
+            &["--shell", "--signing-key-env", "RELEASE_KEY"],
+            &["printf '%s\\n' \"$RELEASE_KEY\""],
+            &[("RELEASE_KEY", &key)],
+        );
+        assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+        let log = std::fs::read_to_string(t.path().join("out/tests.log")).unwrap();
+        assert_eq!(log, "[REDACTED:signing-key]\n");
+        assert_eq!(b["log"]["path"], "out/tests.log");
+        let env: proofgate::sign::dsse::Envelope =
+            serde_json::from_slice(&std::fs::read(t.path().join("out/bundle.dsse.json")).unwrap())
+                .unwrap();
+        let pk = proofgate::sign::PublicKey::parse(&public).unwrap();
+        assert!(proofgate::sign::dsse::verify(&env, &[pk]).is_ok());
+        // A named variable that is not set is an error before anything runs.
+        let o = bin()
+            .arg("--root")
+            .arg(t.path())
+            .args(["run", "--signing-key-env", "NOPE_UNSET", "--", "true"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 2);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use proofgate::bundle::exec::{self, ExecError, ExecRequest};
 use proofgate::bundle::git;
 use proofgate::bundle::manifest::{self, ManifestRequest};
-use proofgate::bundle::redact::{RedactionCount, Redactor, Secrets};
+use proofgate::bundle::redact::{RedactionCount, Redactor, SecretKind, Secrets};
 use proofgate::bundle::run::{
     self, BUNDLE_FORMAT_VERSION, FileRef, ManifestRef, RunBundle, RunOutcome,
 };
@@ -55,13 +55,15 @@ pub struct Args {
     /// Sources to include in the manifest, relative to the root (repeatable) [default: all].
     #[arg(long, value_name = "DIR")]
     pub scope: Vec<String>,
-    /// Sign the proofs and `bundle.json` with the key in this file (default: the
-    /// environment variable, when set).
+    /// Sign the proofs and `bundle.json` with the key (PEM or base64 PKCS#8) in this
+    /// environment variable; its value is redacted from the log. When neither key flag is
+    /// given, `PROOFGATE_SIGNING_KEY` is used if it is set.
+    #[arg(long, value_name = "VAR", conflicts_with = "signing_key_file")]
+    pub signing_key_env: Option<String>,
+    /// Sign the proofs and `bundle.json` with the key (PEM, base64 or DER PKCS#8) in
+    /// this file.
     #[arg(long, value_name = "FILE")]
-    pub key: Option<PathBuf>,
-    /// The environment variable holding the signing key.
-    #[arg(long, value_name = "VAR", default_value = sign::DEFAULT_KEY_ENV)]
-    pub key_env: String,
+    pub signing_key_file: Option<PathBuf>,
     /// The test command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -78,20 +80,21 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         .io_context(format!("cannot create `{}`", out_dir.display()))?;
 
     // The key is loaded before the run so a bad key fails fast, not after the tests.
-    let key = match &args.key {
-        Some(p) => Some(
-            sign::load_signing_key(&KeySource::File(p.clone()), |v| std::env::var(v).ok())
-                .or_usage()?,
-        ),
-        None => match std::env::var(&args.key_env) {
-            Ok(v) if !v.trim().is_empty() => Some(
-                sign::load_signing_key(&KeySource::Env(args.key_env.clone()), |v| {
-                    std::env::var(v).ok()
-                })
-                .or_usage()?,
-            ),
+    let env = |k: &str| std::env::var(k).ok();
+    let key_source = match (&args.signing_key_file, &args.signing_key_env) {
+        (Some(f), _) => Some(KeySource::File(f.clone())),
+        (None, Some(v)) => Some(KeySource::Env(v.clone())),
+        (None, None) => match env(sign::DEFAULT_KEY_ENV) {
+            Some(v) if !v.trim().is_empty() => Some(KeySource::Env(sign::DEFAULT_KEY_ENV.into())),
             _ => None,
         },
+    };
+    let key = match &key_source {
+        Some(source) => Some(sign::load_signing_key(source, env).map_err(|e| match e {
+            sign::KeyLoadError::Io { .. } => CliError::io(e),
+            other => CliError::usage(other),
+        })?),
+        None => None,
     };
 
     // The model is read before the run, so a configuration error fails fast.
@@ -106,7 +109,12 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         Some(model)
     };
 
-    let secrets = Secrets::from_env(&args.redact_env, |v| std::env::var(v).ok());
+    let mut secrets = Secrets::from_env(&args.redact_env, env);
+    if let Some(var) = &args.signing_key_env
+        && let Some(v) = env(var)
+    {
+        secrets.add(&v, SecretKind::SigningKey);
+    }
     let mut record = exec::execute(&ExecRequest {
         command: args.command.clone(),
         shell: args.shell,
@@ -123,6 +131,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     if record.timed_out {
         eprintln!("Tests timed out after {}s.", args.timeout);
     }
+    record.log.path = rel(root, &log_path);
 
     let mut proofs = Vec::new();
     let mut junit = Vec::new();
@@ -167,7 +176,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         junit,
         proofs,
         manifest: ManifestRef {
-            path: manifest_path.to_string_lossy().into_owned(),
+            path: rel(root, &manifest_path),
             root_hash: built.manifest.root_hash,
             file_count: built.manifest.file_count,
             scope: built.manifest.scope.clone(),
@@ -202,6 +211,14 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     } else {
         Outcome::No
     })
+}
+
+/// `path` relative to `root` when it lies under it, as written in the bundle.
+fn rel(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn merge_counts(into: &mut Vec<RedactionCount>, more: Vec<RedactionCount>) {
@@ -260,12 +277,7 @@ fn generate_proofs(
         let digest = Sha256Digest::of_file(&f.path)
             .io_context(format!("cannot read `{}`", f.path.display()))?;
         refs.push(FileRef {
-            path: f
-                .path
-                .strip_prefix(root)
-                .unwrap_or(&f.path)
-                .to_string_lossy()
-                .into_owned(),
+            path: rel(root, &f.path),
             digest,
         });
     }
@@ -292,11 +304,7 @@ fn generate_proofs(
             Sha256Digest::of_file(&path).io_context(format!("cannot read `{}`", path.display()))?;
         proofs.push(run::ProofRef {
             script_id: p.script_id.clone(),
-            path: path
-                .strip_prefix(root)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .into_owned(),
+            path: rel(root, &path),
             digest,
             verdict: p.verdict.as_str().to_owned(),
         });
