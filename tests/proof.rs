@@ -147,7 +147,11 @@ fn library_envelope(key: &SigningKey, statuses: &[Status]) -> Envelope {
     .expect("proof");
     let bytes = proof.to_json_bytes();
     attest::sign_statement(
-        &attest::statement(&proof, &bytes, &ExtraConfig::default()),
+        &attest::statement(
+            &proof,
+            proofgate::digest::Sha256Digest::of(&bytes),
+            &ExtraConfig::default(),
+        ),
         key,
     )
 }

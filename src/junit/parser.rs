@@ -10,7 +10,7 @@ use quick_xml::events::{BytesStart, Event};
 use super::case::{TestCase, Totals};
 use super::dialect::{self, decode_attr};
 use super::error::{JunitError, JunitErrorKind};
-use super::group::{Attempts, Grouper, Outcome, Record};
+use super::group::{self, Attempts, Grouper, Outcome, Record};
 use super::source::{ContentError, Source, push_bounded};
 use super::{FileReport, ParseOptions, ParseSummary, Warning};
 
@@ -76,6 +76,7 @@ struct CaseBuild {
     xpass_strict: bool,
     message: Option<String>,
     anonymous: bool,
+    key: Option<u128>,
 }
 
 enum Frame {
@@ -138,6 +139,12 @@ pub(crate) struct Parser<'o, R: BufRead> {
     scratch: String,
     /// Emptied groupers of closed suites, reused to keep their allocations.
     spare: Vec<Grouper>,
+    /// Counting mode: no cases, keys hashed, messages not read.
+    count_only: bool,
+    k_file: String,
+    k_class: String,
+    k_name: String,
+    k_derived: String,
 }
 
 impl<'o, R: BufRead> Parser<'o, R> {
@@ -160,7 +167,18 @@ impl<'o, R: BufRead> Parser<'o, R> {
             suppressed: 0,
             scratch: String::new(),
             spare: Vec::new(),
+            count_only: false,
+            k_file: String::new(),
+            k_class: String::new(),
+            k_name: String::new(),
+            k_derived: String::new(),
         }
+    }
+
+    /// Counts only: totals and warnings, no cases (see [`super::count`]).
+    pub(crate) fn count_only(mut self) -> Self {
+        self.count_only = true;
+        self
     }
 
     fn src(&mut self) -> &mut Source<R> {
@@ -503,9 +521,10 @@ impl<'o, R: BufRead> Parser<'o, R> {
     }
 
     fn open_case(&mut self, e: &BytesStart<'_>, start: u64) -> Result<(), JunitError> {
-        let mut file = None;
-        let mut classname = String::new();
-        let mut name = None;
+        let (mut has_file, mut has_name) = (false, false);
+        self.k_file.clear();
+        self.k_class.clear();
+        self.k_name.clear();
         let mut line_raw = None;
         let mut duration = 0.0;
         let mut status_skip = false;
@@ -518,9 +537,15 @@ impl<'o, R: BufRead> Parser<'o, R> {
                 }
             };
             match attr.key.local_name().as_ref() {
-                "name" => name = Some(decode_attr(&attr.value).into_owned()),
-                "classname" => classname = decode_attr(&attr.value).into_owned(),
-                "file" => file = Some(decode_attr(&attr.value).into_owned()),
+                "name" => {
+                    has_name = true;
+                    self.k_name.push_str(&decode_attr(&attr.value));
+                }
+                "classname" => self.k_class.push_str(&decode_attr(&attr.value)),
+                "file" => {
+                    has_file = true;
+                    self.k_file.push_str(&decode_attr(&attr.value));
+                }
                 "line" => line_raw = attr.value.trim().parse::<u32>().ok(),
                 "time" => duration = self.time_value(&attr.value, start),
                 "timestamp" => has_timestamp = true,
@@ -533,32 +558,41 @@ impl<'o, R: BufRead> Parser<'o, R> {
                 _ => {}
             }
         }
-        let anonymous = name.is_none();
-        let name = match name {
-            Some(n) => n,
-            None => {
-                self.warn_offset(
-                    start,
-                    "`<testcase>` without a `name`: counted on its own".into(),
-                );
-                String::new()
-            }
-        };
+        let anonymous = !has_name;
+        if anonymous {
+            self.warn_offset(
+                start,
+                "`<testcase>` without a `name`: counted on its own".into(),
+            );
+        }
         let pytest = matches!(self.frames.last(), Some(Frame::Container(c)) if c.pytest);
+        let given_file = (has_file && !self.k_file.is_empty()).then_some(self.k_file.as_str());
         let line = line_raw.map(|l| {
-            if dialect::line_is_zero_based(file.as_deref(), has_timestamp) {
+            if dialect::line_is_zero_based(given_file, has_timestamp) {
                 l.saturating_add(1)
             } else {
                 l
             }
         });
-        let file = file.filter(|f| !f.is_empty()).or_else(|| {
-            if pytest {
-                dialect::pytest_file_from_classname(&classname)
-            } else {
-                None
-            }
-        });
+        let derived = given_file.is_none()
+            && pytest
+            && dialect::pytest_file_into(&self.k_class, &mut self.k_derived);
+        let file: Option<&str> = match given_file {
+            Some(f) => Some(f),
+            None if derived => Some(self.k_derived.as_str()),
+            None => None,
+        };
+        let (file, classname, name, key) = if self.count_only {
+            let key = group::key_hash128(file, &self.k_class, &self.k_name);
+            (None, String::new(), String::new(), Some(key))
+        } else {
+            (
+                file.map(str::to_owned),
+                self.k_class.clone(),
+                self.k_name.clone(),
+                None,
+            )
+        };
         self.case = Some(CaseBuild {
             file,
             classname,
@@ -573,6 +607,7 @@ impl<'o, R: BufRead> Parser<'o, R> {
             xpass_strict: false,
             message: None,
             anonymous,
+            key,
         });
         Ok(())
     }
@@ -618,7 +653,8 @@ impl<'o, R: BufRead> Parser<'o, R> {
             }
         }
         let limit = self.opts.max_message_bytes;
-        let wants_text = child.carries_message()
+        let wants_text = !self.count_only
+            && child.carries_message()
             && self.case.as_ref().is_some_and(|c| c.message.is_none())
             && message.as_deref().is_none_or(|m| m.trim().is_empty());
         let mut text = None;
@@ -712,6 +748,7 @@ impl<'o, R: BufRead> Parser<'o, R> {
             message: c.message,
             attempts,
             anonymous: c.anonymous,
+            key: c.key,
         };
         if let Some(Frame::Container(cont)) = self.frames.last_mut() {
             cont.seen.tests += 1;
@@ -731,11 +768,7 @@ impl<'o, R: BufRead> Parser<'o, R> {
             Some(Frame::Leaf) | None => {}
             Some(Frame::Container(mut c)) => {
                 self.check_counts(&c);
-                let totals = &mut self.totals;
-                c.grouper.drain(|tc| {
-                    totals.add(tc.status);
-                    on_case(tc);
-                });
+                c.grouper.drain(&mut self.totals, &mut *on_case);
                 if let Some(Frame::Container(parent)) = self.frames.last_mut() {
                     parent.seen.add(&c.seen);
                 }
@@ -790,11 +823,7 @@ impl<'o, R: BufRead> Parser<'o, R> {
     pub(crate) fn flush(&mut self, on_case: &mut dyn FnMut(TestCase)) {
         while let Some(f) = self.frames.pop() {
             if let Frame::Container(mut c) = f {
-                let totals = &mut self.totals;
-                c.grouper.drain(|tc| {
-                    totals.add(tc.status);
-                    on_case(tc);
-                });
+                c.grouper.drain(&mut self.totals, &mut *on_case);
             }
         }
     }
