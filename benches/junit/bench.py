@@ -346,9 +346,8 @@ def print_table(results, args):
         for base, target in (("iterparse", TARGET_VS_ITERPARSE), ("junitparser", TARGET_VS_JUNITPARSER)):
             wall = t[base]["seconds"] / pg["seconds"]
             cpu = t[base]["cpu_seconds"] / max(pg["cpu_seconds"], 0.01)
-            checks.append(
-                (f"{r['cases']:,} cases: ≥ {target:.0f}× {base} (wall {wall:.1f}×; CPU time {cpu:.1f}×)", wall >= target)
-            )
+            checks.append((f"{r['cases']:,} cases: ≥ {target:.0f}× {base}, wall time ({wall:.1f}×)", wall >= target))
+            checks.append((f"{r['cases']:,} cases: ≥ {target:.0f}× {base}, CPU time ({cpu:.1f}×)", cpu >= target))
     print(
         "\nRatios are wall seconds of the baseline over proofgate's, measured in the same run; "
         "CPU s is user + system time (GNU time), which a busy machine distorts less.\n"
