@@ -338,6 +338,11 @@ mod bad {
                 "bad/text-after-root.xml",
                 ":2:1: malformed XML: text after the root element",
             ),
+            (
+                // Found by fuzzing: a newline inside an end tag's name.
+                "bad/fuzz-newline-in-end-tag.xml",
+                ":13:3: malformed XML: `</testcase6>` closes `<testcase>`",
+            ),
         ];
         for (file, want) in cases {
             let got = error_of(file);

@@ -1,10 +1,11 @@
 //! Fuzzes `proofgate::junit::parse`: any bytes give cases or a one-line error, never
-//! a panic, and the totals always match the cases handed out.
+//! a panic, the totals always match the cases handed out, and `count` agrees with
+//! `parse`.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use proofgate::junit::{ParseOptions, parse};
+use proofgate::junit::{ParseOptions, count, parse};
 
 fuzz_target!(|data: &[u8]| {
     for keep_going in [false, true] {
@@ -20,6 +21,18 @@ fuzz_target!(|data: &[u8]| {
             assert!(c.attempts >= 1);
         });
         assert!(max_message <= 64);
+        // The counting fast path agrees with the full parse.
+        match (&result, count(data, "fuzz.xml", &opts)) {
+            (Ok(a), Ok(b)) => assert_eq!(a.totals, b.totals),
+            (Err(a), Err(b)) => {
+                assert_eq!(a.to_string(), b.to_string());
+                assert_eq!(
+                    a.partial.as_ref().map(|p| p.totals),
+                    b.partial.as_ref().map(|p| p.totals)
+                );
+            }
+            (a, b) => panic!("parse and count disagree: {a:?} / {b:?}"),
+        }
         let totals = match result {
             Ok(s) => s.totals,
             Err(e) => {

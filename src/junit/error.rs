@@ -85,11 +85,16 @@ impl JunitError {
 
 impl fmt::Display for JunitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.path, self.line, self.column, self.kind
-        )
+        write!(f, "{}:{}:{}: ", self.path, self.line, self.column)?;
+        // One line whatever the input put into the message.
+        for c in self.kind.to_string().chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                fmt::Write::write_char(f, c)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -99,5 +104,16 @@ impl std::error::Error for JunitError {
             JunitErrorKind::Open(e) | JunitErrorKind::Read(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_one_line_whatever_the_message_holds() {
+        let e = JunitError::new("r.xml", 3, 7, JunitErrorKind::Malformed("a\nb\tc".into()));
+        assert_eq!(e.to_string(), "r.xml:3:7: malformed XML: a\\nb\\tc");
     }
 }

@@ -380,11 +380,15 @@ impl<'o, R: BufRead> Parser<'o, R> {
             XmlError::IllFormed(IllFormedError::MismatchedEndTag { expected, found }) => self
                 .err_at(
                     pos,
-                    JunitErrorKind::Malformed(format!("`</{found}>` closes `<{expected}>`")),
+                    JunitErrorKind::Malformed(format!(
+                        "`</{}>` closes `<{}>`",
+                        short_name(&found),
+                        short_name(&expected)
+                    )),
                 ),
             XmlError::IllFormed(IllFormedError::UnmatchedEndTag(name)) => self.err_at(
                 pos,
-                JunitErrorKind::Malformed(format!("`</{name}>` closes nothing")),
+                JunitErrorKind::Malformed(format!("`</{}>` closes nothing", short_name(&name))),
             ),
             XmlError::IllFormed(other) => {
                 self.err_at(pos, JunitErrorKind::Malformed(other.to_string()))
@@ -864,6 +868,16 @@ fn decode_content(raw: &str) -> String {
         }
     }
     out.trim().to_owned()
+}
+
+/// An element name as written, cut at the first space and to 64 bytes.
+fn short_name(name: &str) -> &str {
+    let name = name.split(char::is_whitespace).next().unwrap_or(name);
+    let mut end = name.len().min(64);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
 }
 
 fn malformed_attributes(e: &BytesStart<'_>) -> JunitErrorKind {
