@@ -615,6 +615,7 @@ mod run {
         assert_eq!(manifest["root_hash"], b["manifest"]["root_hash"]);
         assert!(manifest["files"].get("scripts/calc.py").is_some());
         assert!(manifest["files"].get("out-pass/tests.log").is_none());
+        assert!(manifest["files"].get("results/pass.xml").is_none());
         let summary = std::fs::read_to_string(root.join("out-pass/summary.md")).unwrap();
         assert!(summary.starts_with("# Test run: PASSED"), "{summary}");
         // The signed bundle verifies and carries the exact bundle bytes.

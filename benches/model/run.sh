@@ -49,24 +49,28 @@ else
   echo "note: PyYAML is not installed; the Python baseline is left out (pip install pyyaml)" >&2
 fi
 
-# Best of RUNS, in milliseconds.
+# Best of RUNS: wall-clock and CPU (user + sys, children included) milliseconds. On a
+# shared machine the CPU figure is the steadier one.
 best_ms() {
-  local best=""
+  local best="" best_cpu=""
   for _ in $(seq "$RUNS"); do
-    local s e ms
-    s=$(date +%s%N)
-    bash -c "$1"
-    e=$(date +%s%N)
-    ms=$(( (e - s) / 1000000 ))
-    if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best=$ms; fi
+    local t wall cpu
+    t=$( { TIMEFORMAT='%R %U %S'; time bash -c "$1" >/dev/null 2>&1; } 2>&1 )
+    wall=$(awk -v r="${t%% *}" 'BEGIN { printf "%d", r * 1000 }')
+    cpu=$(echo "$t" | awk '{ printf "%d", ($2 + $3) * 1000 }')
+    if [ -z "$best" ] || [ "$wall" -lt "$best" ]; then best=$wall; fi
+    if [ -z "$best_cpu" ] || [ "$cpu" -lt "$best_cpu" ]; then best_cpu=$cpu; fi
   done
-  echo "$best"
+  echo "$best $best_cpu"
 }
 
 results=()
+cpus=()
 for i in "${!cmds[@]}"; do
   bash -c "${cmds[$i]}" # warm the page cache
-  results+=("$(best_ms "${cmds[$i]}")")
+  read -r w c < <(best_ms "${cmds[$i]}")
+  results+=("$w")
+  cpus+=("$c")
 done
 
 total=${results[3]}
@@ -76,11 +80,11 @@ base_name="cat"
 if [ "$have_pyyaml" = 1 ]; then base_i=4; base_name="python"; fi
 base=${results[$base_i]}
 printf '\n%d scripts, best of %d runs, %s cores\n\n' "$N" "$RUNS" "$(nproc)"
-printf '| %-34s | %9s | %-12s |\n' "what" "time (ms)" "vs $base_name"
-printf '|%s|%s|%s|\n' "------------------------------------" "----------:" "-------------:"
+printf '| %-34s | %9s | %8s | %-12s |\n' "what" "wall (ms)" "cpu (ms)" "wall vs $base_name"
+printf '|%s|%s|%s|%s|\n' "------------------------------------" "----------:" "---------:" "-------------:"
 for i in "${!names[@]}"; do
   ratio=$(awk -v a="${results[$i]}" -v b="$base" 'BEGIN { if (b == 0) b = 1; printf "%.2fx", a / b }')
-  printf '| %-34s | %9s | %12s |\n' "${names[$i]}" "${results[$i]}" "$ratio"
+  printf '| %-34s | %9s | %8s | %12s |\n' "${names[$i]}" "${results[$i]}" "${cpus[$i]}" "$ratio"
 done
 echo
 if [ "$N" = 20000 ]; then

@@ -301,10 +301,15 @@ pub async fn download_with_progress(
 
     let dest = std::path::absolute(&req.path)
         .map_err(|e| ArtifactError::io(format!("resolving `{}`", req.path.display()), e))?;
-    let parent = dest
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| dest.clone());
+    // The temporary folder sits on the destination's file system so the final moves are
+    // renames: inside the destination when it exists, else beside it.
+    let parent = if dest.is_dir() {
+        dest.clone()
+    } else {
+        dest.parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| dest.clone())
+    };
     std::fs::create_dir_all(&parent)
         .map_err(|e| ArtifactError::io(format!("creating `{}`", parent.display()), e))?;
     let staging = tempfile::Builder::new()

@@ -145,6 +145,12 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     let mut exclude: Vec<String> = Vec::new();
     exclude.extend(relative_to_root(&out_dir, root));
     exclude.extend(relative_to_root(&log_path, root));
+    // Test results are outputs of the run, not sources.
+    exclude.extend(
+        junit
+            .iter()
+            .filter_map(|f| relative_to_root(&root.join(&f.path), root)),
+    );
     let built = manifest::build(&ManifestRequest {
         root: root.clone(),
         scope: args.scope.clone(),

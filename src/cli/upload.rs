@@ -130,7 +130,7 @@ pub(crate) fn progress(verb: &'static str) -> Option<artifact::upload::ProgressF
     if !std::io::stderr().is_terminal() {
         return None;
     }
-    let last = Arc::new(AtomicU64::new(0));
+    let last = Arc::new(AtomicU64::new(u64::MAX)); // the first report always prints
     Some(Arc::new(move |bytes: u64| {
         let mib = bytes >> 20;
         if last.swap(mib, Ordering::Relaxed) != mib {

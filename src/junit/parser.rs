@@ -467,17 +467,13 @@ impl<'o, R: BufRead> Parser<'o, R> {
     ) -> Result<(), JunitError> {
         let mut declared = Declared::default();
         let mut name = None;
-        for attr in e.attributes().with_checks(false) {
-            let attr = match attr {
-                Ok(a) => a,
-                Err(err) => {
-                    return Err(self.err_at(start, JunitErrorKind::Malformed(err.to_string())));
-                }
+        for attr in RawAttrs::new(e.attributes_raw()) {
+            let Some(attr) = attr else {
+                return Err(self.err_at(start, malformed_attributes(e)));
             };
-            let key = attr.key.local_name();
-            let slot = match key.as_ref() {
+            let slot = match attr.key {
                 "name" => {
-                    name = Some(decode_attr(&attr.value).into_owned());
+                    name = Some(decode_attr(attr.value).into_owned());
                     continue;
                 }
                 "tests" => &mut declared.tests,
@@ -529,25 +525,22 @@ impl<'o, R: BufRead> Parser<'o, R> {
         let mut duration = 0.0;
         let mut status_skip = false;
         let mut has_timestamp = false;
-        for attr in e.attributes().with_checks(false) {
-            let attr = match attr {
-                Ok(a) => a,
-                Err(err) => {
-                    return Err(self.err_at(start, JunitErrorKind::Malformed(err.to_string())));
-                }
+        for attr in RawAttrs::new(e.attributes_raw()) {
+            let Some(attr) = attr else {
+                return Err(self.err_at(start, malformed_attributes(e)));
             };
-            match attr.key.local_name().as_ref() {
+            match attr.key {
                 "name" => {
                     has_name = true;
-                    self.k_name.push_str(&decode_attr(&attr.value));
+                    self.k_name.push_str(&decode_attr(attr.value));
                 }
-                "classname" => self.k_class.push_str(&decode_attr(&attr.value)),
+                "classname" => self.k_class.push_str(&decode_attr(attr.value)),
                 "file" => {
                     has_file = true;
-                    self.k_file.push_str(&decode_attr(&attr.value));
+                    self.k_file.push_str(&decode_attr(attr.value));
                 }
                 "line" => line_raw = attr.value.trim().parse::<u32>().ok(),
-                "time" => duration = self.time_value(&attr.value, start),
+                "time" => duration = self.time_value(attr.value, start),
                 "timestamp" => has_timestamp = true,
                 "status" => {
                     let v = attr.value.trim();
@@ -638,17 +631,14 @@ impl<'o, R: BufRead> Parser<'o, R> {
         let mut message = None;
         let mut kind = None;
         let mut record_time = 0.0;
-        for attr in e.attributes().with_checks(false) {
-            let attr = match attr {
-                Ok(a) => a,
-                Err(err) => {
-                    return Err(self.err_at(start, JunitErrorKind::Malformed(err.to_string())));
-                }
+        for attr in RawAttrs::new(e.attributes_raw()) {
+            let Some(attr) = attr else {
+                return Err(self.err_at(start, malformed_attributes(e)));
             };
-            match attr.key.local_name().as_ref() {
-                "message" => message = Some(decode_attr(&attr.value).into_owned()),
-                "type" => kind = Some(decode_attr(&attr.value).into_owned()),
-                "time" if child.is_record() => record_time = self.time_value(&attr.value, start),
+            match attr.key {
+                "message" => message = Some(decode_attr(attr.value).into_owned()),
+                "type" => kind = Some(decode_attr(attr.value).into_owned()),
+                "time" if child.is_record() => record_time = self.time_value(attr.value, start),
                 _ => {}
             }
         }
@@ -874,4 +864,113 @@ fn decode_content(raw: &str) -> String {
         }
     }
     out.trim().to_owned()
+}
+
+fn malformed_attributes(e: &BytesStart<'_>) -> JunitErrorKind {
+    JunitErrorKind::Malformed(format!(
+        "malformed attributes in `<{}>` (expected `name=\"value\"` pairs)",
+        e.name().as_ref()
+    ))
+}
+
+/// One attribute: the local part of its name and its raw (undecoded) value.
+struct RawAttr<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+/// A fast scan of a start tag's attributes (`key="value"` or `key='value'`, separated by
+/// whitespace). Yields `None` once for malformed input, then stops.
+struct RawAttrs<'a> {
+    s: &'a str,
+    i: usize,
+    done: bool,
+}
+
+impl<'a> RawAttrs<'a> {
+    fn new(s: &'a str) -> Self {
+        Self {
+            s,
+            i: 0,
+            done: false,
+        }
+    }
+}
+
+impl<'a> Iterator for RawAttrs<'a> {
+    type Item = Option<RawAttr<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let b = self.s.as_bytes();
+        let mut i = self.i;
+        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
+            i += 1;
+        }
+        if i >= b.len() {
+            self.done = true;
+            return None;
+        }
+        let ks = i;
+        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'=' {
+            i += 1;
+        }
+        let ke = i;
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let quote = if i + 1 < b.len() && b[i] == b'=' {
+            i += 1;
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            b.get(i).copied()
+        } else {
+            None
+        };
+        let (Some(q @ (b'"' | b'\'')), true) = (quote, ke > ks) else {
+            self.done = true;
+            return Some(None);
+        };
+        let vs = i + 1;
+        let Some(len) = memchr::memchr(q, &b[vs.min(b.len())..]) else {
+            self.done = true;
+            return Some(None);
+        };
+        self.i = vs + len + 1;
+        // Every cut is next to an ASCII byte, so on a character boundary.
+        let key = self.s.get(ks..ke).unwrap_or_default();
+        let key = key.rsplit(':').next().unwrap_or(key);
+        let value = self.s.get(vs..vs + len).unwrap_or_default();
+        Some(Some(RawAttr { key, value }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(s: &str) -> Vec<Option<(String, String)>> {
+        RawAttrs::new(s)
+            .map(|a| a.map(|a| (a.key.to_owned(), a.value.to_owned())))
+            .collect()
+    }
+
+    #[test]
+    fn raw_attributes_are_scanned_with_local_names() {
+        let some = |k: &str, v: &str| Some((k.to_owned(), v.to_owned()));
+        assert_eq!(
+            scan(" a=\"1\" j:b = 'x\"y'\n\tc=\"\""),
+            [some("a", "1"), some("b", "x\"y"), some("c", "")]
+        );
+        assert_eq!(scan("   "), []);
+        assert_eq!(scan(" a=\"1\" /"), [some("a", "1")]);
+        assert_eq!(scan(" a"), [None]);
+        assert_eq!(scan(" a=1"), [None]);
+        assert_eq!(scan(" a=\"1"), [None]);
+        assert_eq!(scan(" =\"1\""), [None]);
+        assert_eq!(scan(" a=\"é\" b='ü'"), [some("a", "é"), some("b", "ü")]);
+    }
 }
