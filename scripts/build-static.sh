@@ -8,9 +8,10 @@ export CC_x86_64_unknown_linux_musl="${CC_x86_64_unknown_linux_musl:-musl-gcc}"
 export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="${CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS:--C target-feature=+crt-static -C relocation-model=static}"
 cargo build --release --locked --target "$TARGET" --target-dir target/static --bin proofgate >&2
 BIN="target/static/$TARGET/release/proofgate"
-if ! ldd "$BIN" 2>&1 | grep -q "not a dynamic executable"; then
-  echo "error: $BIN is not static:" >&2
-  ldd "$BIN" >&2 || true
-  exit 1
-fi
+# ldd exits 1 on a static binary: read its words, not its status.
+LDD=$(ldd "$BIN" 2>&1 || true)
+case "$LDD" in
+  *"not a dynamic executable"*) ;;
+  *) echo "error: $BIN is not static: $LDD" >&2; exit 1 ;;
+esac
 echo "$BIN"

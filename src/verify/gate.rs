@@ -168,7 +168,7 @@ pub struct GateInput<'a> {
     /// Every proof found (several per script when shards or runs overlap).
     pub proofs: &'a [ProofInput],
     /// Envelope verification against the trusted keys.
-    pub verifier: &'a dyn EnvelopeVerifier,
+    pub verifier: &'a (dyn EnvelopeVerifier + Sync),
     /// The commit under test.
     pub commit: Option<&'a str>,
     /// Apply release rules.
@@ -213,33 +213,51 @@ pub fn evaluate(input: &GateInput<'_>) -> Report {
         .collect();
     unknown.sort_by(|a, b| (&a.script_id, &a.file).cmp(&(&b.script_id, &b.file)));
 
-    let empty = CheckoutFacts::default();
     let mut counts = Counts {
         scripts: input.scripts.len(),
         unknown_proofs: unknown.len(),
         ..Counts::default()
     };
-    let mut rows = Vec::with_capacity(input.scripts.len());
-    for s in input.scripts {
-        let facts = input.facts.get(&s.id).unwrap_or(&empty);
-        let required = required_evidence(s, input.policy, input.release);
-        let proofs = by_id.get(s.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-        let out = match required {
-            None => Outcome::deny(
-                Reason::EvidenceUndeclared,
-                format!(
-                    "`{}` declares no `test.evidence`; add `ci`, `declared` or `manual` to its header",
-                    s.path
-                ),
-                None,
-            ),
-            Some(Evidence::Manual) => judge_manual(s, input.policy),
-            Some(Evidence::Declared) => judge_declared(s, facts),
-            Some(Evidence::Ci) => judge_ci(s, facts, proofs, input),
-        };
-        let verdict = if out.reason.passes() {
+    // Judging is independent per script (signature checks dominate): split the scripts
+    // over the available cores.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(input.scripts.len().div_ceil(256).max(1));
+    let chunk = input.scripts.len().div_ceil(threads).max(1);
+    let judged: Vec<(Reason, ScriptReport)> = if threads <= 1 {
+        input
+            .scripts
+            .iter()
+            .map(|s| judge_script(s, &by_id, input))
+            .collect()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = input
+                .scripts
+                .chunks(chunk)
+                .map(|part| {
+                    let by_id = &by_id;
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|s| judge_script(s, by_id, input))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(v) => v,
+                    Err(p) => std::panic::resume_unwind(p),
+                })
+                .collect()
+        })
+    };
+    let mut rows = Vec::with_capacity(judged.len());
+    for (reason, row) in judged {
+        if reason.passes() {
             counts.passed += 1;
-            match out.reason {
+            match reason {
                 Reason::CiProof => counts.ci += 1,
                 Reason::CiReused => {
                     counts.ci += 1;
@@ -249,22 +267,10 @@ pub fn evaluate(input: &GateInput<'_>) -> Report {
                 Reason::ManualOk => counts.manual += 1,
                 _ => {}
             }
-            Verdict::Pass
         } else {
             counts.failed += 1;
-            Verdict::Fail
-        };
-        rows.push(ScriptReport {
-            id: s.id.clone(),
-            path: s.path.clone(),
-            line: s.header_line,
-            evidence: s.evidence.map(|e| e.as_str().to_owned()),
-            required_evidence: required.map(|e| e.as_str().to_owned()),
-            verdict,
-            reason: out.reason,
-            message: out.message,
-            proof: out.proof,
-        });
+        }
+        rows.push(row);
     }
     rows.sort_by(|a, b| {
         (a.verdict == Verdict::Pass, &a.id).cmp(&(b.verdict == Verdict::Pass, &b.id))
@@ -284,6 +290,49 @@ pub fn evaluate(input: &GateInput<'_>) -> Report {
         scripts: rows,
         unknown_proofs: unknown,
     }
+}
+
+fn judge_script(
+    s: &GateScript,
+    by_id: &HashMap<&str, Vec<&ProofInput>>,
+    input: &GateInput<'_>,
+) -> (Reason, ScriptReport) {
+    let empty = CheckoutFacts::default();
+    let facts = input.facts.get(&s.id).unwrap_or(&empty);
+    let required = required_evidence(s, input.policy, input.release);
+    let proofs = by_id.get(s.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+    let out = match required {
+        None => Outcome::deny(
+            Reason::EvidenceUndeclared,
+            format!(
+                "`{}` declares no `test.evidence`; add `ci`, `declared` or `manual` to its header",
+                s.path
+            ),
+            None,
+        ),
+        Some(Evidence::Manual) => judge_manual(s, input.policy),
+        Some(Evidence::Declared) => judge_declared(s, facts),
+        Some(Evidence::Ci) => judge_ci(s, facts, proofs, input),
+    };
+    let verdict = if out.reason.passes() {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    (
+        out.reason,
+        ScriptReport {
+            id: s.id.clone(),
+            path: s.path.clone(),
+            line: s.header_line,
+            evidence: s.evidence.map(|e| e.as_str().to_owned()),
+            required_evidence: required.map(|e| e.as_str().to_owned()),
+            verdict,
+            reason: out.reason,
+            message: out.message,
+            proof: out.proof,
+        },
+    )
 }
 
 /// Under `--release`, maturity-3 and medium/high-impact scripts need `ci` whatever their

@@ -36,6 +36,31 @@ pub enum LoadError {
     },
 }
 
+/// Maps `f` over `items` on the available cores, keeping the order.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len().div_ceil(256).max(1));
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    })
+}
+
 /// The script id a proof file name carries: `proof-<ID>.json`, not `.dsse.json`.
 pub fn proof_id_of(file_name: &str) -> Option<&str> {
     let stem = file_name.strip_prefix("proof-")?.strip_suffix(".json")?;
@@ -53,13 +78,33 @@ pub fn read_proofs(dir: &Path) -> Result<Vec<ProofInput>, LoadError> {
     if !dir.is_dir() {
         return Err(LoadError::NoProofsDir(dir.to_owned()));
     }
-    let mut out = Vec::new();
-    walk(dir, dir, 0, &mut out)?;
+    let mut found = Vec::new();
+    walk(dir, dir, 0, &mut found)?;
+    let mut out = par_map(&found, |(path, id, origin)| read_one(path, id, origin));
     out.sort_by(|a, b| (&a.script_id, &a.origin).cmp(&(&b.script_id, &b.origin)));
     Ok(out)
 }
 
-fn walk(base: &Path, dir: &Path, depth: usize, out: &mut Vec<ProofInput>) -> Result<(), LoadError> {
+fn read_one(path: &Path, id: &str, origin: &str) -> ProofInput {
+    let json = std::fs::read(path).map_err(|e| e.to_string());
+    let dsse_path = path.with_file_name(format!("proof-{id}.dsse.json"));
+    let dsse = match std::fs::read(&dsse_path) {
+        Ok(b) => Some(Ok(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => Some(Err(e.to_string())),
+    };
+    ProofInput {
+        script_id: id.to_owned(),
+        origin: origin.to_owned(),
+        json,
+        dsse,
+    }
+}
+
+/// A proof file found: its path, script id and origin (relative to the base).
+type Found = (PathBuf, String, String);
+
+fn walk(base: &Path, dir: &Path, depth: usize, out: &mut Vec<Found>) -> Result<(), LoadError> {
     let list = |e| LoadError::List {
         path: dir.to_owned(),
         source: e,
@@ -87,19 +132,7 @@ fn walk(base: &Path, dir: &Path, depth: usize, out: &mut Vec<ProofInput>) -> Res
             .unwrap_or(&path)
             .to_string_lossy()
             .replace('\\', "/");
-        let json = std::fs::read(&path).map_err(|e| e.to_string());
-        let dsse_path = path.with_file_name(format!("proof-{id}.dsse.json"));
-        let dsse = match std::fs::read(&dsse_path) {
-            Ok(b) => Some(Ok(b)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => Some(Err(e.to_string())),
-        };
-        out.push(ProofInput {
-            script_id: id.to_owned(),
-            origin,
-            json,
-            dsse,
-        });
+        out.push((path.clone(), id.to_owned(), origin));
     }
     Ok(())
 }
@@ -137,8 +170,7 @@ pub fn checkout_facts(
     root: &Path,
     scripts: &[GateScript],
 ) -> Result<HashMap<String, CheckoutFacts>, LoadError> {
-    let mut out = HashMap::with_capacity(scripts.len());
-    for s in scripts {
+    let facts = par_map(scripts, |s| -> Result<(String, CheckoutFacts), LoadError> {
         let script_digest = digest_if_exists(&root.join(&s.path))?;
         let mut files = Vec::with_capacity(s.test_files.len());
         let mut missing = Vec::new();
@@ -149,16 +181,16 @@ pub fn checkout_facts(
             }
             files.push((t.clone(), d));
         }
-        out.insert(
+        Ok((
             s.id.clone(),
             CheckoutFacts {
                 script_digest,
                 tests_digest: tests_digest(&files),
                 missing_test_files: missing,
             },
-        );
-    }
-    Ok(out)
+        ))
+    });
+    facts.into_iter().collect()
 }
 
 #[cfg(test)]

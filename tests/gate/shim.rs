@@ -99,11 +99,12 @@ fn shim_maps_inputs_to_commands_and_keeps_secrets_off_the_command_line() {
         !gen_args.iter().any(|a| a.contains("SECRETKEY")),
         "{gen_args:?}"
     );
-    let key_file = &gen_args[gen_args.iter().position(|a| a == "--signing-key").unwrap() + 1];
-    assert_eq!(
-        std::fs::read_to_string(key_file).unwrap().trim(),
-        "SECRETKEY"
+    assert!(
+        gen_args
+            .windows(2)
+            .any(|w| w == ["--signing-key-env", "PROOFGATE_SIGNING_KEY"])
     );
+    assert_eq!(v["g"]["extraEnv"]["PROOFGATE_SIGNING_KEY"], "SECRETKEY");
     assert_eq!(up[0], "upload");
     assert!(up.windows(2).any(|w| w == ["--name", "proofs-1"]));
     assert!(up.windows(2).any(|w| w == ["--retention-days", "5"]));
