@@ -8,6 +8,7 @@
 //! with a broken header has `evidence: None`, as if it had no header.
 
 mod config;
+mod fastyaml;
 mod header;
 mod id;
 pub mod matrix;
@@ -552,7 +553,11 @@ impl Ctx<'_> {
             }
             Extracted::Header(raw) => raw,
         };
-        let value: Value = match serde_yaml_ng::from_str(&raw.yaml) {
+        let parsed = match fastyaml::parse(&raw.yaml) {
+            Some(v) => Ok(v),
+            None => serde_yaml_ng::from_str(&raw.yaml),
+        };
+        let value: Value = match parsed {
             Ok(v) => v,
             Err(e) => {
                 let (msg, pos) = header::yaml_error_parts_mapped(&e, |l, c| raw.file_pos(l, c));
