@@ -2,9 +2,11 @@
 //! the certification model to `proof-<ID>.json` (and `proof-<ID>.dsse.json` when a key
 //! is given) per script with evidence `ci` or `declared`.
 //!
-//! Every proof and envelope is built in memory first; nothing is written unless all of
-//! them could be built. Each file is then written atomically (a temporary file in the
-//! output directory, renamed into place).
+//! Every input is read and hashed, and every check that could fail a proof's build is
+//! made, before anything is written; then worker threads build, sign and write one
+//! proof at a time, so memory stays proportional to the workers, not to the run. Each
+//! file is written atomically (a temporary file in the output directory, renamed into
+//! place).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -23,7 +25,8 @@ use super::attest::{self, ExtraConfig};
 use super::context::RunContext;
 use super::jcs::{self, FileDigests, JcsError};
 use super::record::{
-    EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, Verdict, build_proof,
+    EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, TestFileRef, Verdict,
+    build_proof, tests_digest,
 };
 
 /// The parsed JUnit input: every case of every file in one list (so the model's
@@ -219,15 +222,7 @@ pub fn rel_path(root: &Path, path: &Path) -> String {
     s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
 }
 
-struct Built {
-    id: String,
-    proof: Proof,
-    proof_bytes: Vec<u8>,
-    proof_digest: Sha256Digest,
-    envelope_bytes: Option<Vec<u8>>,
-}
-
-/// Builds every proof (and envelope), then writes them. See the module docs.
+/// Builds every proof (and envelope) and writes it. See the module docs.
 pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateError> {
     let mut timings = Timings::default();
     let model = req.model;
@@ -273,9 +268,19 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
     }
     timings.hash = t.elapsed();
 
-    // Build (and sign) in parallel: each script is independent.
+    // Build, sign and write in parallel: each script is independent. Building cannot
+    // fail once the facts are known (the only fallible step, the tests digest, was
+    // checked in `script_facts`), so writing as soon as a proof is built keeps the
+    // guarantee that nothing is written unless every proof could be built, without
+    // holding every proof in memory.
+    std::fs::create_dir_all(req.out_dir).map_err(|source| GenerateError::Write {
+        path: req.out_dir.to_path_buf(),
+        source,
+    })?;
     let generated_at = format_time(req.generated_at);
-    let chunk = facts.len().div_ceil(threads).max(1);
+    // Writing is mostly system calls that block: more workers than cores helps.
+    let workers = (threads * 2).clamp(1, 8);
+    let chunk = facts.len().div_ceil(workers).max(1);
     let t = Instant::now();
     let results: Vec<PartResult> = std::thread::scope(|scope| {
         let handles: Vec<_> = facts
@@ -284,7 +289,7 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
                 let flat = &flat;
                 let sources = &sources;
                 let generated_at = &generated_at;
-                scope.spawn(move || build_part(req, part, flat, sources, generated_at))
+                scope.spawn(move || emit_part(req, part, flat, sources, generated_at))
             })
             .collect();
         handles
@@ -297,62 +302,15 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
             .collect()
     });
     timings.build_sign_wall = t.elapsed();
-    let mut built = Vec::with_capacity(facts.len());
+    let mut proofs = Vec::with_capacity(facts.len());
     for r in results {
-        let (b, build, sign) = r?;
-        built.extend(b);
-        timings.build += build;
-        timings.sign += sign;
+        let (p, spent) = r?;
+        proofs.extend(p);
+        timings.build += spent.build;
+        timings.sign += spent.sign;
+        timings.write += spent.write;
     }
-    built.sort_by(|a, b| a.id.cmp(&b.id));
-
-    // Write.
-    let t = Instant::now();
-    std::fs::create_dir_all(req.out_dir).map_err(|source| GenerateError::Write {
-        path: req.out_dir.to_path_buf(),
-        source,
-    })?;
-    // Files are independent: write them from several threads (the work is mostly
-    // system calls, so more threads than cores helps).
-    let writers = threads.max(4);
-    let chunk = built.len().div_ceil(writers).max(1);
-    let mut parts: Vec<Vec<Built>> = Vec::new();
-    let mut rest = built;
-    while rest.len() > chunk {
-        let tail = rest.split_off(chunk);
-        parts.push(rest);
-        rest = tail;
-    }
-    parts.push(rest);
-    let out_dir = req.out_dir;
-    let written: Vec<Result<Vec<ProofOutcome>, GenerateError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| {
-                scope.spawn(move || {
-                    part.into_iter()
-                        .map(|b| write_one(out_dir, b))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(GenerateError::Write {
-                        path: out_dir.to_path_buf(),
-                        source: std::io::Error::other("a writer thread panicked"),
-                    })
-                })
-            })
-            .collect()
-    });
-    let mut proofs = Vec::new();
-    for w in written {
-        proofs.extend(w?);
-    }
-    timings.write = t.elapsed();
+    proofs.sort_by(|a, b| a.script_id.cmp(&b.script_id));
     Ok(GenerateReport {
         proofs,
         key_id: req.key.map(|k| k.key_id().to_string()),
@@ -361,11 +319,18 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
 }
 
 /// Writes one proof (and its envelope, or removes a stale one).
-fn write_one(out_dir: &Path, b: Built) -> Result<ProofOutcome, GenerateError> {
-    let proof_path = out_dir.join(attest::proof_file_name(&b.id));
-    write_atomic(&proof_path, &b.proof_bytes)?;
-    let env_path = out_dir.join(attest::envelope_file_name(&b.id));
-    let envelope = match &b.envelope_bytes {
+fn write_one(
+    out_dir: &Path,
+    proof: &Proof,
+    proof_bytes: &[u8],
+    proof_digest: Sha256Digest,
+    envelope_bytes: Option<&[u8]>,
+) -> Result<ProofOutcome, GenerateError> {
+    let id = &proof.script_id;
+    let proof_path = out_dir.join(attest::proof_file_name(id));
+    write_atomic(&proof_path, proof_bytes)?;
+    let env_path = out_dir.join(attest::envelope_file_name(id));
+    let envelope = match envelope_bytes {
         Some(bytes) => {
             write_atomic(&env_path, bytes)?;
             Some(env_path)
@@ -385,19 +350,19 @@ fn write_one(out_dir: &Path, b: Built) -> Result<ProofOutcome, GenerateError> {
             None
         }
     };
-    let s = &b.proof.test_summary;
+    let s = &proof.test_summary;
     Ok(ProofOutcome {
-        script_id: b.id,
-        script_path: b.proof.script_path.clone(),
-        verdict: b.proof.verdict,
-        reasons: b.proof.reasons.iter().map(|r| r.code.clone()).collect(),
+        script_id: id.clone(),
+        script_path: proof.script_path.clone(),
+        verdict: proof.verdict,
+        reasons: proof.reasons.iter().map(|r| r.code.clone()).collect(),
         tests: s.total,
         passed: s.passed,
         failed: s.failed + s.errors,
         skipped: s.skipped,
-        flaky: b.proof.flaky,
+        flaky: proof.flaky,
         proof: proof_path,
-        proof_digest: b.proof_digest,
+        proof_digest,
         envelope,
     })
 }
@@ -434,6 +399,15 @@ fn script_facts<'m>(
             produced_results: mapped.test_files.get(tf).copied().unwrap_or(false),
         });
     }
+    // The one fallible step of building a proof, checked before anything is written.
+    let refs: Vec<TestFileRef> = test_files
+        .iter()
+        .map(|t| TestFileRef {
+            path: t.path.clone(),
+            digest: t.digests.as_ref().map(|d| d.sha256),
+        })
+        .collect();
+    tests_digest(&refs)?;
     Ok(Some((
         ScriptFacts {
             id: id.to_owned(),
@@ -468,10 +442,19 @@ fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + 
     })
 }
 
-/// A worker's proofs, with its build and sign time.
-type PartResult = Result<(Vec<Built>, Duration, Duration), GenerateError>;
+/// Time one worker spent per phase.
+#[derive(Clone, Copy, Debug, Default)]
+struct Spent {
+    build: Duration,
+    sign: Duration,
+    write: Duration,
+}
 
-fn build_part(
+/// A worker's written proofs, with its time per phase.
+type PartResult = Result<(Vec<ProofOutcome>, Spent), GenerateError>;
+
+/// Builds, signs and writes the proofs of `part`, one at a time.
+fn emit_part(
     req: &GenerateRequest<'_>,
     part: &[Part<'_>],
     flat: &[(&TestCase, usize)],
@@ -479,8 +462,7 @@ fn build_part(
     generated_at: &str,
 ) -> PartResult {
     let mut out = Vec::with_capacity(part.len());
-    let mut build = Duration::ZERO;
-    let mut sign = Duration::ZERO;
+    let mut spent = Spent::default();
     let mut cases = Vec::new();
     for (facts, mapped, extra) in part {
         let t = Instant::now();
@@ -496,25 +478,24 @@ fn build_part(
         )?;
         let proof_bytes = proof.to_json_bytes();
         let proof_digest = Sha256Digest::of(&proof_bytes);
-        build += t.elapsed();
+        spent.build += t.elapsed();
         let t = Instant::now();
         let envelope_bytes = req.key.map(|key| {
             let st = attest::statement(&proof, proof_digest, extra);
             attest::sign_statement(&st, key).to_json_pretty()
         });
-        sign += t.elapsed();
-        // Only the summary is needed from here on: free the tests early.
-        let mut proof = proof;
-        proof.tests = Vec::new();
-        out.push(Built {
-            id: facts.id.clone(),
-            proof,
-            proof_bytes,
+        spent.sign += t.elapsed();
+        let t = Instant::now();
+        out.push(write_one(
+            req.out_dir,
+            &proof,
+            &proof_bytes,
             proof_digest,
-            envelope_bytes,
-        });
+            envelope_bytes.as_deref(),
+        )?);
+        spent.write += t.elapsed();
     }
-    Ok((out, build, sign))
+    Ok((out, spent))
 }
 
 /// The script header as a configuration descriptor: SHA-256 of its canonical JSON.
@@ -580,20 +561,26 @@ fn digest_path(path: &Path) -> Result<Option<FileDigests>, GenerateError> {
     Ok(Some(FileDigests::of(listing.as_bytes())))
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a
-/// rename, so readers never see a partial file.
+/// Writes `bytes` to `path` through a temporary file in the same directory
+/// (`.<name>.tmp`, a fixed name so an interrupted run leaves at most one per output
+/// and the next run reuses it) and a rename, so readers never see a partial file.
+/// Files are not fsynced one by one: the rename makes each file appear whole, and
+/// durability across a power loss is left to the file system's commit interval.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), GenerateError> {
     let err = |source| GenerateError::Write {
         path: path.to_path_buf(),
         source,
     };
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".proofgate-")
-        .tempfile_in(dir)
-        .map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
     Ok(())
 }
 
