@@ -640,3 +640,50 @@ mod cli {
         assert!(stderr(&o).contains("error: tests/fixtures/junit/bad/truncated.xml:10:1:"));
     }
 }
+
+mod counting {
+    use super::*;
+
+    /// `count` (the `--summary` path) agrees with `parse` on every fixture.
+    #[test]
+    fn count_agrees_with_parse_on_every_fixture() {
+        let mut files = Vec::new();
+        for dir in ["dialects", "bad", "example"] {
+            for e in std::fs::read_dir(fixture(dir)).unwrap() {
+                files.push(e.unwrap().path());
+            }
+        }
+        for entry in ignore::WalkBuilder::new(fixture("real")).build().flatten() {
+            if entry.path().file_name().is_some_and(|n| n == "junit.xml") {
+                files.push(entry.into_path());
+            }
+        }
+        assert!(files.len() > 30);
+        let opts = ParseOptions {
+            keep_going: true,
+            ..ParseOptions::default()
+        };
+        for f in files {
+            let bytes = std::fs::read(&f).unwrap();
+            let mut n = 0u64;
+            let full = junit::parse(&bytes[..], "f", &opts, |_| n += 1);
+            let fast = junit::count(&bytes[..], "f", &opts);
+            match (full, fast) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a, b, "{}", f.display());
+                    assert_eq!(a.totals.tests, n);
+                }
+                (Err(a), Err(b)) => {
+                    assert_eq!(a.to_string(), b.to_string(), "{}", f.display());
+                    assert_eq!(
+                        a.partial.map(|p| p.totals),
+                        b.partial.map(|p| p.totals),
+                        "{}",
+                        f.display()
+                    );
+                }
+                (a, b) => panic!("{}: {a:?} vs {b:?}", f.display()),
+            }
+        }
+    }
+}

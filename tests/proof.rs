@@ -147,7 +147,11 @@ fn library_envelope(key: &SigningKey, statuses: &[Status]) -> Envelope {
     .expect("proof");
     let bytes = proof.to_json_bytes();
     attest::sign_statement(
-        &attest::statement(&proof, &bytes, &ExtraConfig::default()),
+        &attest::statement(
+            &proof,
+            proofgate::digest::Sha256Digest::of(&bytes),
+            &ExtraConfig::default(),
+        ),
         key,
     )
 }
@@ -639,6 +643,25 @@ fn generate(root: &Path, extra: &[&str]) -> Output {
         .env("SOURCE_DATE_EPOCH", "1767225600"))
 }
 
+/// Validates every `proof-*.json` in `dir` against `schemas/proof.schema.json` (Python
+/// `jsonschema`, draft 2020-12); returns how many were checked.
+fn check_proof_schema(dir: &Path) -> usize {
+    if !peers::python(&["jsonschema"]) {
+        return 0;
+    }
+    let proofs: Vec<PathBuf> = files_ending(dir, ".json")
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().ends_with(".dsse.json"))
+        .collect();
+    assert!(!proofs.is_empty(), "no proofs in {}", dir.display());
+    let o = run(Command::new("python3")
+        .arg(interop("check_schema.py"))
+        .arg(manifest_dir().join("schemas/proof.schema.json"))
+        .args(&proofs));
+    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    proofs.len()
+}
+
 fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
@@ -806,19 +829,7 @@ fn generate_on_the_fixture_repo_signs_proofs_that_independent_verifiers_accept()
     assert!(ok, "{out_text}");
     let (ok, out_text) = python_verify(&pk, "invalid", &bad);
     assert!(ok, "{out_text}");
-    if !peers::python(&["jsonschema"]) {
-        return;
-    }
-    let proofs: Vec<PathBuf> = files_ending(&out, ".json")
-        .into_iter()
-        .filter(|p| !p.to_string_lossy().ends_with(".dsse.json"))
-        .collect();
-    assert_eq!(proofs.len(), 5);
-    let o = run(Command::new("python3")
-        .arg(interop("check_schema.py"))
-        .arg(manifest_dir().join("schemas/proof.schema.json"))
-        .args(&proofs));
-    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    assert_eq!(check_proof_schema(&out), 5);
 }
 
 #[test]
@@ -866,6 +877,7 @@ fn generate_after_a_real_pytest_run_proves_what_pytest_reported() {
         !out.join("proof-greet.dsse.json").exists(),
         "no key: no envelope"
     );
+    check_proof_schema(&out);
 }
 
 #[test]
@@ -878,6 +890,7 @@ fn generate_exits_0_when_every_proof_passes_and_2_on_bad_input() {
     }
     let o = generate(root, &["--junit", "junit/*.xml"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    check_proof_schema(&root.join("test-results/proofs"));
 
     write(
         &root.join("junit/broken.xml"),
@@ -977,4 +990,5 @@ fn generate_signs_with_an_openssl_key_from_the_environment() {
             .arg(&e));
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
     }
+    check_proof_schema(&root.join("test-results/proofs"));
 }

@@ -4,7 +4,7 @@
 #   bash benches/generate/run.sh          # quick: 1,000 scripts x 100 cases (100k cases)
 #   bash benches/generate/run.sh --full   # target size: 10,000 scripts x 100 cases (1M cases)
 #
-# Prints wall times (best of N runs) with ratios against two baselines measured in the
+# Prints wall times (best of 3 runs; 2 with --full) with ratios against two baselines measured in the
 # same run on the same JUnit files:
 #   - `cat` of the JUnit files (the I/O floor),
 #   - `proofgate inspect --summary` (parsing alone),
@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 scripts=1000 per=100 parts=4 runs=3
-if [ "${1:-}" = "--full" ]; then scripts=10000 parts=10; fi
+if [ "${1:-}" = "--full" ]; then scripts=10000 parts=10 runs=2; fi
 
 cargo build --release --locked --quiet --bin proofgate
 bin="$PWD/target/release/proofgate"
@@ -55,6 +55,7 @@ row "inspect --summary (baseline)" "$t_inspect"
 row "generate (unsigned)" "$t_unsigned"
 row "generate --signing-key-file" "$t_signed"
 echo "signed run split: ${split#timings }"
+echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "$scripts" -ge 10000 ]; then
   if [ "$(calc "int($t_signed <= 2.0)")" = 1 ]; then echo "target (<= 2 s): met"; else echo "target (<= 2 s): NOT met"; fi
 fi

@@ -53,23 +53,29 @@ pub(crate) fn parse_time(raw: &str) -> Result<f64, TimeIssue> {
 /// parts up to the first one that starts with an upper-case letter (a class) are the
 /// module path. `tests.test_x.TestA` → `tests/test_x.py`, `tests.test_x` →
 /// `tests/test_x.py`. `None` when no module part is left.
+#[cfg(test)]
 pub(crate) fn pytest_file_from_classname(classname: &str) -> Option<String> {
-    if classname.is_empty() {
-        return None;
-    }
-    let mut parts = Vec::new();
+    let mut out = String::new();
+    pytest_file_into(classname, &mut out).then_some(out)
+}
+
+/// [`pytest_file_from_classname`] into a reused buffer; false when there is no file.
+pub(crate) fn pytest_file_into(classname: &str, out: &mut String) -> bool {
+    out.clear();
     for part in classname.split('.') {
         if part.is_empty() || part.starts_with(|c: char| c.is_uppercase()) {
             break;
         }
-        parts.push(part);
+        if !out.is_empty() {
+            out.push('/');
+        }
+        out.push_str(part);
     }
-    if parts.is_empty() {
-        return None;
+    if out.is_empty() {
+        return false;
     }
-    let mut file = parts.join("/");
-    file.push_str(".py");
-    Some(file)
+    out.push_str(".py");
+    true
 }
 
 /// pytest's `xunit1` lines are 0-based; its test cases carry `file` and `line` but no
@@ -131,7 +137,7 @@ fn decode_reference(s: &str) -> Option<(char, usize)> {
 /// Decodes an attribute value: like [`decode_text`], borrowing when there is nothing
 /// to decode.
 pub(crate) fn decode_attr(raw: &str) -> std::borrow::Cow<'_, str> {
-    if raw.contains(['&', '\r']) {
+    if memchr::memchr2(b'&', b'\r', raw.as_bytes()).is_some() {
         let mut s = String::with_capacity(raw.len());
         decode_text(raw, &mut s);
         std::borrow::Cow::Owned(s)
@@ -172,6 +178,10 @@ mod tests {
             Some("test_x.py")
         );
         assert_eq!(pytest_file_from_classname("TestA"), None);
+        let mut buf = String::new();
+        assert!(pytest_file_into("tests.test_x.TestA", &mut buf));
+        assert_eq!(buf, "tests/test_x.py");
+        assert!(!pytest_file_into("TestA", &mut buf));
         assert_eq!(pytest_file_from_classname(""), None);
     }
 

@@ -105,6 +105,9 @@ pub(crate) struct Record {
     pub attempts: Attempts,
     /// A test case without a `name`: never merged with another.
     pub anonymous: bool,
+    /// In counting mode: a 128-bit hash of the key instead of the strings (which are
+    /// then empty).
+    pub key: Option<u128>,
 }
 
 struct Pending {
@@ -119,11 +122,27 @@ struct Pending {
 pub(crate) struct Grouper {
     pending: Vec<Pending>,
     by_hash: HashMap<u64, u32, BuildHasherDefault<Passthrough>>,
+    /// Counting mode: attempts by key hash.
+    counts: HashMap<u128, Attempts, BuildHasherDefault<Passthrough>>,
+    anonymous: u64,
 }
 
 impl Grouper {
     /// Adds an element; merges it into an earlier one with the same key.
     pub(crate) fn add(&mut self, record: Record) {
+        if let Some(key) = record.key {
+            let key = if record.anonymous {
+                self.anonymous += 1;
+                (1u128 << 127) | u128::from(self.anonymous)
+            } else {
+                key
+            };
+            self.counts
+                .entry(key)
+                .and_modify(|a| *a = a.then(record.attempts))
+                .or_insert(record.attempts);
+            return;
+        }
         if record.anonymous {
             self.pending.push(Pending { record, next: None });
             return;
@@ -168,11 +187,16 @@ impl Grouper {
     }
 
     /// Hands out the grouped tests in order and empties the grouper.
-    pub(crate) fn drain(&mut self, mut out: impl FnMut(TestCase)) {
+    pub(crate) fn drain(&mut self, totals: &mut super::Totals, mut out: impl FnMut(TestCase)) {
+        for a in self.counts.values() {
+            totals.add(a.status());
+        }
+        self.counts.clear();
+        self.anonymous = 0;
         self.by_hash.clear();
         for p in self.pending.drain(..) {
             let r = p.record;
-            out(TestCase {
+            let tc = TestCase {
                 file: r.file,
                 classname: r.classname,
                 name: r.name,
@@ -181,14 +205,27 @@ impl Grouper {
                 duration: r.duration,
                 line: r.line,
                 message: r.message,
-            });
+            };
+            totals.add(tc.status);
+            out(tc);
         }
     }
 }
 
+/// A 128-bit hash of the identity key, for counting without keeping the strings.
+pub(crate) fn key_hash128(file: Option<&str>, classname: &str, name: &str) -> u128 {
+    let a = key_hash_seeded(file, classname, name, 0);
+    let b = key_hash_seeded(file, classname, name, 0x9e37_79b9_7f4a_7c15);
+    (u128::from(a) << 64) | u128::from(b)
+}
+
 /// A fast, non-cryptographic hash of the identity key (FxHash-style).
 fn key_hash(file: Option<&str>, classname: &str, name: &str) -> u64 {
-    let mut h = Fx(0);
+    key_hash_seeded(file, classname, name, 0)
+}
+
+fn key_hash_seeded(file: Option<&str>, classname: &str, name: &str, seed: u64) -> u64 {
+    let mut h = Fx(seed);
     match file {
         Some(f) => {
             h.add(1);
@@ -239,6 +276,9 @@ impl Hasher for Passthrough {
     }
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = (n as u64) ^ ((n >> 64) as u64);
     }
 }
 
@@ -305,6 +345,7 @@ mod tests {
             message: (o == Failed).then(|| "boom".to_owned()),
             attempts: one(o),
             anonymous: false,
+            key: None,
         }
     }
 
@@ -316,7 +357,9 @@ mod tests {
         g.add(rec("b", "t1", Passed));
         g.add(rec("a", "t1", Passed));
         let mut out = Vec::new();
-        g.drain(|c| out.push(c));
+        let mut t = crate::junit::Totals::default();
+        g.drain(&mut t, |c| out.push(c));
+        assert_eq!(t.tests, 3);
         assert!(g.is_empty());
         let got: Vec<_> = out
             .iter()

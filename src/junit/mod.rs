@@ -136,6 +136,30 @@ pub fn parse<R: BufRead>(
     }
 }
 
+/// Totals only: the same reading, warnings, errors and counting rule as [`parse`],
+/// without building test cases. Tests are told apart by a 128-bit hash of
+/// `(file, classname, name)` instead of the strings, and messages are not read: the
+/// fast path for `inspect --summary`. With `keep_going`, an error's partial report has
+/// the totals read before it.
+pub fn count<R: BufRead>(
+    reader: R,
+    source: &str,
+    opts: &ParseOptions,
+) -> Result<ParseSummary, JunitError> {
+    let mut p = parser::Parser::new(reader, source, opts).count_only();
+    let mut none = |_: TestCase| {};
+    match p.run(&mut none) {
+        Ok(()) => Ok(p.summary()),
+        Err(mut e) => {
+            if opts.keep_going {
+                p.flush(&mut none);
+                e.partial = Some(Box::new(p.partial()));
+            }
+            Err(e)
+        }
+    }
+}
+
 /// Convenience: opens a file (a byte order mark is fine), parses it and collects the
 /// cases. The report's `path` is `path` as given.
 pub fn read_file(path: &Path, opts: &ParseOptions) -> Result<FileReport, JunitError> {
@@ -235,7 +259,17 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1024)) {
             let _ = parse_all(&bytes, &ParseOptions::default());
-            let _ = parse_all(&bytes, &ParseOptions { keep_going: true, ..Default::default() });
+            let kg = ParseOptions { keep_going: true, ..Default::default() };
+            let full = parse_all(&bytes, &kg);
+            let fast = count(&bytes[..], "t.xml", &kg);
+            match (full, fast) {
+                (Ok((_, a)), Ok(b)) => prop_assert_eq!(a, b.totals),
+                (Err(a), Err(b)) => {
+                    prop_assert_eq!(a.to_string(), b.to_string());
+                    prop_assert_eq!(a.partial.map(|p| p.totals), b.partial.map(|p| p.totals));
+                }
+                (a, b) => prop_assert!(false, "parse {:?} but count {:?}", a.map(|x| x.1), b.map(|x| x.totals)),
+            }
         }
 
         #[test]
@@ -287,6 +321,8 @@ mod tests {
             }
             doc.push_str("</testsuites>");
             let (cases, t) = parse_all(doc.as_bytes(), &ParseOptions::default()).unwrap();
+            let counted = count(doc.as_bytes(), "t.xml", &ParseOptions::default()).unwrap();
+            prop_assert_eq!(counted.totals, t);
             prop_assert_eq!(t.tests, t.passed + t.failed + t.errors + t.skipped + t.flaky);
             prop_assert_eq!(t.tests, cases.len() as u64);
             prop_assert!(t.tests <= elements);

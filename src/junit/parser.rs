@@ -10,7 +10,7 @@ use quick_xml::events::{BytesStart, Event};
 use super::case::{TestCase, Totals};
 use super::dialect::{self, decode_attr};
 use super::error::{JunitError, JunitErrorKind};
-use super::group::{Attempts, Grouper, Outcome, Record};
+use super::group::{self, Attempts, Grouper, Outcome, Record};
 use super::source::{ContentError, Source, push_bounded};
 use super::{FileReport, ParseOptions, ParseSummary, Warning};
 
@@ -76,6 +76,7 @@ struct CaseBuild {
     xpass_strict: bool,
     message: Option<String>,
     anonymous: bool,
+    key: Option<u128>,
 }
 
 enum Frame {
@@ -136,6 +137,14 @@ pub(crate) struct Parser<'o, R: BufRead> {
     pub(crate) warnings: Vec<Warning>,
     suppressed: u64,
     scratch: String,
+    /// Emptied groupers of closed suites, reused to keep their allocations.
+    spare: Vec<Grouper>,
+    /// Counting mode: no cases, keys hashed, messages not read.
+    count_only: bool,
+    k_file: String,
+    k_class: String,
+    k_name: String,
+    k_derived: String,
 }
 
 impl<'o, R: BufRead> Parser<'o, R> {
@@ -157,7 +166,19 @@ impl<'o, R: BufRead> Parser<'o, R> {
             warnings: Vec::new(),
             suppressed: 0,
             scratch: String::new(),
+            spare: Vec::new(),
+            count_only: false,
+            k_file: String::new(),
+            k_class: String::new(),
+            k_name: String::new(),
+            k_derived: String::new(),
         }
+    }
+
+    /// Counts only: totals and warnings, no cases (see [`super::count`]).
+    pub(crate) fn count_only(mut self) -> Self {
+        self.count_only = true;
+        self
     }
 
     fn src(&mut self) -> &mut Source<R> {
@@ -446,17 +467,13 @@ impl<'o, R: BufRead> Parser<'o, R> {
     ) -> Result<(), JunitError> {
         let mut declared = Declared::default();
         let mut name = None;
-        for attr in e.attributes().with_checks(false) {
-            let attr = match attr {
-                Ok(a) => a,
-                Err(err) => {
-                    return Err(self.err_at(start, JunitErrorKind::Malformed(err.to_string())));
-                }
+        for attr in RawAttrs::new(e.attributes_raw()) {
+            let Some(attr) = attr else {
+                return Err(self.err_at(start, malformed_attributes(e)));
             };
-            let key = attr.key.local_name();
-            let slot = match key.as_ref() {
+            let slot = match attr.key {
                 "name" => {
-                    name = Some(decode_attr(&attr.value).into_owned());
+                    name = Some(decode_attr(attr.value).into_owned());
                     continue;
                 }
                 "tests" => &mut declared.tests,
@@ -473,10 +490,10 @@ impl<'o, R: BufRead> Parser<'o, R> {
             _ => false,
         });
         let pytest = parent_pytest
-            || match (is_root_list, name.as_deref()) {
-                (true, Some("pytest tests")) | (false, Some("pytest")) => true,
-                _ => false,
-            };
+            || matches!(
+                (is_root_list, name.as_deref()),
+                (true, Some("pytest tests")) | (false, Some("pytest"))
+            );
         let (line, column) = self.src().position(start);
         let c = Container {
             tag: if is_root_list {
@@ -488,7 +505,7 @@ impl<'o, R: BufRead> Parser<'o, R> {
             pytest,
             declared,
             seen: Seen::default(),
-            grouper: Grouper::default(),
+            grouper: self.spare.pop().unwrap_or_default(),
             line,
             column,
         };
@@ -500,66 +517,75 @@ impl<'o, R: BufRead> Parser<'o, R> {
     }
 
     fn open_case(&mut self, e: &BytesStart<'_>, start: u64) -> Result<(), JunitError> {
-        let mut file = None;
-        let mut classname = String::new();
-        let mut name = None;
+        let (mut has_file, mut has_name) = (false, false);
+        self.k_file.clear();
+        self.k_class.clear();
+        self.k_name.clear();
         let mut line_raw = None;
-        let mut time_raw = None;
+        let mut duration = 0.0;
         let mut status_skip = false;
         let mut has_timestamp = false;
-        for attr in e.attributes().with_checks(false) {
-            let attr = match attr {
-                Ok(a) => a,
-                Err(err) => {
-                    return Err(self.err_at(start, JunitErrorKind::Malformed(err.to_string())));
-                }
+        for attr in RawAttrs::new(e.attributes_raw()) {
+            let Some(attr) = attr else {
+                return Err(self.err_at(start, malformed_attributes(e)));
             };
-            match attr.key.local_name().as_ref() {
-                "name" => name = Some(decode_attr(&attr.value).into_owned()),
-                "classname" => classname = decode_attr(&attr.value).into_owned(),
-                "file" => file = Some(decode_attr(&attr.value).into_owned()),
+            match attr.key {
+                "name" => {
+                    has_name = true;
+                    self.k_name.push_str(&decode_attr(attr.value));
+                }
+                "classname" => self.k_class.push_str(&decode_attr(attr.value)),
+                "file" => {
+                    has_file = true;
+                    self.k_file.push_str(&decode_attr(attr.value));
+                }
                 "line" => line_raw = attr.value.trim().parse::<u32>().ok(),
-                "time" => time_raw = Some(attr.value.into_owned()),
+                "time" => duration = self.time_value(attr.value, start),
                 "timestamp" => has_timestamp = true,
                 "status" => {
-                    status_skip = matches!(
-                        attr.value.trim().to_ascii_lowercase().as_str(),
-                        "disabled" | "ignored" | "notrun" | "skipped"
-                    );
+                    let v = attr.value.trim();
+                    status_skip = ["disabled", "ignored", "notrun", "skipped"]
+                        .iter()
+                        .any(|s| v.eq_ignore_ascii_case(s));
                 }
                 _ => {}
             }
         }
-        let anonymous = name.is_none();
-        let name = match name {
-            Some(n) => n,
-            None => {
-                self.warn_offset(
-                    start,
-                    "`<testcase>` without a `name`: counted on its own".into(),
-                );
-                String::new()
-            }
-        };
-        let duration = match time_raw {
-            Some(t) => self.time_value(&t, start),
-            None => 0.0,
-        };
+        let anonymous = !has_name;
+        if anonymous {
+            self.warn_offset(
+                start,
+                "`<testcase>` without a `name`: counted on its own".into(),
+            );
+        }
         let pytest = matches!(self.frames.last(), Some(Frame::Container(c)) if c.pytest);
+        let given_file = (has_file && !self.k_file.is_empty()).then_some(self.k_file.as_str());
         let line = line_raw.map(|l| {
-            if dialect::line_is_zero_based(file.as_deref(), has_timestamp) {
+            if dialect::line_is_zero_based(given_file, has_timestamp) {
                 l.saturating_add(1)
             } else {
                 l
             }
         });
-        let file = file.filter(|f| !f.is_empty()).or_else(|| {
-            if pytest {
-                dialect::pytest_file_from_classname(&classname)
-            } else {
-                None
-            }
-        });
+        let derived = given_file.is_none()
+            && pytest
+            && dialect::pytest_file_into(&self.k_class, &mut self.k_derived);
+        let file: Option<&str> = match given_file {
+            Some(f) => Some(f),
+            None if derived => Some(self.k_derived.as_str()),
+            None => None,
+        };
+        let (file, classname, name, key) = if self.count_only {
+            let key = group::key_hash128(file, &self.k_class, &self.k_name);
+            (None, String::new(), String::new(), Some(key))
+        } else {
+            (
+                file.map(str::to_owned),
+                self.k_class.clone(),
+                self.k_name.clone(),
+                None,
+            )
+        };
         self.case = Some(CaseBuild {
             file,
             classname,
@@ -574,6 +600,7 @@ impl<'o, R: BufRead> Parser<'o, R> {
             xpass_strict: false,
             message: None,
             anonymous,
+            key,
         });
         Ok(())
     }
@@ -603,27 +630,21 @@ impl<'o, R: BufRead> Parser<'o, R> {
         }
         let mut message = None;
         let mut kind = None;
-        let mut time = None;
-        for attr in e.attributes().with_checks(false) {
-            let attr = match attr {
-                Ok(a) => a,
-                Err(err) => {
-                    return Err(self.err_at(start, JunitErrorKind::Malformed(err.to_string())));
-                }
+        let mut record_time = 0.0;
+        for attr in RawAttrs::new(e.attributes_raw()) {
+            let Some(attr) = attr else {
+                return Err(self.err_at(start, malformed_attributes(e)));
             };
-            match attr.key.local_name().as_ref() {
-                "message" => message = Some(decode_attr(&attr.value).into_owned()),
-                "type" => kind = Some(decode_attr(&attr.value).into_owned()),
-                "time" if child.is_record() => time = Some(attr.value.into_owned()),
+            match attr.key {
+                "message" => message = Some(decode_attr(attr.value).into_owned()),
+                "type" => kind = Some(decode_attr(attr.value).into_owned()),
+                "time" if child.is_record() => record_time = self.time_value(attr.value, start),
                 _ => {}
             }
         }
-        let record_time = match time {
-            Some(t) => self.time_value(&t, start),
-            None => 0.0,
-        };
         let limit = self.opts.max_message_bytes;
-        let wants_text = child.carries_message()
+        let wants_text = !self.count_only
+            && child.carries_message()
             && self.case.as_ref().is_some_and(|c| c.message.is_none())
             && message.as_deref().is_none_or(|m| m.trim().is_empty());
         let mut text = None;
@@ -717,6 +738,7 @@ impl<'o, R: BufRead> Parser<'o, R> {
             message: c.message,
             attempts,
             anonymous: c.anonymous,
+            key: c.key,
         };
         if let Some(Frame::Container(cont)) = self.frames.last_mut() {
             cont.seen.tests += 1;
@@ -736,13 +758,12 @@ impl<'o, R: BufRead> Parser<'o, R> {
             Some(Frame::Leaf) | None => {}
             Some(Frame::Container(mut c)) => {
                 self.check_counts(&c);
-                let totals = &mut self.totals;
-                c.grouper.drain(|tc| {
-                    totals.add(tc.status);
-                    on_case(tc);
-                });
+                c.grouper.drain(&mut self.totals, &mut *on_case);
                 if let Some(Frame::Container(parent)) = self.frames.last_mut() {
                     parent.seen.add(&c.seen);
+                }
+                if self.spare.len() < 8 {
+                    self.spare.push(std::mem::take(&mut c.grouper));
                 }
             }
         }
@@ -792,11 +813,7 @@ impl<'o, R: BufRead> Parser<'o, R> {
     pub(crate) fn flush(&mut self, on_case: &mut dyn FnMut(TestCase)) {
         while let Some(f) = self.frames.pop() {
             if let Frame::Container(mut c) = f {
-                let totals = &mut self.totals;
-                c.grouper.drain(|tc| {
-                    totals.add(tc.status);
-                    on_case(tc);
-                });
+                c.grouper.drain(&mut self.totals, &mut *on_case);
             }
         }
     }
@@ -847,4 +864,113 @@ fn decode_content(raw: &str) -> String {
         }
     }
     out.trim().to_owned()
+}
+
+fn malformed_attributes(e: &BytesStart<'_>) -> JunitErrorKind {
+    JunitErrorKind::Malformed(format!(
+        "malformed attributes in `<{}>` (expected `name=\"value\"` pairs)",
+        e.name().as_ref()
+    ))
+}
+
+/// One attribute: the local part of its name and its raw (undecoded) value.
+struct RawAttr<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+/// A fast scan of a start tag's attributes (`key="value"` or `key='value'`, separated by
+/// whitespace). Yields `None` once for malformed input, then stops.
+struct RawAttrs<'a> {
+    s: &'a str,
+    i: usize,
+    done: bool,
+}
+
+impl<'a> RawAttrs<'a> {
+    fn new(s: &'a str) -> Self {
+        Self {
+            s,
+            i: 0,
+            done: false,
+        }
+    }
+}
+
+impl<'a> Iterator for RawAttrs<'a> {
+    type Item = Option<RawAttr<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let b = self.s.as_bytes();
+        let mut i = self.i;
+        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
+            i += 1;
+        }
+        if i >= b.len() {
+            self.done = true;
+            return None;
+        }
+        let ks = i;
+        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'=' {
+            i += 1;
+        }
+        let ke = i;
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let quote = if i + 1 < b.len() && b[i] == b'=' {
+            i += 1;
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            b.get(i).copied()
+        } else {
+            None
+        };
+        let (Some(q @ (b'"' | b'\'')), true) = (quote, ke > ks) else {
+            self.done = true;
+            return Some(None);
+        };
+        let vs = i + 1;
+        let Some(len) = memchr::memchr(q, &b[vs.min(b.len())..]) else {
+            self.done = true;
+            return Some(None);
+        };
+        self.i = vs + len + 1;
+        // Every cut is next to an ASCII byte, so on a character boundary.
+        let key = self.s.get(ks..ke).unwrap_or_default();
+        let key = key.rsplit(':').next().unwrap_or(key);
+        let value = self.s.get(vs..vs + len).unwrap_or_default();
+        Some(Some(RawAttr { key, value }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(s: &str) -> Vec<Option<(String, String)>> {
+        RawAttrs::new(s)
+            .map(|a| a.map(|a| (a.key.to_owned(), a.value.to_owned())))
+            .collect()
+    }
+
+    #[test]
+    fn raw_attributes_are_scanned_with_local_names() {
+        let some = |k: &str, v: &str| Some((k.to_owned(), v.to_owned()));
+        assert_eq!(
+            scan(" a=\"1\" j:b = 'x\"y'\n\tc=\"\""),
+            [some("a", "1"), some("b", "x\"y"), some("c", "")]
+        );
+        assert_eq!(scan("   "), []);
+        assert_eq!(scan(" a=\"1\" /"), [some("a", "1")]);
+        assert_eq!(scan(" a"), [None]);
+        assert_eq!(scan(" a=1"), [None]);
+        assert_eq!(scan(" a=\"1"), [None]);
+        assert_eq!(scan(" =\"1\""), [None]);
+        assert_eq!(scan(" a=\"é\" b='ü'"), [some("a", "é"), some("b", "ü")]);
+    }
 }

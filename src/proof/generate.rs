@@ -6,7 +6,6 @@
 //! them could be built. Each file is then written atomically (a temporary file in the
 //! output directory, renamed into place).
 
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -224,6 +223,7 @@ struct Built {
     id: String,
     proof: Proof,
     proof_bytes: Vec<u8>,
+    proof_digest: Sha256Digest,
     envelope_bytes: Option<Vec<u8>>,
 }
 
@@ -238,81 +238,43 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
     timings.map = t.elapsed();
 
     let t = Instant::now();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
     // Sources: digests of the JUnit files, and each case with its source index.
-    let mut sources = Vec::with_capacity(req.junit.files.len());
-    let mut flat: Vec<(&TestCase, usize)> = Vec::with_capacity(req.junit.cases.len());
-    for (i, f) in req.junit.files.iter().enumerate() {
-        let digest = Sha256Digest::of_file(&f.path).map_err(|source| GenerateError::Source {
+    let digests = par_map(&req.junit.files, threads, |f| {
+        Sha256Digest::of_file(&f.path).map_err(|source| GenerateError::Source {
             path: f.path.clone(),
             source,
-        })?;
+        })
+    });
+    let mut sources = Vec::with_capacity(req.junit.files.len());
+    let mut flat: Vec<(&TestCase, usize)> = Vec::with_capacity(req.junit.cases.len());
+    for (i, (f, digest)) in req.junit.files.iter().zip(digests).enumerate() {
         sources.push(SourceRef {
             path: rel_path(root, &f.path),
-            digest,
+            digest: digest?,
         });
         let cases = req.junit.cases.get(f.start..f.end).unwrap_or_default();
         flat.extend(cases.iter().map(|c| (c, i)));
     }
 
-    // Facts: script and test file digests.
-    let mut facts = Vec::new();
+    // Facts: script and test file digests, read from several threads.
     let empty = ScriptMapping::default();
-    let mut file_cache: BTreeMap<String, Option<FileDigests>> = BTreeMap::new();
-    for s in &model.scripts {
-        let evidence = match s.evidence {
-            Some(Evidence::Ci) => EvidenceLevel::Ci,
-            Some(Evidence::Declared) => EvidenceLevel::Declared,
-            Some(Evidence::Manual) | None => continue,
-        };
-        let id = s.id.as_str();
-        if !is_valid_script_id(id) {
-            return Err(GenerateError::BadId(id.to_owned()));
+    let facts_per_script = par_map(&model.scripts, threads.max(4), |s| {
+        script_facts(root, s, mapping.scripts.get(&s.id).unwrap_or(&empty))
+    });
+    let mut facts = Vec::with_capacity(facts_per_script.len());
+    for f in facts_per_script {
+        if let Some(f) = f? {
+            facts.push(f);
         }
-        let full = root.join(&s.path);
-        let bytes = std::fs::read(&full).map_err(|source| GenerateError::Script {
-            id: id.to_owned(),
-            path: full.clone(),
-            source,
-        })?;
-        let mapped = mapping.scripts.get(&s.id).unwrap_or(&empty);
-        let mut test_files = Vec::with_capacity(s.test_files.len());
-        for tf in &s.test_files {
-            let digests = match file_cache.get(tf) {
-                Some(d) => d.clone(),
-                None => {
-                    let d = digest_path(&root.join(tf))?;
-                    file_cache.insert(tf.clone(), d.clone());
-                    d
-                }
-            };
-            test_files.push(TestFileFacts {
-                path: tf.clone(),
-                digests,
-                produced_results: mapped.test_files.get(tf).copied().unwrap_or(false),
-            });
-        }
-        facts.push((
-            ScriptFacts {
-                id: id.to_owned(),
-                path: s.path.clone(),
-                evidence,
-                digests: FileDigests::of(&bytes),
-                test_files,
-            },
-            mapped.cases.as_slice(),
-            ExtraConfig {
-                header: header_descriptor(s),
-            },
-        ));
     }
     timings.hash = t.elapsed();
 
     // Build (and sign) in parallel: each script is independent.
     let generated_at = format_time(req.generated_at);
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
     let chunk = facts.len().div_ceil(threads).max(1);
     let t = Instant::now();
     let results: Vec<PartResult> = std::thread::scope(|scope| {
@@ -350,46 +312,45 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
         path: req.out_dir.to_path_buf(),
         source,
     })?;
-    let mut proofs = Vec::with_capacity(built.len());
-    for b in built {
-        let proof_path = req.out_dir.join(attest::proof_file_name(&b.id));
-        write_atomic(&proof_path, &b.proof_bytes)?;
-        let env_path = req.out_dir.join(attest::envelope_file_name(&b.id));
-        let envelope = match &b.envelope_bytes {
-            Some(bytes) => {
-                write_atomic(&env_path, bytes)?;
-                Some(env_path)
-            }
-            None => {
-                // A stale envelope would not match the new proof: remove it.
-                match std::fs::remove_file(&env_path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(source) => {
-                        return Err(GenerateError::Write {
-                            path: env_path,
-                            source,
-                        });
-                    }
-                }
-                None
-            }
-        };
-        let s = &b.proof.test_summary;
-        proofs.push(ProofOutcome {
-            script_id: b.id,
-            script_path: b.proof.script_path.clone(),
-            verdict: b.proof.verdict,
-            reasons: b.proof.reasons.iter().map(|r| r.code.clone()).collect(),
-            tests: s.total,
-            passed: s.passed,
-            failed: s.failed + s.errors,
-            skipped: s.skipped,
-            flaky: b.proof.flaky,
-            proof: proof_path,
-            proof_digest: Sha256Digest::of(&b.proof_bytes),
-            envelope,
-        });
+    // Files are independent: write them from several threads (the work is mostly
+    // system calls, so more threads than cores helps).
+    let writers = threads.max(4);
+    let chunk = built.len().div_ceil(writers).max(1);
+    let mut parts: Vec<Vec<Built>> = Vec::new();
+    let mut rest = built;
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    let out_dir = req.out_dir;
+    let written: Vec<Result<Vec<ProofOutcome>, GenerateError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|b| write_one(out_dir, b))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(GenerateError::Write {
+                        path: out_dir.to_path_buf(),
+                        source: std::io::Error::other("a writer thread panicked"),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut proofs = Vec::new();
+    for w in written {
+        proofs.extend(w?);
     }
     timings.write = t.elapsed();
     Ok(GenerateReport {
@@ -399,7 +360,113 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
     })
 }
 
+/// Writes one proof (and its envelope, or removes a stale one).
+fn write_one(out_dir: &Path, b: Built) -> Result<ProofOutcome, GenerateError> {
+    let proof_path = out_dir.join(attest::proof_file_name(&b.id));
+    write_atomic(&proof_path, &b.proof_bytes)?;
+    let env_path = out_dir.join(attest::envelope_file_name(&b.id));
+    let envelope = match &b.envelope_bytes {
+        Some(bytes) => {
+            write_atomic(&env_path, bytes)?;
+            Some(env_path)
+        }
+        None => {
+            // A stale envelope would not match the new proof: remove it.
+            match std::fs::remove_file(&env_path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(GenerateError::Write {
+                        path: env_path,
+                        source,
+                    });
+                }
+            }
+            None
+        }
+    };
+    let s = &b.proof.test_summary;
+    Ok(ProofOutcome {
+        script_id: b.id,
+        script_path: b.proof.script_path.clone(),
+        verdict: b.proof.verdict,
+        reasons: b.proof.reasons.iter().map(|r| r.code.clone()).collect(),
+        tests: s.total,
+        passed: s.passed,
+        failed: s.failed + s.errors,
+        skipped: s.skipped,
+        flaky: b.proof.flaky,
+        proof: proof_path,
+        proof_digest: b.proof_digest,
+        envelope,
+    })
+}
+
 type Part<'m> = (ScriptFacts, &'m [usize], ExtraConfig);
+
+/// The facts of one script, or `None` when it gets no proof (evidence `manual` or no
+/// usable header).
+fn script_facts<'m>(
+    root: &Path,
+    s: &Script,
+    mapped: &'m ScriptMapping,
+) -> Result<Option<Part<'m>>, GenerateError> {
+    let evidence = match s.evidence {
+        Some(Evidence::Ci) => EvidenceLevel::Ci,
+        Some(Evidence::Declared) => EvidenceLevel::Declared,
+        Some(Evidence::Manual) | None => return Ok(None),
+    };
+    let id = s.id.as_str();
+    if !is_valid_script_id(id) {
+        return Err(GenerateError::BadId(id.to_owned()));
+    }
+    let full = root.join(&s.path);
+    let bytes = std::fs::read(&full).map_err(|source| GenerateError::Script {
+        id: id.to_owned(),
+        path: full.clone(),
+        source,
+    })?;
+    let mut test_files = Vec::with_capacity(s.test_files.len());
+    for tf in &s.test_files {
+        test_files.push(TestFileFacts {
+            path: tf.clone(),
+            digests: digest_path(&root.join(tf))?,
+            produced_results: mapped.test_files.get(tf).copied().unwrap_or(false),
+        });
+    }
+    Ok(Some((
+        ScriptFacts {
+            id: id.to_owned(),
+            path: s.path.clone(),
+            evidence,
+            digests: FileDigests::of(&bytes),
+            test_files,
+        },
+        mapped.cases.as_slice(),
+        ExtraConfig {
+            header: header_descriptor(s),
+        },
+    )))
+}
+
+/// `items.iter().map(f)` on up to `threads` threads, in order.
+fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if items.len() < 2 || threads < 2 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
 
 /// A worker's proofs, with its build and sign time.
 type PartResult = Result<(Vec<Built>, Duration, Duration), GenerateError>;
@@ -428,17 +495,22 @@ fn build_part(
             req.model.policy.flaky,
         )?;
         let proof_bytes = proof.to_json_bytes();
+        let proof_digest = Sha256Digest::of(&proof_bytes);
         build += t.elapsed();
         let t = Instant::now();
         let envelope_bytes = req.key.map(|key| {
-            let st = attest::statement(&proof, &proof_bytes, extra);
+            let st = attest::statement(&proof, proof_digest, extra);
             attest::sign_statement(&st, key).to_json_pretty()
         });
         sign += t.elapsed();
+        // Only the summary is needed from here on: free the tests early.
+        let mut proof = proof;
+        proof.tests = Vec::new();
         out.push(Built {
             id: facts.id.clone(),
             proof,
             proof_bytes,
+            proof_digest,
             envelope_bytes,
         });
     }

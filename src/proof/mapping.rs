@@ -66,10 +66,11 @@ pub fn map_cases_indexed(model: &Model, cases: &[TestCase]) -> Mapping {
                     add(l);
                 }
                 for (pos, b) in f.bytes().enumerate() {
-                    if b == b'/' && pos > 0 {
-                        if let Some(l) = by_path.get(&f[..pos]) {
-                            add(l);
-                        }
+                    if b == b'/'
+                        && pos > 0
+                        && let Some(l) = by_path.get(&f[..pos])
+                    {
+                        add(l);
                     }
                 }
                 add(&global);
