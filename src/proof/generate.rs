@@ -25,8 +25,8 @@ use super::attest::{self, ExtraConfig};
 use super::context::RunContext;
 use super::jcs::{self, FileDigests, JcsError};
 use super::record::{
-    EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, TestFileRef, Verdict,
-    build_proof, tests_digest,
+    EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, TestFileRef, Verdict, build_proof,
+    tests_digest,
 };
 
 /// The parsed JUnit input: every case of every file in one list (so the model's
