@@ -6,6 +6,8 @@
 mod common;
 #[path = "artifact/download_faults.rs"]
 mod download_faults;
+#[path = "artifact/library.rs"]
+mod library;
 #[path = "artifact/peers.rs"]
 mod peers;
 #[path = "artifact/rest.rs"]

@@ -11,6 +11,7 @@ use serde_json::Value;
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_proofgate"));
     c.env_remove("PROOFGATE_SIGNING_KEY")
+        .env_remove("CARGO_TARGET_DIR")
         .env_remove("GITHUB_BASE_REF");
     c
 }
@@ -299,7 +300,7 @@ mod ledger {
     }
 
     fn ledger_file(root: &Path) -> PathBuf {
-        root.join("proofs/ledger.jsonl")
+        root.join("test-results/proofs/ledger.jsonl")
     }
 
     fn setup() -> (tempfile::TempDir, String, String) {
@@ -408,8 +409,13 @@ mod ledger {
                 2,
             ),
         ];
+        // One signed ledger, copied for each case.
+        let (original, _key, public) = setup();
+        let pristine = std::fs::read(ledger_file(original.path())).unwrap();
         for (name, tamper, reason, seq) in cases {
-            let (t, _key, public) = setup();
+            let t = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(ledger_file(t.path()).parent().unwrap()).unwrap();
+            std::fs::write(ledger_file(t.path()), &pristine).unwrap();
             rewrite(t.path(), |ls| tamper(ls));
             let (c, r) = verify(t.path(), &public);
             assert_eq!(c, 1, "{name}: {r:#}");
@@ -553,27 +559,37 @@ mod run {
         write(root, "README.md", "fixture\n");
         git_init(root);
         let (key, public) = key_pair();
+        let pytest = |junit: &str| -> Vec<String> {
+            ["python3", "-m", "pytest", "-q", "-s", "tests/test_calc.py"]
+                .iter()
+                .map(|s| s.to_string())
+                .chain([format!("--junitxml={junit}")])
+                .collect()
+        };
 
-        // Passing tests; a token printed by a test is redacted; the bundle is signed.
+        // Passing tests; a token printed by a test is redacted; proofs and bundle are signed.
+        let cmd = pytest("results/pass.xml");
+        let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
         let (o, b) = run_in(
             root,
             "out-pass",
-            &["--junit", "results/*.xml", "--base", "main"],
-            &[
-                "python3",
-                "-m",
-                "pytest",
-                "-q",
-                "-s",
-                "tests/test_pass.py",
-                "--junitxml=results/junit.xml",
-            ],
+            &["--junit", "results/pass.xml", "--base", "main"],
+            &cmd,
             &[("FIXTURE_TOKEN", GHP), ("PROOFGATE_SIGNING_KEY", &key)],
         );
         assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(b["outcome"], "PASSED");
         assert_eq!(b["exit_code"], 0);
-        assert_eq!(b["junit"].as_array().unwrap().len(), 1);
+        assert_eq!(b["junit"][0]["path"], "results/pass.xml");
+        assert_eq!(b["proofs"].as_array().unwrap().len(), 1, "{b:#}");
+        assert_eq!(b["proofs"][0]["script_id"], "calc");
+        assert_eq!(b["proofs"][0]["verdict"], "PASS");
+        let proof_path = root.join(b["proofs"][0]["path"].as_str().unwrap());
+        assert_eq!(
+            b["proofs"][0]["digest"],
+            proofgate::digest::Sha256Digest::of(&std::fs::read(&proof_path).unwrap()).to_string()
+        );
+        assert!(root.join("out-pass/proof-calc.dsse.json").exists());
         assert_eq!(b["git"]["changed_files"], serde_json::json!(["README.md"]));
         assert_eq!(
             b["git"]["diff_stat"],
@@ -585,7 +601,7 @@ mod run {
             serde_json::json!([{"kind": "github-token", "count": 1}])
         );
         let log = std::fs::read_to_string(root.join("out-pass/tests.log")).unwrap();
-        assert!(log.contains("2 passed"), "{log}");
+        assert!(log.contains("3 passed"), "{log}");
         assert!(log.contains("token is [REDACTED:github-token]"), "{log}");
         assert!(!log.contains(GHP) && !String::from_utf8_lossy(&o.stdout).contains(GHP));
         assert!(
@@ -597,8 +613,9 @@ mod run {
             serde_json::from_slice(&std::fs::read(root.join("out-pass/manifest.json")).unwrap())
                 .unwrap();
         assert_eq!(manifest["root_hash"], b["manifest"]["root_hash"]);
-        assert!(manifest["files"].get("tests/test_pass.py").is_some());
+        assert!(manifest["files"].get("scripts/calc.py").is_some());
         assert!(manifest["files"].get("out-pass/tests.log").is_none());
+        assert!(manifest["files"].get("results/pass.xml").is_none());
         let summary = std::fs::read_to_string(root.join("out-pass/summary.md")).unwrap();
         assert!(summary.starts_with("# Test run: PASSED"), "{summary}");
         // The signed bundle verifies and carries the exact bundle bytes.
@@ -617,34 +634,41 @@ mod run {
             std::fs::read(root.join("out-pass/bundle.json")).unwrap()
         );
 
-        // Failing tests.
+        // Failing tests: still a proof, FAIL, and the secret in the failure message is
+        // redacted from it.
+        let cmd = pytest("results/fail.xml");
+        let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
         let (o, b) = run_in(
             root,
             "out-fail",
             &["--junit", "results/fail.xml"],
+            &cmd,
+            &[("FIXTURE_FAIL", "1"), ("FIXTURE_TOKEN", GHP)],
+        );
+        assert_eq!(code(&o), 1);
+        assert_eq!(b["outcome"], "FAILED");
+        assert_eq!(b["exit_code"], 1);
+        assert_eq!(b["proofs"][0]["verdict"], "FAIL");
+        let proof = std::fs::read_to_string(root.join("out-fail/proof-calc.json")).unwrap();
+        assert!(!proof.contains(GHP), "the token leaked into the proof");
+        assert!(proof.contains("[REDACTED:github-token]"), "{proof}");
+        assert_schema("bundle.schema.json", &b);
+        assert!(!root.join("out-fail/bundle.dsse.json").exists());
+
+        // A hanging test: the group is killed, and the script still gets a FAIL proof.
+        let start = std::time::Instant::now();
+        let (o, b) = run_in(
+            root,
+            "out-timeout",
+            &["--timeout", "2", "--junit", "results/slow.xml"],
             &[
                 "python3",
                 "-m",
                 "pytest",
                 "-q",
-                "tests/test_fail.py",
-                "--junitxml=results/fail.xml",
+                "tests/test_slow.py",
+                "--junitxml=results/slow.xml",
             ],
-            &[],
-        );
-        assert_eq!(code(&o), 1);
-        assert_eq!(b["outcome"], "FAILED");
-        assert_eq!(b["exit_code"], 1);
-        assert_schema("bundle.schema.json", &b);
-        assert!(!root.join("out-fail/bundle.dsse.json").exists());
-
-        // A hanging test.
-        let start = std::time::Instant::now();
-        let (o, b) = run_in(
-            root,
-            "out-timeout",
-            &["--timeout", "2"],
-            &["python3", "-m", "pytest", "-q", "tests/test_slow.py"],
             &[],
         );
         assert_eq!(code(&o), 1);
@@ -653,6 +677,7 @@ mod run {
         assert_eq!(b["outcome"], "TIMED_OUT");
         assert_eq!(b["timed_out"], true);
         assert_eq!(b["exit_code"], Value::Null);
+        assert_eq!(b["proofs"][0]["verdict"], "FAIL");
         assert_schema("bundle.schema.json", &b);
     }
 
@@ -716,19 +741,16 @@ mod run {
         // Every secret is written in two pieces with a pause between, so the pieces
         // arrive in separate reads.
         let script = "printf 'a=ghp_0123456789abcdefg'; sleep 0.3; printf 'hijklmnopqrstuvwxyz b\\n'; \
-                      printf 'k=AKIAIOSF'; sleep 0.3; printf 'ODNN7EXAMPLE\\n'; \
-                      { printf 'db=hunter2-'; sleep 0.3; printf 'very-secret\\n'; } >&2; \
+                      printf 'k=AKIAIOSF'; sleep 0.3; printf 'ODNN7EXAMPLE\\n'; sleep 0.2; \
+                      { printf 'db=hunter2-'; sleep 0.3; printf 'very-secret\\n'; } >&2; sleep 0.2; \
                       printf -- '-----BEGIN EC PRIV'; sleep 0.3; printf 'ATE KEY-----\\nMHcCAQEE\\n-----END EC PRIVATE KEY-----\\n'; \
-                      printf 'sig=PGK-'; sleep 0.3; printf 'signing-key-text\\n'; echo done";
+                      echo done";
         let (o, b) = run_in(
             root,
             "out",
             &["--shell", "--redact-env", "DB_PASSWORD"],
             &[script],
-            &[
-                ("DB_PASSWORD", "hunter2-very-secret"),
-                ("PROOFGATE_SIGNING_KEY_TEXT", "unused"),
-            ],
+            &[("DB_PASSWORD", "hunter2-very-secret")],
         );
         assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
         let log = std::fs::read_to_string(root.join("out/tests.log")).unwrap();
@@ -753,8 +775,10 @@ mod run {
             );
         }
         assert!(log.contains("a=[REDACTED:github-token] b\n"), "{log}");
-        assert!(log.contains("k=[REDACTED:aws-access-key-id]\n"), "{log}");
-        assert!(log.contains("db=[REDACTED:env:DB_PASSWORD]\n"), "{log}");
+        // stdout and stderr interleave in the log at read granularity, so only the
+        // replacements themselves are checked past the first line.
+        assert!(log.contains("[REDACTED:aws-access-key-id]\n"), "{log}");
+        assert!(log.contains("[REDACTED:env:DB_PASSWORD]\n"), "{log}");
         assert!(log.contains("[REDACTED:private-key]\n"), "{log}");
         assert!(log.contains("done\n"));
         let kinds: Vec<&str> = b["redactions"]
@@ -789,6 +813,36 @@ mod run {
         let log = std::fs::read_to_string(t.path().join("out/tests.log")).unwrap();
         assert_eq!(log, "[REDACTED:signing-key]\n");
         assert_eq!(b["redactions"][0]["kind"], "signing-key");
+    }
+
+    #[test]
+    fn key_named_by_signing_key_env_is_redacted_and_signs_the_bundle() {
+        let t = tempfile::tempdir().unwrap();
+        let (key, public) = key_pair();
+        let (o, b) = run_in(
+            t.path(),
+            "out",
+            &["--shell", "--signing-key-env", "RELEASE_KEY"],
+            &["printf '%s\\n' \"$RELEASE_KEY\""],
+            &[("RELEASE_KEY", &key)],
+        );
+        assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+        let log = std::fs::read_to_string(t.path().join("out/tests.log")).unwrap();
+        assert_eq!(log, "[REDACTED:signing-key]\n");
+        assert_eq!(b["log"]["path"], "out/tests.log");
+        let env: proofgate::sign::dsse::Envelope =
+            serde_json::from_slice(&std::fs::read(t.path().join("out/bundle.dsse.json")).unwrap())
+                .unwrap();
+        let pk = proofgate::sign::PublicKey::parse(&public).unwrap();
+        assert!(proofgate::sign::dsse::verify(&env, &[pk]).is_ok());
+        // A named variable that is not set is an error before anything runs.
+        let o = bin()
+            .arg("--root")
+            .arg(t.path())
+            .args(["run", "--signing-key-env", "NOPE_UNSET", "--", "true"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 2);
     }
 
     #[test]

@@ -21,7 +21,7 @@ const STATUS_KEYS: [(&str, &str); 5] = [
 ];
 
 /// The producers the fixtures must cover; a missing directory is a failure, not a skip.
-const PRODUCERS: [&str; 16] = [
+const PRODUCERS: [&str; 21] = [
     "pytest/xunit1",
     "pytest/xunit2",
     "pytest-rerunfailures/v16.7",
@@ -34,9 +34,14 @@ const PRODUCERS: [&str; 16] = [
     "js/mocha",
     "js/node-test",
     "unittest-xml-reporting",
+    "robotframework",
+    "prove",
     "phpunit",
     "rspec",
     "gotestsum",
+    "ctest",
+    "catch2",
+    "bats",
     "googletest",
 ];
 
@@ -315,4 +320,36 @@ fn checked_cases_have_the_expected_status_and_attempts() {
         "only {checked} case checks found: the fixtures lost their `checks`"
     );
     report(failures);
+}
+
+#[test]
+fn all_fixtures_in_one_run_sum_to_the_expected_totals() {
+    let dirs = fixture_dirs();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_proofgate"));
+    cmd.args(["inspect", "--format", "json", "--summary"]);
+    for dir in &dirs {
+        cmd.arg(real_root().join(dir).join("junit.xml"));
+    }
+    let out = cmd.output().expect("run proofgate");
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "`proofgate inspect` exited {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let files = got["files"].as_array().expect("`files` array");
+    assert_eq!(files.len(), dirs.len(), "one entry per input file");
+    let mut want = vec![0u64; TOTAL_KEYS.len()];
+    for dir in &dirs {
+        let exp = expected(dir);
+        for (sum, key) in want.iter_mut().zip(TOTAL_KEYS) {
+            *sum += exp[key].as_u64().unwrap_or_default();
+        }
+    }
+    let have: Vec<u64> = TOTAL_KEYS
+        .iter()
+        .map(|k| got["totals"][k].as_u64().unwrap_or(u64::MAX))
+        .collect();
+    assert_eq!(have, want, "overall totals ({TOTAL_KEYS:?})");
 }

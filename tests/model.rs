@@ -419,3 +419,118 @@ mod mapping {
         assert_eq!(m.scripts[&id("b")].cases, [0]);
     }
 }
+
+mod map {
+    use super::*;
+
+    #[test]
+    fn map_table_lists_cases_and_declared_files_per_script() {
+        let r = run(&fixture(), &["map", "--junit", "test-results/*.xml"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains(
+            "generate_report  scripts/generate_report.py  [declared]  1 case\n  test file  tests/unit/test_report.py  matched\n  passed     tests.unit.test_report.TestReport::test_weekly\n"
+        ), "{}", r.stdout);
+        assert!(r.stdout.contains("SCRIPT-0007  scripts/sync_catalog.py  [declared]  0 cases\n  test file  tests/unit/test_sync_catalog.py  NO CASE\n"));
+        assert!(r.stdout.ends_with(
+            "7 cases read, 5 matched a script, 2 matched none\n  unmatched  tests.unit.test_deploy_app_extra::test_extra  (test-results/junit.xml)\n  unmatched  tests.unit.test_report.TestReportArchive::test_archive  (test-results/junit.xml)\n"
+        ), "{}", r.stdout);
+        insta::assert_snapshot!("map_table", r.stdout);
+    }
+
+    #[test]
+    fn map_json_names_sources_and_file_coverage() {
+        let r = run(
+            &fixture(),
+            &[
+                "map",
+                "--junit",
+                "test-results/junit.xml",
+                "test-results/bats.xml",
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+        assert_eq!(v["cases"], 7);
+        let scripts = v["scripts"].as_array().expect("scripts");
+        let ids: Vec<&str> = scripts
+            .iter()
+            .map(|s| s["id"].as_str().expect("id"))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "SCRIPT-0001",
+                "SCRIPT-0002",
+                "SCRIPT-0007",
+                "generate_report",
+                "infra-main",
+                "missing_owner",
+                "rotate_logs"
+            ]
+        );
+        let bats = &scripts[1];
+        assert_eq!(bats["cases"][0]["source"], "test-results/bats.xml");
+        assert_eq!(bats["test_files"]["tests/bats/backup_db.bats"], true);
+        assert_eq!(
+            scripts[2]["test_files"]["tests/unit/test_sync_catalog.py"],
+            false
+        );
+        assert_eq!(v["unmatched"].as_array().expect("unmatched").len(), 2);
+    }
+
+    #[test]
+    fn map_with_broken_junit_exits_2_naming_the_position() {
+        let d = repo(&[("r.xml", "<testsuite><testcase name=\"a\"></testsuite>")]);
+        let r = run(d.path(), &["map", "--junit", "r.xml"]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.starts_with("error: r.xml:1:"), "{}", r.stderr);
+    }
+
+    #[test]
+    fn map_requires_junit_inputs() {
+        let r = run(&fixture(), &["map"]);
+        assert_eq!(r.code, 2);
+    }
+}
+
+mod large {
+    use super::*;
+
+    /// Enough scripts to take the parallel path: findings and order are unchanged.
+    #[test]
+    fn large_repositories_give_the_same_findings_in_order() {
+        let mut files: Vec<(String, String)> = (0..600)
+            .map(|i| {
+                (
+                    format!("scripts/s{i:04}.sh"),
+                    bash_script(&format!("s{i:04}"), GOOD_TAIL),
+                )
+            })
+            .collect();
+        files[10].1 = bash_script("s0599", GOOD_TAIL);
+        files[300].1 = "#!/bin/sh\necho no header\n".into();
+        files[599].1 = bash_script("s0599", &GOOD_TAIL.replace("declared", "cii"));
+        files.push(("tests/x.bats".into(), String::new()));
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_str()))
+            .collect();
+        let d = repo(&refs);
+        let r = run(d.path(), &["lint"]);
+        assert_eq!(r.code, 1);
+        assert_eq!(
+            r.stdout,
+            "error   scripts/s0300.sh:1:1: no header: the script is ungoverned (maturity 0); add a `# ---` … `# ---` comment block or a docstring header [ungoverned]\n\
+             error   scripts/s0599.sh:3:3: id: \"s0599\" is already used by scripts/s0010.sh:3:3 [duplicate-id]\n\
+             error   scripts/s0599.sh:11:5: test.evidence: \"cii\" is not one of manual, declared, ci [bad-value]\n\
+             3 errors, 0 warnings in 600 scripts\n"
+        );
+        let m = run(d.path(), &["matrix", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&m.stdout).expect("json");
+        assert_eq!(v["totals"]["scripts"], 600);
+        assert_eq!(v["totals"]["declared"], 598);
+        assert_eq!(v["totals"]["ungoverned"], 2);
+    }
+}

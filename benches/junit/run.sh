@@ -23,6 +23,12 @@ if ! cmp -s benches/junit/requirements.txt "$venv/requirements.txt"; then
   cp benches/junit/requirements.txt "$venv/requirements.txt"
 fi
 
+# Peak RSS is measured by GNU time (Debian package `time`).
+if [ ! -x /usr/bin/time ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq time >/dev/null
+fi
+
 echo "bench: cargo build --release" >&2
 cargo build --release --locked --quiet --bin proofgate
 

@@ -20,6 +20,7 @@ use super::rest::{Rest, RunRef};
 use super::twirp::{
     ListArtifactsRequest, ListArtifactsResponse, NamedRequest, SignedUrlResponse, TwirpClient,
 };
+use super::upload::ProgressFn;
 use super::zip::{self, UnzipLimits};
 use crate::digest::Sha256Digest;
 
@@ -50,7 +51,7 @@ pub enum Source {
 }
 
 /// What to download and where.
-#[derive(Debug, Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DownloadRequest {
     /// Which artifacts.
     pub selector: Selector,
@@ -68,6 +69,38 @@ pub struct DownloadRequest {
     pub token: Option<String>,
     /// Zip-bomb bounds per artifact.
     pub limits: UnzipLimits,
+}
+
+impl DownloadRequest {
+    /// A request with the defaults: no merging, no workflow filter, the repository from
+    /// `GITHUB_REPOSITORY`, no token, default limits.
+    pub fn new(selector: Selector, path: impl Into<PathBuf>, source: Source) -> Self {
+        Self {
+            selector,
+            path: path.into(),
+            merge_multiple: false,
+            source,
+            workflow: None,
+            repository: None,
+            token: None,
+            limits: UnzipLimits::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DownloadRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DownloadRequest")
+            .field("selector", &self.selector)
+            .field("path", &self.path)
+            .field("merge_multiple", &self.merge_multiple)
+            .field("source", &self.source)
+            .field("workflow", &self.workflow)
+            .field("repository", &self.repository)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 /// One artifact that was downloaded.
@@ -112,6 +145,15 @@ fn parse_digest(s: Option<&str>) -> Option<Sha256Digest> {
 
 /// Downloads the selected artifacts into `req.path`.
 pub async fn download(req: &DownloadRequest, env: &Env) -> Result<DownloadReport, ArtifactError> {
+    download_with_progress(req, env, None).await
+}
+
+/// [`download`], calling `progress` with the bytes downloaded so far (all artifacts).
+pub async fn download_with_progress(
+    req: &DownloadRequest,
+    env: &Env,
+    progress: Option<ProgressFn>,
+) -> Result<DownloadReport, ArtifactError> {
     let matcher = match &req.selector {
         Selector::Pattern(p) => Some(
             globset::Glob::new(p)
@@ -259,10 +301,15 @@ pub async fn download(req: &DownloadRequest, env: &Env) -> Result<DownloadReport
 
     let dest = std::path::absolute(&req.path)
         .map_err(|e| ArtifactError::io(format!("resolving `{}`", req.path.display()), e))?;
-    let parent = dest
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| dest.clone());
+    // The temporary folder sits on the destination's file system so the final moves are
+    // renames: inside the destination when it exists, else beside it.
+    let parent = if dest.is_dir() {
+        dest.clone()
+    } else {
+        dest.parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| dest.clone())
+    };
     std::fs::create_dir_all(&parent)
         .map_err(|e| ArtifactError::io(format!("creating `{}`", parent.display()), e))?;
     let staging = tempfile::Builder::new()
@@ -277,6 +324,7 @@ pub async fn download(req: &DownloadRequest, env: &Env) -> Result<DownloadReport
 
     let single = matches!(req.selector, Selector::Name(_)) || by_name.len() == 1;
     let mut fetched = Vec::new();
+    let mut done_bytes = 0u64;
     for (i, c) in by_name.values().enumerate() {
         let url = match (&twirp, &rest, &c.owner) {
             (Some(t), _, Some(owner)) => {
@@ -299,7 +347,16 @@ pub async fn download(req: &DownloadRequest, env: &Env) -> Result<DownloadReport
             }
         };
         let zip_path = staging.path().join(format!("{i}.zip"));
-        let (size, digest) = fetch_blob(&http, &url, &zip_path, &c.name).await?;
+        let (size, digest) = fetch_blob(
+            &http,
+            &url,
+            &zip_path,
+            &c.name,
+            done_bytes,
+            progress.as_ref(),
+        )
+        .await?;
+        done_bytes += size;
         if let Some(expected) = c.expected
             && expected != digest
         {
@@ -394,6 +451,8 @@ async fn fetch_blob(
     url: &str,
     path: &Path,
     name: &str,
+    before: u64,
+    progress: Option<&ProgressFn>,
 ) -> Result<(u64, Sha256Digest), ArtifactError> {
     let doing = format!("downloading artifact `{name}` from blob storage");
     retrying(&http.retry, &doing, || async {
@@ -424,6 +483,9 @@ async fn fetch_blob(
         while let Some(chunk) = http.next_chunk(&mut body).await? {
             hasher.update(&chunk);
             size += chunk.len() as u64;
+            if let Some(p) = progress {
+                p(before + size);
+            }
             file.write_all(&chunk).await.map_err(io_fail)?;
         }
         file.flush().await.map_err(io_fail)?;

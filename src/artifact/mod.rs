@@ -17,7 +17,7 @@ pub mod twirp;
 pub mod upload;
 pub mod zip;
 
-pub use download::{DownloadReport, DownloadRequest, download};
+pub use download::{DownloadReport, DownloadRequest, Selector, Source, download};
 pub use env::Env;
 pub use error::ArtifactError;
 pub use upload::{UploadReport, UploadRequest, upload};

@@ -23,8 +23,13 @@ pub struct Entry {
 /// (a name starting with `.`) are left out unless `include_hidden`. Symlinks to files are
 /// followed; symlinks to folders are not descended into.
 pub fn collect(root: &Path, include_hidden: bool) -> Result<Vec<Entry>, ArtifactError> {
-    let meta = std::fs::metadata(root)
-        .map_err(|e| ArtifactError::io(format!("reading `{}`", root.display()), e))?;
+    let meta = std::fs::metadata(root).map_err(|e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            ArtifactError::Usage(format!("`--path` `{}` does not exist", root.display()))
+        } else {
+            ArtifactError::io(format!("reading `{}`", root.display()), e)
+        }
+    })?;
     if meta.is_file() {
         let name = root
             .file_name()

@@ -155,7 +155,10 @@ pub fn execute(req: &ExecRequest) -> Result<ExecRecord, ExecError> {
     {
         std::fs::create_dir_all(dir).map_err(log_err)?;
     }
-    let log = Arc::new(Mutex::new(File::create(&req.log_path).map_err(log_err)?));
+    let log = Arc::new(Mutex::new(LogFile {
+        file: File::create(&req.log_path).map_err(log_err)?,
+        closed: false,
+    }));
 
     let started_at = Utc::now();
     let start = Instant::now();
@@ -227,9 +230,21 @@ pub fn execute(req: &ExecRequest) -> Result<ExecRecord, ExecError> {
     }
     if readers.iter().any(|r| !r.is_finished()) {
         kill_group(pgid, libc::SIGKILL);
+        let end = Instant::now() + Duration::from_secs(1);
+        while readers.iter().any(|r| !r.is_finished()) && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
+    // A process that left the group (setsid) may still hold a pipe: its reader is left
+    // behind, and the log is closed to it so the digest below stays true.
     let mut counts: Vec<RedactionCount> = Vec::new();
+    if let Ok(mut f) = log.lock() {
+        f.closed = true;
+    }
     for r in readers {
+        if !r.is_finished() {
+            continue;
+        }
         match r.join() {
             Ok(Ok(c)) => merge_counts(&mut counts, c),
             Ok(Err(e)) => return Err(log_err(e)),
@@ -237,8 +252,8 @@ pub fn execute(req: &ExecRequest) -> Result<ExecRecord, ExecError> {
         }
     }
     if let Ok(mut f) = log.lock() {
-        f.flush().map_err(log_err)?;
-        f.sync_all().map_err(log_err)?;
+        f.file.flush().map_err(log_err)?;
+        f.file.sync_all().map_err(log_err)?;
     }
     drop(log);
     let (digest, bytes) = {
@@ -276,10 +291,18 @@ fn merge_counts(into: &mut Vec<RedactionCount>, more: Vec<RedactionCount>) {
     into.sort_by(|a, b| a.kind.cmp(&b.kind));
 }
 
+/// The log file, shared by the two output readers.
+#[derive(Debug)]
+struct LogFile {
+    file: File,
+    /// Set once the log is final; later output is dropped.
+    closed: bool,
+}
+
 /// Copies one pipe through a redactor to the log and, optionally, the terminal.
 fn pump(
     mut pipe: impl Read + Send + 'static,
-    log: Arc<Mutex<File>>,
+    log: Arc<Mutex<LogFile>>,
     secrets: Secrets,
     mut echo: Option<Box<dyn Write + Send>>,
 ) -> JoinHandle<io::Result<Vec<RedactionCount>>> {
@@ -291,14 +314,16 @@ fn pump(
             if out.is_empty() {
                 return Ok(());
             }
-            if let Some(e) = echo.as_mut() {
-                // The terminal going away must not stop the log.
-                let _ = e.write_all(out).and_then(|()| e.flush());
-            }
             let mut f = log
                 .lock()
                 .map_err(|_| io::Error::other("log lock poisoned"))?;
-            f.write_all(out)?;
+            if !f.closed {
+                f.file.write_all(out)?;
+                if let Some(e) = echo.as_mut() {
+                    // The terminal going away must not stop the log.
+                    let _ = e.write_all(out).and_then(|()| e.flush());
+                }
+            }
             out.clear();
             Ok(())
         };
@@ -387,6 +412,28 @@ mod tests {
             !marker.exists(),
             "a child of the command outlived the timeout"
         );
+    }
+
+    #[test]
+    fn process_escaping_the_group_cannot_hold_the_run_open() {
+        let t = tempfile::tempdir().unwrap();
+        let start = Instant::now();
+        let r = execute(&req(
+            t.path(),
+            &["setsid sleep 15 & echo started"],
+            true,
+            Duration::from_secs(60),
+        ))
+        .unwrap();
+        assert_eq!(r.exit_code, Some(0));
+        assert!(
+            start.elapsed() < Duration::from_secs(12),
+            "{:?}",
+            start.elapsed()
+        );
+        let log = read_log(&t.path().join("out/tests.log")).unwrap();
+        assert_eq!(log, "started\n");
+        assert_eq!(r.log.digest, Sha256Digest::of(log.as_bytes()));
     }
 
     #[test]

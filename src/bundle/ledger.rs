@@ -574,6 +574,20 @@ pub fn verify(
     Ok(check(&lines, Some(trusted), expect_head))
 }
 
+/// [`verify`] on a file.
+pub fn verify_path(
+    path: &Path,
+    trusted: &[PublicKey],
+    expect_head: Option<&Sha256Digest>,
+) -> Result<LedgerReport, LedgerError> {
+    let io_err = |source| LedgerError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(io_err)?;
+    verify(io::BufReader::new(f), trusted, expect_head).map_err(io_err)
+}
+
 /// An event that was appended.
 #[derive(Debug, Clone, Serialize)]
 pub struct Appended {
@@ -640,6 +654,20 @@ impl Ledger {
             ledger_id: id,
             head,
         })
+    }
+
+    /// The ledger file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Verifies the whole file against trusted keys (signatures included), pinning the
+    /// head this handle last saw.
+    pub fn verify(&self, trusted: &[PublicKey]) -> Result<LedgerReport, LedgerError> {
+        if self.is_empty() && !self.path.exists() {
+            return Ok(check(&[], Some(trusted), None));
+        }
+        verify_path(&self.path, trusted, Some(&self.head))
     }
 
     /// The ledger's id.
@@ -781,6 +809,50 @@ mod tests {
         assert_eq!(reopened.len(), 4);
         assert_eq!(Some(reopened.head()), r.root_hash);
         assert_eq!(reopened.ledger_id(), "test-ledger");
+    }
+
+    #[test]
+    fn open_append_verify_round_trip_through_the_handle() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("sub/ledger.jsonl");
+        let k = key();
+        let mut l = Ledger::open(&path, None).unwrap();
+        assert!(l.is_empty());
+        assert!(l.ledger_id().starts_with("ledger-"));
+        assert!(l.verify(&[k.public_key()]).unwrap().is_verified());
+        let a = l
+            .append(
+                &k,
+                EventKind::Generate,
+                vec![Sha256Digest::of(b"p")],
+                BTreeMap::new(),
+                now(0),
+            )
+            .unwrap();
+        assert_eq!(a.event.prev_hash, genesis_hash(l.ledger_id()));
+        let r = l.verify(&[k.public_key()]).unwrap();
+        assert!(r.is_verified(), "{r:?}");
+        assert_eq!(r.root_hash, Some(l.head()));
+        // A second handle continues the same chain.
+        let mut again = Ledger::open(&path, None).unwrap();
+        again
+            .append(&k, EventKind::Upload, vec![], BTreeMap::new(), now(1))
+            .unwrap();
+        assert_eq!(
+            verify_path(&path, &[k.public_key()], None)
+                .unwrap()
+                .chain_length,
+            2
+        );
+        // The first handle's pinned head is now stale: events were added behind its back.
+        assert_eq!(
+            l.verify(&[k.public_key()]).unwrap().reason,
+            Some(BreakReason::HeadMismatch)
+        );
+        assert!(matches!(
+            Ledger::open(&path, Some("another-id")),
+            Err(LedgerError::IdMismatch { .. })
+        ));
     }
 
     #[test]

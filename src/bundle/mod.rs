@@ -2,6 +2,11 @@
 //!
 //! - [`merkle`]: the RFC 9162 Merkle Tree Hash with domain separation;
 //! - [`manifest`]: the gitignore-aware, parallel source manifest (`manifest.json`);
+//! - [`ledger`]: the hash-chained ledger of DSSE-signed events;
+//! - [`redact`]: streaming secret redaction;
+//! - [`exec`]: running the test command with a timeout and a redacted log;
+//! - [`git`]: head SHA, changed files and diff stat;
+//! - [`run`]: the run bundle (`bundle.json`, `summary.md`).
 
 pub mod exec;
 pub mod git;

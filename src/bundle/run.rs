@@ -219,3 +219,105 @@ pub fn collect_proofs(dir: &Path) -> std::io::Result<Vec<ProofRef>> {
     out.sort_by(|a, b| a.script_id.cmp(&b.script_id));
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::exec::LogRecord;
+    use crate::bundle::git::DiffStat;
+    use crate::bundle::redact::{RedactionCount, SecretKind};
+
+    fn exec(exit: Option<i32>, timed_out: bool) -> ExecRecord {
+        ExecRecord {
+            command: vec!["pytest".into(), "-q".into()],
+            shell: false,
+            started_at: "2026-05-01T10:00:00.000Z".into(),
+            finished_at: "2026-05-01T10:00:12.512Z".into(),
+            duration_ms: 12_512,
+            exit_code: exit,
+            signal: if exit.is_none() { Some(9) } else { None },
+            timed_out,
+            timeout_secs: 300,
+            log: LogRecord {
+                path: "proofs/tests.log".into(),
+                digest: Sha256Digest::of(b"log"),
+                bytes: 3,
+            },
+            redactions: vec![RedactionCount {
+                kind: SecretKind::GithubToken,
+                count: 2,
+            }],
+        }
+    }
+
+    fn proof(id: &str, verdict: &str) -> ProofRef {
+        ProofRef {
+            script_id: id.into(),
+            path: format!("proofs/proof-{id}.json"),
+            digest: Sha256Digest::of(id.as_bytes()),
+            verdict: verdict.into(),
+        }
+    }
+
+    fn bundle(exec: ExecRecord, proofs: Vec<ProofRef>) -> RunBundle {
+        RunBundle {
+            format_version: BUNDLE_FORMAT_VERSION,
+            outcome: RunBundle::outcome_of(&exec, &proofs),
+            exec,
+            git: Some(GitInfo {
+                head_sha: "0123456789abcdef0123456789abcdef01234567".into(),
+                base_ref: Some("origin/main".into()),
+                merge_base: Some("89abcdef0123456789abcdef0123456789abcdef".into()),
+                changed_files: vec!["scripts/foo.py".into(), "tests/test_foo.py".into()],
+                diff_stat: DiffStat {
+                    added: 12,
+                    deleted: 3,
+                    files: 2,
+                },
+            }),
+            junit: vec![],
+            proofs,
+            manifest: ManifestRef {
+                path: "proofs/manifest.json".into(),
+                root_hash: Sha256Digest::of(b"root"),
+                file_count: 42,
+                scope: vec![".".into()],
+            },
+        }
+    }
+
+    #[test]
+    fn outcome_follows_exit_timeout_and_verdicts() {
+        assert_eq!(
+            RunBundle::outcome_of(&exec(Some(0), false), &[proof("a", "PASS")]),
+            RunOutcome::Passed
+        );
+        assert_eq!(
+            RunBundle::outcome_of(&exec(Some(0), false), &[proof("a", "FAIL")]),
+            RunOutcome::Failed
+        );
+        assert_eq!(
+            RunBundle::outcome_of(&exec(Some(1), false), &[]),
+            RunOutcome::Failed
+        );
+        assert_eq!(
+            RunBundle::outcome_of(&exec(None, true), &[]),
+            RunOutcome::TimedOut
+        );
+    }
+
+    #[test]
+    fn summary_of_a_passing_run() {
+        let b = bundle(
+            exec(Some(0), false),
+            vec![proof("foo", "PASS"), proof("bar", "PASS")],
+        );
+        insta::assert_snapshot!(b.summary_markdown());
+    }
+
+    #[test]
+    fn summary_of_a_timed_out_run() {
+        let b = bundle(exec(None, true), vec![]);
+        insta::assert_snapshot!(b.summary_markdown());
+    }
+}

@@ -7,7 +7,7 @@ use proofgate::artifact::download::{Selector, Source};
 use proofgate::artifact::zip::UnzipLimits;
 use proofgate::artifact::{self, DownloadRequest, Env};
 
-use super::upload::{classify, runtime, write_outputs};
+use super::upload::{classify, progress, runtime, write_outputs};
 use super::{CliResult, Global, Outcome};
 
 #[derive(Debug, clap::Args)]
@@ -99,10 +99,17 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
             max_entries: args.max_entries,
         },
     };
+    let progress = progress("downloading");
+    let shown = progress.is_some();
     let rt = runtime()?;
     let report = rt
-        .block_on(artifact::download(&req, &env))
+        .block_on(artifact::download::download_with_progress(
+            &req, &env, progress,
+        ))
         .map_err(|e| classify(e, "download failed"))?;
+    if shown {
+        eprintln!();
+    }
     if args.json {
         let text = serde_json::to_string_pretty(&report).map_err(super::CliError::io)?;
         println!("{text}");

@@ -1,12 +1,262 @@
-//! `proofgate generate`.
+//! `proofgate generate`: JUnit results + the certification model → one proof per
+//! script (and a signed DSSE envelope per proof when a key is given).
 
-use super::{CliError, CliResult, Global};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+use chrono::{DateTime, Utc};
+use proofgate::junit::{self, FileReport, ParseOptions};
+use proofgate::model::{Model, Severity};
+use proofgate::proof::context::RunContext;
+use proofgate::proof::generate::{self as gen_core, GenerateReport, GenerateRequest, JunitInput};
+use proofgate::proof::record::Verdict;
+use proofgate::sign::{DEFAULT_KEY_ENV, KeySource, SigningKey, load_signing_key};
+
+use super::{CliError, CliResult, Global, Outcome, ResultExt as _};
+
+/// Output format of the report on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Only the summary table (on stderr).
+    Table,
+    /// The summary table on stderr and a JSON report on stdout.
+    Json,
+}
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// JUnit XML files or globs (`**` crosses directories), relative to the root.
+    #[arg(long, value_name = "GLOB", required = true, num_args = 1..)]
+    pub junit: Vec<String>,
+    /// Where to write `proof-<ID>.json` (relative to the root).
+    #[arg(long, value_name = "DIR", default_value = "test-results/proofs")]
+    pub out: PathBuf,
+    /// Report format on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Read the signing key (PEM or base64 PKCS#8) from this environment variable. When
+    /// neither key flag is given, `PROOFGATE_SIGNING_KEY` is used if it is set.
+    #[arg(long, value_name = "VAR", conflicts_with = "signing_key_file")]
+    pub signing_key_env: Option<String>,
+    /// Read the signing key (PEM, base64 or DER PKCS#8) from this file.
+    #[arg(long, value_name = "FILE")]
+    pub signing_key_file: Option<PathBuf>,
+    /// The commit under test [default: `GITHUB_SHA`].
+    #[arg(long, value_name = "SHA")]
+    pub commit: Option<String>,
+    /// The CI run id [default: `GITHUB_RUN_ID`].
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// The repository, `owner/name` [default: `GITHUB_REPOSITORY`].
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repository: Option<String>,
+    /// Pin `generated_at` (RFC 3339) [default: `SOURCE_DATE_EPOCH` if set, else now].
+    #[arg(long, value_name = "TIME")]
+    pub generated_at: Option<String>,
+    /// Print the time spent in each phase (parse, map, hash, build, sign, write) to
+    /// stderr.
+    #[arg(long)]
+    pub timings: bool,
+}
 
-pub fn run(_args: Args, _global: &Global) -> CliResult {
-    Err(CliError::usage(anyhow::anyhow!(
-        "`generate` is not part of this build yet"
-    )))
+pub fn run(args: Args, global: &Global) -> CliResult {
+    let env = |k: &str| std::env::var(k).ok();
+    let started = Instant::now();
+
+    let generated_at = pinned_time(args.generated_at.as_deref(), env("SOURCE_DATE_EPOCH"))?;
+    let key = signing_key(&args, env)?;
+
+    let t = Instant::now();
+    let (config, required) = global.config_path();
+    let (model, findings) = Model::load(&global.root, &config, required).or_usage()?;
+    let model_load = t.elapsed();
+    for f in findings.iter().filter(|f| f.severity == Severity::Error) {
+        eprintln!("warning: {f}");
+    }
+
+    let t = Instant::now();
+    let files = junit::expand_inputs(&global.root, &args.junit).or_usage()?;
+    let reports = parse_all(&files)?;
+    let parse = t.elapsed();
+    let junit = JunitInput::from_reports(reports);
+
+    let context = RunContext::from_env(env).with_overrides(
+        args.commit.clone(),
+        args.run_id.clone(),
+        args.repository.clone(),
+    );
+    let out_dir = global.root.join(&args.out);
+    let report = gen_core::generate(&GenerateRequest {
+        model: &model,
+        junit: &junit,
+        context: &context,
+        generated_at,
+        key: key.as_ref(),
+        out_dir: &out_dir,
+    })
+    .map_err(|e| {
+        if e.is_input_error() {
+            CliError::usage(e)
+        } else {
+            CliError::io(e)
+        }
+    })?;
+
+    print_table(&report, &out_dir, junit.cases.len());
+    if args.timings {
+        print_timings(&report, model_load, parse, started.elapsed());
+    }
+    if args.format == Format::Json {
+        let s = serde_json::to_string_pretty(&report).or_io()?;
+        println!("{s}");
+    }
+    Ok(if report.all_pass() {
+        Outcome::Yes
+    } else {
+        Outcome::No
+    })
+}
+
+/// `--generated-at`, else `SOURCE_DATE_EPOCH`, else now.
+fn pinned_time(flag: Option<&str>, epoch: Option<String>) -> Result<DateTime<Utc>, CliError> {
+    if let Some(s) = flag {
+        return DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| CliError::usage(anyhow!("`--generated-at {s}` is not RFC 3339: {e}")));
+    }
+    if let Some(s) = epoch.filter(|s| !s.trim().is_empty()) {
+        return s
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(|secs| DateTime::from_timestamp(secs, 0))
+            .ok_or_else(|| {
+                CliError::usage(anyhow!(
+                    "`SOURCE_DATE_EPOCH={s}` is not a number of seconds since 1970"
+                ))
+            });
+    }
+    Ok(Utc::now())
+}
+
+/// The key from `--signing-key-file`, `--signing-key-env`, or (when neither is given)
+/// `PROOFGATE_SIGNING_KEY` if it is set. Messages name the source, never the secret.
+fn signing_key(
+    args: &Args,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<SigningKey>, CliError> {
+    let source = match (&args.signing_key_file, &args.signing_key_env) {
+        (Some(f), _) => KeySource::File(f.clone()),
+        (None, Some(v)) => KeySource::Env(v.clone()),
+        (None, None) => match env(DEFAULT_KEY_ENV) {
+            Some(v) if !v.trim().is_empty() => KeySource::Env(DEFAULT_KEY_ENV.to_owned()),
+            _ => return Ok(None),
+        },
+    };
+    load_signing_key(&source, env)
+        .map(Some)
+        .map_err(CliError::usage)
+}
+
+/// Parses every file, several at a time; the first error (in file order) wins.
+fn parse_all(files: &[PathBuf]) -> Result<Vec<FileReport>, CliError> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
+        .min(files.len().max(1));
+    let opts = ParseOptions::default();
+    let mut slots: Vec<Option<Result<FileReport, junit::JunitError>>> =
+        (0..files.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let chunk = files.len().div_ceil(threads).max(1);
+        for (paths, out) in files.chunks(chunk).zip(slots.chunks_mut(chunk)) {
+            let opts = &opts;
+            scope.spawn(move || {
+                for (p, slot) in paths.iter().zip(out.iter_mut()) {
+                    *slot = Some(junit::read_file(p, opts));
+                }
+            });
+        }
+    });
+    let mut reports = Vec::with_capacity(files.len());
+    for slot in slots {
+        match slot {
+            Some(Ok(r)) => reports.push(r),
+            Some(Err(e)) => return Err(CliError::usage(e)),
+            None => return Err(CliError::io(anyhow!("a JUnit reader thread failed"))),
+        }
+    }
+    Ok(reports)
+}
+
+fn print_table(report: &GenerateReport, out_dir: &std::path::Path, cases: usize) {
+    let width = report
+        .proofs
+        .iter()
+        .map(|p| p.script_id.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let mut s = format!(
+        "{:<width$}  {:>6}  {:>6}  {:>6}  {:>7}  {:>5}  VERDICT\n",
+        "SCRIPT", "TESTS", "PASSED", "FAILED", "SKIPPED", "FLAKY"
+    );
+    for p in &report.proofs {
+        let reasons = if p.reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", p.reasons.join(", "))
+        };
+        s.push_str(&format!(
+            "{:<width$}  {:>6}  {:>6}  {:>6}  {:>7}  {:>5}  {}{}\n",
+            p.script_id,
+            p.tests,
+            p.passed,
+            p.failed,
+            p.skipped,
+            p.flaky,
+            p.verdict.as_str(),
+            reasons
+        ));
+    }
+    let pass = report
+        .proofs
+        .iter()
+        .filter(|p| p.verdict == Verdict::Pass)
+        .count();
+    s.push_str(&format!(
+        "{} proof(s): {} PASS, {} FAIL, from {} test case(s); written to `{}`",
+        report.proofs.len(),
+        pass,
+        report.proofs.len() - pass,
+        cases,
+        out_dir.display()
+    ));
+    match &report.key_id {
+        Some(k) => s.push_str(&format!("; signed by key {k}\n")),
+        None => s.push_str("; not signed (no key)\n"),
+    }
+    if report.proofs.is_empty() {
+        s.push_str("warning: no script has evidence `ci` or `declared`: nothing to prove\n");
+    }
+    eprint!("{s}");
+}
+
+fn print_timings(report: &GenerateReport, model: Duration, parse: Duration, total: Duration) {
+    let t = &report.timings;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    eprintln!(
+        "timings (ms, wall): model {:.1}  parse {:.1}  map {:.1}  hash {:.1}  build+sign {:.1} (cpu: build {:.1}, sign {:.1})  write {:.1}  total {:.1}",
+        ms(model),
+        ms(parse),
+        ms(t.map),
+        ms(t.hash),
+        ms(t.build_sign_wall),
+        ms(t.build),
+        ms(t.sign),
+        ms(t.write),
+        ms(total)
+    );
 }

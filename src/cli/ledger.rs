@@ -12,7 +12,7 @@ use proofgate::sign::{self, KeySource, PublicKey, SigningKey};
 use super::{CliError, CliResult, Global, Outcome, ResultExt};
 
 /// The ledger file used when `--file` is not given (under the root).
-pub const DEFAULT_LEDGER: &str = "proofs/ledger.jsonl";
+pub const DEFAULT_LEDGER: &str = "test-results/proofs/ledger.jsonl";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -39,18 +39,23 @@ pub struct AppendArgs {
     /// Context to record with the event, `KEY=VALUE` (repeatable).
     #[arg(long = "attr", value_name = "KEY=VALUE")]
     pub attrs: Vec<String>,
-    /// The ledger file [default: `proofs/ledger.jsonl` under the root].
+    /// The ledger file [default: `test-results/proofs/ledger.jsonl` under the root].
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// The ledger id for a new ledger (must match an existing one) [default: random].
     #[arg(long, value_name = "ID")]
     pub ledger_id: Option<String>,
-    /// Read the signing key from this file instead of the environment variable.
+    /// Read the signing key (PEM or base64 PKCS#8) from this environment variable.
+    #[arg(
+        long,
+        value_name = "VAR",
+        default_value = sign::DEFAULT_KEY_ENV,
+        conflicts_with = "signing_key_file"
+    )]
+    pub signing_key_env: String,
+    /// Read the signing key (PEM, base64 or DER PKCS#8) from this file instead.
     #[arg(long, value_name = "FILE")]
-    pub key: Option<PathBuf>,
-    /// The environment variable holding the signing key.
-    #[arg(long, value_name = "VAR", default_value = sign::DEFAULT_KEY_ENV)]
-    pub key_env: String,
+    pub signing_key_file: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
@@ -58,7 +63,7 @@ pub struct AppendArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// The ledger file [default: `proofs/ledger.jsonl` under the root].
+    /// The ledger file [default: `test-results/proofs/ledger.jsonl` under the root].
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// A trusted public key: base64, hex or PEM, or a file holding one (repeatable)
@@ -127,7 +132,7 @@ fn append(a: AppendArgs, global: &Global) -> CliResult {
             .ok_or_else(|| CliError::usage(anyhow!("`--attr {kv}` is not KEY=VALUE")))?;
         attributes.insert(k.to_owned(), v.to_owned());
     }
-    let key = load_key(&a.key, &a.key_env)?;
+    let key = load_key(&a.signing_key_file, &a.signing_key_env)?;
     let path = ledger_path(&a.file, global);
     let mut l = Ledger::open(&path, a.ledger_id.as_deref()).map_err(classify)?;
     let appended = l

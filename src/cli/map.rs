@@ -1,12 +1,82 @@
-//! `proofgate map`.
+//! `proofgate map`: which test cases certify which script.
 
-use super::{CliError, CliResult, Global};
+use std::io::Write;
+use std::path::Path;
 
+use anyhow::{Context as _, anyhow};
+use proofgate::junit::{self, ParseOptions, TestCase};
+use proofgate::model::{map_cases, map_report};
+
+use super::{CliError, CliResult, Global, Outcome, ResultExt};
+
+/// Output format of `map`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Per script: its test files and its cases; then the unmatched cases.
+    Table,
+    /// One JSON object.
+    Json,
+}
+
+/// Show which test cases certify which script.
+///
+/// Exit 0; 2 for an invalid `proofgate.yaml` or JUnit input; 3 for an I/O failure.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// JUnit XML files or globs (relative to `--root`).
+    #[arg(long, required = true, num_args = 1.., value_name = "FILE|GLOB")]
+    pub junit: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
 
-pub fn run(_args: Args, _global: &Global) -> CliResult {
-    Err(CliError::usage(anyhow::anyhow!(
-        "`map` is not part of this build yet"
-    )))
+fn display_path(root: &Path, path: &Path) -> String {
+    let shown = path.strip_prefix(root).unwrap_or(path);
+    let s = shown.to_string_lossy().replace('\\', "/");
+    if s.is_empty() {
+        path.to_string_lossy().into_owned()
+    } else {
+        s
+    }
+}
+
+pub fn run(args: Args, global: &Global) -> CliResult {
+    let (model, _findings) = super::lint::load_model(global)?;
+    let files = junit::expand_inputs(&global.root, &args.junit).or_usage()?;
+    let mut cases: Vec<TestCase> = Vec::new();
+    let mut sources: Vec<String> = Vec::new();
+    for f in &files {
+        let shown = display_path(&global.root, f);
+        match junit::read_file(f, &ParseOptions::default()) {
+            Ok(report) => {
+                sources.extend(std::iter::repeat_n(shown.clone(), report.cases.len()));
+                cases.extend(report.cases);
+            }
+            Err(mut e) => {
+                e.path = shown;
+                return Err(if e.is_io() {
+                    CliError::io(anyhow!("{e}"))
+                } else {
+                    CliError::usage(anyhow!("{e}"))
+                });
+            }
+        }
+    }
+    let mapping = map_cases(&model, &cases);
+    let report = map_report(&model, &mapping, &cases, &sources);
+    let text = match args.format {
+        Format::Table => report.render_table(),
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&report).or_io()?;
+            s.push('\n');
+            s
+        }
+    };
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("cannot write to stdout")
+        .or_io()?;
+    Ok(Outcome::Yes)
 }

@@ -8,16 +8,24 @@ use std::time::Duration;
 use proofgate::bundle::exec::{self, ExecError, ExecRequest};
 use proofgate::bundle::git;
 use proofgate::bundle::manifest::{self, ManifestRequest};
-use proofgate::bundle::redact::Secrets;
+use proofgate::bundle::redact::{RedactionCount, Redactor, SecretKind, Secrets};
 use proofgate::bundle::run::{
     self, BUNDLE_FORMAT_VERSION, FileRef, ManifestRef, RunBundle, RunOutcome,
 };
 use proofgate::bundle::write_atomic;
 use proofgate::digest::Sha256Digest;
-use proofgate::sign::{self, KeySource};
+use proofgate::junit::{self, ParseOptions};
+use proofgate::model::{Model, Severity};
+use proofgate::proof::attest::proof_file_name;
+use proofgate::proof::context::RunContext;
+use proofgate::proof::generate::{self as gen_core, GenerateRequest, JunitInput};
+use proofgate::sign::{self, KeySource, SigningKey};
 
 use super::manifest::relative_to_root;
 use super::{CliError, CliResult, Global, Outcome, ResultExt};
+
+/// Where proofs and the bundle go by default, relative to the root (as `generate`).
+pub const DEFAULT_OUT: &str = "test-results/proofs";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -30,15 +38,16 @@ pub struct Args {
     /// JUnit XML files the command writes, relative to the root (glob, repeatable).
     #[arg(long, value_name = "GLOB")]
     pub junit: Vec<String>,
-    /// Where to write the redacted log [default: `<out>/tests.log`].
+    /// Where to write the redacted log, relative to the root [default: `<out>/tests.log`].
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
     /// Redact the value of this environment variable from the log (repeatable).
     /// `PROOFGATE_SIGNING_KEY` is always redacted.
     #[arg(long = "redact-env", value_name = "VAR")]
     pub redact_env: Vec<String>,
-    /// Directory for the bundle, the manifest and the proofs.
-    #[arg(long, value_name = "DIR", default_value = "proofs")]
+    /// Directory for the proofs, the bundle, the manifest and the log (relative to the
+    /// root).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_OUT)]
     pub out: PathBuf,
     /// The base to diff against [default: `GITHUB_BASE_REF`, else `origin/main` if present].
     #[arg(long, value_name = "REF")]
@@ -46,103 +55,73 @@ pub struct Args {
     /// Sources to include in the manifest, relative to the root (repeatable) [default: all].
     #[arg(long, value_name = "DIR")]
     pub scope: Vec<String>,
-    /// Sign `bundle.json` with the key in this file (default: the environment variable,
-    /// when set).
+    /// Sign the proofs and `bundle.json` with the key (PEM or base64 PKCS#8) in this
+    /// environment variable; its value is redacted from the log. When neither key flag is
+    /// given, `PROOFGATE_SIGNING_KEY` is used if it is set.
+    #[arg(long, value_name = "VAR", conflicts_with = "signing_key_file")]
+    pub signing_key_env: Option<String>,
+    /// Sign the proofs and `bundle.json` with the key (PEM, base64 or DER PKCS#8) in
+    /// this file.
     #[arg(long, value_name = "FILE")]
-    pub key: Option<PathBuf>,
-    /// The environment variable holding the signing key.
-    #[arg(long, value_name = "VAR", default_value = sign::DEFAULT_KEY_ENV)]
-    pub key_env: String,
+    pub signing_key_file: Option<PathBuf>,
     /// The test command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 
-/// Expands `--junit` globs under `root` (walking from each pattern's literal prefix).
-fn expand_junit(root: &Path, patterns: &[String]) -> Result<Vec<PathBuf>, CliError> {
-    let mut found = Vec::new();
-    for pat in patterns {
-        let glob = globset::GlobBuilder::new(pat)
-            .literal_separator(true)
-            .build()
-            .usage_context(format!("bad `--junit` glob `{pat}`"))?
-            .compile_matcher();
-        let literal: Vec<&str> = pat
-            .split('/')
-            .take_while(|c| !c.contains(['*', '?', '[', '{']))
-            .collect();
-        let is_literal = literal.len() == pat.split('/').count();
-        if is_literal {
-            let p = root.join(pat);
-            if p.is_file() {
-                found.push(p);
-            }
-            continue;
-        }
-        let start = root.join(literal.join("/"));
-        if !start.is_dir() {
-            continue;
-        }
-        let walker = ignore::WalkBuilder::new(&start)
-            .standard_filters(false)
-            .filter_entry(|e| {
-                !matches!(
-                    e.file_name().to_str(),
-                    Some(".git" | "node_modules" | "target")
-                )
-            })
-            .build();
-        for entry in walker.flatten() {
-            if !entry.file_type().is_some_and(|t| t.is_file()) {
-                continue;
-            }
-            if let Ok(rel) = entry.path().strip_prefix(root)
-                && glob.is_match(rel)
-            {
-                found.push(entry.path().to_owned());
-            }
-        }
-    }
-    found.sort();
-    found.dedup();
-    Ok(found)
-}
-
 pub fn run(args: Args, global: &Global) -> CliResult {
     let root = &global.root;
-    let out_dir = &args.out;
-    let log_path = args
-        .log
-        .clone()
-        .unwrap_or_else(|| out_dir.join("tests.log"));
-    std::fs::create_dir_all(out_dir)
+    let out_dir = root.join(&args.out);
+    let log_path = match &args.log {
+        Some(l) => root.join(l),
+        None => out_dir.join("tests.log"),
+    };
+    std::fs::create_dir_all(&out_dir)
         .io_context(format!("cannot create `{}`", out_dir.display()))?;
 
     // The key is loaded before the run so a bad key fails fast, not after the tests.
-    let key = match &args.key {
-        Some(p) => Some(
-            sign::load_signing_key(&KeySource::File(p.clone()), |v| std::env::var(v).ok())
-                .or_usage()?,
-        ),
-        None => match std::env::var(&args.key_env) {
-            Ok(v) if !v.trim().is_empty() => Some(
-                sign::load_signing_key(&KeySource::Env(args.key_env.clone()), |v| {
-                    std::env::var(v).ok()
-                })
-                .or_usage()?,
-            ),
+    let env = |k: &str| std::env::var(k).ok();
+    let key_source = match (&args.signing_key_file, &args.signing_key_env) {
+        (Some(f), _) => Some(KeySource::File(f.clone())),
+        (None, Some(v)) => Some(KeySource::Env(v.clone())),
+        (None, None) => match env(sign::DEFAULT_KEY_ENV) {
+            Some(v) if !v.trim().is_empty() => Some(KeySource::Env(sign::DEFAULT_KEY_ENV.into())),
             _ => None,
         },
     };
+    let key = match &key_source {
+        Some(source) => Some(sign::load_signing_key(source, env).map_err(|e| match e {
+            sign::KeyLoadError::Io { .. } => CliError::io(e),
+            other => CliError::usage(other),
+        })?),
+        None => None,
+    };
 
-    let secrets = Secrets::from_env(&args.redact_env, |v| std::env::var(v).ok());
-    let record = exec::execute(&ExecRequest {
+    // The model is read before the run, so a configuration error fails fast.
+    let model = if args.junit.is_empty() {
+        None
+    } else {
+        let (config, required) = global.config_path();
+        let (model, findings) = Model::load(root, &config, required).or_usage()?;
+        for f in findings.iter().filter(|f| f.severity == Severity::Error) {
+            eprintln!("warning: {f}");
+        }
+        Some(model)
+    };
+
+    let mut secrets = Secrets::from_env(&args.redact_env, env);
+    if let Some(var) = &args.signing_key_env
+        && let Some(v) = env(var)
+    {
+        secrets.add(&v, SecretKind::SigningKey);
+    }
+    let mut record = exec::execute(&ExecRequest {
         command: args.command.clone(),
         shell: args.shell,
         timeout: Duration::from_secs(args.timeout),
         cwd: root.clone(),
         log_path: log_path.clone(),
-        secrets,
+        secrets: secrets.clone(),
         echo: true,
     })
     .map_err(|e| match e {
@@ -152,29 +131,26 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     if record.timed_out {
         eprintln!("Tests timed out after {}s.", args.timeout);
     }
+    record.log.path = rel(root, &log_path);
 
-    let junit_files = expand_junit(root, &args.junit)?;
+    let mut proofs = Vec::new();
     let mut junit = Vec::new();
-    for p in &junit_files {
-        let digest =
-            Sha256Digest::of_file(p).io_context(format!("cannot read `{}`", p.display()))?;
-        junit.push(FileRef {
-            path: p.to_string_lossy().into_owned(),
-            digest,
-        });
+    if let Some(model) = &model {
+        let g = generate_proofs(&args, root, model, &out_dir, key.as_ref(), &secrets)?;
+        junit = g.junit;
+        proofs = g.proofs;
+        merge_counts(&mut record.redactions, g.redactions);
     }
-    if !args.junit.is_empty() && junit.is_empty() && !record.timed_out {
-        eprintln!("proofgate: no JUnit file matched {}", args.junit.join(", "));
-    }
-    let proofs = if junit.is_empty() {
-        Vec::new()
-    } else {
-        generate_proofs(&junit_files, out_dir)?
-    };
 
     let mut exclude: Vec<String> = Vec::new();
-    exclude.extend(relative_to_root(out_dir, root));
+    exclude.extend(relative_to_root(&out_dir, root));
     exclude.extend(relative_to_root(&log_path, root));
+    // Test results are outputs of the run, not sources.
+    exclude.extend(
+        junit
+            .iter()
+            .filter_map(|f| relative_to_root(&root.join(&f.path), root)),
+    );
     let built = manifest::build(&ManifestRequest {
         root: root.clone(),
         scope: args.scope.clone(),
@@ -206,7 +182,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         junit,
         proofs,
         manifest: ManifestRef {
-            path: manifest_path.to_string_lossy().into_owned(),
+            path: rel(root, &manifest_path),
             root_hash: built.manifest.root_hash,
             file_count: built.manifest.file_count,
             scope: built.manifest.scope.clone(),
@@ -243,11 +219,105 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     })
 }
 
-/// Generates a proof per script from the run's JUnit files into `out_dir` and returns
-/// them.
-fn generate_proofs(_junit: &[PathBuf], _out_dir: &Path) -> Result<Vec<run::ProofRef>, CliError> {
-    eprintln!(
-        "proofgate: warning: proof generation is not part of this build yet; the bundle records the JUnit files without proofs"
-    );
-    Ok(Vec::new())
+/// `path` relative to `root` when it lies under it, as written in the bundle.
+fn rel(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn merge_counts(into: &mut Vec<RedactionCount>, more: Vec<RedactionCount>) {
+    for c in more {
+        match into.iter_mut().find(|x| x.kind == c.kind) {
+            Some(x) => x.count += c.count,
+            None => into.push(c),
+        }
+    }
+    into.sort_by(|a, b| a.kind.cmp(&b.kind));
+}
+
+/// What proof generation produced for the bundle.
+struct Generated {
+    junit: Vec<FileRef>,
+    proofs: Vec<run::ProofRef>,
+    /// Secrets redacted from test messages.
+    redactions: Vec<RedactionCount>,
+}
+
+/// Reads the JUnit files the run wrote, redacts secrets from the test messages, and
+/// writes a proof per script into `out_dir`. Missing or unreadable JUnit files are
+/// reported and left out: the scripts they would have covered get FAIL proofs.
+fn generate_proofs(
+    args: &Args,
+    root: &Path,
+    model: &Model,
+    out_dir: &Path,
+    key: Option<&SigningKey>,
+    secrets: &Secrets,
+) -> Result<Generated, CliError> {
+    let files = match junit::expand_inputs(root, &args.junit) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("proofgate: warning: {e}");
+            Vec::new()
+        }
+    };
+    let mut reports = Vec::new();
+    let opts = ParseOptions::default();
+    for f in &files {
+        match junit::read_file(f, &opts) {
+            Ok(r) => reports.push(r),
+            Err(e) => eprintln!("proofgate: warning: JUnit file left out: {e}"),
+        }
+    }
+    let mut input = JunitInput::from_reports(reports);
+    let mut redactor = Redactor::new(secrets.clone());
+    for case in &mut input.cases {
+        if let Some(m) = case.message.as_mut() {
+            *m = redactor.redact_all(m);
+        }
+    }
+    let mut refs = Vec::new();
+    for f in &input.files {
+        let digest = Sha256Digest::of_file(&f.path)
+            .io_context(format!("cannot read `{}`", f.path.display()))?;
+        refs.push(FileRef {
+            path: rel(root, &f.path),
+            digest,
+        });
+    }
+    let context = RunContext::from_env(|k| std::env::var(k).ok());
+    let report = gen_core::generate(&GenerateRequest {
+        model,
+        junit: &input,
+        context: &context,
+        generated_at: chrono::Utc::now(),
+        key,
+        out_dir,
+    })
+    .map_err(|e| {
+        if e.is_input_error() {
+            CliError::usage(e)
+        } else {
+            CliError::io(e)
+        }
+    })?;
+    let mut proofs = Vec::new();
+    for p in &report.proofs {
+        let path = out_dir.join(proof_file_name(&p.script_id));
+        let digest =
+            Sha256Digest::of_file(&path).io_context(format!("cannot read `{}`", path.display()))?;
+        proofs.push(run::ProofRef {
+            script_id: p.script_id.clone(),
+            path: rel(root, &path),
+            digest,
+            verdict: p.verdict.as_str().to_owned(),
+        });
+    }
+    Ok(Generated {
+        junit: refs,
+        proofs,
+        redactions: redactor.counts(),
+    })
 }

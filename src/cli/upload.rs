@@ -55,18 +55,7 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
             env.get("GITHUB_RUN_ATTEMPT"),
         )
     });
-    let progress: Option<artifact::upload::ProgressFn> = if std::io::stderr().is_terminal() {
-        let last = Arc::new(AtomicU64::new(0));
-        Some(Arc::new(move |sent: u64| {
-            let mib = sent >> 20;
-            if last.swap(mib, Ordering::Relaxed) != mib {
-                eprint!("\ruploading: {mib} MiB");
-                let _ = std::io::stderr().flush();
-            }
-        }))
-    } else {
-        None
-    };
+    let progress = progress("uploading");
     let req = UploadRequest {
         path: args.path.clone(),
         name,
@@ -134,6 +123,21 @@ pub(crate) fn write_outputs(
         writeln!(f, "{k}<<{delim}\n{v}\n{delim}")?;
     }
     Ok(())
+}
+
+/// A progress line on stderr when it is a terminal (whole MiB, rewritten in place).
+pub(crate) fn progress(verb: &'static str) -> Option<artifact::upload::ProgressFn> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let last = Arc::new(AtomicU64::new(u64::MAX)); // the first report always prints
+    Some(Arc::new(move |bytes: u64| {
+        let mib = bytes >> 20;
+        if last.swap(mib, Ordering::Relaxed) != mib {
+            eprint!("\r{verb}: {mib} MiB");
+            let _ = std::io::stderr().flush();
+        }
+    }))
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {

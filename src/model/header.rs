@@ -4,8 +4,8 @@
 //! Three forms are understood (the first that matches wins):
 //! - **front matter** (`.md`, `.markdown`, `.yaml`, `.yml`): the file starts with a `---`
 //!   line; the header runs to the next `---` (or `...`) line;
-//! - **Python docstring**: the first line that is not blank, not a comment and not the
-//!   shebang ends with `"""`, and the next non-blank line is `---`; the header runs to the
+//! - **Python docstring** (`.py` files, or a `python` shebang): the first line that is
+//!   not blank, not a comment and not the shebang ends with `"""`, and the next non-blank line is `---`; the header runs to the
 //!   next `---` line (goldenpath's `"""\s*\n---\n(.*?)\n---` rule);
 //! - **comment block**: in the file's leading comment lines (shebang, blank and `#` lines),
 //!   a `# ---` line opens the header and the next `# ---` line closes it; every line in
@@ -101,6 +101,10 @@ pub fn extract(path: &str, bytes: &[u8]) -> Extracted {
     {
         return front_matter(&lines);
     }
+    let python = [".py", ".pyw", ".pyi"].iter().any(|e| lower.ends_with(e))
+        || lines
+            .first()
+            .is_some_and(|l| l.starts_with("#!") && l.contains("python"));
     // The leading region: shebang, blank lines and comments, then the first other line.
     let mut comment_open: Option<usize> = None;
     for (i, line) in lines.iter().enumerate() {
@@ -118,8 +122,8 @@ pub fn extract(path: &str, bytes: &[u8]) -> Extracted {
             }
             continue;
         }
-        // First non-comment line: a docstring header?
-        if t.ends_with("\"\"\"") {
+        // First non-comment line: a docstring header (Python only)?
+        if python && t.ends_with("\"\"\"") {
             let mut j = i + 1;
             while j < lines.len() && lines[j].trim().is_empty() {
                 j += 1;
@@ -429,7 +433,7 @@ pub(crate) struct Checker<'a> {
     pub allowed: &'a Allowed,
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
     fn err(&mut self, key: &str, code: &'static str, message: String) {
         self.issues.push(Issue {
             key: key.to_owned(),
@@ -476,7 +480,7 @@ impl Checker<'_> {
         }
     }
 
-    fn one_of(&mut self, key: &str, v: &Value, allowed: &[String]) -> Option<String> {
+    fn one_of(&mut self, key: &str, v: &Value, allowed: &'a [String]) -> Option<String> {
         let s = self.string(key, v)?;
         if allowed.contains(&s) {
             Some(s)
@@ -578,18 +582,18 @@ impl Checker<'_> {
                 }
                 "type" => {
                     present.push("type");
-                    let allowed = self.allowed.types.clone();
-                    h.kind = self.one_of(&key, val, &allowed);
+                    let allowed = &self.allowed.types;
+                    h.kind = self.one_of(&key, val, allowed);
                 }
                 "owner" => {
                     present.push("owner");
-                    let allowed = self.allowed.owners.clone();
-                    h.owner = self.one_of(&key, val, &allowed);
+                    let allowed = &self.allowed.owners;
+                    h.owner = self.one_of(&key, val, allowed);
                 }
                 "status" => {
                     present.push("status");
-                    let allowed = self.allowed.statuses.clone();
-                    h.status = self.one_of(&key, val, &allowed);
+                    let allowed = &self.allowed.statuses;
+                    h.status = self.one_of(&key, val, allowed);
                 }
                 "maturity" => {
                     h.maturity = match val.as_u64() {
@@ -649,8 +653,8 @@ impl Checker<'_> {
             match k {
                 "runner" => {
                     present.push("runner");
-                    let allowed = self.allowed.runners.clone();
-                    t.runner = self.one_of(&sub, val, &allowed);
+                    let allowed = &self.allowed.runners;
+                    t.runner = self.one_of(&sub, val, allowed);
                 }
                 "command" => {
                     present.push("command");
@@ -927,7 +931,16 @@ mod tests {
                 for p in ["x.py", "x.sh", "x.yaml"] {
                     if let Extracted::Header(h) = extract(p, text.as_bytes()) {
                         prop_assert_eq!(h.lines.len(), h.yaml.lines().count());
-                        let _ = serde_yaml_ng::from_str::<Value>(&h.yaml);
+                        let pos = crate::model::yamlpos::PosIndex::build(&h.yaml);
+                        if let Ok(v) = serde_yaml_ng::from_str::<Value>(&h.yaml) {
+                            let allowed = Allowed::default();
+                            let mut c = Checker { issues: Vec::new(), allowed: &allowed };
+                            let _ = c.header(&v, "", &[]);
+                            for i in &c.issues {
+                                let (l, col) = pos.find(&i.key).unwrap_or((1, 1));
+                                let _ = h.file_pos(l, col);
+                            }
+                        }
                     }
                 }
             }

@@ -60,15 +60,9 @@ impl ScriptId {
             })
             .take(128)
             .collect();
-        if !s
-            .as_bytes()
-            .first()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        {
-            s.replace_range(..s.chars().next().map_or(0, char::len_utf8), "x");
-            if s.is_empty() {
-                s.push('x');
-            }
+        if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            s.insert(0, 'x');
+            s.truncate(128);
         }
         Self(s)
     }

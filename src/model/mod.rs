@@ -8,6 +8,7 @@
 //! with a broken header has `evidence: None`, as if it had no header.
 
 mod config;
+mod fastyaml;
 mod header;
 mod id;
 pub mod matrix;
@@ -171,7 +172,7 @@ fn render_findings(findings: &[Finding]) -> String {
 /// Where keys of a header live in their file.
 struct Locator<'a> {
     display: &'a str,
-    pos: &'a PosIndex,
+    pos: PosRef<'a>,
     /// Prefix of the header's keys in the index (`scripts.declared[0].` in the config).
     prefix: &'a str,
     raw: Option<&'a RawHeader>,
@@ -179,16 +180,45 @@ struct Locator<'a> {
     fallback: (u32, u32),
 }
 
+/// A key index, built on first use: most headers have nothing to report.
+enum PosRef<'a> {
+    Built(&'a PosIndex),
+    Lazy(&'a str, std::cell::OnceCell<PosIndex>),
+}
+
+impl PosRef<'_> {
+    fn get(&self) -> &PosIndex {
+        match self {
+            PosRef::Built(p) => p,
+            PosRef::Lazy(yaml, cell) => cell.get_or_init(|| PosIndex::build(yaml)),
+        }
+    }
+}
+
 impl Locator<'_> {
     fn at(&self, key: &str) -> (u32, u32) {
         let full = format!("{}{}", self.prefix, key);
-        match self.pos.find(&full) {
+        match self.pos.get().find(&full) {
             Some((l, c)) => match self.raw {
                 Some(raw) => raw.file_pos(l, c),
                 None => (l, c),
             },
             None => self.fallback,
         }
+    }
+
+    /// Where the top-level `id` key is: a plain `id:` line needs no index.
+    fn id_at(&self) -> (u32, u32) {
+        if let (Some(raw), PosRef::Lazy(yaml, _)) = (self.raw, &self.pos) {
+            for (i, line) in yaml.lines().enumerate() {
+                if let Some(rest) = line.strip_prefix("id")
+                    && rest.trim_start_matches(' ').starts_with(':')
+                {
+                    return raw.file_pos(u32::try_from(i + 1).unwrap_or(u32::MAX), 1);
+                }
+            }
+        }
+        self.at("id")
     }
 
     fn finding(
@@ -276,9 +306,48 @@ impl Model {
         };
         let files = discover(&mut cx, &cfg_display);
         let mut built: Vec<Built> = Vec::with_capacity(files.len());
-        for rel in &files {
-            if let Some(b) = cx.script_from_file(rel) {
-                built.push(b);
+        // Reading and checking headers is independent per file: spread it over the
+        // cores, keeping the order of `files`.
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(16);
+        if workers <= 1 || files.len() < 256 {
+            for rel in &files {
+                if let Some(b) = cx.script_from_file(rel) {
+                    built.push(b);
+                }
+            }
+        } else {
+            let chunk = files.len().div_ceil(workers);
+            let (root, cfg_ref, name) = (cx.root, cx.cfg, cx.cfg_name.clone());
+            let parts: Vec<(Vec<Built>, Vec<Finding>)> = std::thread::scope(|scope| {
+                let handles: Vec<_> = files
+                    .chunks(chunk)
+                    .map(|part| {
+                        let name = name.clone();
+                        scope.spawn(move || {
+                            let mut local = Ctx {
+                                root,
+                                cfg: cfg_ref,
+                                cfg_name: name,
+                                findings: Vec::new(),
+                            };
+                            let b: Vec<Built> = part
+                                .iter()
+                                .filter_map(|rel| local.script_from_file(rel))
+                                .collect();
+                            (b, local.findings)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect()
+            });
+            for (b, f) in parts {
+                built.extend(b);
+                cx.findings.extend(f);
             }
         }
         let on_disk: HashSet<String> = files.iter().cloned().collect();
@@ -411,7 +480,7 @@ fn discover(cx: &mut Ctx<'_>, cfg_display: &str) -> Vec<String> {
 }
 
 fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
+    let mut buf = Vec::with_capacity(8 * 1024);
     std::fs::File::open(path)?
         .take(HEADER_READ_LIMIT)
         .read_to_end(&mut buf)?;
@@ -484,7 +553,11 @@ impl Ctx<'_> {
             }
             Extracted::Header(raw) => raw,
         };
-        let value: Value = match serde_yaml_ng::from_str(&raw.yaml) {
+        let parsed = match fastyaml::parse(&raw.yaml) {
+            Some(v) => Ok(v),
+            None => serde_yaml_ng::from_str(&raw.yaml),
+        };
+        let value: Value = match parsed {
             Ok(v) => v,
             Err(e) => {
                 let (msg, pos) = header::yaml_error_parts_mapped(&e, |l, c| raw.file_pos(l, c));
@@ -502,10 +575,9 @@ impl Ctx<'_> {
                 return Some(self.ungoverned(rel, Some(raw.format), raw.start_line));
             }
         };
-        let pos = PosIndex::build(&raw.yaml);
         let loc = Locator {
             display: rel,
-            pos: &pos,
+            pos: PosRef::Lazy(&raw.yaml, std::cell::OnceCell::new()),
             prefix: "",
             raw: Some(&raw),
             fallback: (raw.start_line, 1),
@@ -523,7 +595,7 @@ impl Ctx<'_> {
         let entry_pos = self.cfg.pos.find(&d.key).unwrap_or((1, 1));
         let loc = Locator {
             display: cfg_display,
-            pos: &self.cfg.pos,
+            pos: PosRef::Built(&self.cfg.pos),
             prefix: &prefix,
             raw: None,
             fallback: entry_pos,
@@ -664,7 +736,7 @@ impl Ctx<'_> {
         }
         let valid_id = header.id.as_deref().and_then(|s| ScriptId::new(s).ok());
         let id_at = valid_id.as_ref().map(|_| {
-            let (l, c) = loc.at("id");
+            let (l, c) = loc.id_at();
             (loc.display.to_owned(), l, c)
         });
         let governed = valid_id.is_some();
@@ -707,13 +779,25 @@ impl Ctx<'_> {
         let mut test_files: Vec<String> = Vec::new();
         for (at, s, derived) in &written {
             let root = self.root;
-            match Selector::parse(s, |p| root.join(p).is_dir()) {
+            // One `stat` per path: whether it is a directory, and whether it exists.
+            let probed: std::cell::RefCell<Option<(String, bool)>> = std::cell::RefCell::new(None);
+            let parsed = Selector::parse(s, |p| {
+                let exists_dir = std::fs::metadata(root.join(p)).map(|m| m.is_dir());
+                *probed.borrow_mut() = Some((p.to_owned(), exists_dir.is_ok()));
+                exists_dir.is_ok_and(|d| d)
+            });
+            let probed = probed.into_inner();
+            match parsed {
                 Ok(sel) => {
                     if let Some(f) = sel.test_file()
                         && !test_files.iter().any(|t| t == f)
                     {
                         test_files.push(f.to_owned());
-                        let missing = !f.is_empty() && !self.root.join(f).exists();
+                        let exists = match &probed {
+                            Some((p, e)) if p == f => *e,
+                            _ => self.root.join(f).exists(),
+                        };
+                        let missing = !f.is_empty() && !exists;
                         if missing && governed {
                             let sev = match evidence {
                                 Some(Evidence::Declared | Evidence::Ci) => Severity::Error,

@@ -45,7 +45,7 @@ pub struct ScriptReport {
 /// What `proofgate map` prints.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MapReport {
-    /// Every script with a usable header or a selector, sorted by id.
+    /// Every governed script, sorted by id (the first script of a duplicated id).
     pub scripts: Vec<ScriptReport>,
     /// Cases no script selected.
     pub unmatched: Vec<CaseRef>,
@@ -72,8 +72,11 @@ pub fn map_report(
 ) -> MapReport {
     let src = |i: usize| sources.get(i).map_or("", String::as_str);
     let mut scripts = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for s in &model.scripts {
-        if !s.is_governed() && s.selectors.is_empty() {
+        // Ungoverned scripts certify nothing; a duplicated id is reported once (its
+        // first script), as `map_cases` keeps it, and `lint` names both places.
+        if !s.is_governed() || !seen.insert(&s.id) {
             continue;
         }
         let m = mapping.scripts.get(&s.id);
@@ -118,7 +121,7 @@ impl MapReport {
     pub fn render_table(&self) -> String {
         let mut out = String::new();
         for s in &self.scripts {
-            let ev = s.evidence.map_or("ungoverned", |e| e.as_str());
+            let ev = s.evidence.map_or("-", |e| e.as_str());
             let n = s.cases.len();
             let _ = writeln!(
                 out,

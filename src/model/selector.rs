@@ -720,7 +720,8 @@ impl Mapping {
 }
 
 /// Maps normalised cases to the scripts they certify (a case may certify several).
-/// Every script of the model gets an entry, even with no case.
+/// Every script of the model gets an entry, even with no case; when an id is duplicated
+/// (a `lint` error) the entry is the first script's.
 pub fn map_cases(model: &Model, cases: &[TestCase]) -> Mapping {
     let views: Vec<CaseView<'_>> = cases.iter().map(CaseView::new).collect();
     let mut out = Mapping::default();

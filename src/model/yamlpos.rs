@@ -266,6 +266,14 @@ mod tests {
         assert_eq!(ix.exact("d"), Some((4, 1)));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn the_index_never_panics(text in "[ a-z:#|>'\"{}\\[\\]\\-\n]{0,200}") {
+            let ix = PosIndex::build(&text);
+            let _ = ix.find("a.b[0].c");
+        }
+    }
+
     #[test]
     fn unknown_paths_fall_back_to_the_nearest_ancestor() {
         let ix = PosIndex::build("test: {runner: x}\n");

@@ -80,8 +80,9 @@ fn sha256_set(d: &Sha256Digest) -> DigestSet {
     [("sha256".to_owned(), d.hex())].into()
 }
 
-/// Builds the statement for `proof`, whose file bytes are `proof_bytes`.
-pub fn statement(proof: &Proof, proof_bytes: &[u8], extra: &ExtraConfig) -> ProofStatement {
+/// Builds the statement for `proof`; `proof_digest` is the SHA-256 of the exact bytes of
+/// its `proof-<ID>.json`.
+pub fn statement(proof: &Proof, proof_digest: Sha256Digest, extra: &ExtraConfig) -> ProofStatement {
     let mut passed = Vec::new();
     let mut warned = Vec::new();
     let mut failed = Vec::new();
@@ -163,7 +164,7 @@ pub fn statement(proof: &Proof, proof_bytes: &[u8], extra: &ExtraConfig) -> Proo
                 tests_digest: proof.tests_digest,
                 proof: ProofFileRef {
                     name: proof_file_name(&proof.script_id),
-                    digest: Sha256Digest::of(proof_bytes),
+                    digest: proof_digest,
                 },
                 generated_at: proof.generated_at.clone(),
                 skipped_tests: skipped,
@@ -248,7 +249,7 @@ mod tests {
     fn statement_binds_the_script_digests_and_lists_tests() {
         let p = proof(&[Status::Passed, Status::Failed, Status::Skipped]);
         let bytes = p.to_json_bytes();
-        let st = statement(&p, &bytes, &ExtraConfig::default());
+        let st = statement(&p, Sha256Digest::of(&bytes), &ExtraConfig::default());
         st.validate().unwrap();
         assert_eq!(st.subject[0].name.as_deref(), Some("scripts/a.py"));
         assert_eq!(
@@ -271,11 +272,11 @@ mod tests {
     #[test]
     fn flaky_pass_is_warned_and_clean_pass_is_passed() {
         let p = proof(&[Status::Passed, Status::Flaky]);
-        let st = statement(&p, b"", &ExtraConfig::default());
+        let st = statement(&p, Sha256Digest::of(b""), &ExtraConfig::default());
         assert_eq!(st.predicate.result, TestResult::Warned);
         assert_eq!(st.predicate.warned_tests.len(), 1);
         let p = proof(&[Status::Passed]);
-        let st = statement(&p, b"", &ExtraConfig::default());
+        let st = statement(&p, Sha256Digest::of(b""), &ExtraConfig::default());
         assert_eq!(st.predicate.result, TestResult::Passed);
     }
 
@@ -283,7 +284,7 @@ mod tests {
     fn signed_statement_verifies_and_parses_back() {
         let (key, _) = SigningKey::generate().unwrap();
         let p = proof(&[Status::Passed]);
-        let st = statement(&p, b"{}", &ExtraConfig::default());
+        let st = statement(&p, Sha256Digest::of(b"{}"), &ExtraConfig::default());
         let env = sign_statement(&st, &key);
         let v = verify_typed(&env, PAYLOAD_TYPE, &[key.public_key()]).unwrap();
         let back = ProofStatement::from_json(&v.payload).unwrap();

@@ -2,19 +2,22 @@
 //! the certification model to `proof-<ID>.json` (and `proof-<ID>.dsse.json` when a key
 //! is given) per script with evidence `ci` or `declared`.
 //!
-//! Every proof and envelope is built in memory first; nothing is written unless all of
-//! them could be built. Each file is then written atomically (a temporary file in the
-//! output directory, renamed into place).
+//! Every input is read and hashed, and every check that could fail a proof's build is
+//! made, before anything is written; then worker threads build, sign and write one
+//! proof at a time, so memory stays proportional to the workers, not to the run. Each
+//! file is written atomically (a temporary file in the output directory, renamed into
+//! place).
 
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use super::mapping::map_cases_indexed;
 use crate::digest::Sha256Digest;
-use crate::junit::TestCase;
+use crate::junit::{FileReport, TestCase};
+use crate::model::{Evidence, Model, Script, ScriptMapping};
 use crate::sign::SigningKey;
 use crate::sign::intoto::ResourceDescriptor;
 
@@ -22,55 +25,54 @@ use super::attest::{self, ExtraConfig};
 use super::context::RunContext;
 use super::jcs::{self, FileDigests, JcsError};
 use super::record::{
-    EvidenceLevel, FlakyPolicy, Proof, ScriptFacts, SourceRef, TestFileFacts, Verdict, build_proof,
+    EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, TestFileRef, Verdict,
+    build_proof, tests_digest,
 };
 
-/// One script as `generate` needs it (taken from the certification model).
-#[derive(Clone, Debug)]
-pub struct ScriptSpec {
-    /// The validated script id.
-    pub id: String,
-    /// Path relative to the repository root.
-    pub path: PathBuf,
-    /// Evidence level; scripts with `None` (manual or unset) get no proof.
-    pub evidence: Option<EvidenceLevel>,
-    /// Declared test files, relative to the root.
-    pub test_files: Vec<String>,
-    /// The script's header as JSON, when it has one (hashed into the configuration).
-    pub header: Option<serde_json::Value>,
-}
-
-/// Which cases belong to one script (from the model's mapping).
+/// The parsed JUnit input: every case of every file in one list (so the model's
+/// mapping can index it), and which range of it each file holds.
 #[derive(Clone, Debug, Default)]
-pub struct ScriptCases {
-    /// Indices into the flat list of cases (all reports, in order).
-    pub cases: Vec<usize>,
-    /// Declared test file → whether any case came from it.
-    pub test_files: BTreeMap<String, bool>,
+pub struct JunitInput {
+    /// The files, in the order given.
+    pub files: Vec<JunitFile>,
+    /// Every case, file after file.
+    pub cases: Vec<TestCase>,
 }
 
-/// One parsed JUnit file.
+/// One JUnit file of a [`JunitInput`].
 #[derive(Clone, Debug)]
-pub struct SourceReport {
-    /// The file as given on the command line.
+pub struct JunitFile {
+    /// The file as named (read again for its digest).
     pub path: PathBuf,
-    /// Its normalised cases.
-    pub cases: Vec<TestCase>,
+    /// Its cases: `cases[start..end]`.
+    pub start: usize,
+    /// End of its range.
+    pub end: usize,
+}
+
+impl JunitInput {
+    /// Moves the cases of parsed reports into one list (no copies).
+    pub fn from_reports(reports: Vec<FileReport>) -> Self {
+        let mut input = JunitInput::default();
+        for r in reports {
+            let start = input.cases.len();
+            input.cases.extend(r.cases);
+            input.files.push(JunitFile {
+                path: PathBuf::from(r.path),
+                start,
+                end: input.cases.len(),
+            });
+        }
+        input
+    }
 }
 
 /// Everything `generate` needs; no I/O happens before [`generate`] is called.
 pub struct GenerateRequest<'a> {
-    /// Repository root: script and test file paths are relative to it.
-    pub root: &'a Path,
-    /// The scripts of the model.
-    pub scripts: &'a [ScriptSpec],
-    /// The cases of each script, by script id.
-    pub mapping: &'a BTreeMap<String, ScriptCases>,
-    /// How flaky tests count.
-    pub flaky_policy: FlakyPolicy,
-    /// The parsed JUnit files (their cases, concatenated in order, are what the
-    /// mapping's indices point into).
-    pub reports: &'a [SourceReport],
+    /// The certification model (root, scripts, selectors, policy).
+    pub model: &'a Model,
+    /// The parsed JUnit files.
+    pub junit: &'a JunitInput,
     /// Where the tests ran.
     pub context: &'a RunContext,
     /// The proofs' `generated_at`.
@@ -113,12 +115,16 @@ pub struct ProofOutcome {
 /// Time spent per phase.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 pub struct Timings {
+    /// Mapping cases to scripts.
+    pub map: Duration,
     /// Hashing scripts, test files and JUnit files.
     pub hash: Duration,
-    /// Building the proof records and their JSON.
+    /// Building the proof records and their JSON (summed over worker threads).
     pub build: Duration,
-    /// Building statements and signing them.
+    /// Building statements and signing them (summed over worker threads).
     pub sign: Duration,
+    /// Wall time of the parallel build-and-sign phase.
+    pub build_sign_wall: Duration,
     /// Writing files.
     pub write: Duration,
 }
@@ -216,172 +222,95 @@ pub fn rel_path(root: &Path, path: &Path) -> String {
     s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
 }
 
-struct Built {
-    id: String,
-    proof: Proof,
-    proof_bytes: Vec<u8>,
-    envelope_bytes: Option<Vec<u8>>,
-}
-
-/// Builds every proof (and envelope), then writes them. See the module docs.
+/// Builds every proof (and envelope) and writes it. See the module docs.
 pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateError> {
     let mut timings = Timings::default();
-    let t0 = Instant::now();
+    let model = req.model;
+    let root = model.root.as_path();
 
-    // Sources: digests of the JUnit files, and the flat case list with source indices.
-    let mut sources = Vec::with_capacity(req.reports.len());
-    let mut flat: Vec<(&TestCase, usize)> = Vec::new();
-    for (i, r) in req.reports.iter().enumerate() {
-        let digest = Sha256Digest::of_file(&r.path).map_err(|source| GenerateError::Source {
-            path: r.path.clone(),
-            source,
-        })?;
-        sources.push(SourceRef {
-            path: rel_path(req.root, &r.path),
-            digest,
-        });
-        flat.extend(r.cases.iter().map(|c| (c, i)));
-    }
+    let t = Instant::now();
+    let mapping = map_cases_indexed(model, &req.junit.cases);
+    timings.map = t.elapsed();
 
-    // Facts: script and test file digests.
-    let mut facts = Vec::new();
-    let empty = ScriptCases::default();
-    let mut file_cache: BTreeMap<String, Option<FileDigests>> = BTreeMap::new();
-    for s in req.scripts {
-        let Some(evidence) = s.evidence else { continue };
-        if !is_valid_script_id(&s.id) {
-            return Err(GenerateError::BadId(s.id.clone()));
-        }
-        let full = req.root.join(&s.path);
-        let bytes = std::fs::read(&full).map_err(|source| GenerateError::Script {
-            id: s.id.clone(),
-            path: full.clone(),
-            source,
-        })?;
-        let mapped = req.mapping.get(&s.id).unwrap_or(&empty);
-        let mut test_files = Vec::with_capacity(s.test_files.len());
-        for tf in &s.test_files {
-            let digests = match file_cache.get(tf) {
-                Some(d) => d.clone(),
-                None => {
-                    let d = read_optional(&req.root.join(tf))?;
-                    file_cache.insert(tf.clone(), d.clone());
-                    d
-                }
-            };
-            test_files.push(TestFileFacts {
-                path: tf.clone(),
-                digests,
-                produced_results: mapped.test_files.get(tf).copied().unwrap_or(false),
-            });
-        }
-        let header = match &s.header {
-            Some(h) => Some(ResourceDescriptor {
-                name: Some(format!("{}#header", rel_path(Path::new(""), &s.path))),
-                digest: [("sha256".to_owned(), jcs::digest(h)?.hex())].into(),
-                media_type: Some("application/json".into()),
-                ..Default::default()
-            }),
-            None => None,
-        };
-        facts.push((
-            ScriptFacts {
-                id: s.id.clone(),
-                path: rel_path(Path::new(""), &s.path),
-                evidence,
-                digests: FileDigests::of(&bytes),
-                test_files,
-            },
-            mapped,
-            ExtraConfig { header },
-        ));
-    }
-    timings.hash = t0.elapsed();
-
-    // Build (and sign) in parallel: each script is independent.
-    let generated_at = format_time(req.generated_at);
+    let t = Instant::now();
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8);
-    let chunk = facts.len().div_ceil(threads).max(1);
-    let results: Vec<Result<(Vec<Built>, Duration, Duration), GenerateError>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = facts
-                .chunks(chunk)
-                .map(|part| {
-                    let flat = &flat;
-                    let sources = &sources;
-                    let generated_at = &generated_at;
-                    scope.spawn(move || build_part(req, part, flat, sources, generated_at))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(GenerateError::Jcs(JcsError::internal("a worker panicked")))
-                    })
-                })
-                .collect()
+    // Sources: digests of the JUnit files, and each case with its source index.
+    let digests = par_map(&req.junit.files, threads, |f| {
+        Sha256Digest::of_file(&f.path).map_err(|source| GenerateError::Source {
+            path: f.path.clone(),
+            source,
+        })
+    });
+    let mut sources = Vec::with_capacity(req.junit.files.len());
+    let mut flat: Vec<(&TestCase, usize)> = Vec::with_capacity(req.junit.cases.len());
+    for (i, (f, digest)) in req.junit.files.iter().zip(digests).enumerate() {
+        sources.push(SourceRef {
+            path: rel_path(root, &f.path),
+            digest: digest?,
         });
-    let mut built = Vec::with_capacity(facts.len());
-    for r in results {
-        let (b, build, sign) = r?;
-        built.extend(b);
-        timings.build += build;
-        timings.sign += sign;
+        let cases = req.junit.cases.get(f.start..f.end).unwrap_or_default();
+        flat.extend(cases.iter().map(|c| (c, i)));
     }
-    built.sort_by(|a, b| a.id.cmp(&b.id));
 
-    // Write.
-    let t = Instant::now();
+    // Facts: script and test file digests, read from several threads.
+    let empty = ScriptMapping::default();
+    let facts_per_script = par_map(&model.scripts, threads.max(4), |s| {
+        script_facts(root, s, mapping.scripts.get(&s.id).unwrap_or(&empty))
+    });
+    let mut facts = Vec::with_capacity(facts_per_script.len());
+    for f in facts_per_script {
+        if let Some(f) = f? {
+            facts.push(f);
+        }
+    }
+    timings.hash = t.elapsed();
+
+    // Build, sign and write in parallel: each script is independent. Building cannot
+    // fail once the facts are known (the only fallible step, the tests digest, was
+    // checked in `script_facts`), so writing as soon as a proof is built keeps the
+    // guarantee that nothing is written unless every proof could be built, without
+    // holding every proof in memory.
     std::fs::create_dir_all(req.out_dir).map_err(|source| GenerateError::Write {
         path: req.out_dir.to_path_buf(),
         source,
     })?;
-    let mut proofs = Vec::with_capacity(built.len());
-    for b in built {
-        let proof_path = req.out_dir.join(attest::proof_file_name(&b.id));
-        write_atomic(&proof_path, &b.proof_bytes)?;
-        let env_path = req.out_dir.join(attest::envelope_file_name(&b.id));
-        let envelope = match &b.envelope_bytes {
-            Some(bytes) => {
-                write_atomic(&env_path, bytes)?;
-                Some(env_path)
-            }
-            None => {
-                // A stale envelope would not match the new proof: remove it.
-                match std::fs::remove_file(&env_path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(source) => {
-                        return Err(GenerateError::Write {
-                            path: env_path,
-                            source,
-                        });
-                    }
-                }
-                None
-            }
-        };
-        let s = &b.proof.test_summary;
-        proofs.push(ProofOutcome {
-            script_id: b.id,
-            script_path: b.proof.script_path.clone(),
-            verdict: b.proof.verdict,
-            reasons: b.proof.reasons.iter().map(|r| r.code.clone()).collect(),
-            tests: s.total,
-            passed: s.passed,
-            failed: s.failed + s.errors,
-            skipped: s.skipped,
-            flaky: b.proof.flaky,
-            proof: proof_path,
-            proof_digest: Sha256Digest::of(&b.proof_bytes),
-            envelope,
-        });
+    let generated_at = format_time(req.generated_at);
+    // Writing is mostly system calls that block: more workers than cores helps.
+    let workers = (threads * 2).clamp(1, 8);
+    let chunk = facts.len().div_ceil(workers).max(1);
+    let t = Instant::now();
+    let results: Vec<PartResult> = std::thread::scope(|scope| {
+        let handles: Vec<_> = facts
+            .chunks(chunk)
+            .map(|part| {
+                let flat = &flat;
+                let sources = &sources;
+                let generated_at = &generated_at;
+                scope.spawn(move || emit_part(req, part, flat, sources, generated_at))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(GenerateError::Jcs(JcsError::internal("a worker panicked")))
+                })
+            })
+            .collect()
+    });
+    timings.build_sign_wall = t.elapsed();
+    let mut proofs = Vec::with_capacity(facts.len());
+    for r in results {
+        let (p, spent) = r?;
+        proofs.extend(p);
+        timings.build += spent.build;
+        timings.sign += spent.sign;
+        timings.write += spent.write;
     }
-    timings.write = t.elapsed();
+    proofs.sort_by(|a, b| a.script_id.cmp(&b.script_id));
     Ok(GenerateReport {
         proofs,
         key_id: req.key.map(|k| k.key_id().to_string()),
@@ -389,125 +318,270 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
     })
 }
 
-type Part<'m> = (ScriptFacts, &'m ScriptCases, ExtraConfig);
+/// Writes one proof (and its envelope, or removes a stale one).
+fn write_one(
+    out_dir: &Path,
+    proof: &Proof,
+    proof_bytes: &[u8],
+    proof_digest: Sha256Digest,
+    envelope_bytes: Option<&[u8]>,
+) -> Result<ProofOutcome, GenerateError> {
+    let id = &proof.script_id;
+    let proof_path = out_dir.join(attest::proof_file_name(id));
+    write_atomic(&proof_path, proof_bytes)?;
+    let env_path = out_dir.join(attest::envelope_file_name(id));
+    let envelope = match envelope_bytes {
+        Some(bytes) => {
+            write_atomic(&env_path, bytes)?;
+            Some(env_path)
+        }
+        None => {
+            // A stale envelope would not match the new proof: remove it.
+            match std::fs::remove_file(&env_path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(GenerateError::Write {
+                        path: env_path,
+                        source,
+                    });
+                }
+            }
+            None
+        }
+    };
+    let s = &proof.test_summary;
+    Ok(ProofOutcome {
+        script_id: id.clone(),
+        script_path: proof.script_path.clone(),
+        verdict: proof.verdict,
+        reasons: proof.reasons.iter().map(|r| r.code.clone()).collect(),
+        tests: s.total,
+        passed: s.passed,
+        failed: s.failed + s.errors,
+        skipped: s.skipped,
+        flaky: proof.flaky,
+        proof: proof_path,
+        proof_digest,
+        envelope,
+    })
+}
 
-fn build_part(
+type Part<'m> = (ScriptFacts, &'m [usize], ExtraConfig);
+
+/// The facts of one script, or `None` when it gets no proof (evidence `manual` or no
+/// usable header).
+fn script_facts<'m>(
+    root: &Path,
+    s: &Script,
+    mapped: &'m ScriptMapping,
+) -> Result<Option<Part<'m>>, GenerateError> {
+    let evidence = match s.evidence {
+        Some(Evidence::Ci) => EvidenceLevel::Ci,
+        Some(Evidence::Declared) => EvidenceLevel::Declared,
+        Some(Evidence::Manual) | None => return Ok(None),
+    };
+    let id = s.id.as_str();
+    if !is_valid_script_id(id) {
+        return Err(GenerateError::BadId(id.to_owned()));
+    }
+    let full = root.join(&s.path);
+    let bytes = std::fs::read(&full).map_err(|source| GenerateError::Script {
+        id: id.to_owned(),
+        path: full.clone(),
+        source,
+    })?;
+    let mut test_files = Vec::with_capacity(s.test_files.len());
+    for tf in &s.test_files {
+        test_files.push(TestFileFacts {
+            path: tf.clone(),
+            digests: digest_path(&root.join(tf))?,
+            produced_results: mapped.test_files.get(tf).copied().unwrap_or(false),
+        });
+    }
+    // The one fallible step of building a proof, checked before anything is written.
+    let refs: Vec<TestFileRef> = test_files
+        .iter()
+        .map(|t| TestFileRef {
+            path: t.path.clone(),
+            digest: t.digests.as_ref().map(|d| d.sha256),
+        })
+        .collect();
+    tests_digest(&refs)?;
+    Ok(Some((
+        ScriptFacts {
+            id: id.to_owned(),
+            path: s.path.clone(),
+            evidence,
+            digests: FileDigests::of(&bytes),
+            test_files,
+        },
+        mapped.cases.as_slice(),
+        ExtraConfig {
+            header: header_descriptor(s),
+        },
+    )))
+}
+
+/// `items.iter().map(f)` on up to `threads` threads, in order.
+fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if items.len() < 2 || threads < 2 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// Time one worker spent per phase.
+#[derive(Clone, Copy, Debug, Default)]
+struct Spent {
+    build: Duration,
+    sign: Duration,
+    write: Duration,
+}
+
+/// A worker's written proofs, with its time per phase.
+type PartResult = Result<(Vec<ProofOutcome>, Spent), GenerateError>;
+
+/// Builds, signs and writes the proofs of `part`, one at a time.
+fn emit_part(
     req: &GenerateRequest<'_>,
     part: &[Part<'_>],
     flat: &[(&TestCase, usize)],
     sources: &[SourceRef],
     generated_at: &str,
-) -> Result<(Vec<Built>, Duration, Duration), GenerateError> {
+) -> PartResult {
     let mut out = Vec::with_capacity(part.len());
-    let mut build = Duration::ZERO;
-    let mut sign = Duration::ZERO;
+    let mut spent = Spent::default();
     let mut cases = Vec::new();
     for (facts, mapped, extra) in part {
         let t = Instant::now();
         cases.clear();
-        cases.extend(mapped.cases.iter().filter_map(|&i| flat.get(i).copied()));
+        cases.extend(mapped.iter().filter_map(|&i| flat.get(i).copied()));
         let proof = build_proof(
             facts,
             &cases,
             sources,
             req.context,
             generated_at,
-            req.flaky_policy,
+            req.model.policy.flaky,
         )?;
         let proof_bytes = proof.to_json_bytes();
-        build += t.elapsed();
+        let proof_digest = Sha256Digest::of(&proof_bytes);
+        spent.build += t.elapsed();
         let t = Instant::now();
         let envelope_bytes = req.key.map(|key| {
-            let st = attest::statement(&proof, &proof_bytes, extra);
+            let st = attest::statement(&proof, proof_digest, extra);
             attest::sign_statement(&st, key).to_json_pretty()
         });
-        sign += t.elapsed();
-        out.push(Built {
-            id: facts.id.clone(),
-            proof,
-            proof_bytes,
-            envelope_bytes,
-        });
+        spent.sign += t.elapsed();
+        let t = Instant::now();
+        out.push(write_one(
+            req.out_dir,
+            &proof,
+            &proof_bytes,
+            proof_digest,
+            envelope_bytes.as_deref(),
+        )?);
+        spent.write += t.elapsed();
     }
-    Ok((out, build, sign))
+    Ok((out, spent))
 }
 
-fn read_optional(path: &Path) -> Result<Option<FileDigests>, GenerateError> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(FileDigests::of(&bytes))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        // A directory named as a test file: count it as present, digest of nothing.
-        Err(_) if path.is_dir() => Ok(Some(FileDigests::of(b""))),
-        Err(source) => Err(GenerateError::TestFile {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+/// The script header as a configuration descriptor: SHA-256 of its canonical JSON.
+/// A header that has no canonical form (a YAML NaN) is left out.
+fn header_descriptor(s: &Script) -> Option<ResourceDescriptor> {
+    s.format?;
+    let value = serde_json::to_value(&s.header).ok()?;
+    let digest = jcs::digest(&value).ok()?;
+    Some(ResourceDescriptor {
+        name: Some(format!("{}#header", s.path)),
+        digest: [("sha256".to_owned(), digest.hex())].into(),
+        media_type: Some("application/json".into()),
+        ..Default::default()
+    })
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a
-/// rename, so readers never see a partial file.
+/// Digests of a declared test file, or of a test directory (the in-toto `dirHash`
+/// recipe: `sha256sum` lines of its files, sorted by path, hashed; hidden entries and
+/// `__pycache__` skipped); `None` when it does not exist.
+fn digest_path(path: &Path) -> Result<Option<FileDigests>, GenerateError> {
+    let err = |source| GenerateError::TestFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(err(e)),
+    };
+    if !meta.is_dir() {
+        return std::fs::read(path)
+            .map(|b| Some(FileDigests::of(&b)))
+            .map_err(err);
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(err)? {
+            let entry = entry.map_err(err)?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name == "__pycache__" {
+                continue;
+            }
+            let ft = entry.file_type().map_err(err)?;
+            if ft.is_dir() {
+                stack.push(entry.path());
+            } else if ft.is_file() {
+                files.push(entry.path());
+            }
+        }
+    }
+    let mut lines: Vec<(String, String)> = Vec::with_capacity(files.len());
+    for f in files {
+        let d = Sha256Digest::of_file(&f).map_err(err)?;
+        lines.push((rel_path(path, &f), d.hex()));
+    }
+    lines.sort();
+    let mut listing = String::new();
+    for (p, h) in &lines {
+        listing.push_str(&format!("{h}  {p}\n"));
+    }
+    Ok(Some(FileDigests::of(listing.as_bytes())))
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory
+/// (`.<name>.tmp`, a fixed name so an interrupted run leaves at most one per output
+/// and the next run reuses it) and a rename, so readers never see a partial file.
+/// Files are not fsynced one by one: the rename makes each file appear whole, and
+/// durability across a power loss is left to the file system's commit interval.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), GenerateError> {
     let err = |source| GenerateError::Write {
         path: path.to_path_buf(),
         source,
     };
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".proofgate-")
-        .tempfile_in(dir)
-        .map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
     Ok(())
-}
-
-/// A simple mapping for callers without a model: a case belongs to a script when its
-/// `file` is one of the script's declared test files or lies under one of them (a
-/// directory).
-pub fn map_by_test_files(
-    scripts: &[ScriptSpec],
-    reports: &[SourceReport],
-) -> BTreeMap<String, ScriptCases> {
-    let mut by_file: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    let mut i = 0usize;
-    for r in reports {
-        for c in &r.cases {
-            if let Some(f) = &c.file {
-                by_file
-                    .entry(f.strip_prefix("./").unwrap_or(f))
-                    .or_default()
-                    .push(i);
-            }
-            i += 1;
-        }
-    }
-    let mut out = BTreeMap::new();
-    for s in scripts {
-        let mut sc = ScriptCases::default();
-        for tf in &s.test_files {
-            let tf_norm = tf.trim_end_matches('/');
-            let mut any = false;
-            for (file, idx) in by_file.range(tf_norm..) {
-                let matches = *file == tf_norm
-                    || (file.starts_with(tf_norm)
-                        && file.as_bytes().get(tf_norm.len()) == Some(&b'/'));
-                if !matches {
-                    if !file.starts_with(tf_norm) {
-                        break;
-                    }
-                    continue;
-                }
-                any = true;
-                sc.cases.extend_from_slice(idx);
-            }
-            sc.test_files.insert(tf.clone(), any);
-        }
-        sc.cases.sort_unstable();
-        sc.cases.dedup();
-        out.insert(s.id.clone(), sc);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -518,13 +592,56 @@ mod tests {
     fn case(file: &str, name: &str, status: Status) -> TestCase {
         TestCase {
             file: Some(file.into()),
-            classname: String::new(),
+            classname: file.trim_end_matches(".py").replace('/', "."),
             name: name.into(),
             status,
             attempts: 1,
             duration: 0.0,
             line: None,
             message: None,
+        }
+    }
+
+    fn header(id: &str, evidence: &str, test: &str) -> String {
+        format!(
+            "#!/usr/bin/env python3\n\"\"\"\n---\nid: {id}\ntype: script\nowner: platform-team\nstatus: active\nmaturity: 2\ntest:\n  runner: pytest\n  command: \"pytest -q {test}\"\n  evidence: {evidence}\ndry_run:\n  supported: false\nrisk_profile:\n  production_impact: low\n  security_risk: none\n  coupling_risk: low\n---\n\"\"\"\nprint(1)\n"
+        )
+    }
+
+    /// A repository with a `ci` script, a `manual` one, their tests and a JUnit file.
+    fn repo() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("scripts")).unwrap();
+        std::fs::create_dir_all(root.join("tests")).unwrap();
+        std::fs::write(
+            root.join("scripts/a.py"),
+            header("a", "ci", "tests/test_a.py"),
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("scripts/m.py"),
+            header("m", "manual", "tests/test_m.py"),
+        )
+        .unwrap();
+        std::fs::write(root.join("tests/test_a.py"), "def test_1(): pass\n").unwrap();
+        std::fs::write(root.join("junit.xml"), "<testsuite/>").unwrap();
+        dir
+    }
+
+    fn load(root: &Path) -> Model {
+        let (model, _findings) = Model::load(root, &root.join("proofgate.yaml"), false).unwrap();
+        model
+    }
+
+    fn input(root: &Path, cases: Vec<TestCase>) -> JunitInput {
+        JunitInput {
+            files: vec![JunitFile {
+                path: root.join("junit.xml"),
+                start: 0,
+                end: cases.len(),
+            }],
+            cases,
         }
     }
 
@@ -538,67 +655,20 @@ mod tests {
     }
 
     #[test]
-    fn mapping_by_test_files_matches_files_and_directories_exactly() {
-        let scripts = vec![ScriptSpec {
-            id: "a".into(),
-            path: "a.py".into(),
-            evidence: Some(EvidenceLevel::Ci),
-            test_files: vec!["tests/test_a.py".into(), "tests/dir".into()],
-            header: None,
-        }];
-        let reports = vec![SourceReport {
-            path: "j.xml".into(),
-            cases: vec![
-                case("tests/test_a.py", "1", Status::Passed),
-                case("tests/test_a.pyc", "2", Status::Passed),
-                case("tests/dir/x.py", "3", Status::Passed),
-                case("tests/dirx/y.py", "4", Status::Passed),
-                case("./tests/test_a.py", "5", Status::Passed),
-            ],
-        }];
-        let m = map_by_test_files(&scripts, &reports);
-        assert_eq!(m["a"].cases, vec![0, 2, 4]);
-        assert!(m["a"].test_files["tests/dir"]);
-    }
-
-    #[test]
-    fn generate_writes_proofs_and_envelopes_atomically() {
-        let dir = tempfile::tempdir().unwrap();
+    fn generate_writes_proofs_and_envelopes_atomically_and_deterministically() {
+        let dir = repo();
         let root = dir.path();
-        std::fs::create_dir_all(root.join("tests")).unwrap();
-        std::fs::write(root.join("a.py"), "print(1)\n").unwrap();
-        std::fs::write(root.join("tests/test_a.py"), "def test_1(): pass\n").unwrap();
-        std::fs::write(root.join("junit.xml"), "<testsuite/>").unwrap();
-        let scripts = vec![
-            ScriptSpec {
-                id: "a".into(),
-                path: "a.py".into(),
-                evidence: Some(EvidenceLevel::Ci),
-                test_files: vec!["tests/test_a.py".into()],
-                header: Some(serde_json::json!({"id": "a"})),
-            },
-            ScriptSpec {
-                id: "m".into(),
-                path: "a.py".into(),
-                evidence: None,
-                test_files: vec![],
-                header: None,
-            },
-        ];
-        let reports = vec![SourceReport {
-            path: root.join("junit.xml"),
-            cases: vec![case("tests/test_a.py", "test_1", Status::Passed)],
-        }];
-        let mapping = map_by_test_files(&scripts, &reports);
+        let model = load(root);
+        let junit = input(
+            root,
+            vec![case("tests/test_a.py", "test_1", Status::Passed)],
+        );
         let (key, _) = SigningKey::generate().unwrap();
         let out = root.join("out");
         let ctx = RunContext::default();
         let req = GenerateRequest {
-            root,
-            scripts: &scripts,
-            mapping: &mapping,
-            flaky_policy: FlakyPolicy::Pass,
-            reports: &reports,
+            model: &model,
+            junit: &junit,
             context: &ctx,
             generated_at: DateTime::from_timestamp(0, 0).unwrap(),
             key: Some(&key),
@@ -606,13 +676,15 @@ mod tests {
         };
         let report = generate(&req).unwrap();
         assert_eq!(report.proofs.len(), 1, "manual scripts get no proof");
-        assert!(report.all_pass());
+        assert!(report.all_pass(), "{:?}", report.proofs);
         let bytes = std::fs::read(out.join("proof-a.json")).unwrap();
         assert_eq!(report.proofs[0].proof_digest, Sha256Digest::of(&bytes));
         let proof: Proof = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(proof.generated_at, "1970-01-01T00:00:00Z");
         assert_eq!(proof.sources[0].path, "junit.xml");
+        assert_eq!(proof.script_path, "scripts/a.py");
         assert!(out.join("proof-a.dsse.json").exists());
+        assert!(!out.join("proof-m.json").exists());
         let leftovers: Vec<_> = std::fs::read_dir(&out)
             .unwrap()
             .filter_map(|e| e.ok())
@@ -622,31 +694,45 @@ mod tests {
         // Same inputs, same bytes.
         generate(&req).unwrap();
         assert_eq!(std::fs::read(out.join("proof-a.json")).unwrap(), bytes);
-        // Unsigned run removes the stale envelope.
+        // An unsigned run removes the stale envelope.
         let req = GenerateRequest { key: None, ..req };
         generate(&req).unwrap();
         assert!(!out.join("proof-a.dsse.json").exists());
     }
 
     #[test]
-    fn missing_script_file_is_an_input_error_and_writes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let scripts = vec![ScriptSpec {
-            id: "a".into(),
-            path: "missing.py".into(),
-            evidence: Some(EvidenceLevel::Ci),
-            test_files: vec![],
-            header: None,
-        }];
-        let mapping = BTreeMap::new();
+    fn scripts_without_cases_get_a_fail_proof() {
+        let dir = repo();
+        let root = dir.path();
+        let model = load(root);
+        let junit = input(root, vec![case("tests/other.py", "x", Status::Passed)]);
+        let out = root.join("out");
         let ctx = RunContext::default();
-        let out = dir.path().join("out");
+        let report = generate(&GenerateRequest {
+            model: &model,
+            junit: &junit,
+            context: &ctx,
+            generated_at: Utc::now(),
+            key: None,
+            out_dir: &out,
+        })
+        .unwrap();
+        assert_eq!(report.proofs[0].verdict, Verdict::Fail);
+        assert!(report.proofs[0].reasons.contains(&"NO_TESTS".to_owned()));
+    }
+
+    #[test]
+    fn missing_junit_file_is_an_input_error_and_writes_nothing() {
+        let dir = repo();
+        let root = dir.path();
+        let model = load(root);
+        let mut junit = input(root, vec![]);
+        junit.files[0].path = root.join("gone.xml");
+        let out = root.join("out");
+        let ctx = RunContext::default();
         let err = generate(&GenerateRequest {
-            root: dir.path(),
-            scripts: &scripts,
-            mapping: &mapping,
-            flaky_policy: FlakyPolicy::Pass,
-            reports: &[],
+            model: &model,
+            junit: &junit,
             context: &ctx,
             generated_at: Utc::now(),
             key: None,
@@ -654,7 +740,25 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.is_input_error());
-        assert!(err.to_string().contains("missing.py"), "{err}");
+        assert!(err.to_string().contains("gone.xml"), "{err}");
         assert!(!out.exists());
+    }
+
+    #[test]
+    fn test_directories_get_a_dirhash_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("t/sub")).unwrap();
+        std::fs::create_dir_all(dir.path().join("t/__pycache__")).unwrap();
+        std::fs::write(dir.path().join("t/a.py"), "a").unwrap();
+        std::fs::write(dir.path().join("t/sub/b.py"), "b").unwrap();
+        std::fs::write(dir.path().join("t/__pycache__/x.pyc"), "junk").unwrap();
+        let d = digest_path(&dir.path().join("t")).unwrap().unwrap();
+        let listing = format!(
+            "{}  a.py\n{}  sub/b.py\n",
+            Sha256Digest::of(b"a").hex(),
+            Sha256Digest::of(b"b").hex()
+        );
+        assert_eq!(d.sha256, Sha256Digest::of(listing.as_bytes()));
+        assert_eq!(digest_path(&dir.path().join("nope")).unwrap(), None);
     }
 }

@@ -46,16 +46,8 @@ pub enum EvidenceLevel {
     Declared,
 }
 
-/// How flaky tests (passed on a retry) count.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FlakyPolicy {
-    /// Flaky tests pass (the default).
-    #[default]
-    Pass,
-    /// Any flaky test fails the proof.
-    Fail,
-}
+/// How flaky tests (passed on a retry) count: the model's policy knob.
+pub use crate::model::FlakyPolicy;
 
 /// Why a proof is FAIL: a stable code and a sentence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,1 +1,19 @@
 //! The gate: proofs checked against the model, and its reports (DESIGN.md §2.5).
+//!
+//! [`gate::evaluate`] is a pure function over values; [`load`] gathers those values from
+//! the checkout and a proofs directory; [`render`] turns the report into a table,
+//! Markdown, annotations and outputs.
+
+pub mod demo;
+pub mod gate;
+pub mod keys;
+pub mod load;
+pub mod render;
+pub mod report;
+pub mod view;
+
+pub use gate::{
+    CheckoutFacts, EnvelopeFailure, EnvelopeVerifier, Evidence, GateInput, GatePolicy, GateScript,
+    Impact, ProofInput, VerifiedEnvelope, evaluate,
+};
+pub use report::{Reason, Report, ScriptReport, Verdict};

@@ -216,6 +216,23 @@ async fn download_with_a_wrong_digest_fails_and_writes_nothing() {
         "{e}"
     );
     assert!(listing(tmp.path()).is_empty(), "{:?}", listing(tmp.path()));
+
+    // Into an existing folder: its files stay, nothing is added.
+    std::fs::create_dir_all(&dest).unwrap();
+    std::fs::write(dest.join("keep.txt"), b"mine").unwrap();
+    let o = proofgate(
+        &[
+            "download",
+            "--name",
+            "proofs",
+            "--path",
+            dest.to_str().unwrap(),
+        ],
+        &vars(&server),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(listing(&dest), ["keep.txt"]);
 }
 
 #[tokio::test]

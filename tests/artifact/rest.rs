@@ -122,7 +122,7 @@ async fn download_by_run_id_pages_skips_expired_and_keeps_the_token_from_blob_st
 }
 
 #[tokio::test]
-async fn download_by_pull_request_or_commit_finds_the_newest_successful_run() {
+async fn download_by_pull_request_commit_or_branch_finds_the_newest_successful_run() {
     let api = MockServer::start().await;
     let blob = MockServer::start().await;
     let zip = zip_of(&[("proof-a.json", b"ok")]);
@@ -149,6 +149,16 @@ async fn download_by_pull_request_or_commit_finds_the_newest_successful_run() {
             .mount(&api)
             .await;
     }
+    Mock::given(method("GET"))
+        .and(path("/repos/octo/repo/actions/runs"))
+        .and(query_param("branch", "main"))
+        .and(query_param("status", "success"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"total_count": 1, "workflow_runs": [{"id": 55}]})),
+        )
+        .mount(&api)
+        .await;
     Mock::given(method("GET"))
         .and(path("/repos/octo/repo/actions/runs/55/artifacts"))
         .and(query_param("name", "proofs"))

@@ -164,5 +164,7 @@ server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
 const stop = () => { fs.rmSync(dir, { recursive: true, force: true }); process.exit(0); };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
-process.stdin.on('end', stop); // the parent went away
-process.stdin.resume();
+if (process.env.SERVER_DETACHED !== '1') {
+  process.stdin.on('end', stop); // the parent went away
+  process.stdin.resume();
+}

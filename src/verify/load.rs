@@ -1,0 +1,239 @@
+//! The gate's edge: proofs read from a directory as bytes, and the checkout's digests.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::gate::{CheckoutFacts, GateScript, ProofInput};
+use crate::digest::Sha256Digest;
+
+/// How deep [`read_proofs`] descends (artifact downloads nest one level per artifact).
+const MAX_DEPTH: usize = 8;
+
+/// Why the proofs or the checkout could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The proofs directory does not exist or is not a directory.
+    #[error("proofs directory `{0}` does not exist or is not a directory")]
+    NoProofsDir(PathBuf),
+    /// A directory could not be listed.
+    #[error("could not list `{path}`: {source}")]
+    List {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A file of the checkout could not be read (other than not existing).
+    #[error("could not read `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Maps `f` over `items` on the available cores, keeping the order.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len().div_ceil(256).max(1));
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    })
+}
+
+/// The script id a proof file name carries: `proof-<ID>.json`, not `.dsse.json`.
+pub fn proof_id_of(file_name: &str) -> Option<&str> {
+    let stem = file_name.strip_prefix("proof-")?.strip_suffix(".json")?;
+    if stem.is_empty() || stem.ends_with(".dsse") {
+        return None;
+    }
+    Some(stem)
+}
+
+/// Reads every `proof-<ID>.json` under `dir` (recursively, so merged and unmerged
+/// artifact downloads both work) with its sibling `proof-<ID>.dsse.json`, as bytes.
+/// A file that cannot be read becomes a proof whose bytes are an error (the gate denies
+/// it as unreadable); a directory that cannot be listed is an error.
+pub fn read_proofs(dir: &Path) -> Result<Vec<ProofInput>, LoadError> {
+    if !dir.is_dir() {
+        return Err(LoadError::NoProofsDir(dir.to_owned()));
+    }
+    let mut found = Vec::new();
+    walk(dir, dir, 0, &mut found)?;
+    let mut out = par_map(&found, |(path, id, origin)| read_one(path, id, origin));
+    out.sort_by(|a, b| (&a.script_id, &a.origin).cmp(&(&b.script_id, &b.origin)));
+    Ok(out)
+}
+
+fn read_one(path: &Path, id: &str, origin: &str) -> ProofInput {
+    let json = std::fs::read(path).map_err(|e| e.to_string());
+    let dsse_path = path.with_file_name(format!("proof-{id}.dsse.json"));
+    let dsse = match std::fs::read(&dsse_path) {
+        Ok(b) => Some(Ok(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => Some(Err(e.to_string())),
+    };
+    ProofInput {
+        script_id: id.to_owned(),
+        origin: origin.to_owned(),
+        json,
+        dsse,
+    }
+}
+
+/// A proof file found: its path, script id and origin (relative to the base).
+type Found = (PathBuf, String, String);
+
+fn walk(base: &Path, dir: &Path, depth: usize, out: &mut Vec<Found>) -> Result<(), LoadError> {
+    let list = |e| LoadError::List {
+        path: dir.to_owned(),
+        source: e,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(list)?
+        .collect::<Result<_, _>>()
+        .map_err(list)?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        let ft = e.file_type().map_err(list)?;
+        if ft.is_dir() {
+            if depth < MAX_DEPTH {
+                walk(base, &path, depth + 1, out)?;
+            }
+            continue;
+        }
+        let name = e.file_name();
+        let Some(id) = name.to_str().and_then(proof_id_of) else {
+            continue;
+        };
+        let origin = path
+            .strip_prefix(base)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        out.push((path.clone(), id.to_owned(), origin));
+    }
+    Ok(())
+}
+
+/// The tests digest as the proof generator computes it: SHA-256 of the RFC 8785 (JCS)
+/// array of `{path, digest}` sorted by path, `digest` `null` for a missing file.
+/// `None` only if JCS serialisation fails, which strings and digests never do.
+pub fn tests_digest(files: &[(String, Option<Sha256Digest>)]) -> Option<Sha256Digest> {
+    let refs: Vec<crate::proof::record::TestFileRef> = files
+        .iter()
+        .map(|(p, d)| crate::proof::record::TestFileRef {
+            path: p.clone(),
+            digest: *d,
+        })
+        .collect();
+    crate::proof::record::tests_digest(&refs).ok()
+}
+
+/// The digest of a file; a directory (a declared test directory) counts as present with
+/// the digest of nothing, as the proof generator records it.
+fn digest_if_exists(path: &Path) -> Result<Option<Sha256Digest>, LoadError> {
+    match Sha256Digest::of_file(path) {
+        Ok(d) => Ok(Some(d)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(_) if path.is_dir() => Ok(Some(Sha256Digest::of(b""))),
+        Err(e) => Err(LoadError::Read {
+            path: path.to_owned(),
+            source: e,
+        }),
+    }
+}
+
+/// Hashes each script and its declared test files in the checkout at `root`.
+pub fn checkout_facts(
+    root: &Path,
+    scripts: &[GateScript],
+) -> Result<HashMap<String, CheckoutFacts>, LoadError> {
+    let facts = par_map(scripts, |s| -> Result<(String, CheckoutFacts), LoadError> {
+        let script_digest = digest_if_exists(&root.join(&s.path))?;
+        let mut files = Vec::with_capacity(s.test_files.len());
+        let mut missing = Vec::new();
+        for t in &s.test_files {
+            let d = digest_if_exists(&root.join(t))?;
+            if d.is_none() {
+                missing.push(t.clone());
+            }
+            files.push((t.clone(), d));
+        }
+        Ok((
+            s.id.clone(),
+            CheckoutFacts {
+                script_digest,
+                tests_digest: tests_digest(&files),
+                missing_test_files: missing,
+            },
+        ))
+    });
+    facts.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proof_ids_come_from_file_names() {
+        assert_eq!(proof_id_of("proof-SCRIPT-0001.json"), Some("SCRIPT-0001"));
+        assert_eq!(proof_id_of("proof-a.b.json"), Some("a.b"));
+        assert_eq!(proof_id_of("proof-a.dsse.json"), None);
+        assert_eq!(proof_id_of("proof-.json"), None);
+        assert_eq!(proof_id_of("other.json"), None);
+    }
+
+    #[test]
+    fn reads_nested_proofs_with_their_envelopes() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("shard-1")).unwrap();
+        std::fs::write(d.path().join("shard-1/proof-A.json"), b"{}").unwrap();
+        std::fs::write(d.path().join("shard-1/proof-A.dsse.json"), b"env").unwrap();
+        std::fs::write(d.path().join("proof-B.json"), b"{}").unwrap();
+        std::fs::write(d.path().join("notes.txt"), b"x").unwrap();
+        let p = read_proofs(d.path()).unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].script_id, "A");
+        assert_eq!(p[0].origin, "shard-1/proof-A.json");
+        assert_eq!(p[0].dsse, Some(Ok(b"env".to_vec())));
+        assert_eq!(p[1].dsse, None);
+    }
+
+    #[test]
+    fn a_missing_proofs_directory_is_an_error() {
+        assert!(matches!(
+            read_proofs(Path::new("/nonexistent/proofs")),
+            Err(LoadError::NoProofsDir(_))
+        ));
+    }
+
+    #[test]
+    fn tests_digest_ignores_declaration_order() {
+        let a = ("a".to_owned(), Some(Sha256Digest::of(b"1")));
+        let b = ("b".to_owned(), None);
+        assert_eq!(tests_digest(&[a.clone(), b.clone()]), tests_digest(&[b, a]));
+    }
+}

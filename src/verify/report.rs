@@ -1,0 +1,237 @@
+//! The gate's report: one row per script, the reason codes, counts and the overall
+//! verdict. Its JSON form is a stable interface described by
+//! `schemas/verify-report.schema.json`.
+
+use serde::Serialize;
+
+/// The version of the JSON report's shape.
+pub const REPORT_SCHEMA_VERSION: &str = "1";
+
+/// Why a script passed or failed the gate. The `SCREAMING_SNAKE_CASE` name is the
+/// stable code shown in every output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Reason {
+    /// Pass: a signed (when required) PASS proof for this commit matching the checkout.
+    CiProof,
+    /// Pass: a PASS proof from an earlier commit whose script and tests are unchanged.
+    CiReused,
+    /// Pass: `declared` evidence and every declared test file exists.
+    DeclaredOk,
+    /// Pass: `manual` evidence where the risk policy allows it.
+    ManualOk,
+    /// No proof for the script.
+    ProofMissing,
+    /// The proof file could not be read or is not a proof.
+    ProofUnreadable,
+    /// The proof names another script.
+    ProofIdMismatch,
+    /// Signatures are required and the proof has no envelope.
+    SignatureMissing,
+    /// The envelope's signature does not verify (or the envelope is malformed).
+    SignatureInvalid,
+    /// The envelope is signed by a key that is not trusted.
+    KeyUntrusted,
+    /// The signed statement does not match the proof (other script, other digest, or
+    /// the proof file changed after signing).
+    StatementMismatch,
+    /// The script in the checkout differs from the one the proof was made for.
+    ScriptDigestMismatch,
+    /// The script named by the model is not in the checkout.
+    ScriptMissing,
+    /// The test files in the checkout differ from the ones the proof was made with.
+    TestsDigestMismatch,
+    /// A declared test file does not exist in the checkout.
+    TestFileMissing,
+    /// A declared test file produced no results in the proof.
+    TestFileNoResults,
+    /// The proof is older than the policy's `max_age`.
+    ProofStale,
+    /// The proof's verdict is `FAIL`.
+    VerdictFail,
+    /// The proof was made for another commit (and reuse does not apply).
+    CommitMismatch,
+    /// `manual` evidence where the risk policy forbids it.
+    ManualNotAllowed,
+    /// The script declares no evidence level.
+    EvidenceUndeclared,
+}
+
+impl Reason {
+    /// `true` for the codes that let a script through.
+    pub fn passes(self) -> bool {
+        matches!(
+            self,
+            Reason::CiProof | Reason::CiReused | Reason::DeclaredOk | Reason::ManualOk
+        )
+    }
+
+    /// The stable code, e.g. `PROOF_MISSING`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::CiProof => "CI_PROOF",
+            Reason::CiReused => "CI_REUSED",
+            Reason::DeclaredOk => "DECLARED_OK",
+            Reason::ManualOk => "MANUAL_OK",
+            Reason::ProofMissing => "PROOF_MISSING",
+            Reason::ProofUnreadable => "PROOF_UNREADABLE",
+            Reason::ProofIdMismatch => "PROOF_ID_MISMATCH",
+            Reason::SignatureMissing => "SIGNATURE_MISSING",
+            Reason::SignatureInvalid => "SIGNATURE_INVALID",
+            Reason::KeyUntrusted => "KEY_UNTRUSTED",
+            Reason::StatementMismatch => "STATEMENT_MISMATCH",
+            Reason::ScriptDigestMismatch => "SCRIPT_DIGEST_MISMATCH",
+            Reason::ScriptMissing => "SCRIPT_MISSING",
+            Reason::TestsDigestMismatch => "TESTS_DIGEST_MISMATCH",
+            Reason::TestFileMissing => "TEST_FILE_MISSING",
+            Reason::TestFileNoResults => "TEST_FILE_NO_RESULTS",
+            Reason::ProofStale => "PROOF_STALE",
+            Reason::VerdictFail => "VERDICT_FAIL",
+            Reason::CommitMismatch => "COMMIT_MISMATCH",
+            Reason::ManualNotAllowed => "MANUAL_NOT_ALLOWED",
+            Reason::EvidenceUndeclared => "EVIDENCE_UNDECLARED",
+        }
+    }
+
+    /// Every code, in documentation order.
+    pub const ALL: [Reason; 21] = [
+        Reason::CiProof,
+        Reason::CiReused,
+        Reason::DeclaredOk,
+        Reason::ManualOk,
+        Reason::ProofMissing,
+        Reason::ProofUnreadable,
+        Reason::ProofIdMismatch,
+        Reason::SignatureMissing,
+        Reason::SignatureInvalid,
+        Reason::KeyUntrusted,
+        Reason::StatementMismatch,
+        Reason::ScriptDigestMismatch,
+        Reason::ScriptMissing,
+        Reason::TestsDigestMismatch,
+        Reason::TestFileMissing,
+        Reason::TestFileNoResults,
+        Reason::ProofStale,
+        Reason::VerdictFail,
+        Reason::CommitMismatch,
+        Reason::ManualNotAllowed,
+        Reason::EvidenceUndeclared,
+    ];
+}
+
+/// Pass or fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Let through.
+    Pass,
+    /// Denied.
+    Fail,
+}
+
+impl Verdict {
+    /// `pass` or `fail`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+/// The proof a script's row is based on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProofRef {
+    /// Where the proof was read from.
+    pub file: String,
+    /// The proof's `commit_sha`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The proof's `generated_at`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated_at: Option<String>,
+    /// The key id of the verified signature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyid: Option<String>,
+    /// Set when the proof was made for an earlier commit and reused because the script
+    /// and test digests are unchanged.
+    pub reused: bool,
+}
+
+/// One script's row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScriptReport {
+    /// Script id.
+    pub id: String,
+    /// Repository-relative script path.
+    pub path: String,
+    /// Line of the header, for annotations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// The evidence level the header declares (`ci`, `declared`, `manual`), if any.
+    pub evidence: Option<String>,
+    /// The evidence level the gate required (differs under `--release`).
+    pub required_evidence: Option<String>,
+    /// Pass or fail.
+    pub verdict: Verdict,
+    /// The reason code.
+    pub reason: Reason,
+    /// A sentence a person can act on.
+    pub message: String,
+    /// The proof considered, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<ProofRef>,
+}
+
+/// A proof whose script id is not in the model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnknownProof {
+    /// Where it was read from.
+    pub file: String,
+    /// The id taken from its file name.
+    pub script_id: String,
+}
+
+/// Tallies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Scripts in the model.
+    pub scripts: usize,
+    /// Scripts that passed.
+    pub passed: usize,
+    /// Scripts that failed.
+    pub failed: usize,
+    /// Passed on a CI proof (including reused ones).
+    pub ci: usize,
+    /// Passed on a reused proof.
+    pub reused: usize,
+    /// Passed on declared evidence.
+    pub declared: usize,
+    /// Passed on manual evidence.
+    pub manual: usize,
+    /// Proofs for scripts not in the model.
+    pub unknown_proofs: usize,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// [`REPORT_SCHEMA_VERSION`].
+    pub schema_version: &'static str,
+    /// `pass` only if every script passed.
+    pub verdict: Verdict,
+    /// The commit under test.
+    pub commit: Option<String>,
+    /// Whether release rules applied.
+    pub release: bool,
+    /// Whether signatures were required.
+    pub signatures_required: bool,
+    /// When the gate ran (RFC 3339).
+    pub checked_at: String,
+    /// Tallies.
+    pub counts: Counts,
+    /// One row per script, failures first, then by id.
+    pub scripts: Vec<ScriptReport>,
+    /// Proofs for scripts not in the model (reported, not denied).
+    pub unknown_proofs: Vec<UnknownProof>,
+}
