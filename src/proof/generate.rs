@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use super::mapping::map_cases_indexed;
 use crate::digest::Sha256Digest;
 use crate::junit::{FileReport, TestCase};
-use crate::model::{Evidence, Model, Script, ScriptMapping, map_cases};
+use crate::model::{Evidence, Model, Script, ScriptMapping};
 use crate::sign::SigningKey;
 use crate::sign::intoto::ResourceDescriptor;
 
@@ -24,8 +25,8 @@ use super::attest::{self, ExtraConfig};
 use super::context::RunContext;
 use super::jcs::{self, FileDigests, JcsError};
 use super::record::{
-    EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, TestFileRef, Verdict, build_proof,
-    tests_digest,
+    EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, TestFileRef, Verdict,
+    build_proof, tests_digest,
 };
 
 /// The parsed JUnit input: every case of every file in one list (so the model's
@@ -228,7 +229,7 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
     let root = model.root.as_path();
 
     let t = Instant::now();
-    let mapping = map_cases(model, &req.junit.cases);
+    let mapping = map_cases_indexed(model, &req.junit.cases);
     timings.map = t.elapsed();
 
     let t = Instant::now();

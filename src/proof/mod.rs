@@ -12,6 +12,7 @@ pub mod context;
 mod finite;
 pub mod generate;
 pub mod jcs;
+pub mod mapping;
 pub mod record;
 
 pub use attest::{ProofStatement, ProofgateExtension};
