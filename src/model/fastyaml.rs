@@ -162,15 +162,14 @@ pub(crate) fn parse(text: &str) -> Option<Value> {
             return None;
         }
     }
-    if let Some((_, key)) = pending.take() {
-        if stack
+    if let Some((_, key)) = pending.take()
+        && stack
             .last_mut()?
             .1
             .insert(Value::String(key), Value::Null)
             .is_some()
-        {
-            return None;
-        }
+    {
+        return None;
     }
     while stack.len() > 1 {
         let (_, m, key) = stack.pop()?;
