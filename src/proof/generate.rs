@@ -25,8 +25,8 @@ use super::attest::{self, ExtraConfig};
 use super::context::RunContext;
 use super::jcs::{self, FileDigests, JcsError};
 use super::record::{
-    EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, TestFileRef, Verdict,
-    build_proof, tests_digest,
+    EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, TestFileRef, Verdict, build_proof,
+    tests_digest,
 };
 
 /// The parsed JUnit input: every case of every file in one list (so the model's
@@ -123,9 +123,9 @@ pub struct Timings {
     pub build: Duration,
     /// Building statements and signing them (summed over worker threads).
     pub sign: Duration,
-    /// Wall time of the parallel build-and-sign phase.
+    /// Wall time of the parallel build, sign and write phase.
     pub build_sign_wall: Duration,
-    /// Writing files.
+    /// Writing files (summed over worker threads).
     pub write: Duration,
 }
 
