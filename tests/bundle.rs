@@ -633,6 +633,33 @@ mod run {
             v.payload,
             std::fs::read(root.join("out-pass/bundle.json")).unwrap()
         );
+        // A signed run continues the ledger beside the proofs with a GENERATE event that
+        // vouches for the bundle and every proof; it verifies with the run's key.
+        let ledger_verify = |file: &str| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_proofgate"))
+                .current_dir(root)
+                .args(["ledger", "verify", file, "--format", "json", "--public-key"])
+                .arg(&public)
+                .output()
+                .unwrap()
+        };
+        let o = ledger_verify("out-pass/ledger.jsonl");
+        assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+        let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(report["verification_status"], "VERIFIED", "{report:#}");
+        assert_eq!(report["chain_length"], 1, "{report:#}");
+        let line = std::fs::read_to_string(root.join("out-pass/ledger.jsonl")).unwrap();
+        let env: proofgate::sign::dsse::Envelope = serde_json::from_str(line.trim()).unwrap();
+        let event = proofgate::sign::dsse::verify(&env, &[pk]).unwrap();
+        let event: Value = serde_json::from_slice(&event.payload).unwrap();
+        assert_eq!(event["event"], "GENERATE", "{event:#}");
+        let vouched = event["digests"].as_array().unwrap();
+        let bundle_digest = proofgate::digest::Sha256Digest::of(
+            &std::fs::read(root.join("out-pass/bundle.json")).unwrap(),
+        )
+        .to_string();
+        assert!(vouched.contains(&Value::from(bundle_digest)), "{event:#}");
+        assert!(vouched.contains(&b["proofs"][0]["digest"]), "{event:#}");
 
         // Failing tests: still a proof, FAIL, and the secret in the failure message is
         // redacted from it.

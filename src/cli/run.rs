@@ -2,11 +2,13 @@
 //! redacted, then write the run bundle (`bundle.json`, `summary.md`, `manifest.json`)
 //! beside the proofs.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use proofgate::bundle::exec::{self, ExecError, ExecRequest};
 use proofgate::bundle::git;
+use proofgate::bundle::ledger::{EventKind, Ledger, LedgerError};
 use proofgate::bundle::manifest::{self, ManifestRequest};
 use proofgate::bundle::redact::{RedactionCount, Redactor, SecretKind, Secrets};
 use proofgate::bundle::run::{
@@ -64,6 +66,15 @@ pub struct Args {
     /// this file.
     #[arg(long, value_name = "FILE")]
     pub signing_key_file: Option<PathBuf>,
+    /// The ledger to continue with a signed `GENERATE` event when a key is given
+    /// (relative to the root; created on first use) [default: `<out>/ledger.jsonl`, so it
+    /// travels in the proofs artifact]. Put the previous run's ledger there first (e.g.
+    /// with `proofgate download`) and the chain spans runs.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
+    /// Do not append to the ledger, even with a key.
+    #[arg(long, conflicts_with = "ledger")]
+    pub no_ledger: bool,
     /// The test command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -201,6 +212,13 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         let p = out_dir.join("bundle.dsse.json");
         write_atomic(&p, &env.to_json_pretty())
             .io_context(format!("cannot write `{}`", p.display()))?;
+        if !args.no_ledger {
+            let ledger_path = match &args.ledger {
+                Some(l) => root.join(l),
+                None => out_dir.join("ledger.jsonl"),
+            };
+            append_generate_event(&ledger_path, k, &bundle, Sha256Digest::of(&bjson))?;
+        }
     }
     eprintln!(
         "proofgate: {} in {:.1}s; bundle {}",
@@ -217,6 +235,51 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     } else {
         Outcome::No
     })
+}
+
+/// Continues the ledger with a signed `GENERATE` event that vouches for the bundle, every
+/// proof and the manifest root, so deleting or swapping any of them later breaks the chain.
+fn append_generate_event(
+    path: &Path,
+    key: &SigningKey,
+    bundle: &RunBundle,
+    bundle_digest: Sha256Digest,
+) -> Result<(), CliError> {
+    let mut ledger = Ledger::open(path, None).map_err(|e| match e {
+        LedgerError::Io { .. } => CliError::io(e),
+        other => CliError::usage(anyhow::Error::new(other).context(format!(
+            "cannot continue the ledger `{}`: move it away or pass --no-ledger",
+            path.display()
+        ))),
+    })?;
+    let mut digests = vec![bundle_digest, bundle.manifest.root_hash];
+    digests.extend(bundle.proofs.iter().map(|p| p.digest));
+    let mut attributes = BTreeMap::new();
+    if let Ok(serde_json::Value::String(outcome)) = serde_json::to_value(bundle.outcome) {
+        attributes.insert("outcome".to_owned(), outcome);
+    }
+    if let Some(g) = &bundle.git {
+        attributes.insert("head_sha".to_owned(), g.head_sha.clone());
+    }
+    let appended = ledger
+        .append(
+            key,
+            EventKind::Generate,
+            digests,
+            attributes,
+            chrono::Utc::now(),
+        )
+        .map_err(|e| match e {
+            LedgerError::Io { .. } => CliError::io(e),
+            other => CliError::usage(other),
+        })?;
+    eprintln!(
+        "proofgate: ledger `{}` event {} (head {})",
+        path.display(),
+        appended.event.sequence,
+        appended.head
+    );
+    Ok(())
 }
 
 /// `path` relative to `root` when it lies under it, as written in the bundle.
