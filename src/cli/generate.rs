@@ -54,7 +54,7 @@ pub struct Args {
     /// Pin `generated_at` (RFC 3339) [default: `SOURCE_DATE_EPOCH` if set, else now].
     #[arg(long, value_name = "TIME")]
     pub generated_at: Option<String>,
-    /// Print the time spent in each phase (parse, map, hash, build, sign, write) to
+    /// Print the time spent in each phase (model, parse, map, hash, build+sign+write) to
     /// stderr.
     #[arg(long)]
     pub timings: bool,
@@ -248,7 +248,7 @@ fn print_timings(report: &GenerateReport, model: Duration, parse: Duration, tota
     let t = &report.timings;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     eprintln!(
-        "timings (ms, wall): model {:.1}  parse {:.1}  map {:.1}  hash {:.1}  build+sign {:.1} (cpu: build {:.1}, sign {:.1})  write {:.1}  total {:.1}",
+        "timings (ms, wall): model {:.1}  parse {:.1}  map {:.1}  hash {:.1}  build+sign+write {:.1} (summed over workers: build {:.1}, sign {:.1}, write {:.1})  total {:.1}",
         ms(model),
         ms(parse),
         ms(t.map),

@@ -14,10 +14,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::mapping::map_cases_indexed;
 use crate::digest::Sha256Digest;
 use crate::junit::{FileReport, TestCase};
-use crate::model::{Evidence, Model, Script, ScriptMapping};
+use crate::model::{Evidence, Model, Script, ScriptMapping, map_cases};
 use crate::sign::SigningKey;
 use crate::sign::intoto::ResourceDescriptor;
 
@@ -123,9 +122,9 @@ pub struct Timings {
     pub build: Duration,
     /// Building statements and signing them (summed over worker threads).
     pub sign: Duration,
-    /// Wall time of the parallel build-and-sign phase.
+    /// Wall time of the parallel build, sign and write phase.
     pub build_sign_wall: Duration,
-    /// Writing files.
+    /// Writing files (summed over worker threads).
     pub write: Duration,
 }
 
@@ -229,7 +228,7 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
     let root = model.root.as_path();
 
     let t = Instant::now();
-    let mapping = map_cases_indexed(model, &req.junit.cases);
+    let mapping = map_cases(model, &req.junit.cases);
     timings.map = t.elapsed();
 
     let t = Instant::now();

@@ -12,7 +12,6 @@ pub mod context;
 mod finite;
 pub mod generate;
 pub mod jcs;
-pub mod mapping;
 pub mod record;
 
 pub use attest::{ProofStatement, ProofgateExtension};
