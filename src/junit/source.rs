@@ -62,6 +62,24 @@ pub(crate) struct Source<R> {
     pub(crate) markup_too_long: bool,
     /// Bytes consumed outside quick-xml: its offsets plus this are file offsets.
     pub(crate) direct: u64,
+    /// Searchers for the ends of CDATA, comments and processing instructions, built once.
+    finders: [memmem::Finder<'static>; 3],
+}
+
+/// What [`Source::scan_until`] looks for.
+#[derive(Clone, Copy)]
+enum Until {
+    CdataEnd = 0,
+    CommentEnd = 1,
+    PiEnd = 2,
+}
+
+impl Until {
+    const PATTERNS: [&'static [u8]; 3] = [b"]]>", b"-->", b"?>"];
+
+    fn pattern(self) -> &'static [u8] {
+        Self::PATTERNS[self as usize]
+    }
 }
 
 impl<R: BufRead> Source<R> {
@@ -82,6 +100,7 @@ impl<R: BufRead> Source<R> {
             markup_start: None,
             markup_too_long: false,
             direct: 0,
+            finders: Until::PATTERNS.map(memmem::Finder::new),
         }
     }
 
@@ -300,16 +319,16 @@ impl<R: BufRead> Source<R> {
                     None
                 };
                 let kept = keep.is_some();
-                self.scan_until(b"]]>", keep, limit)?;
+                self.scan_until(Until::CdataEnd, keep, limit)?;
                 if kept {
                     out.push('\u{0}');
                 }
             } else if data.starts_with(b"<!--") {
                 self.advance(4);
-                self.scan_until(b"-->", None, 0)?;
+                self.scan_until(Until::CommentEnd, None, 0)?;
             } else if data.starts_with(b"<?") {
                 self.advance(2);
-                self.scan_until(b"?>", None, 0)?;
+                self.scan_until(Until::PiEnd, None, 0)?;
             } else if data.starts_with(b"</") {
                 if depth == 0 {
                     return Ok(());
@@ -338,18 +357,18 @@ impl<R: BufRead> Source<R> {
     /// `keep` (bounded by `limit`) when given.
     fn scan_until(
         &mut self,
-        pat: &[u8],
+        until: Until,
         mut keep: Option<&mut String>,
         limit: usize,
     ) -> Result<(), ContentError> {
-        let finder = memmem::Finder::new(pat);
+        let pat = until.pattern();
         loop {
             let have = self.ensure(pat.len())?;
             if have < pat.len() {
                 return Err(ContentError::Truncated);
             }
-            let data = self.avail();
-            if let Some(i) = finder.find(data) {
+            let data = &self.buf[self.pos..self.end];
+            if let Some(i) = self.finders[until as usize].find(data) {
                 self.take_all(i, true, keep.as_deref_mut(), limit)?;
                 self.advance(pat.len());
                 return Ok(());
