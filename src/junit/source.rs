@@ -66,12 +66,12 @@ pub(crate) struct Source<R> {
     finders: [memmem::Finder<'static>; 3],
 }
 
-/// What [`Source::scan_until`] looks for.
+/// Whose end [`Source::scan_until`] looks for.
 #[derive(Clone, Copy)]
 enum Until {
-    CdataEnd = 0,
-    CommentEnd = 1,
-    PiEnd = 2,
+    Cdata = 0,
+    Comment = 1,
+    Pi = 2,
 }
 
 impl Until {
@@ -319,16 +319,16 @@ impl<R: BufRead> Source<R> {
                     None
                 };
                 let kept = keep.is_some();
-                self.scan_until(Until::CdataEnd, keep, limit)?;
+                self.scan_until(Until::Cdata, keep, limit)?;
                 if kept {
                     out.push('\u{0}');
                 }
             } else if data.starts_with(b"<!--") {
                 self.advance(4);
-                self.scan_until(Until::CommentEnd, None, 0)?;
+                self.scan_until(Until::Comment, None, 0)?;
             } else if data.starts_with(b"<?") {
                 self.advance(2);
-                self.scan_until(Until::PiEnd, None, 0)?;
+                self.scan_until(Until::Pi, None, 0)?;
             } else if data.starts_with(b"</") {
                 if depth == 0 {
                     return Ok(());
