@@ -232,10 +232,16 @@ impl<R: BufRead> Source<R> {
                 return Ok(first_non_ws);
             }
             let stop = memchr(b'<', data).unwrap_or(data.len());
-            if first_non_ws.is_none()
-                && let Some(i) = data[..stop].iter().position(|b| !b.is_ascii_whitespace())
-            {
-                first_non_ws = Some(self.offset() + i as u64);
+            match data[..stop].iter().position(|b| !b.is_ascii_whitespace()) {
+                // Indentation between elements: ASCII, nothing to check.
+                None => {
+                    self.advance(stop);
+                    continue;
+                }
+                Some(i) if first_non_ws.is_none() => {
+                    first_non_ws = Some(self.offset() + i as u64);
+                }
+                Some(_) => {}
             }
             let at_delim = stop < data.len();
             self.take(stop, at_delim, None, usize::MAX)?;
@@ -304,6 +310,11 @@ impl<R: BufRead> Source<R> {
                 } else {
                     None
                 };
+                if keep.is_none() && data[..stop].iter().all(u8::is_ascii_whitespace) {
+                    // Indentation not kept: ASCII, nothing to check.
+                    self.advance(stop);
+                    continue;
+                }
                 self.take(stop, at_delim, keep, limit)?;
                 continue;
             }
