@@ -27,6 +27,9 @@ pub(crate) fn parse_time(raw: &str) -> Result<f64, TimeIssue> {
     if s.is_empty() {
         return Err(TimeIssue::Empty);
     }
+    if let Some(v) = simple_decimal(s) {
+        return Ok(v);
+    }
     let value: f64 = if s.contains(',') {
         let decimal_comma = !s.contains('.')
             && s.matches(',').count() == 1
@@ -47,6 +50,36 @@ pub(crate) fn parse_time(raw: &str) -> Result<f64, TimeIssue> {
         return Err(TimeIssue::Negative);
     }
     Ok(value)
+}
+
+/// The common `123.456` shape (at most 15 digits in all) without the general float
+/// parser: the digits form an exact integer below 2^53 and the power of ten is exact, so
+/// one IEEE division gives the correctly rounded value, the same as `str::parse`.
+#[inline]
+fn simple_decimal(s: &str) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let b = s.as_bytes();
+    if b.len() > 16 {
+        return None;
+    }
+    let (mut m, mut digits, mut frac, mut dot) = (0u64, 0usize, 0usize, false);
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                m = m * 10 + u64::from(c - b'0');
+                digits += 1;
+                frac += usize::from(dot);
+            }
+            b'.' if !dot => dot = true,
+            _ => return None,
+        }
+    }
+    if digits == 0 || digits > 15 || (dot && frac == 0) || b[0] == b'.' {
+        return None;
+    }
+    Some(m as f64 / POW10[frac])
 }
 
 /// The source file of a pytest `xunit2` test, derived from its `classname`: the dotted
@@ -149,6 +182,43 @@ pub(crate) fn decode_attr(raw: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn simple_decimals_read_exactly_as_the_float_parser_does() {
+        for s in [
+            "0",
+            "0.0",
+            "0.001",
+            "0.1",
+            "0.3",
+            "1.5",
+            "12.345678",
+            "0.000123456789",
+            "999999999999999",
+            "99999999.9999999",
+            "3.14159265358979",
+            "007.25",
+        ] {
+            let want: f64 = s.parse().unwrap();
+            assert_eq!(
+                simple_decimal(s).map(f64::to_bits),
+                Some(want.to_bits()),
+                "{s}"
+            );
+        }
+        for s in [
+            "",
+            ".5",
+            "5.",
+            "1.2.3",
+            "1e3",
+            "-1",
+            "1,5",
+            "1234567890123456",
+        ] {
+            assert_eq!(simple_decimal(s), None, "{s}");
+        }
+    }
 
     #[test]
     fn times_accept_thousands_commas_and_refuse_nonsense() {

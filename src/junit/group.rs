@@ -213,10 +213,47 @@ impl Grouper {
 }
 
 /// A 128-bit hash of the identity key, for counting without keeping the strings.
+/// One pass over the bytes feeds two independent FxHash-style lanes.
+#[inline]
 pub(crate) fn key_hash128(file: Option<&str>, classname: &str, name: &str) -> u128 {
-    let a = key_hash_seeded(file, classname, name, 0);
-    let b = key_hash_seeded(file, classname, name, 0x9e37_79b9_7f4a_7c15);
-    (u128::from(a) << 64) | u128::from(b)
+    let mut h = Fx2(0, 0x9e37_79b9_7f4a_7c15);
+    match file {
+        Some(f) => {
+            h.add(1);
+            h.bytes(f.as_bytes());
+        }
+        None => h.add(0),
+    }
+    h.bytes(classname.as_bytes());
+    h.bytes(name.as_bytes());
+    (u128::from(h.0) << 64) | u128::from(h.1)
+}
+
+/// Two FxHash-style lanes with different seeds and multipliers, fed the same words.
+struct Fx2(u64, u64);
+
+impl Fx2 {
+    const K2: u64 = 0x9fb2_1c65_1e98_df25;
+
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(26) ^ w).wrapping_mul(Fx::K);
+        self.1 = (self.1.rotate_left(23) ^ w).wrapping_mul(Self::K2);
+    }
+
+    #[inline]
+    fn bytes(&mut self, b: &[u8]) {
+        let mut chunks = b.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(w) ^ ((b.len() as u64) << 56));
+    }
 }
 
 /// A fast, non-cryptographic hash of the identity key (FxHash-style).
@@ -224,6 +261,7 @@ fn key_hash(file: Option<&str>, classname: &str, name: &str) -> u64 {
     key_hash_seeded(file, classname, name, 0)
 }
 
+#[inline]
 fn key_hash_seeded(file: Option<&str>, classname: &str, name: &str, seed: u64) -> u64 {
     let mut h = Fx(seed);
     match file {

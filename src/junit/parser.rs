@@ -956,7 +956,11 @@ impl<'a> Iterator for RawAttrs<'a> {
         self.i = vs + len + 1;
         // Every cut is next to an ASCII byte, so on a character boundary.
         let key = self.s.get(ks..ke).unwrap_or_default();
-        let key = key.rsplit(':').next().unwrap_or(key);
+        // The local name: after the last `:` (an ASCII byte, so a character boundary).
+        let key = match key.bytes().rposition(|c| c == b':') {
+            Some(p) => key.get(p + 1..).unwrap_or_default(),
+            None => key,
+        };
         let value = self.s.get(vs..vs + len).unwrap_or_default();
         Some(Some(RawAttr { key, value }))
     }

@@ -62,6 +62,24 @@ pub(crate) struct Source<R> {
     pub(crate) markup_too_long: bool,
     /// Bytes consumed outside quick-xml: its offsets plus this are file offsets.
     pub(crate) direct: u64,
+    /// Searchers for the ends of CDATA, comments and processing instructions, built once.
+    finders: [memmem::Finder<'static>; 3],
+}
+
+/// Whose end [`Source::scan_until`] looks for.
+#[derive(Clone, Copy)]
+enum Until {
+    Cdata = 0,
+    Comment = 1,
+    Pi = 2,
+}
+
+impl Until {
+    const PATTERNS: [&'static [u8]; 3] = [b"]]>", b"-->", b"?>"];
+
+    fn pattern(self) -> &'static [u8] {
+        Self::PATTERNS[self as usize]
+    }
 }
 
 impl<R: BufRead> Source<R> {
@@ -82,6 +100,7 @@ impl<R: BufRead> Source<R> {
             markup_start: None,
             markup_too_long: false,
             direct: 0,
+            finders: Until::PATTERNS.map(memmem::Finder::new),
         }
     }
 
@@ -213,10 +232,16 @@ impl<R: BufRead> Source<R> {
                 return Ok(first_non_ws);
             }
             let stop = memchr(b'<', data).unwrap_or(data.len());
-            if first_non_ws.is_none()
-                && let Some(i) = data[..stop].iter().position(|b| !b.is_ascii_whitespace())
-            {
-                first_non_ws = Some(self.offset() + i as u64);
+            match data[..stop].iter().position(|b| !b.is_ascii_whitespace()) {
+                // Indentation between elements: ASCII, nothing to check.
+                None => {
+                    self.advance(stop);
+                    continue;
+                }
+                Some(i) if first_non_ws.is_none() => {
+                    first_non_ws = Some(self.offset() + i as u64);
+                }
+                Some(_) => {}
             }
             let at_delim = stop < data.len();
             self.take(stop, at_delim, None, usize::MAX)?;
@@ -285,6 +310,11 @@ impl<R: BufRead> Source<R> {
                 } else {
                     None
                 };
+                if keep.is_none() && data[..stop].iter().all(u8::is_ascii_whitespace) {
+                    // Indentation not kept: ASCII, nothing to check.
+                    self.advance(stop);
+                    continue;
+                }
                 self.take(stop, at_delim, keep, limit)?;
                 continue;
             }
@@ -300,16 +330,16 @@ impl<R: BufRead> Source<R> {
                     None
                 };
                 let kept = keep.is_some();
-                self.scan_until(b"]]>", keep, limit)?;
+                self.scan_until(Until::Cdata, keep, limit)?;
                 if kept {
                     out.push('\u{0}');
                 }
             } else if data.starts_with(b"<!--") {
                 self.advance(4);
-                self.scan_until(b"-->", None, 0)?;
+                self.scan_until(Until::Comment, None, 0)?;
             } else if data.starts_with(b"<?") {
                 self.advance(2);
-                self.scan_until(b"?>", None, 0)?;
+                self.scan_until(Until::Pi, None, 0)?;
             } else if data.starts_with(b"</") {
                 if depth == 0 {
                     return Ok(());
@@ -338,18 +368,18 @@ impl<R: BufRead> Source<R> {
     /// `keep` (bounded by `limit`) when given.
     fn scan_until(
         &mut self,
-        pat: &[u8],
+        until: Until,
         mut keep: Option<&mut String>,
         limit: usize,
     ) -> Result<(), ContentError> {
-        let finder = memmem::Finder::new(pat);
+        let pat = until.pattern();
         loop {
             let have = self.ensure(pat.len())?;
             if have < pat.len() {
                 return Err(ContentError::Truncated);
             }
-            let data = self.avail();
-            if let Some(i) = finder.find(data) {
+            let data = &self.buf[self.pos..self.end];
+            if let Some(i) = self.finders[until as usize].find(data) {
                 self.take_all(i, true, keep.as_deref_mut(), limit)?;
                 self.advance(pat.len());
                 return Ok(());
