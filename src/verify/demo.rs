@@ -259,11 +259,18 @@ pub fn run(dir: &Path, now: DateTime<Utc>, out: &mut dyn Write) -> Result<bool, 
         "\n3. proofgate generate --junit test-results/junit.xml --signing-key-file demo.key"
     )
     .map_err(o)?;
+    let width = g
+        .proofs
+        .iter()
+        .map(|p| p.script_id.as_str().len())
+        .max()
+        .unwrap_or(0)
+        + "proof-.json".len();
     for p in &g.proofs {
         writeln!(
             out,
-            "   proof-{}.json  {}  {} tests, {} passed  (signed: {})",
-            p.script_id,
+            "   {:<width$}  {}  {} tests, {} passed  (signed: {})",
+            format!("proof-{}.json", p.script_id),
             serde_json::to_value(p.verdict)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
