@@ -231,6 +231,34 @@ mod tests {
 </testsuite></testsuites>"#;
 
     #[test]
+    fn suite_level_error_and_failure_each_count_as_a_test_that_did_not_pass() {
+        // TAP::Formatter::JUnit: a script that died after its first test; a suite whose
+        // setup failed, with its text as the message.
+        let xml = br#"<testsuites>
+  <testsuite name="dies_t" tests="1" errors="1"><testcase name="1 - ok"/>
+    <error message="Dubious, test returned 255"/></testsuite>
+  <testsuite name="setup"><failure>fixture missing</failure></testsuite>
+</testsuites>"#;
+        let opts = ParseOptions::default();
+        let (cases, totals) = parse_all(xml, &opts).unwrap();
+        assert_eq!(
+            (totals.tests, totals.passed, totals.errors, totals.failed),
+            (3, 1, 1, 1)
+        );
+        assert_eq!(cases[1].classname, "dies_t");
+        assert_eq!(cases[1].name, "(suite error)");
+        assert_eq!(cases[1].status, Status::Error);
+        assert_eq!(
+            cases[1].message.as_deref(),
+            Some("Dubious, test returned 255")
+        );
+        assert_eq!(cases[2].name, "(suite failure)");
+        assert_eq!(cases[2].message.as_deref(), Some("fixture missing"));
+        let counted = count(&xml[..], "t.xml", &opts).unwrap();
+        assert_eq!(counted.totals, totals);
+    }
+
+    #[test]
     fn one_byte_reads_give_the_same_result() {
         let opts = ParseOptions::default();
         let whole = parse_all(SAMPLE.as_bytes(), &opts).unwrap();

@@ -436,12 +436,73 @@ impl<'o, R: BufRead> Parser<'o, R> {
                 }
                 Ok(())
             }
+            (Some(Frame::Container(_)), "error" | "failure") => {
+                let child = Child::of(local);
+                self.suite_result(e, child, start, empty)
+            }
             _ if in_case => {
                 let child = Child::of(local);
                 self.case_child(e, child, start, empty)
             }
             _ => self.skip(e, empty),
         }
+    }
+
+    /// A `<failure>` or `<error>` directly inside a `<testsuite>`, outside any test case:
+    /// TAP::Formatter::JUnit writes a script that died this way, other runners a suite
+    /// whose setup failed. It counts as one test of its own (named `(suite error)` or
+    /// `(suite failure)`, never merged with another), so a suite that crashed is never
+    /// read as passing.
+    fn suite_result(
+        &mut self,
+        e: &BytesStart<'_>,
+        child: Child,
+        start: u64,
+        empty: bool,
+    ) -> Result<(), JunitError> {
+        let name = if child == Child::Error {
+            "(suite error)"
+        } else {
+            "(suite failure)"
+        };
+        let suite = match self.frames.last() {
+            Some(Frame::Container(c)) => c.name.clone().unwrap_or_default(),
+            _ => String::new(),
+        };
+        let (classname, name, key) = if self.count_only {
+            let key = group::key_hash128(None, &suite, name);
+            (String::new(), String::new(), Some(key))
+        } else {
+            (suite, name.to_owned(), None)
+        };
+        self.case = Some(CaseBuild {
+            file: None,
+            classname,
+            name,
+            line: None,
+            duration: 0.0,
+            records: 0,
+            record_errors: 0,
+            failures: 0,
+            errors: 0,
+            skipped: false,
+            xpass_strict: false,
+            message: None,
+            anonymous: true,
+            key,
+        });
+        let depth = self.frames.len();
+        self.case_child(e, child, start, empty)?;
+        // The element's content frame (if any) sits above the suite until its end tag:
+        // the case is closed into the suite beneath it.
+        let leaf = (self.frames.len() > depth)
+            .then(|| self.frames.pop())
+            .flatten();
+        self.close_case();
+        if let Some(leaf) = leaf {
+            self.frames.push(leaf);
+        }
+        Ok(())
     }
 
     /// Consumes the content of an element we do not read.
