@@ -12,7 +12,7 @@ command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 for req in tests/requirements/*.txt; do
   [ -e "$req" ] || continue
   echo "setup: python packages ($req)" >&2
-  python3 -m pip install --quiet --disable-pip-version-check -r "$req"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r "$req"
 done
 
 for step in scripts/setup.d/*.sh; do

@@ -13,7 +13,8 @@ echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings" >&2
 cargo clippy --all-targets --locked -- -D warnings
-echo "== cargo nextest run" >&2
-cargo nextest run --locked --no-fail-fast
 echo "== doc tests" >&2
 cargo test --locked --doc
+# Last, so that its summary line closes the run.
+echo "== cargo nextest run" >&2
+cargo nextest run --locked --no-fail-fast
