@@ -22,6 +22,7 @@ pub mod digest;
 pub mod github;
 pub mod junit;
 pub mod model;
+mod par;
 pub mod proof;
 pub mod sign;
 pub mod verify;

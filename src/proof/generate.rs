@@ -27,6 +27,7 @@ use super::record::{
     EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, TestFileRef, Verdict, build_proof,
     tests_digest,
 };
+use crate::par::par_map;
 
 /// The parsed JUnit input: every case of every file in one list (so the model's
 /// mapping can index it), and which range of it each file holds.
@@ -420,25 +421,6 @@ fn script_facts<'m>(
             header: header_descriptor(s),
         },
     )))
-}
-
-/// `items.iter().map(f)` on up to `threads` threads, in order.
-fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    if items.len() < 2 || threads < 2 {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads).max(1);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
 }
 
 /// Time one worker spent per phase.

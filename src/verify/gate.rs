@@ -11,6 +11,7 @@ use super::report::{
     Counts, ProofRef, REPORT_SCHEMA_VERSION, Reason, Report, ScriptReport, UnknownProof, Verdict,
 };
 use crate::digest::Sha256Digest;
+use crate::par::{par_map, threads_for};
 
 /// The evidence level a script declares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -220,39 +221,10 @@ pub fn evaluate(input: &GateInput<'_>) -> Report {
     };
     // Judging is independent per script (signature checks dominate): split the scripts
     // over the available cores.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(input.scripts.len().div_ceil(256).max(1));
-    let chunk = input.scripts.len().div_ceil(threads).max(1);
-    let judged: Vec<(Reason, ScriptReport)> = if threads <= 1 {
-        input
-            .scripts
-            .iter()
-            .map(|s| judge_script(s, &by_id, input))
-            .collect()
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = input
-                .scripts
-                .chunks(chunk)
-                .map(|part| {
-                    let by_id = &by_id;
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|s| judge_script(s, by_id, input))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| match h.join() {
-                    Ok(v) => v,
-                    Err(p) => std::panic::resume_unwind(p),
-                })
-                .collect()
-        })
-    };
+    let judged: Vec<(Reason, ScriptReport)> =
+        par_map(input.scripts, threads_for(input.scripts.len(), 256), |s| {
+            judge_script(s, &by_id, input)
+        });
     let mut rows = Vec::with_capacity(judged.len());
     for (reason, row) in judged {
         if reason.passes() {

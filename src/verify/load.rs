@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::gate::{CheckoutFacts, GateScript, ProofInput};
 use crate::digest::Sha256Digest;
+use crate::par::{par_map, threads_for};
 
 /// How deep [`read_proofs`] descends (artifact downloads nest one level per artifact).
 const MAX_DEPTH: usize = 8;
@@ -36,31 +37,6 @@ pub enum LoadError {
     },
 }
 
-/// Maps `f` over `items` on the available cores, keeping the order.
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len().div_ceil(256).max(1));
-    if threads <= 1 {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads).max(1);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(v) => v,
-                Err(p) => std::panic::resume_unwind(p),
-            })
-            .collect()
-    })
-}
-
 /// The script id a proof file name carries: `proof-<ID>.json`, not `.dsse.json`.
 pub fn proof_id_of(file_name: &str) -> Option<&str> {
     let stem = file_name.strip_prefix("proof-")?.strip_suffix(".json")?;
@@ -80,7 +56,11 @@ pub fn read_proofs(dir: &Path) -> Result<Vec<ProofInput>, LoadError> {
     }
     let mut found = Vec::new();
     walk(dir, dir, 0, &mut found)?;
-    let mut out = par_map(&found, |(path, id, origin)| read_one(path, id, origin));
+    let mut out = par_map(
+        &found,
+        threads_for(found.len(), 256),
+        |(path, id, origin)| read_one(path, id, origin),
+    );
     out.sort_by(|a, b| (&a.script_id, &a.origin).cmp(&(&b.script_id, &b.origin)));
     Ok(out)
 }
@@ -170,26 +150,30 @@ pub fn checkout_facts(
     root: &Path,
     scripts: &[GateScript],
 ) -> Result<HashMap<String, CheckoutFacts>, LoadError> {
-    let facts = par_map(scripts, |s| -> Result<(String, CheckoutFacts), LoadError> {
-        let script_digest = digest_if_exists(&root.join(&s.path))?;
-        let mut files = Vec::with_capacity(s.test_files.len());
-        let mut missing = Vec::new();
-        for t in &s.test_files {
-            let d = digest_if_exists(&root.join(t))?;
-            if d.is_none() {
-                missing.push(t.clone());
+    let facts = par_map(
+        scripts,
+        threads_for(scripts.len(), 256),
+        |s| -> Result<(String, CheckoutFacts), LoadError> {
+            let script_digest = digest_if_exists(&root.join(&s.path))?;
+            let mut files = Vec::with_capacity(s.test_files.len());
+            let mut missing = Vec::new();
+            for t in &s.test_files {
+                let d = digest_if_exists(&root.join(t))?;
+                if d.is_none() {
+                    missing.push(t.clone());
+                }
+                files.push((t.clone(), d));
             }
-            files.push((t.clone(), d));
-        }
-        Ok((
-            s.id.clone(),
-            CheckoutFacts {
-                script_digest,
-                tests_digest: tests_digest(&files),
-                missing_test_files: missing,
-            },
-        ))
-    });
+            Ok((
+                s.id.clone(),
+                CheckoutFacts {
+                    script_digest,
+                    tests_digest: tests_digest(&files),
+                    missing_test_files: missing,
+                },
+            ))
+        },
+    );
     facts.into_iter().collect()
 }
 
