@@ -54,6 +54,11 @@ pub struct Args {
     /// Pin `generated_at` (RFC 3339) [default: `SOURCE_DATE_EPOCH` if set, else now].
     #[arg(long, value_name = "TIME")]
     pub generated_at: Option<String>,
+    /// This matrix leg or shard [env: PROOFGATE_SHARD]. Proofs become partial evidence
+    /// named `proof-<ID>@<SHARD>.json`; scripts without tests in this shard get none, and
+    /// the gate combines the shards' proofs.
+    #[arg(long, value_name = "NAME")]
+    pub shard: Option<String>,
     /// Print the time spent in each phase (model, parse, map, hash, build+sign+write) to
     /// stderr.
     #[arg(long)]
@@ -86,6 +91,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         args.run_id.clone(),
         args.repository.clone(),
     );
+    let context = super::apply_shard(context, args.shard.as_deref())?;
     let out_dir = global.root.join(&args.out);
     let report = gen_core::generate(&GenerateRequest {
         model: &model,

@@ -18,7 +18,6 @@ use proofgate::bundle::write_atomic;
 use proofgate::digest::Sha256Digest;
 use proofgate::junit::{self, ParseOptions};
 use proofgate::model::{Model, Severity};
-use proofgate::proof::attest::proof_file_name;
 use proofgate::proof::context::RunContext;
 use proofgate::proof::generate::{self as gen_core, GenerateRequest, JunitInput};
 use proofgate::sign::{self, KeySource, SigningKey};
@@ -76,6 +75,10 @@ pub struct Args {
     #[arg(long, conflicts_with = "ledger")]
     pub no_ledger: bool,
     /// The test command and its arguments.
+    /// This matrix leg or shard [env: PROOFGATE_SHARD]: proofs become partial evidence
+    /// named `proof-<ID>@<SHARD>.json` (see `generate --shard`).
+    #[arg(long, value_name = "NAME")]
+    pub shard: Option<String>,
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
@@ -350,7 +353,10 @@ fn generate_proofs(
             digest,
         });
     }
-    let context = RunContext::from_env(|k| std::env::var(k).ok());
+    let context = super::apply_shard(
+        RunContext::from_env(|k| std::env::var(k).ok()),
+        args.shard.as_deref(),
+    )?;
     let report = gen_core::generate(&GenerateRequest {
         model,
         junit: &input,
@@ -368,13 +374,11 @@ fn generate_proofs(
     })?;
     let mut proofs = Vec::new();
     for p in &report.proofs {
-        let path = out_dir.join(proof_file_name(&p.script_id));
-        let digest =
-            Sha256Digest::of_file(&path).io_context(format!("cannot read `{}`", path.display()))?;
+        // The digest of the bytes just written: no second read.
         proofs.push(run::ProofRef {
             script_id: p.script_id.clone(),
-            path: rel(root, &path),
-            digest,
+            path: rel(root, &p.proof),
+            digest: p.proof_digest,
             verdict: p.verdict.as_str().to_owned(),
         });
     }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::{CliError, CliResult, Global, Outcome, ResultExt};
 use proofgate::github::{self, RunnerEnv};
-use proofgate::verify::{self, GateInput, Verdict, render};
+use proofgate::verify::{self, Verdict, render};
 
 /// Report formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -59,10 +59,16 @@ pub struct Args {
     /// Release rules: maturity-3 and medium/high-risk scripts need `ci` evidence.
     #[arg(long)]
     pub release: bool,
-    /// Require signatures from a trusted key even if the policy does not.
+    /// Require signatures from a trusted key even if the policy says `signatures: none`.
     #[arg(long)]
     pub require_signatures: bool,
-    /// An extra trusted public key (base64, hex or PEM, or `@FILE`); repeatable.
+    /// Judge the change against this commit's policy, trusted keys and headers (the
+    /// stricter of base and head applies) [default: the base of the `pull_request` or
+    /// `merge_group` event; none for other events].
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
+    /// An extra trusted public key (base64, hex or PEM, or `@FILE` holding one PEM key or
+    /// one key per line); repeatable. Meant for a key pinned outside the repository.
     #[arg(long = "trusted-key", value_name = "KEY")]
     pub trusted_keys: Vec<String>,
     /// Output format on stdout.
@@ -105,37 +111,59 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         None => Utc::now(),
     };
 
-    let model = load_model(global, &args.trusted_keys, args.require_signatures)?;
+    let event = event_refs(&env)?;
+    let base_rev = args.base.clone().or_else(|| event.base_sha.clone());
+    let base = match &base_rev {
+        Some(rev) => {
+            let tree = verify::base::export(&global.root, rev).or_usage()?;
+            eprintln!(
+                "proofgate: judging against the policy and headers of base commit {}",
+                tree.commit
+            );
+            Some(tree)
+        }
+        None => None,
+    };
+    let extra_keys = parse_keys(&args.trusted_keys)?;
 
     let commit = args
         .commit
         .clone()
         .or_else(|| env.sha.clone())
         .or_else(|| git_head(&global.root));
-    let needs_commit = model.needs_commit(args.release);
-    if commit.is_none() && needs_commit {
-        return Err(CliError::usage(anyhow!(
-            "no commit to check proofs against: pass `--commit SHA`, set `GITHUB_SHA`, or run inside a git checkout"
-        )));
-    }
 
     let proofs_dir = match &args.proofs {
         Some(d) => d.clone(),
         None => download(&args, &env)?,
     };
-    let proofs = verify::load::read_proofs(&proofs_dir).or_usage()?;
-    let facts = verify::load::checkout_facts(&global.root, &model.scripts).or_io()?;
-
-    let report = verify::evaluate(&GateInput {
-        scripts: &model.scripts,
-        policy: &model.policy,
-        facts: &facts,
-        proofs: &proofs,
-        verifier: &model.verifier,
+    let (config, named) = global.config_path();
+    let verified = verify::pipeline::verify(&verify::pipeline::VerifyRequest {
+        root: &global.root,
+        config: &config,
+        config_required: named,
+        base: base.as_ref(),
+        extra_keys: &extra_keys,
+        force_signatures: args.require_signatures,
+        proofs: &proofs_dir,
         commit: commit.as_deref(),
+        repository: args.repository.as_deref().or(env.repository.as_deref()),
         release: args.release,
         now,
-    });
+    })
+    .map_err(|e| {
+        if e.is_usage() {
+            CliError::usage(e)
+        } else {
+            CliError::io(e)
+        }
+    })?;
+    for f in &verified.findings {
+        eprintln!("{}: {f} [{}]", f.severity, f.code);
+    }
+    let report = verified.report;
+    if report.signatures == verify::report::Signatures::None {
+        eprintln!("{}", render::signatures_line(&report));
+    }
 
     let json = serde_json::to_string_pretty(&report).or_io()?;
     if let Some(p) = &args.report {
@@ -196,7 +224,10 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         ))?;
     }
     if let Some(name) = &args.check_run {
-        check_run(&args, &env, name, &report, &annotations, commit.as_deref())?;
+        // A pull request's checks belong to its head commit (`GITHUB_SHA` is the merge
+        // commit), a merge group's to the group's head.
+        let sha = event.head_sha.as_deref().or(commit.as_deref());
+        check_run(&args, &env, name, &report, &annotations, sha)?;
     }
 
     Ok(match report.verdict {
@@ -205,58 +236,57 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     })
 }
 
-/// What the gate needs from the model.
-struct Loaded {
-    scripts: Vec<verify::GateScript>,
-    policy: verify::GatePolicy,
-    verifier: verify::keys::TrustedKeys,
+/// The base and head commits of the event that started the workflow, when it judges a
+/// change (`pull_request`, `merge_group`).
+fn event_refs(env: &RunnerEnv) -> Result<github::event::EventRefs, CliError> {
+    let Some(name) = env.event_name.as_deref() else {
+        return Ok(Default::default());
+    };
+    if !github::event::judges_a_change(name) {
+        return Ok(github::event::EventRefs {
+            name: Some(name.to_owned()),
+            ..Default::default()
+        });
+    }
+    let path = env.event_path.as_ref().ok_or_else(|| {
+        CliError::usage(anyhow!(
+            "`GITHUB_EVENT_NAME` is `{name}` but `GITHUB_EVENT_PATH` is not set: the base \
+             commit cannot be found; pass `--base SHA`"
+        ))
+    })?;
+    let bytes = std::fs::read(path).usage_context(format!(
+        "could not read the event payload `{}`",
+        path.display()
+    ))?;
+    github::event::parse(name, &path.display().to_string(), &bytes).or_usage()
 }
 
-impl Loaded {
-    /// Whether any script may need a CI proof (and so a commit to check it against).
-    fn needs_commit(&self, release: bool) -> bool {
-        self.scripts.iter().any(|s| {
-            verify::gate::required_evidence(s, &self.policy, release) == Some(verify::Evidence::Ci)
-        })
-    }
-}
-
-fn load_model(global: &Global, extra_keys: &[String], require: bool) -> Result<Loaded, CliError> {
-    use proofgate::model::{Model, ModelError};
-    let (config, named) = global.config_path();
-    let (m, findings): (Model, _) =
-        Model::load(&global.root, &config, named).map_err(|e| match e {
-            ModelError::Io { .. } => CliError::io(e),
-            other => CliError::usage(other),
-        })?;
-    for f in &findings {
-        eprintln!("{}: {f} [{}]", f.severity, f.code);
-    }
-    let mut extra = Vec::new();
-    for k in extra_keys {
+/// `--trusted-key` values: a key (base64, hex or PEM) or `@FILE`.
+fn parse_keys(keys: &[String]) -> Result<Vec<proofgate::sign::PublicKey>, CliError> {
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
         let text = match k.strip_prefix('@') {
             Some(file) => std::fs::read_to_string(file)
                 .usage_context(format!("could not read the key file `{file}`"))?,
             None => k.clone(),
         };
-        let key = proofgate::sign::PublicKey::parse(&text)
-            .usage_context(format!("`--trusted-key {k}` is not an ed25519 public key"))?;
-        extra.push(key);
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if line.starts_with("-----") || text.contains("-----BEGIN") {
+                // A PEM block: the whole text is one key.
+                out.push(
+                    proofgate::sign::PublicKey::parse(&text).usage_context(format!(
+                        "`--trusted-key {k}` is not an ed25519 public key"
+                    ))?,
+                );
+                break;
+            }
+            out.push(
+                proofgate::sign::PublicKey::parse(line)
+                    .usage_context(format!("`--trusted-key {k}` is not an ed25519 public key"))?,
+            );
+        }
     }
-    let policy = verify::view::policy(&m, require || !extra.is_empty());
-    let verifier = verify::view::trusted_keys(&m, extra)
-        .usage_context(format!("in `{}`", config.display()))?;
-    if policy.require_signatures && verifier.is_empty() {
-        return Err(CliError::usage(anyhow!(
-            "signatures are required but no key is trusted: add `trusted_keys` to `{}` or pass `--trusted-key`",
-            config.display()
-        )));
-    }
-    Ok(Loaded {
-        scripts: verify::view::scripts(&m),
-        policy,
-        verifier,
-    })
+    Ok(out)
 }
 
 /// Downloads the proofs from the artifact service (this run, or `--run-id`).

@@ -27,6 +27,8 @@ pub struct RunnerEnv {
     pub git_ref: Option<String>,
     /// `GITHUB_EVENT_NAME`.
     pub event_name: Option<String>,
+    /// `GITHUB_EVENT_PATH`: the event payload (JSON).
+    pub event_path: Option<PathBuf>,
     /// `GITHUB_SERVER_URL` (default `https://github.com`).
     pub server_url: String,
     /// `GITHUB_API_URL` (default `https://api.github.com`).
@@ -54,6 +56,7 @@ impl RunnerEnv {
             job: get("GITHUB_JOB"),
             git_ref: get("GITHUB_REF"),
             event_name: get("GITHUB_EVENT_NAME"),
+            event_path: get("GITHUB_EVENT_PATH").map(PathBuf::from),
             server_url: get("GITHUB_SERVER_URL")
                 .map(|s| s.trim_end_matches('/').to_owned())
                 .unwrap_or_else(|| "https://github.com".to_owned()),

@@ -8,6 +8,7 @@
 pub mod annotations;
 pub mod checks;
 pub mod env;
+pub mod event;
 pub mod outputs;
 pub mod summary;
 

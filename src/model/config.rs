@@ -49,8 +49,8 @@ pub enum FlakyPolicy {
 /// The gate's policy knobs (`policy:` in `proofgate.yaml`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Policy {
-    /// Proofs must carry a valid signature from a trusted key. Defaults to `true` when
-    /// `trusted_keys` is non-empty and `false` otherwise; an explicit value wins.
+    /// Proofs must carry a valid signature from a trusted key. `true` unless the policy
+    /// says `signatures: none` (or `require_signatures: false`) explicitly.
     pub require_signatures: bool,
     /// The oldest proof accepted (`30d`, `12h`, `90m`, `45s`, `2w`); none: any age.
     #[serde(with = "opt_secs", skip_serializing_if = "Option::is_none")]
@@ -79,7 +79,7 @@ mod opt_secs {
 impl Default for Policy {
     fn default() -> Self {
         Self {
-            require_signatures: false,
+            require_signatures: true,
             max_age: None,
             reuse: Reuse::Off,
             flaky: FlakyPolicy::Pass,
@@ -303,6 +303,7 @@ pub(crate) fn parse(text: &str, display: &str) -> Result<Config, Vec<Finding>> {
     };
     let mut cfg = Config::default();
     let mut require_signatures = None;
+    let mut signatures = None;
     if !matches!(value, Value::Null)
         && let Some(top) = cx.map("", &value)
     {
@@ -442,6 +443,15 @@ pub(crate) fn parse(text: &str, display: &str) -> Result<Config, Vec<Finding>> {
                                         format!("expected true or false, found {}", show(other)),
                                     ),
                                 },
+                                "signatures" => match v.as_str() {
+                                    Some("required") => signatures = Some(true),
+                                    Some("none") => signatures = Some(false),
+                                    _ => cx.err(
+                                        &key,
+                                        "bad-value",
+                                        format!("{} is not one of required, none", show(v)),
+                                    ),
+                                },
                                 "max_age" => match v.as_str().and_then(parse_duration) {
                                     Some(d) => cfg.policy.max_age = Some(d),
                                     None => cx.err(
@@ -483,6 +493,7 @@ pub(crate) fn parse(text: &str, display: &str) -> Result<Config, Vec<Finding>> {
                                 _ => cx.unknown(
                                     &key,
                                     &[
+                                        "signatures",
                                         "require_signatures",
                                         "max_age",
                                         "reuse",
@@ -499,7 +510,18 @@ pub(crate) fn parse(text: &str, display: &str) -> Result<Config, Vec<Finding>> {
             }
         }
     }
-    cfg.policy.require_signatures = require_signatures.unwrap_or(!cfg.trusted_keys.is_empty());
+    // Signatures are required unless the policy says `signatures: none` (or its older
+    // spelling `require_signatures: false`) in so many words.
+    if let (Some(a), Some(b)) = (signatures, require_signatures)
+        && a != b
+    {
+        cx.err(
+            "policy.signatures",
+            "bad-value",
+            "contradicts `policy.require_signatures`; keep only `signatures`".to_owned(),
+        );
+    }
+    cfg.policy.require_signatures = signatures.or(require_signatures).unwrap_or(true);
     let errors = cx.errors;
     cfg.pos = pos;
     if errors.is_empty() {
@@ -588,9 +610,30 @@ mod tests {
             msgs,
             [
                 "p.yaml:3:3: scripts.rotos: unknown key; expected one of roots, include, exclude, declared",
-                "p.yaml:5:3: policy.flakey: unknown key; expected one of require_signatures, max_age, reuse, flaky, manual_forbidden_for, ci_required_for",
+                "p.yaml:5:3: policy.flakey: unknown key; expected one of signatures, require_signatures, max_age, reuse, flaky, manual_forbidden_for, ci_required_for",
             ]
         );
+    }
+
+    #[test]
+    fn signatures_are_required_unless_the_policy_says_none() {
+        assert!(parse("", "p").unwrap().policy.require_signatures);
+        let none = parse("policy:\n  signatures: none\n", "p").unwrap();
+        assert!(!none.policy.require_signatures);
+        let old = parse("policy:\n  require_signatures: false\n", "p").unwrap();
+        assert!(!old.policy.require_signatures);
+        let e = parse("policy:\n  signatures: optional\n", "p").unwrap_err();
+        assert!(
+            e[0].to_string().contains("not one of required, none"),
+            "{}",
+            e[0]
+        );
+        let e = parse(
+            "policy:\n  signatures: none\n  require_signatures: true\n",
+            "p",
+        )
+        .unwrap_err();
+        assert!(e[0].to_string().contains("contradicts"), "{}", e[0]);
     }
 
     #[test]

@@ -163,7 +163,7 @@ pub fn statement(proof: &Proof, proof_digest: Sha256Digest, extra: &ExtraConfig)
                 commit: proof.commit_sha.clone(),
                 tests_digest: proof.tests_digest,
                 proof: ProofFileRef {
-                    name: proof_file_name(&proof.script_id),
+                    name: proof_file_name(&proof.script_id, proof.context.shard.as_deref()),
                     digest: proof_digest,
                 },
                 generated_at: proof.generated_at.clone(),
@@ -174,13 +174,37 @@ pub fn statement(proof: &Proof, proof_digest: Sha256Digest, extra: &ExtraConfig)
 }
 
 /// `proof-<ID>.json`.
-pub fn proof_file_name(id: &str) -> String {
-    format!("proof-{id}.json")
+pub fn proof_file_name(id: &str, shard: Option<&str>) -> String {
+    match shard {
+        Some(s) => format!("proof-{id}@{s}.json"),
+        None => format!("proof-{id}.json"),
+    }
 }
 
-/// `proof-<ID>.dsse.json`.
-pub fn envelope_file_name(id: &str) -> String {
-    format!("proof-{id}.dsse.json")
+/// `proof-<ID>.dsse.json`, or `proof-<ID>@<SHARD>.dsse.json` for a shard's proof.
+pub fn envelope_file_name(id: &str, shard: Option<&str>) -> String {
+    match shard {
+        Some(s) => format!("proof-{id}@{s}.dsse.json"),
+        None => format!("proof-{id}.dsse.json"),
+    }
+}
+
+/// A proof file's name taken apart: `proof-<ID>[@<SHARD>].json`. Envelopes
+/// (`.dsse.json`) and other files give `None`. Script ids cannot contain `@`, so the
+/// split is unambiguous.
+pub fn parse_proof_file_name(name: &str) -> Option<(&str, Option<&str>)> {
+    let stem = name.strip_prefix("proof-")?.strip_suffix(".json")?;
+    if stem.ends_with(".dsse") {
+        return None;
+    }
+    let (id, shard) = match stem.split_once('@') {
+        Some((id, shard)) => (id, Some(shard)),
+        None => (stem, None),
+    };
+    if id.is_empty() || shard.is_some_and(|s| !super::context::is_valid_shard(s)) {
+        return None;
+    }
+    Some((id, shard))
 }
 
 /// Serialises `statement` (compact JSON) and signs it as a DSSE envelope with payload

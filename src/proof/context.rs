@@ -40,6 +40,12 @@ pub struct RunContext {
     /// The run's URL: `<server>/<repository>/actions/runs/<run id>[/attempts/<n>]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
+    /// The matrix leg or shard that produced this proof (`--shard`, `PROOFGATE_SHARD`).
+    /// A proof with a shard is partial evidence: it covers the tests that ran in that leg,
+    /// and the gate combines the legs' proofs (every leg must pass; together they must
+    /// cover every declared test file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
     /// `proofgate <version>`.
     pub tool: String,
 }
@@ -65,6 +71,7 @@ impl RunContext {
             runner_os: get("RUNNER_OS"),
             server_url: get("GITHUB_SERVER_URL"),
             run_url: None,
+            shard: get("PROOFGATE_SHARD"),
             tool: tool_version(),
         };
         ctx.derive_run_url();
@@ -109,6 +116,16 @@ impl RunContext {
             _ => None,
         };
     }
+}
+
+/// Whether `name` may name a shard: 1–64 of `[A-Za-z0-9._-]`, not starting with `.`.
+/// Shard names become part of proof file names (`proof-<ID>@<SHARD>.json`).
+pub fn is_valid_shard(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// `proofgate <crate version>`.

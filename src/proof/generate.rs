@@ -261,8 +261,13 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
         script_facts(root, s, mapping.scripts.get(&s.id).unwrap_or(&empty))
     });
     let mut facts = Vec::with_capacity(facts_per_script.len());
+    // A shard writes partial evidence: a script none of whose tests ran in this shard
+    // gets no proof from it (the gate combines the shards' proofs).
+    let sharded = req.context.shard.is_some();
     for f in facts_per_script {
-        if let Some(f) = f? {
+        if let Some(f) = f?
+            && !(sharded && f.1.is_empty())
+        {
             facts.push(f);
         }
     }
@@ -327,9 +332,10 @@ fn write_one(
     envelope_bytes: Option<&[u8]>,
 ) -> Result<ProofOutcome, GenerateError> {
     let id = &proof.script_id;
-    let proof_path = out_dir.join(attest::proof_file_name(id));
+    let shard = proof.context.shard.as_deref();
+    let proof_path = out_dir.join(attest::proof_file_name(id, shard));
     write_atomic(&proof_path, proof_bytes)?;
-    let env_path = out_dir.join(attest::envelope_file_name(id));
+    let env_path = out_dir.join(attest::envelope_file_name(id, shard));
     let envelope = match envelope_bytes {
         Some(bytes) => {
             write_atomic(&env_path, bytes)?;

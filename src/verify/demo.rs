@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::gate::{GateInput, evaluate};
+use super::pipeline::{self, VerifyRequest};
+use super::render;
 use super::report::{Reason, Report, Verdict};
-use super::{load, render, view};
 use crate::model::{self, Model};
 use crate::proof::RunContext;
 use crate::proof::generate::{self, GenerateReport, GenerateRequest, JunitInput};
@@ -77,10 +77,10 @@ pub enum DemoError {
     Sign(#[from] crate::sign::SignError),
     /// The proofs could not be read back.
     #[error(transparent)]
-    Load(#[from] load::LoadError),
+    Load(#[from] super::load::LoadError),
     /// A trusted key is malformed.
     #[error(transparent)]
-    Key(#[from] view::BadTrustedKey),
+    Verify(#[from] pipeline::VerifyError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DemoError + '_ {
@@ -130,22 +130,21 @@ pub fn gate(
     commit: &str,
     now: DateTime<Utc>,
 ) -> Result<Report, DemoError> {
-    let (m, _) = Model::load(root, &root.join("proofgate.yaml"), false)?;
-    let scripts = view::scripts(&m);
-    let policy = view::policy(&m, false);
-    let keys = view::trusted_keys(&m, vec![])?;
-    let facts = load::checkout_facts(root, &scripts)?;
-    let found = load::read_proofs(proofs)?;
-    Ok(evaluate(&GateInput {
-        scripts: &scripts,
-        policy: &policy,
-        facts: &facts,
-        proofs: &found,
-        verifier: &keys,
+    let config = root.join("proofgate.yaml");
+    let verified = pipeline::verify(&VerifyRequest {
+        root,
+        config: &config,
+        config_required: false,
+        base: None,
+        extra_keys: &[],
+        force_signatures: false,
+        proofs,
         commit: Some(commit),
+        repository: None,
         release: false,
         now,
-    }))
+    })?;
+    Ok(verified.report)
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<usize, DemoError> {

@@ -5,60 +5,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 use super::report::{
-    Counts, ProofRef, REPORT_SCHEMA_VERSION, Reason, Report, ScriptReport, UnknownProof, Verdict,
+    Counts, PolicySource, ProofRef, REPORT_SCHEMA_VERSION, Reason, Report, ScriptReport,
+    Signatures, UnknownProof, Verdict,
 };
 use crate::digest::Sha256Digest;
 use crate::par::{par_map, threads_for};
 
-/// The evidence level a script declares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Evidence {
-    /// A person vouches for it.
-    Manual,
-    /// Tests exist but CI proof is not enforced.
-    Declared,
-    /// A CI proof is required.
-    Ci,
-}
-
-impl Evidence {
-    /// `manual`, `declared` or `ci`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Evidence::Manual => "manual",
-            Evidence::Declared => "declared",
-            Evidence::Ci => "ci",
-        }
-    }
-}
-
-/// A risk level (`risk_profile.production_impact`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Impact {
-    /// `none`.
-    None,
-    /// `low`.
-    Low,
-    /// `medium`.
-    Medium,
-    /// `high`.
-    High,
-}
-
-impl Impact {
-    /// `none`, `low`, `medium` or `high`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Impact::None => "none",
-            Impact::Low => "low",
-            Impact::Medium => "medium",
-            Impact::High => "high",
-        }
-    }
-}
+pub use crate::model::{Evidence, Impact};
 
 /// What the gate needs to know about one script of the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,12 +32,19 @@ pub struct GateScript {
     pub production_impact: Option<Impact>,
     /// Declared test files (repository-relative, `/` separators).
     pub test_files: Vec<String>,
+    /// Lint errors found in the script's header or configuration entry: each is a gate
+    /// error.
+    pub lint_errors: Vec<String>,
+    /// Where the change under test loosened the script's header; the stricter (base)
+    /// value is already applied to the fields above.
+    pub downgrades: Vec<String>,
 }
 
 /// The policy knobs the gate applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatePolicy {
-    /// Signatures from a trusted key are required (policy, or any trusted key configured).
+    /// Signatures from a trusted key are required (unless the base policy says
+    /// `signatures: none`).
     pub require_signatures: bool,
     /// Proofs older than this deny.
     pub max_age: Option<Duration>,
@@ -98,7 +60,7 @@ pub struct GatePolicy {
 impl Default for GatePolicy {
     fn default() -> Self {
         Self {
-            require_signatures: false,
+            require_signatures: true,
             max_age: None,
             reuse_same_content: false,
             manual_forbidden_for: vec![Impact::Medium, Impact::High],
@@ -134,11 +96,21 @@ pub struct ProofInput {
     pub dsse: Option<Result<Vec<u8>, String>>,
 }
 
+impl ProofInput {
+    /// The envelope that belongs beside this proof (`….dsse.json`).
+    pub fn envelope_name(&self) -> String {
+        let stem = self.origin.strip_suffix(".json").unwrap_or(&self.origin);
+        format!("{stem}.dsse.json")
+    }
+}
+
 /// The payload of an envelope whose signature verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedEnvelope {
     /// The payload bytes exactly as signed.
     pub payload: Vec<u8>,
+    /// The envelope's `payloadType` (covered by the signature).
+    pub payload_type: String,
     /// The key id that signed it.
     pub keyid: String,
 }
@@ -172,25 +144,34 @@ pub struct GateInput<'a> {
     pub verifier: &'a (dyn EnvelopeVerifier + Sync),
     /// The commit under test.
     pub commit: Option<&'a str>,
+    /// The repository under test (`owner/name`): a proof that names another is denied.
+    pub repository: Option<&'a str>,
     /// Apply release rules.
     pub release: bool,
     /// The time to judge ages against.
     pub now: DateTime<Utc>,
+    /// Where the policy came from, for the report.
+    pub policy_source: &'a PolicySource,
+    /// Lint errors that belong to no script of the model: each fails the gate.
+    pub lint_errors: &'a [String],
 }
 
 /// A row's outcome before it is dressed as a [`ScriptReport`].
-struct Outcome {
-    reason: Reason,
-    message: String,
-    proof: Option<ProofRef>,
+pub(super) struct Outcome {
+    pub(super) reason: Reason,
+    pub(super) message: String,
+    pub(super) proof: Option<ProofRef>,
+    pub(super) combined: Vec<ProofRef>,
 }
 
 impl Outcome {
-    fn deny(reason: Reason, message: String, proof: Option<ProofRef>) -> Self {
+    /// An outcome with `reason` (passing or not: [`Reason::passes`] decides).
+    pub(super) fn new(reason: Reason, message: String, proof: Option<ProofRef>) -> Self {
         Self {
             reason,
             message,
             proof,
+            combined: Vec::new(),
         }
     }
 }
@@ -247,9 +228,11 @@ pub fn evaluate(input: &GateInput<'_>) -> Report {
     rows.sort_by(|a, b| {
         (a.verdict == Verdict::Pass, &a.id).cmp(&(b.verdict == Verdict::Pass, &b.id))
     });
+    let mut lint_errors = input.lint_errors.to_vec();
+    lint_errors.sort();
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
-        verdict: if counts.failed == 0 {
+        verdict: if counts.failed == 0 && lint_errors.is_empty() {
             Verdict::Pass
         } else {
             Verdict::Fail
@@ -257,6 +240,13 @@ pub fn evaluate(input: &GateInput<'_>) -> Report {
         commit: input.commit.map(str::to_owned),
         release: input.release,
         signatures_required: input.policy.require_signatures,
+        signatures: if input.policy.require_signatures {
+            Signatures::Required
+        } else {
+            Signatures::None
+        },
+        policy: input.policy_source.clone(),
+        lint_errors,
         checked_at: input.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         counts,
         scripts: rows,
@@ -273,18 +263,31 @@ fn judge_script(
     let facts = input.facts.get(&s.id).unwrap_or(&empty);
     let required = required_evidence(s, input.policy, input.release);
     let proofs = by_id.get(s.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-    let out = match required {
-        None => Outcome::deny(
-            Reason::EvidenceUndeclared,
+    let out = if !s.lint_errors.is_empty() {
+        Outcome::new(
+            Reason::LintError,
             format!(
-                "`{}` declares no `test.evidence`; add `ci`, `declared` or `manual` to its header",
-                s.path
+                "`{}` has {} lint error(s): {}; run `proofgate lint` and fix them",
+                s.path,
+                s.lint_errors.len(),
+                s.lint_errors.join("; ")
             ),
             None,
-        ),
-        Some(Evidence::Manual) => judge_manual(s, input.policy),
-        Some(Evidence::Declared) => judge_declared(s, facts),
-        Some(Evidence::Ci) => judge_ci(s, facts, proofs, input),
+        )
+    } else {
+        match required {
+            None => Outcome::new(
+                Reason::EvidenceUndeclared,
+                format!(
+                    "`{}` declares no `test.evidence`; add `ci`, `declared` or `manual` to its header",
+                    s.path
+                ),
+                None,
+            ),
+            Some(Evidence::Manual) => judge_manual(s, input.policy),
+            Some(Evidence::Declared) => judge_declared(s, facts),
+            Some(Evidence::Ci) => super::combine::judge_ci(s, facts, proofs, input),
+        }
     };
     let verdict = if out.reason.passes() {
         Verdict::Pass
@@ -303,6 +306,8 @@ fn judge_script(
             reason: out.reason,
             message: out.message,
             proof: out.proof,
+            combined: out.combined,
+            downgrades: s.downgrades.clone(),
         },
     )
 }
@@ -332,7 +337,7 @@ fn judge_manual(s: &GateScript, policy: &GatePolicy) -> Outcome {
         None => !policy.manual_forbidden_for.is_empty(),
     };
     if forbidden {
-        Outcome::deny(
+        Outcome::new(
             Reason::ManualNotAllowed,
             format!(
                 "`{}` has {} production impact, where manual evidence is not allowed; \
@@ -343,7 +348,7 @@ fn judge_manual(s: &GateScript, policy: &GatePolicy) -> Outcome {
             None,
         )
     } else {
-        Outcome::deny(
+        Outcome::new(
             Reason::ManualOk,
             format!(
                 "manual evidence accepted for {} production impact",
@@ -356,7 +361,7 @@ fn judge_manual(s: &GateScript, policy: &GatePolicy) -> Outcome {
 
 fn judge_declared(s: &GateScript, facts: &CheckoutFacts) -> Outcome {
     if let Some(missing) = facts.missing_test_files.first() {
-        return Outcome::deny(
+        return Outcome::new(
             Reason::TestFileMissing,
             format!(
                 "declared test file `{missing}` of `{}` does not exist; fix the header's \
@@ -366,7 +371,7 @@ fn judge_declared(s: &GateScript, facts: &CheckoutFacts) -> Outcome {
             None,
         );
     }
-    Outcome::deny(
+    Outcome::new(
         Reason::DeclaredOk,
         format!(
             "declared evidence: {} test file(s) exist",
@@ -374,454 +379,6 @@ fn judge_declared(s: &GateScript, facts: &CheckoutFacts) -> Outcome {
         ),
         None,
     )
-}
-
-/// How well a candidate fared: passes beat failures; among failures, a proof for the
-/// current commit explains more than one for another commit.
-fn rank(o: &Outcome, same_commit: bool) -> u8 {
-    match (o.reason, same_commit) {
-        (Reason::CiProof, _) => 0,
-        (Reason::CiReused, _) => 1,
-        (_, true) => 2,
-        (_, false) => 3,
-    }
-}
-
-fn judge_ci(
-    s: &GateScript,
-    facts: &CheckoutFacts,
-    proofs: &[&ProofInput],
-    input: &GateInput<'_>,
-) -> Outcome {
-    if facts.script_digest.is_none() {
-        return Outcome::deny(
-            Reason::ScriptMissing,
-            format!("`{}` is not in the checkout", s.path),
-            None,
-        );
-    }
-    if let Some(missing) = facts.missing_test_files.first() {
-        return Outcome::deny(
-            Reason::TestFileMissing,
-            format!(
-                "declared test file `{missing}` of `{}` does not exist; fix the header's \
-                 `test.command` or add the file",
-                s.path
-            ),
-            None,
-        );
-    }
-    if proofs.is_empty() {
-        let why = if s.evidence == Some(Evidence::Ci) {
-            ""
-        } else if input.release {
-            " (a release requires CI evidence for maturity-3 and medium/high-risk scripts)"
-        } else {
-            " (the policy's `ci_required_for` requires CI evidence at this production impact)"
-        };
-        return Outcome::deny(
-            Reason::ProofMissing,
-            format!(
-                "no proof `proof-{}.json` found for `{}`{why}; run its tests in CI with \
-                 `proofgate generate` and upload the proofs",
-                s.id, s.path
-            ),
-            None,
-        );
-    }
-    let mut best: Option<(u8, Outcome)> = None;
-    for p in proofs {
-        let (out, same_commit) = judge_one(s, facts, p, input);
-        let r = rank(&out, same_commit);
-        if best.as_ref().is_none_or(|(br, _)| r < *br) {
-            best = Some((r, out));
-        }
-    }
-    match best {
-        Some((_, o)) => o,
-        None => Outcome::deny(Reason::ProofMissing, "no proof".into(), None),
-    }
-}
-
-/// The digest a statement or proof writes as `sha256:<hex>` or bare hex.
-fn parse_digest(v: Option<&Value>) -> Option<Sha256Digest> {
-    let s = v?.as_str()?;
-    let hex = s.strip_prefix("sha256:").unwrap_or(s);
-    Sha256Digest::from_hex(hex).ok()
-}
-
-/// The proof-file digest carried in the statement's `proofgate` extension
-/// (`predicate.proofgate.proof.digest`).
-fn statement_proof_digest(stmt: &Value) -> Option<Sha256Digest> {
-    let ext = stmt.get("predicate")?.get("proofgate")?;
-    parse_digest(ext.get("proof")?.get("digest"))
-}
-
-fn judge_one(
-    s: &GateScript,
-    facts: &CheckoutFacts,
-    p: &ProofInput,
-    input: &GateInput<'_>,
-) -> (Outcome, bool) {
-    let mut pref = ProofRef {
-        file: p.origin.clone(),
-        commit: None,
-        generated_at: None,
-        keyid: None,
-        reused: false,
-    };
-    let bytes = match &p.json {
-        Ok(b) => b,
-        Err(e) => {
-            return (
-                Outcome::deny(
-                    Reason::ProofUnreadable,
-                    format!("proof `{}` could not be read: {e}", p.origin),
-                    Some(pref),
-                ),
-                false,
-            );
-        }
-    };
-
-    // 1. The signature, before anything in the proof is believed.
-    if input.policy.require_signatures {
-        let env = match &p.dsse {
-            None => {
-                return (
-                    Outcome::deny(
-                        Reason::SignatureMissing,
-                        format!(
-                            "signatures are required but `{}` has no envelope \
-                             `proof-{}.dsse.json`; pass `--signing-key` to `proofgate generate`",
-                            p.origin, s.id
-                        ),
-                        Some(pref),
-                    ),
-                    false,
-                );
-            }
-            Some(Err(e)) => {
-                return (
-                    Outcome::deny(
-                        Reason::SignatureInvalid,
-                        format!("the envelope of `{}` could not be read: {e}", p.origin),
-                        Some(pref),
-                    ),
-                    false,
-                );
-            }
-            Some(Ok(b)) => b,
-        };
-        let verified = match input.verifier.verify(env) {
-            Ok(v) => v,
-            Err(EnvelopeFailure::Invalid(why)) => {
-                return (
-                    Outcome::deny(
-                        Reason::SignatureInvalid,
-                        format!("the signature on `{}` does not verify: {why}", p.origin),
-                        Some(pref),
-                    ),
-                    false,
-                );
-            }
-            Err(EnvelopeFailure::Untrusted(keyid)) => {
-                return (
-                    Outcome::deny(
-                        Reason::KeyUntrusted,
-                        format!(
-                            "`{}` is signed by key `{keyid}`, which is not among the trusted \
-                             keys; add it to `trusted_keys` in proofgate.yaml if it should be",
-                            p.origin
-                        ),
-                        Some(pref),
-                    ),
-                    false,
-                );
-            }
-        };
-        pref.keyid = Some(verified.keyid.clone());
-        let stmt: Value = match serde_json::from_slice(&verified.payload) {
-            Ok(v) => v,
-            Err(e) => {
-                return (
-                    Outcome::deny(
-                        Reason::StatementMismatch,
-                        format!("the signed payload of `{}` is not JSON: {e}", p.origin),
-                        Some(pref),
-                    ),
-                    false,
-                );
-            }
-        };
-        let file_digest = Sha256Digest::of(bytes);
-        if statement_proof_digest(&stmt) != Some(file_digest) {
-            return (
-                Outcome::deny(
-                    Reason::StatementMismatch,
-                    format!(
-                        "`{}` is not the proof that was signed (its sha256 is {file_digest}); \
-                         it was changed after signing",
-                        p.origin
-                    ),
-                    Some(pref),
-                ),
-                false,
-            );
-        }
-        let subject = stmt
-            .get("subject")
-            .and_then(Value::as_array)
-            .and_then(|a| a.first());
-        let subject_name = subject.and_then(|x| x.get("name")).and_then(Value::as_str);
-        let subject_digest = parse_digest(
-            subject
-                .and_then(|x| x.get("digest"))
-                .and_then(|d| d.get("sha256")),
-        );
-        if subject_name != Some(s.path.as_str()) {
-            return (
-                Outcome::deny(
-                    Reason::StatementMismatch,
-                    format!(
-                        "the signed statement of `{}` is about `{}`, not `{}`",
-                        p.origin,
-                        subject_name.unwrap_or("nothing"),
-                        s.path
-                    ),
-                    Some(pref),
-                ),
-                false,
-            );
-        }
-        // The subject digest is compared with the proof's script digest below, once
-        // the (now authenticated) proof is parsed.
-        return judge_parsed(s, facts, p, input, bytes, pref, subject_digest);
-    }
-    judge_parsed(s, facts, p, input, bytes, pref, None)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn judge_parsed(
-    s: &GateScript,
-    facts: &CheckoutFacts,
-    p: &ProofInput,
-    input: &GateInput<'_>,
-    bytes: &[u8],
-    mut pref: ProofRef,
-    subject_digest: Option<Sha256Digest>,
-) -> (Outcome, bool) {
-    let deny = |r: Reason, m: String, pref: &ProofRef, same: bool| {
-        (Outcome::deny(r, m, Some(pref.clone())), same)
-    };
-    let proof: Value = match serde_json::from_slice(bytes) {
-        Ok(v @ Value::Object(_)) => v,
-        Ok(_) => {
-            return deny(
-                Reason::ProofUnreadable,
-                format!("`{}` is not a JSON object", p.origin),
-                &pref,
-                false,
-            );
-        }
-        Err(e) => {
-            return deny(
-                Reason::ProofUnreadable,
-                format!(
-                    "`{}` is not valid JSON (line {}, column {}): {e}",
-                    p.origin,
-                    e.line(),
-                    e.column()
-                ),
-                &pref,
-                false,
-            );
-        }
-    };
-    let str_field = |k: &str| proof.get(k).and_then(Value::as_str).map(str::to_owned);
-    pref.commit = str_field("commit_sha");
-    pref.generated_at = str_field("generated_at");
-    let same_commit = match (input.commit, pref.commit.as_deref()) {
-        (Some(c), Some(pc)) => c.eq_ignore_ascii_case(pc),
-        _ => false,
-    };
-
-    if str_field("script_id").as_deref() != Some(s.id.as_str()) {
-        return deny(
-            Reason::ProofIdMismatch,
-            format!(
-                "`{}` is named for `{}` but its `script_id` is `{}`",
-                p.origin,
-                s.id,
-                str_field("script_id").unwrap_or_else(|| "missing".into())
-            ),
-            &pref,
-            same_commit,
-        );
-    }
-    let proof_script_digest = parse_digest(proof.get("script_digest"));
-    if let Some(sd) = subject_digest
-        && Some(sd) != proof_script_digest
-    {
-        return deny(
-            Reason::StatementMismatch,
-            format!(
-                "the signed statement of `{}` names script digest {sd}, the proof another",
-                p.origin
-            ),
-            &pref,
-            same_commit,
-        );
-    }
-    match str_field("verdict").as_deref() {
-        Some("PASS") => {}
-        other => {
-            let failed = proof
-                .get("test_summary")
-                .and_then(|t| Some((t.get("failed")?.as_u64()?, t.get("errors")?.as_u64()?)));
-            let mut detail = match failed {
-                Some((f, e)) => format!(" ({f} failed, {e} errors)"),
-                None => String::new(),
-            };
-            let reasons: Vec<&str> = proof
-                .get("reasons")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            if !reasons.is_empty() {
-                detail.push_str(&format!(" [{}]", reasons.join(", ")));
-            }
-            return deny(
-                Reason::VerdictFail,
-                format!(
-                    "the tests of `{}` did not pass: verdict {}{detail} in `{}`",
-                    s.path,
-                    other.unwrap_or("missing"),
-                    p.origin
-                ),
-                &pref,
-                same_commit,
-            );
-        }
-    }
-    let checkout_script = facts.script_digest;
-    let digests_equal = proof_script_digest.is_some() && proof_script_digest == checkout_script;
-    let tests_equal = {
-        let pt = parse_digest(proof.get("tests_digest"));
-        pt.is_some() && pt == facts.tests_digest
-    };
-    if !same_commit {
-        let reusable = input.policy.reuse_same_content && digests_equal && tests_equal;
-        if !reusable {
-            let hint = if input.policy.reuse_same_content {
-                " and its script or tests changed since"
-            } else {
-                ""
-            };
-            return deny(
-                Reason::CommitMismatch,
-                format!(
-                    "`{}` was made for commit `{}`, not `{}`{hint}; rerun the tests for this commit",
-                    p.origin,
-                    pref.commit.as_deref().unwrap_or("unknown"),
-                    input.commit.unwrap_or("unknown")
-                ),
-                &pref,
-                false,
-            );
-        }
-        pref.reused = true;
-    }
-    if !digests_equal {
-        return deny(
-            Reason::ScriptDigestMismatch,
-            format!(
-                "`{}` changed after its proof was made: the checkout has {}, the proof {}",
-                s.path,
-                checkout_script.map_or_else(|| "nothing".into(), |d| d.to_string()),
-                proof_script_digest.map_or_else(|| "no digest".into(), |d| d.to_string()),
-            ),
-            &pref,
-            same_commit,
-        );
-    }
-    if !tests_equal {
-        return deny(
-            Reason::TestsDigestMismatch,
-            format!(
-                "the test files of `{}` changed after its proof was made; rerun them",
-                s.path
-            ),
-            &pref,
-            same_commit,
-        );
-    }
-    let files_with_results: std::collections::HashSet<&str> = proof
-        .get("tests")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|t| t.get("file").and_then(Value::as_str))
-                .collect()
-        })
-        .unwrap_or_default();
-    let produced = |declared: &str| {
-        files_with_results.contains(declared)
-            || files_with_results.iter().any(|f| {
-                f.strip_prefix(declared)
-                    .is_some_and(|rest| rest.starts_with('/'))
-            })
-    };
-    if let Some(silent) = s.test_files.iter().find(|f| !produced(f.as_str())) {
-        return deny(
-            Reason::TestFileNoResults,
-            format!(
-                "declared test file `{silent}` of `{}` produced no results in `{}`; check \
-                 that CI runs it and writes its JUnit report",
-                s.path, p.origin
-            ),
-            &pref,
-            same_commit,
-        );
-    }
-    if let Some(max) = input.policy.max_age {
-        let at = pref
-            .generated_at
-            .as_deref()
-            .and_then(|g| DateTime::parse_from_rfc3339(g).ok())
-            .map(|d| d.with_timezone(&Utc));
-        let age = at.map(|a| input.now.signed_duration_since(a));
-        let max_c = chrono::Duration::from_std(max).unwrap_or(chrono::Duration::MAX);
-        match age {
-            Some(a) if a <= max_c => {}
-            _ => {
-                return deny(
-                    Reason::ProofStale,
-                    format!(
-                        "`{}` was generated at {}, older than the allowed {}s; rerun the tests",
-                        p.origin,
-                        pref.generated_at.as_deref().unwrap_or("an unknown time"),
-                        max.as_secs()
-                    ),
-                    &pref,
-                    same_commit,
-                );
-            }
-        }
-    }
-    if pref.reused {
-        let m = format!(
-            "reused the PASS proof of commit `{}`: script and tests are unchanged",
-            pref.commit.as_deref().unwrap_or("unknown")
-        );
-        (Outcome::deny(Reason::CiReused, m, Some(pref)), false)
-    } else {
-        let m = match &pref.keyid {
-            Some(k) => format!("PASS proof for this commit, signed by `{k}`"),
-            None => "PASS proof for this commit".to_owned(),
-        };
-        (Outcome::deny(Reason::CiProof, m, Some(pref)), true)
-    }
 }
 
 /// Sorted counts of reasons, for summaries.

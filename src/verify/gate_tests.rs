@@ -1,5 +1,5 @@
 use super::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 const COMMIT: &str = "c0ffee";
 const OLD: &str = "0ld0ld";
@@ -27,6 +27,10 @@ impl EnvelopeVerifier for FakeVerifier {
                 .as_bytes()
                 .to_vec(),
             keyid,
+            payload_type: v["payloadType"]
+                .as_str()
+                .unwrap_or(crate::sign::intoto::PAYLOAD_TYPE)
+                .to_owned(),
         })
     }
 }
@@ -48,6 +52,8 @@ fn script(evidence: Evidence) -> GateScript {
         maturity: Some(2),
         production_impact: Some(Impact::Low),
         test_files: vec!["tests/test_s1.py".into()],
+        lint_errors: vec![],
+        downgrades: vec![],
     }
 }
 
@@ -59,18 +65,32 @@ fn facts() -> CheckoutFacts {
     }
 }
 
+/// A complete proof as `generate` writes it, for one passing (or failing) test.
 fn proof_json(commit: &str, verdict: &str) -> Value {
+    let failed = u64::from(verdict != "PASS");
     json!({
-        "schema_version": "1.0",
+        "schema_version": "2.0",
         "script_id": "S1",
         "generated_at": "2026-01-01T00:00:00Z",
         "commit_sha": commit,
+        "ci_run_id": "7",
+        "test_summary": {"total": 1, "passed": 1 - failed, "failed": failed, "errors": 0,
+                         "skipped": 0, "pass_rate": 100.0 * (1 - failed) as f64},
         "verdict": verdict,
+        "reasons": if failed == 1 { json!([{"code": "TESTS_FAILED", "message": "1 test(s) failed"}]) } else { json!([]) },
+        "evidence": "ci",
         "script_path": "scripts/s1.py",
-        "script_digest": Sha256Digest::of(script_bytes()).to_string(),
-        "tests_digest": tests_d().to_string(),
-        "test_summary": {"total": 1, "passed": 1, "failed": 0, "errors": 0, "skipped": 0},
-        "tests": [{"file": "tests/test_s1.py", "name": "test_a", "status": "passed"}],
+        "script_digest": Sha256Digest::of(script_bytes()),
+        "script_git_blob": "0000000000000000000000000000000000000000",
+        "tests_digest": tests_d(),
+        "test_files": [{"path": "tests/test_s1.py", "digest": Sha256Digest::of(b"t")}],
+        "sources": [],
+        "flaky": 0,
+        "context": {"repository": "o/r", "run_id": "7", "run_attempt": "1", "job": "test",
+                    "tool": "proofgate test"},
+        "tests": [{"file": "tests/test_s1.py", "classname": "tests.test_s1", "name": "test_a",
+                   "status": if failed == 1 { "failed" } else { "passed" }, "time": 0.1,
+                   "attempts": 1, "message": null}],
     })
 }
 
@@ -111,10 +131,14 @@ struct Case {
 }
 
 impl Case {
+    /// A `ci` script under a policy that says `signatures: none`.
     fn ci(proofs: Vec<ProofInput>) -> Self {
         Self {
             scripts: vec![script(Evidence::Ci)],
-            policy: GatePolicy::default(),
+            policy: GatePolicy {
+                require_signatures: false,
+                ..GatePolicy::default()
+            },
             facts: facts(),
             proofs,
             release: false,
@@ -142,8 +166,16 @@ impl Case {
                 trusted: vec!["k1"],
             },
             commit: Some(COMMIT),
+            repository: Some("o/r"),
             release: self.release,
             now: now(),
+            policy_source: &PolicySource {
+                from: "head",
+                base_commit: None,
+                trusted_keys: 1,
+                downgrades: vec![],
+            },
+            lint_errors: &[],
         })
     }
 
@@ -303,7 +335,7 @@ fn a_missing_test_file_denies_for_ci_and_declared() {
 #[test]
 fn a_declared_test_file_without_results_denies() {
     let mut v = proof_json(COMMIT, "PASS");
-    v["tests"] = json!([{"file": "tests/elsewhere.py", "name": "t", "status": "passed"}]);
+    v["tests"][0]["file"] = json!("tests/elsewhere.py");
     assert_eq!(
         Case::ci(vec![proof(&v, false)]).reason(),
         Reason::TestFileNoResults
@@ -323,6 +355,7 @@ fn an_old_proof_denies_with_proof_stale() {
 fn a_fail_verdict_denies_and_names_the_counts() {
     let mut v = proof_json(COMMIT, "FAIL");
     v["test_summary"]["failed"] = json!(2);
+    v["test_summary"]["total"] = json!(2);
     let r = Case::ci(vec![proof(&v, false)]).run();
     assert_eq!(r.scripts[0].reason, Reason::VerdictFail);
     assert!(r.scripts[0].message.contains("2 failed"));
@@ -352,24 +385,6 @@ fn same_content_reuse_refuses_a_changed_script() {
     c.policy.reuse_same_content = true;
     c.facts.script_digest = Some(Sha256Digest::of(b"edited"));
     assert_eq!(c.reason(), Reason::CommitMismatch);
-}
-
-#[test]
-fn a_passing_shard_proof_wins_over_a_failing_one() {
-    let c = Case::ci(vec![
-        proof(&proof_json(OLD, "PASS"), false),
-        proof(&proof_json(COMMIT, "PASS"), false),
-    ]);
-    assert_eq!(c.reason(), Reason::CiProof);
-    let c = Case::ci(vec![
-        proof(&proof_json(OLD, "PASS"), false),
-        proof(&proof_json(COMMIT, "FAIL"), false),
-    ]);
-    assert_eq!(
-        c.reason(),
-        Reason::VerdictFail,
-        "the current commit's failure explains best"
-    );
 }
 
 #[test]
@@ -445,4 +460,242 @@ fn ci_required_for_overrides_the_header() {
     let r = c.run();
     assert_eq!(r.scripts[0].reason, Reason::ProofMissing);
     assert!(r.scripts[0].message.contains("ci_required_for"));
+}
+
+/// `v` as a proof read from `origin`, made by `job`/`shard` in run attempt `attempt`.
+fn from_leg(mut v: Value, origin: &str, shard: Option<&str>, attempt: u32) -> ProofInput {
+    v["context"]["run_attempt"] = json!(attempt.to_string());
+    if let Some(s) = shard {
+        v["context"]["shard"] = json!(s);
+    }
+    let mut p = proof(&v, true);
+    p.origin = origin.into();
+    p
+}
+
+#[test]
+fn a_passing_proof_cannot_hide_a_failing_one_of_the_same_commit() {
+    let c = Case::signed(vec![
+        from_leg(
+            proof_json(COMMIT, "PASS"),
+            "a/proof-S1@1.json",
+            Some("1"),
+            1,
+        ),
+        from_leg(
+            proof_json(COMMIT, "FAIL"),
+            "b/proof-S1@2.json",
+            Some("2"),
+            1,
+        ),
+    ]);
+    let r = c.run();
+    assert_eq!(r.scripts[0].reason, Reason::VerdictFail);
+    assert!(
+        r.scripts[0].message.contains("shard 2"),
+        "{}",
+        r.scripts[0].message
+    );
+    assert_eq!(r.scripts[0].combined.len(), 2);
+}
+
+#[test]
+fn the_latest_attempt_of_a_job_leg_replaces_the_earlier_one() {
+    let c = Case::signed(vec![
+        from_leg(
+            proof_json(COMMIT, "FAIL"),
+            "a1/proof-S1@1.json",
+            Some("1"),
+            1,
+        ),
+        from_leg(
+            proof_json(COMMIT, "PASS"),
+            "a2/proof-S1@1.json",
+            Some("1"),
+            2,
+        ),
+    ]);
+    assert_eq!(c.reason(), Reason::CiProof);
+    // …and a failing re-run is not hidden by the earlier pass.
+    let c = Case::signed(vec![
+        from_leg(
+            proof_json(COMMIT, "PASS"),
+            "a1/proof-S1@1.json",
+            Some("1"),
+            1,
+        ),
+        from_leg(
+            proof_json(COMMIT, "FAIL"),
+            "a2/proof-S1@1.json",
+            Some("1"),
+            2,
+        ),
+    ]);
+    assert_eq!(c.reason(), Reason::VerdictFail);
+}
+
+#[test]
+fn two_different_proofs_from_one_producer_conflict() {
+    let mut other = proof_json(COMMIT, "PASS");
+    other["generated_at"] = json!("2026-01-01T00:00:01Z");
+    let r = Case::signed(vec![
+        from_leg(proof_json(COMMIT, "PASS"), "x/proof-S1.json", None, 1),
+        from_leg(other, "y/proof-S1.json", None, 1),
+    ])
+    .run();
+    assert_eq!(r.scripts[0].reason, Reason::ProofConflict);
+    assert!(r.scripts[0].message.contains("--shard"));
+    // The same bytes downloaded twice are one proof.
+    let c = Case::signed(vec![
+        from_leg(proof_json(COMMIT, "PASS"), "x/proof-S1.json", None, 1),
+        from_leg(proof_json(COMMIT, "PASS"), "y/proof-S1.json", None, 1),
+    ]);
+    assert_eq!(c.reason(), Reason::CiProof);
+}
+
+#[test]
+fn shards_together_must_cover_every_declared_test_file() {
+    let mut c = Case::signed(vec![]);
+    c.scripts[0].test_files = vec!["tests/test_s1.py".into(), "tests/test_s1b.py".into()];
+    let mut b = proof_json(COMMIT, "PASS");
+    b["tests"][0]["file"] = json!("tests/test_s1b.py");
+    c.proofs = vec![from_leg(
+        proof_json(COMMIT, "PASS"),
+        "1/proof-S1@1.json",
+        Some("1"),
+        1,
+    )];
+    assert_eq!(c.reason(), Reason::TestFileNoResults);
+    c.proofs
+        .push(from_leg(b, "2/proof-S1@2.json", Some("2"), 1));
+    let r = c.run();
+    assert_eq!(
+        r.scripts[0].reason,
+        Reason::CiProof,
+        "{}",
+        r.scripts[0].message
+    );
+    assert!(r.scripts[0].message.contains("2 PASS proofs"));
+}
+
+#[test]
+fn reuse_never_overrides_a_failure_for_this_commit() {
+    let mut c = Case::signed(vec![
+        from_leg(proof_json(OLD, "PASS"), "old/proof-S1.json", None, 1),
+        from_leg(proof_json(COMMIT, "FAIL"), "new/proof-S1.json", None, 1),
+    ]);
+    c.policy.reuse_same_content = true;
+    assert_eq!(c.reason(), Reason::VerdictFail);
+}
+
+#[test]
+fn an_unsigned_proof_beside_a_signed_one_denies() {
+    let r = Case::signed(vec![
+        proof(&proof_json(COMMIT, "PASS"), true),
+        ProofInput {
+            origin: "forged/proof-S1.json".into(),
+            ..proof(&proof_json(COMMIT, "PASS"), false)
+        },
+    ])
+    .run();
+    assert_eq!(r.scripts[0].reason, Reason::SignatureMissing);
+}
+
+#[test]
+fn an_envelope_with_another_payload_type_denies() {
+    let mut p = proof(&proof_json(COMMIT, "PASS"), true);
+    let mut env: Value =
+        serde_json::from_slice(p.dsse.as_ref().unwrap().as_ref().unwrap()).unwrap();
+    env["payloadType"] = json!("application/json");
+    p.dsse = Some(Ok(serde_json::to_vec(&env).unwrap()));
+    let r = Case::signed(vec![p]).run();
+    assert_eq!(r.scripts[0].reason, Reason::StatementMismatch);
+    assert!(r.scripts[0].message.contains("payload type"));
+}
+
+#[test]
+fn a_proof_from_another_repository_denies() {
+    let mut v = proof_json(COMMIT, "PASS");
+    v["context"]["repository"] = json!("someone/else");
+    assert_eq!(
+        Case::signed(vec![proof(&v, true)]).reason(),
+        Reason::RepositoryMismatch
+    );
+}
+
+#[test]
+fn a_proof_from_the_future_denies() {
+    let mut v = proof_json(COMMIT, "PASS");
+    v["generated_at"] = json!("2027-01-01T00:00:00Z");
+    assert_eq!(
+        Case::signed(vec![proof(&v, true)]).reason(),
+        Reason::ProofFromFuture
+    );
+    // A few seconds of clock skew is fine.
+    v["generated_at"] = json!("2026-01-02T00:00:30Z");
+    assert_eq!(
+        Case::signed(vec![proof(&v, true)]).reason(),
+        Reason::CiProof
+    );
+}
+
+#[test]
+fn a_proof_with_duplicate_keys_or_an_unknown_version_denies() {
+    let bytes = serde_json::to_vec_pretty(&proof_json(COMMIT, "FAIL")).unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    // A second `verdict` key after the first: a last-wins reader would see PASS.
+    let dup = text.replacen(
+        "\"verdict\": \"FAIL\"",
+        "\"verdict\": \"FAIL\", \"verdict\": \"PASS\"",
+        1,
+    );
+    let mut p = proof(&proof_json(COMMIT, "PASS"), false);
+    p.json = Ok(dup.into_bytes());
+    let r = Case::ci(vec![p]).run();
+    assert_eq!(r.scripts[0].reason, Reason::ProofUnreadable);
+    assert!(
+        r.scripts[0].message.contains("duplicate"),
+        "{}",
+        r.scripts[0].message
+    );
+    let mut v = proof_json(COMMIT, "PASS");
+    v["schema_version"] = json!("9.0");
+    let r = Case::ci(vec![proof(&v, false)]).run();
+    assert_eq!(r.scripts[0].reason, Reason::ProofUnreadable);
+    assert!(r.scripts[0].message.contains("9.0"));
+}
+
+#[test]
+fn a_lint_error_in_a_script_is_a_gate_error() {
+    let mut c = Case::signed(vec![proof(&proof_json(COMMIT, "PASS"), true)]);
+    c.scripts[0].lint_errors = vec!["3:1: owner: \"x\" is not allowed [bad-value]".into()];
+    let r = c.run();
+    assert_eq!(r.scripts[0].reason, Reason::LintError);
+    assert!(r.scripts[0].message.contains("owner"));
+}
+
+#[test]
+fn the_report_says_when_signatures_are_not_checked() {
+    let r = Case::ci(vec![proof(&proof_json(COMMIT, "PASS"), false)]).run();
+    assert_eq!(r.signatures, super::super::report::Signatures::None);
+    let table = super::super::render::table(&r);
+    assert!(table.starts_with("signatures: none"), "{table}");
+    let md = super::super::render::markdown(&r, &[], 1 << 20);
+    assert!(md.contains("signatures: none"), "{md}");
+    let signed = Case::signed(vec![proof(&proof_json(COMMIT, "PASS"), true)]).run();
+    assert!(!super::super::render::table(&signed).contains("signatures: none"));
+}
+
+#[test]
+fn a_commit_mismatch_says_what_changed() {
+    let mut c = Case::signed(vec![proof(&proof_json(OLD, "PASS"), true)]);
+    c.facts.script_digest = Some(Sha256Digest::of(b"edited"));
+    let r = c.run();
+    assert_eq!(r.scripts[0].reason, Reason::CommitMismatch);
+    assert!(
+        r.scripts[0].message.contains("`scripts/s1.py`"),
+        "{}",
+        r.scripts[0].message
+    );
+    assert!(r.scripts[0].message.contains("--commit"));
 }

@@ -33,6 +33,7 @@ impl EnvelopeVerifier for TrustedKeys {
         match dsse::verify(&env, &self.keys) {
             Ok(v) => Ok(VerifiedEnvelope {
                 payload: v.payload,
+                payload_type: v.payload_type,
                 keyid: v.key_id.as_str().to_owned(),
             }),
             Err(e) => {

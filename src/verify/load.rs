@@ -37,13 +37,41 @@ pub enum LoadError {
     },
 }
 
-/// The script id a proof file name carries: `proof-<ID>.json`, not `.dsse.json`.
+/// The largest proof file read (a proof of 100,000 tests is about 20 MB); a larger one
+/// is denied as unreadable without being read.
+pub const MAX_PROOF_BYTES: u64 = 32 << 20;
+
+/// The largest envelope read (base64 of the statement, which is smaller than the proof).
+pub const MAX_ENVELOPE_BYTES: u64 = 48 << 20;
+
+/// The script id a proof file name carries: `proof-<ID>.json` or a shard's
+/// `proof-<ID>@<SHARD>.json`, not `.dsse.json`.
 pub fn proof_id_of(file_name: &str) -> Option<&str> {
-    let stem = file_name.strip_prefix("proof-")?.strip_suffix(".json")?;
-    if stem.is_empty() || stem.ends_with(".dsse") {
-        return None;
+    crate::proof::attest::parse_proof_file_name(file_name).map(|(id, _)| id)
+}
+
+/// Reads a file of at most `max` bytes; a larger one is an error that says so, decided
+/// before its contents are read.
+fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    if len > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("it is {len} bytes, more than the {max} a proof file may have"),
+        ));
     }
-    Some(stem)
+    let mut buf = Vec::with_capacity(len as usize);
+    // `take` guards against a file that grows while it is read.
+    f.take(max + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("it grew past the {max} bytes a proof file may have"),
+        ));
+    }
+    Ok(buf)
 }
 
 /// Reads every `proof-<ID>.json` under `dir` (recursively, so merged and unmerged
@@ -66,9 +94,14 @@ pub fn read_proofs(dir: &Path) -> Result<Vec<ProofInput>, LoadError> {
 }
 
 fn read_one(path: &Path, id: &str, origin: &str) -> ProofInput {
-    let json = std::fs::read(path).map_err(|e| e.to_string());
-    let dsse_path = path.with_file_name(format!("proof-{id}.dsse.json"));
-    let dsse = match std::fs::read(&dsse_path) {
+    let json = read_bounded(path, MAX_PROOF_BYTES).map_err(|e| e.to_string());
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".json").unwrap_or(name);
+    let dsse_path = path.with_file_name(format!("{stem}.dsse.json"));
+    let dsse = match read_bounded(&dsse_path, MAX_ENVELOPE_BYTES) {
         Ok(b) => Some(Ok(b)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => Some(Err(e.to_string())),
@@ -97,6 +130,11 @@ fn walk(base: &Path, dir: &Path, depth: usize, out: &mut Vec<Found>) -> Result<(
     for e in entries {
         let path = e.path();
         let ft = e.file_type().map_err(list)?;
+        // Symbolic links are not followed: an artifact cannot point the gate at files
+        // outside the proofs directory.
+        if ft.is_symlink() {
+            continue;
+        }
         if ft.is_dir() {
             if depth < MAX_DEPTH {
                 walk(base, &path, depth + 1, out)?;
@@ -187,6 +225,10 @@ mod tests {
         assert_eq!(proof_id_of("proof-a.b.json"), Some("a.b"));
         assert_eq!(proof_id_of("proof-a.dsse.json"), None);
         assert_eq!(proof_id_of("proof-.json"), None);
+        assert_eq!(proof_id_of("proof-a@shard-1.json"), Some("a"));
+        assert_eq!(proof_id_of("proof-a@shard-1.dsse.json"), None);
+        assert_eq!(proof_id_of("proof-a@.json"), None);
+        assert_eq!(proof_id_of("proof-a@../x.json"), None);
         assert_eq!(proof_id_of("other.json"), None);
     }
 
@@ -204,6 +246,29 @@ mod tests {
         assert_eq!(p[0].origin, "shard-1/proof-A.json");
         assert_eq!(p[0].dsse, Some(Ok(b"env".to_vec())));
         assert_eq!(p[1].dsse, None);
+    }
+
+    #[test]
+    fn a_shards_proof_is_read_with_its_own_envelope() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("proof-A@1.json"), b"{}").unwrap();
+        std::fs::write(d.path().join("proof-A@1.dsse.json"), b"one").unwrap();
+        std::fs::write(d.path().join("proof-A@2.json"), b"{}").unwrap();
+        let p = read_proofs(d.path()).unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].origin, "proof-A@1.json");
+        assert_eq!(p[0].dsse, Some(Ok(b"one".to_vec())));
+        assert_eq!(p[1].dsse, None);
+    }
+
+    #[test]
+    fn an_oversized_proof_is_unreadable_without_being_read() {
+        let d = tempfile::tempdir().unwrap();
+        let f = std::fs::File::create(d.path().join("proof-A.json")).unwrap();
+        f.set_len(MAX_PROOF_BYTES + 1).unwrap();
+        let p = read_proofs(d.path()).unwrap();
+        let err = p[0].json.as_ref().unwrap_err();
+        assert!(err.contains("more than"), "{err}");
     }
 
     #[test]

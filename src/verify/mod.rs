@@ -4,12 +4,17 @@
 //! the checkout and a proofs directory; [`render`] turns the report into a table,
 //! Markdown, annotations and outputs.
 
+pub mod base;
+mod combine;
 pub mod demo;
+mod evidence;
 pub mod gate;
 pub mod keys;
 pub mod load;
+pub mod pipeline;
 pub mod render;
 pub mod report;
+pub mod stricter;
 pub mod view;
 
 pub use gate::{

@@ -3,7 +3,7 @@
 
 use crate::github::{Annotation, Level, SummaryTable, render_summary};
 
-use super::report::{Report, Verdict};
+use super::report::{Report, Signatures, Verdict};
 
 fn pad(s: &str, w: usize) -> String {
     let n = s.chars().count();
@@ -49,7 +49,12 @@ pub fn table(report: &Report) -> String {
         s.push('\n');
         s
     };
-    let mut out = line(head);
+    let mut out = String::new();
+    if report.signatures == Signatures::None {
+        out.push_str(&signatures_line(report));
+        out.push('\n');
+    }
+    out.push_str(&line(head));
     for r in &rows {
         out.push_str(&line([&r[0], &r[1], &r[2], &r[3]]));
     }
@@ -63,6 +68,12 @@ pub fn table(report: &Report) -> String {
         for r in &failures {
             out.push_str(&format!("{} {}: {}\n", r.reason.code(), r.id, r.message));
         }
+    }
+    for e in &report.lint_errors {
+        out.push_str(&format!("LINT_ERROR {e}\n"));
+    }
+    for n in downgrade_notes(report) {
+        out.push_str(&format!("POLICY_DOWNGRADE {n}\n"));
     }
     for u in &report.unknown_proofs {
         out.push_str(&format!(
@@ -85,13 +96,48 @@ pub fn overall_line(report: &Report) -> String {
             "gate: PASS ({} scripts: {} ci ({} reused), {} declared, {} manual)",
             c.scripts, c.ci, c.reused, c.declared, c.manual
         ),
+        Verdict::Fail if !report.lint_errors.is_empty() => format!(
+            "gate: FAIL ({} of {} scripts denied, {} lint error(s) outside scripts)",
+            c.failed,
+            c.scripts,
+            report.lint_errors.len()
+        ),
         Verdict::Fail => format!("gate: FAIL ({} of {} scripts denied)", c.failed, c.scripts),
     }
 }
 
+/// The line every output starts with when proofs are not authenticated.
+pub fn signatures_line(report: &Report) -> String {
+    let from = match report.policy.from {
+        "base" => "the base commit's policy",
+        _ => "the policy",
+    };
+    format!(
+        "signatures: none — {from} says `signatures: none`: proofs are NOT authenticated, \
+         anyone who can upload an artifact can pass this gate"
+    )
+}
+
+/// Every loosening the change under test tried (the stricter value applied), one line
+/// each: the policy's, then each script's.
+pub fn downgrade_notes(report: &Report) -> Vec<String> {
+    let mut v: Vec<String> = report
+        .policy
+        .downgrades
+        .iter()
+        .map(|d| format!("proofgate.yaml: {d}"))
+        .collect();
+    for r in &report.scripts {
+        for d in &r.downgrades {
+            v.push(format!("{} ({}): {d}", r.id, r.path));
+        }
+    }
+    v
+}
+
 /// The annotations: an error on each failing script's header.
 pub fn annotations(report: &Report) -> Vec<Annotation> {
-    report
+    let mut v: Vec<Annotation> = report
         .scripts
         .iter()
         .filter(|r| r.verdict == Verdict::Fail)
@@ -101,7 +147,34 @@ pub fn annotations(report: &Report) -> Vec<Annotation> {
             line: Some(r.line.unwrap_or(1)),
             ..Annotation::new(Level::Error, r.message.clone())
         })
-        .collect()
+        .collect();
+    for e in &report.lint_errors {
+        v.push(Annotation {
+            title: Some("proofgate: LINT_ERROR".to_owned()),
+            ..Annotation::new(Level::Error, e.clone())
+        });
+    }
+    for r in &report.scripts {
+        for d in &r.downgrades {
+            v.push(Annotation {
+                title: Some(format!("proofgate: POLICY_DOWNGRADE {}", r.id)),
+                file: Some(r.path.clone()),
+                line: Some(r.line.unwrap_or(1)),
+                ..Annotation::new(Level::Notice, d.clone())
+            });
+        }
+    }
+    for d in &report.policy.downgrades {
+        v.push(Annotation {
+            title: Some("proofgate: POLICY_DOWNGRADE".to_owned()),
+            file: Some("proofgate.yaml".to_owned()),
+            ..Annotation::new(Level::Notice, d.clone())
+        });
+    }
+    if report.signatures == Signatures::None {
+        v.insert(0, Annotation::new(Level::Warning, signatures_line(report)));
+    }
+    v
 }
 
 /// The Markdown job summary, at most `limit` bytes. `overflow` lists annotations the
@@ -133,7 +206,14 @@ pub fn markdown(report: &Report, overflow: &[&Annotation], limit: usize) -> Stri
         Verdict::Pass => "✅",
         Verdict::Fail => "❌",
     };
-    let mut intro = format!("{icon} **{}**", overall_line(report));
+    let mut intro = String::new();
+    if report.signatures == Signatures::None {
+        intro.push_str(&format!("⚠️ **{}**\n\n", signatures_line(report)));
+    }
+    intro.push_str(&format!("{icon} **{}**", overall_line(report)));
+    if let Some(b) = &report.policy.base_commit {
+        intro.push_str(&format!(" — policy from base `{b}`"));
+    }
     if let Some(c) = &report.commit {
         intro.push_str(&format!(" at `{c}`"));
     }
@@ -141,15 +221,21 @@ pub fn markdown(report: &Report, overflow: &[&Annotation], limit: usize) -> Stri
         intro.push_str(" — release rules");
     }
     let mut notes: Vec<String> = report
-        .unknown_proofs
+        .lint_errors
         .iter()
-        .map(|u| {
-            format!(
-                "`{}` is a proof for `{}`, which is not in the model",
-                u.file, u.script_id
-            )
-        })
+        .map(|e| format!("LINT_ERROR {e}"))
+        .chain(
+            downgrade_notes(report)
+                .into_iter()
+                .map(|n| format!("POLICY_DOWNGRADE {n}")),
+        )
         .collect();
+    notes.extend(report.unknown_proofs.iter().map(|u| {
+        format!(
+            "`{}` is a proof for `{}`, which is not in the model",
+            u.file, u.script_id
+        )
+    }));
     if !overflow.is_empty() {
         notes.push(format!(
             "{} more annotation(s) than GitHub shows per step:",

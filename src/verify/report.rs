@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 /// The version of the JSON report's shape.
-pub const REPORT_SCHEMA_VERSION: &str = "1";
+pub const REPORT_SCHEMA_VERSION: &str = "2";
 
 /// Why a script passed or failed the gate. The `SCREAMING_SNAKE_CASE` name is the
 /// stable code shown in every output.
@@ -55,6 +55,14 @@ pub enum Reason {
     ManualNotAllowed,
     /// The script declares no evidence level.
     EvidenceUndeclared,
+    /// The script's header (or its entry in `proofgate.yaml`) has a lint error.
+    LintError,
+    /// One producer (run, job, shard, attempt) left two different proofs for the script.
+    ProofConflict,
+    /// The proof was made in another repository.
+    RepositoryMismatch,
+    /// The proof says it was generated in the future.
+    ProofFromFuture,
 }
 
 impl Reason {
@@ -90,11 +98,15 @@ impl Reason {
             Reason::CommitMismatch => "COMMIT_MISMATCH",
             Reason::ManualNotAllowed => "MANUAL_NOT_ALLOWED",
             Reason::EvidenceUndeclared => "EVIDENCE_UNDECLARED",
+            Reason::LintError => "LINT_ERROR",
+            Reason::ProofConflict => "PROOF_CONFLICT",
+            Reason::RepositoryMismatch => "REPOSITORY_MISMATCH",
+            Reason::ProofFromFuture => "PROOF_FROM_FUTURE",
         }
     }
 
     /// Every code, in documentation order.
-    pub const ALL: [Reason; 21] = [
+    pub const ALL: [Reason; 25] = [
         Reason::CiProof,
         Reason::CiReused,
         Reason::DeclaredOk,
@@ -116,6 +128,10 @@ impl Reason {
         Reason::CommitMismatch,
         Reason::ManualNotAllowed,
         Reason::EvidenceUndeclared,
+        Reason::LintError,
+        Reason::ProofConflict,
+        Reason::RepositoryMismatch,
+        Reason::ProofFromFuture,
     ];
 }
 
@@ -156,6 +172,10 @@ pub struct ProofRef {
     /// Set when the proof was made for an earlier commit and reused because the script
     /// and test digests are unchanged.
     pub reused: bool,
+    /// Who made it: `run <id> attempt <n>, job <job>, shard <shard>` as far as the proof
+    /// records them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub producer: Option<String>,
 }
 
 /// One script's row.
@@ -178,9 +198,44 @@ pub struct ScriptReport {
     pub reason: Reason,
     /// A sentence a person can act on.
     pub message: String,
-    /// The proof considered, if any.
+    /// The proof that decided the row (the failing one, or the first passing one), if
+    /// any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proof: Option<ProofRef>,
+    /// Every proof the row combined (the latest attempt of each producer), when more
+    /// than one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub combined: Vec<ProofRef>,
+    /// Where the change under test loosened this script's header or policy; the stricter
+    /// value (the base's) was applied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub downgrades: Vec<String>,
+}
+
+/// Whether proofs had to be signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Signatures {
+    /// Every proof needs a valid signature from a trusted key.
+    Required,
+    /// The base policy says `signatures: none`: proofs are not authenticated.
+    None,
+}
+
+/// The policy the gate applied and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicySource {
+    /// `base` when the change was judged by its base commit's policy, `head` when by its
+    /// own (a push, a run outside a change).
+    pub from: &'static str,
+    /// The base commit, when `from` is `base`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_commit: Option<String>,
+    /// How many trusted keys were in force.
+    pub trusted_keys: usize,
+    /// Where the change loosened the policy (`proofgate.yaml`); the base's value applied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub downgrades: Vec<String>,
 }
 
 /// A proof whose script id is not in the model.
@@ -224,8 +279,16 @@ pub struct Report {
     pub commit: Option<String>,
     /// Whether release rules applied.
     pub release: bool,
-    /// Whether signatures were required.
+    /// Whether signatures were required (`signatures == "required"`).
     pub signatures_required: bool,
+    /// `required` or `none`.
+    pub signatures: Signatures,
+    /// The policy applied and where it came from.
+    pub policy: PolicySource,
+    /// Lint errors that belong to no script (a header that does not parse, a bad
+    /// `proofgate.yaml` entry): each fails the gate.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lint_errors: Vec<String>,
     /// When the gate ran (RFC 3339).
     pub checked_at: String,
     /// Tallies.

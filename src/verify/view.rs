@@ -1,8 +1,8 @@
 //! The gate's view of the certification model: scripts, policy and trusted keys.
 
-use crate::model::{self, Model};
+use crate::model::{Finding, Model, Severity};
 
-use super::gate::{Evidence, GatePolicy, GateScript, Impact};
+use super::gate::{GatePolicy, GateScript};
 use super::keys::TrustedKeys;
 
 /// A trusted key that is not an ed25519 public key.
@@ -16,38 +16,43 @@ pub struct BadTrustedKey {
     pub source: crate::sign::SignError,
 }
 
-fn impact(i: model::Impact) -> Impact {
-    match i {
-        model::Impact::None => Impact::None,
-        model::Impact::Low => Impact::Low,
-        model::Impact::Medium => Impact::Medium,
-        model::Impact::High => Impact::High,
-    }
-}
-
-/// The model's scripts as the gate sees them.
-pub fn scripts(m: &Model) -> Vec<GateScript> {
-    m.scripts
+/// The model's scripts as the gate sees them, each with the lint errors found in its own
+/// file; and the lint errors that belong to no script (a header that does not parse, a
+/// bad `proofgate.yaml` entry). Every lint error is a gate error.
+pub fn scripts(m: &Model, findings: &[Finding]) -> (Vec<GateScript>, Vec<String>) {
+    let mut scripts: Vec<GateScript> = m
+        .scripts
         .iter()
         .map(|s| GateScript {
             id: s.id.to_string(),
             path: s.path.clone(),
             header_line: Some(s.header_line),
-            evidence: s.evidence.map(|e| match e {
-                model::Evidence::Manual => Evidence::Manual,
-                model::Evidence::Declared => Evidence::Declared,
-                model::Evidence::Ci => Evidence::Ci,
-            }),
+            evidence: s.evidence,
             maturity: Some(s.maturity),
             production_impact: s
                 .header
                 .risk_profile
                 .as_ref()
-                .and_then(|r| r.production_impact)
-                .map(impact),
+                .and_then(|r| r.production_impact),
             test_files: s.test_files.clone(),
+            lint_errors: Vec::new(),
+            downgrades: Vec::new(),
         })
-        .collect()
+        .collect();
+    let mut loose = Vec::new();
+    for f in findings.iter().filter(|f| f.severity == Severity::Error) {
+        let mut owners = scripts.iter_mut().filter(|s| s.path == f.path).peekable();
+        if owners.peek().is_none() {
+            loose.push(f.to_string());
+        }
+        for s in owners {
+            s.lint_errors.push(format!(
+                "{}:{}: {} [{}]",
+                f.line, f.column, f.message, f.code
+            ));
+        }
+    }
+    (scripts, loose)
 }
 
 /// The model's policy; `require_signatures` also when `force_signatures`.
@@ -55,21 +60,9 @@ pub fn policy(m: &Model, force_signatures: bool) -> GatePolicy {
     GatePolicy {
         require_signatures: m.policy.require_signatures || force_signatures,
         max_age: m.policy.max_age,
-        reuse_same_content: m.policy.reuse == model::Reuse::SameContent,
-        manual_forbidden_for: m
-            .policy
-            .manual_forbidden_for
-            .iter()
-            .copied()
-            .map(impact)
-            .collect(),
-        ci_required_for: m
-            .policy
-            .ci_required_for
-            .iter()
-            .copied()
-            .map(impact)
-            .collect(),
+        reuse_same_content: m.policy.reuse == crate::model::Reuse::SameContent,
+        manual_forbidden_for: m.policy.manual_forbidden_for.clone(),
+        ci_required_for: m.policy.ci_required_for.clone(),
     }
 }
 
