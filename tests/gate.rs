@@ -14,3 +14,5 @@ mod e2e;
 mod shim;
 #[path = "gate/static_binary.rs"]
 mod static_binary;
+#[path = "gate/trust.rs"]
+mod trust;

@@ -142,7 +142,7 @@ mod lint {
         assert_eq!(r.stdout, "");
         assert_eq!(
             r.stderr,
-            "error: invalid `proofgate.yaml`:\n  proofgate.yaml:4:3: policy.max_age: \"forever\" is not a duration such as 30d, 12h, 90m, 45s or 2w\n  proofgate.yaml:5:3: policy.colour: unknown key; expected one of require_signatures, max_age, reuse, flaky, manual_forbidden_for, ci_required_for\n"
+            "error: invalid `proofgate.yaml`:\n  proofgate.yaml:4:3: policy.max_age: \"forever\" is not a duration such as 30d, 12h, 90m, 45s or 2w\n  proofgate.yaml:5:3: policy.colour: unknown key; expected one of signatures, require_signatures, max_age, reuse, flaky, manual_forbidden_for, ci_required_for\n"
         );
     }
 

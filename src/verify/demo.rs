@@ -203,7 +203,7 @@ pub fn run(dir: &Path, now: DateTime<Utc>, out: &mut dyn Write) -> Result<bool, 
     let (key, _) = SigningKey::generate()?;
     let cfg = root.join("proofgate.yaml");
     let yaml = format!(
-        "# Trust the demo's throwaway key; signatures are then required.\ntrusted_keys:\n  - name: demo\n    public_key: {}\n",
+        "# Trust the demo's throwaway key: every proof must carry its signature.\ntrusted_keys:\n  - name: demo\n    public_key: {}\n",
         key.public_key().to_base64()
     );
     std::fs::write(&cfg, yaml).map_err(io(&cfg))?;

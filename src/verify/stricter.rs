@@ -100,7 +100,7 @@ pub fn policy(base: &GatePolicy, head: &GatePolicy) -> (GatePolicy, Vec<String>)
 /// Tightens `h` by its base header `b`, noting every loosening.
 fn tighten(h: &mut GateScript, b: &GateScript) {
     let evidence = max_opt(h.evidence, b.evidence);
-    if h.evidence.is_some() && evidence != h.evidence {
+    if evidence != h.evidence {
         h.downgrades.push(format!(
             "`test.evidence` lowered from {} to {} in this change; {} applies",
             show(b.evidence, Evidence::as_str),
