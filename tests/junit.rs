@@ -692,3 +692,45 @@ mod counting {
         }
     }
 }
+
+/// `proofgate inspect … | head` ends normally when `head` stops reading, as ripgrep does:
+/// a closed pipe is not an I/O failure (exit 0, nothing on stderr).
+#[test]
+fn a_closed_stdout_pipe_ends_inspect_with_exit_0() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.xml");
+    let mut xml = String::from("<testsuite>\n");
+    for i in 0..100_000 {
+        xml.push_str(&format!(
+            "<testcase classname=\"c\" name=\"t{i}\" file=\"f.py\"/>\n"
+        ));
+    }
+    xml.push_str("</testsuite>\n");
+    std::fs::write(&path, xml).unwrap();
+    for format in ["json", "table"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_proofgate"))
+            .arg("inspect")
+            .arg(&path)
+            .args(["--format", format])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 64];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        // The pipe's read end is dropped here: the next write fails with EPIPE.
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -194,7 +194,11 @@ fn write_json(
             .collect(),
         totals: *total,
     };
-    serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, &report).map_err(|e| match e.io_error_kind() {
+        // Keep the kind (a closed pipe is a normal end for `| head`).
+        Some(kind) => std::io::Error::new(kind, e),
+        None => std::io::Error::other(e),
+    })?;
     writeln!(out)
 }
 

@@ -178,7 +178,6 @@ where
     }
 }
 
-/// Parses the command line, runs the subcommand and returns its exit code.
 /// Sets the run context's shard from `--shard` (which wins over `PROOFGATE_SHARD`) and
 /// checks it can be part of a file name.
 pub fn apply_shard(
@@ -198,6 +197,21 @@ pub fn apply_shard(
     Ok(context)
 }
 
+/// Whether the failure is only that stdout's reader went away (`… | head`): like
+/// ripgrep, that is a normal end, not an I/O failure.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                c.downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            })
+            == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Parses the command line, runs the subcommand and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -219,6 +233,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(Outcome::Yes) => ExitCode::SUCCESS,
         Ok(Outcome::No) => ExitCode::from(1),
+        Err(e) if is_broken_pipe(&e.error) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {:#}", e.error);
             ExitCode::from(match e.kind {

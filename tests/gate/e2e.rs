@@ -94,10 +94,24 @@ fn scenario() -> Scenario {
 
 /// Runs act on the scenario with extra `--env` pairs; returns act's output.
 fn act(s: &Scenario, env: &[(&str, &str)]) -> Output {
+    act_event(s, "push", None, env, true)
+}
+
+/// Runs act for `event` (with its payload file, if any), signing only when `sign`.
+fn act_event(
+    s: &Scenario,
+    event: &str,
+    payload: Option<&Path>,
+    env: &[(&str, &str)],
+    sign: bool,
+) -> Output {
     // act has no timeout of its own: bound it.
     let mut cmd = Command::new("timeout");
-    cmd.args(["300", "act", "push"])
-        .args(["-P", "ubuntu-latest=-self-hosted"])
+    cmd.args(["300", "act", event]);
+    if let Some(p) = payload {
+        cmd.arg("-e").arg(p);
+    }
+    cmd.args(["-P", "ubuntu-latest=-self-hosted"])
         .arg("--artifact-server-path")
         .arg(s.artifacts.path())
         .args(["--artifact-server-addr", "127.0.0.1"])
@@ -111,7 +125,9 @@ fn act(s: &Scenario, env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         cmd.arg("--env").arg(format!("{k}={v}"));
     }
-    cmd.arg("-s").arg(format!("PROOFGATE_KEY={}", s.key));
+    if sign {
+        cmd.arg("-s").arg(format!("PROOFGATE_KEY={}", s.key));
+    }
     let o = run(&mut cmd);
     eprintln!(
         "--- act stdout\n{}\n--- act stderr\n{}",
@@ -248,4 +264,65 @@ fn e2e_a_script_edited_after_its_proof_fails_with_a_digest_reason() {
         .unwrap()
         .clone();
     assert_eq!(row["reason"], "SCRIPT_DIGEST_MISMATCH");
+}
+
+/// A pull request that empties `trusted_keys`, lowers a script's evidence and runs without
+/// the signing secret (as a fork's would): judged by its base's policy, it is denied.
+#[test]
+fn e2e_a_pull_request_cannot_loosen_its_own_gate() {
+    if !peers() {
+        return;
+    }
+    let s = scenario();
+    let root = s.repo.path();
+    let base = {
+        let o = run(Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(root));
+        stdout(&o).trim().to_owned()
+    };
+    std::fs::write(root.join("proofgate.yaml"), "trusted_keys: []\n").unwrap();
+    let count = root.join("scripts/count.py");
+    let text = std::fs::read_to_string(&count).unwrap();
+    assert!(text.contains("evidence: ci"));
+    std::fs::write(
+        &count,
+        text.replacen("evidence: ci", "evidence: declared", 1),
+    )
+    .unwrap();
+    git(root, &["commit", "-q", "-am", "loosen the gate"]);
+    let head = {
+        let o = run(Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(root));
+        stdout(&o).trim().to_owned()
+    };
+    let event = s.results.path().join("event.json");
+    std::fs::write(
+        &event,
+        format!(
+            r#"{{"pull_request":{{"number":1,"base":{{"sha":"{base}","ref":"main"}},"head":{{"sha":"{head}","ref":"loosen"}}}}}}"#
+        ),
+    )
+    .unwrap();
+    let o = act_event(&s, "pull_request", Some(&event), &[], false);
+    let log = format!("{}{}", stdout(&o), stderr(&o));
+    assert_ne!(o.status.code(), Some(0), "the gate must fail the run");
+    assert!(
+        log.contains(&base),
+        "verify names the base it judged against"
+    );
+    let r = report(&s);
+    assert_eq!(r["verdict"], "fail", "{r}");
+    assert_eq!(r["policy"]["from"], "base", "{r}");
+    for row in r["scripts"].as_array().unwrap() {
+        assert_eq!(row["reason"], "SIGNATURE_MISSING", "{row}");
+    }
+    let count_row = r["scripts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "count")
+        .unwrap();
+    assert_eq!(count_row["required_evidence"], "ci", "{count_row}");
 }
