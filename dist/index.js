@@ -13,11 +13,29 @@ const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
 
-const TARGETS = { 'linux-x64': 'x86_64-unknown-linux-musl' };
+/**
+ * `process.platform-process.arch` → the release binary for that runner: the Rust target it
+ * was built for and its file name under dist/bin/<target>/.
+ */
+const TARGETS = {
+  'linux-x64': { target: 'x86_64-unknown-linux-musl', file: 'proofgate' },
+  'linux-arm64': { target: 'aarch64-unknown-linux-musl', file: 'proofgate' },
+  'darwin-x64': { target: 'x86_64-apple-darwin', file: 'proofgate' },
+  'darwin-arm64': { target: 'aarch64-apple-darwin', file: 'proofgate' },
+  // Windows: not yet (`proofgate run` uses Unix process groups); set PROOFGATE_BINARY.
+};
+
+/** What `generate --shard` accepts as a matrix leg's name. */
+const SHARD_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Escapes the message of a workflow command, so it stays one command. */
+function escapeData(message) {
+  return String(message).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
 
 function fail(message) {
   // A workflow command, so the error shows as an annotation.
-  process.stdout.write(`::error title=proofgate::${String(message).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')}\n`);
+  process.stdout.write(`::error title=proofgate::${escapeData(message)}\n`);
   process.exit(2);
 }
 
@@ -47,12 +65,12 @@ function resolveBinary(env = process.env, platform = process.platform, arch = pr
     }
     return env.PROOFGATE_BINARY;
   }
-  const target = TARGETS[`${platform}-${arch}`];
-  if (!target) {
+  const t = TARGETS[`${platform}-${arch}`];
+  if (!t) {
     throw new Error(`proofgate has no binary for ${platform}/${arch} (supported: ${Object.keys(TARGETS).join(', ')}); ` +
-      'set PROOFGATE_BINARY to a proofgate you built (`cargo install proofgate`)');
+      'set PROOFGATE_BINARY to a proofgate you built (`cargo install --locked --git https://github.com/proofgate/proofgate`)');
   }
-  const rel = `bin/${target}/proofgate`;
+  const rel = `bin/${t.target}/${t.file}`;
   const bin = path.join(distDir, rel);
   if (!fs.existsSync(bin)) {
     throw new Error(`\`dist/${rel}\` is missing: use a release tag of the action (e.g. \`@v1\`), whose dist/ carries the binaries, ` +
@@ -68,7 +86,7 @@ function resolveBinary(env = process.env, platform = process.platform, arch = pr
   if (got !== want[0].toLowerCase()) {
     throw new Error(`checksum mismatch for \`dist/${rel}\`: expected ${want[0]}, got ${got}; refusing to run it`);
   }
-  fs.chmodSync(bin, 0o755);
+  if (platform !== 'win32') fs.chmodSync(bin, 0o755);
   return bin;
 }
 
@@ -76,7 +94,31 @@ function lines(v) {
   return v.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== '');
 }
 
-/** The command lines to run, in order, for the inputs; and extra environment. */
+/**
+ * The matrix leg this job is, so that every leg of a matrix uploads under its own name and
+ * its proofs record which leg made them. In order: the `shard` input; else, in a matrix job
+ * (`matrix`, defaulting to `toJSON(matrix)`, is an object with keys), `strategy.job-index`
+ * (the `job-index` input's default) when the runner gives it, else `m` + 12 hex digits of
+ * the sha256 of the matrix JSON with its whitespace removed (as `proofgate upload` hashes
+ * it); else none. A leg is stable across re-runs of the same run; the attempt number goes
+ * into the artifact name separately.
+ */
+function leg(env = process.env) {
+  const explicit = input('shard', env);
+  if (explicit) {
+    if (!SHARD_RE.test(explicit)) {
+      fail(`input \`shard\` must match [A-Za-z0-9._-]{1,64}, not ${JSON.stringify(explicit)}`);
+    }
+    return explicit;
+  }
+  const matrix = input('matrix', env).replace(/\s+/g, '');
+  if (matrix === '' || matrix === 'null' || matrix === '{}') return '';
+  const index = input('job-index', env);
+  if (/^[0-9]{1,9}$/.test(index)) return index;
+  return `m${crypto.createHash('sha256').update(matrix).digest('hex').slice(0, 12)}`;
+}
+
+/** The command lines to run, in order, for the inputs; extra environment; warnings to print. */
 function plan(env = process.env) {
   const mode = input('mode', env) || 'generate';
   const common = [];
@@ -84,6 +126,7 @@ function plan(env = process.env) {
   if (input('config', env)) common.push('--config', input('config', env));
   const dir = input('path', env) || path.join(env.RUNNER_TEMP || os.tmpdir(), 'proofgate-proofs');
   const extraEnv = {};
+  const warnings = [];
   const token = input('github-token', env);
   if (token) extraEnv.GITHUB_TOKEN = token;
 
@@ -95,12 +138,21 @@ function plan(env = process.env) {
       // Through the child's environment, never the command line or a file.
       extraEnv.PROOFGATE_SIGNING_KEY = key;
       gen.push('--signing-key-env', 'PROOFGATE_SIGNING_KEY');
+    } else {
+      warnings.push('input `signing-key` is empty: the proofs are not signed, and a gate that trusts a key will deny them ' +
+        '(secrets are not given to pull requests from forks)');
     }
+    const shard = leg(env);
     const up = ['upload', '--path', dir];
+    if (shard) {
+      // Read by `generate` (the producer recorded in each proof) and by `upload`.
+      extraEnv.PROOFGATE_SHARD = shard;
+      up.push('--shard', shard);
+    }
     if (input('name', env)) up.push('--name', input('name', env));
     if (input('retention-days', env)) up.push('--retention-days', input('retention-days', env));
     if (bool('overwrite', env)) up.push('--overwrite');
-    return { mode, commands: [gen, up], extraEnv, dir };
+    return { mode, commands: [gen, up], extraEnv, dir, warnings };
   }
   if (mode === 'verify') {
     const v = ['verify', ...common, '--download-to', dir];
@@ -111,10 +163,12 @@ function plan(env = process.env) {
     if (bool('merge-multiple', env)) v.push('--merge-multiple');
     if (input('run-id', env)) v.push('--run-id', input('run-id', env));
     if (input('commit', env)) v.push('--commit', input('commit', env));
+    if (input('base', env)) v.push('--base', input('base', env));
+    for (const k of lines(input('trusted-keys', env))) v.push('--trusted-key', k);
     if (bool('release', env)) v.push('--release');
     if (input('check-run', env)) v.push('--check-run', input('check-run', env));
     v.push('--report', path.join(env.RUNNER_TEMP || os.tmpdir(), 'proofgate-report.json'));
-    return { mode, commands: [v], extraEnv, dir };
+    return { mode, commands: [v], extraEnv, dir, warnings };
   }
   fail(`input \`mode\` must be \`generate\` or \`verify\`, not \`${mode}\``);
   return null;
@@ -136,7 +190,8 @@ function main() {
   } catch (e) {
     fail(e.message);
   }
-  const { mode, commands, extraEnv, dir } = plan();
+  const { mode, commands, extraEnv, dir, warnings } = plan();
+  for (const w of warnings) process.stdout.write(`::warning title=proofgate::${escapeData(w)}\n`);
   let worst = 0;
   for (const args of commands) {
     process.stderr.write(`proofgate ${args.join(' ')}\n`);
@@ -155,6 +210,6 @@ function main() {
   process.exit(worst);
 }
 
-module.exports = { input, plan, resolveBinary, TARGETS };
+module.exports = { input, leg, plan, resolveBinary, TARGETS, SHARD_RE };
 
 if (require.main === module) main();
