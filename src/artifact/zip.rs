@@ -130,7 +130,8 @@ pub fn write_zip<W: Write>(entries: &[Entry], level: u32, sink: W) -> Result<W, 
     Ok(inner.into_inner())
 }
 
-/// Bounds on what one archive may unpack to (zip-bomb guard).
+/// Bounds on what one download may unpack to (zip-bomb guard): [`extract`] applies them to
+/// one archive, and a download applies them to all its archives together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnzipLimits {
     /// Most bytes all entries may expand to (default 1 GiB).
@@ -158,30 +159,54 @@ pub struct Extracted {
 }
 
 /// Checks an entry name and turns it into a relative path: no absolute paths, drive
-/// letters, backslashes, `..` or empty names.
+/// letters, backslashes, `..`, empty names, control characters (line breaks included) or
+/// the characters an upload refuses (`" : < > | * ?`). The name is shown escaped in the
+/// reason.
 pub fn safe_name(name: &str) -> Result<String, String> {
+    let shown = || crate::github::untrusted(name);
     if name.is_empty() {
         return Err("an entry has an empty name".into());
     }
-    if name.starts_with('/') || name.contains('\\') || name.contains('\0') {
+    if name.starts_with('/') || name.contains('\\') {
         return Err(format!(
-            "entry `{name}` has an absolute or non-portable path"
+            "entry `{}` has an absolute or non-portable path",
+            shown()
         ));
     }
     let bytes = name.as_bytes();
     if bytes.len() >= 2 && bytes[1] == b':' {
-        return Err(format!("entry `{name}` names a drive"));
+        return Err(format!("entry `{}` names a drive", shown()));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(format!(
+            "entry `{}` has a control character in its name",
+            shown()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| matches!(c, '"' | ':' | '<' | '>' | '|' | '*' | '?'))
+    {
+        return Err(format!(
+            "entry `{}` has {c:?} in its name, which an upload never writes",
+            shown()
+        ));
     }
     let mut parts = Vec::new();
     for part in name.split('/') {
         match part {
             "" | "." => {}
-            ".." => return Err(format!("entry `{name}` climbs out of the folder with `..`")),
+            ".." => {
+                return Err(format!(
+                    "entry `{}` climbs out of the folder with `..`",
+                    shown()
+                ));
+            }
             p => parts.push(p),
         }
     }
     if parts.is_empty() {
-        return Err(format!("entry `{name}` names no file"));
+        return Err(format!("entry `{}` names no file", shown()));
     }
     Ok(parts.join("/"))
 }
@@ -215,10 +240,16 @@ pub fn extract<R: Read + Seek>(
         if let Some(mode) = file.unix_mode()
             && mode & 0o170000 == 0o120000
         {
-            return Err(format!("entry `{raw}` is a symlink"));
+            return Err(format!(
+                "entry `{}` is a symlink",
+                crate::github::untrusted(&raw)
+            ));
         }
         if !seen.insert(name.clone()) {
-            return Err(format!("entry `{name}` appears more than once"));
+            return Err(format!(
+                "entry `{}` appears more than once",
+                crate::github::untrusted(&name)
+            ));
         }
         if total.saturating_add(file.size()) > limits.max_total_bytes {
             return Err(format!(
@@ -317,7 +348,19 @@ mod tests {
 
     #[test]
     fn unsafe_entry_names_are_rejected() {
-        for bad in ["/etc/passwd", "../x", "a/../../x", "C:/x", "a\\b", ""] {
+        for bad in [
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "C:/x",
+            "a\\b",
+            "",
+            "a\0b",
+            "a\n::warning::x",
+            "a\r",
+            "a:b",
+            "x/..",
+        ] {
             assert!(safe_name(bad).is_err(), "{bad:?}");
         }
         assert_eq!(safe_name("./a//b").unwrap(), "a/b");
@@ -349,6 +392,17 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let err = extract(Cursor::new(link), out.path(), &UnzipLimits::default()).unwrap_err();
         assert!(err.contains("symlink"), "{err}");
+
+        let out = tempfile::tempdir().unwrap();
+        let err = extract(
+            Cursor::new(zip_of(&[("a\n::warning::x", b"1")])),
+            out.path(),
+            &UnzipLimits::default(),
+        )
+        .unwrap_err();
+        assert!(!err.contains('\n'), "{err}");
+        assert!(err.contains("a\\n::warning::x"), "{err}");
+        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 
         let zeros = vec![0u8; 1 << 20];
         let bomb = zip_of(&[("z", &zeros)]);

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::anyhow;
 use serde::Serialize;
 
+use proofgate::github::untrusted;
 use proofgate::junit::{self, FileReport, JunitError, ParseOptions, Status, TestCase, Totals};
 
 use super::{CliError, CliResult, Global, Outcome, ResultExt};
@@ -112,7 +113,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
                         CliError::usage(anyhow!("{e}"))
                     });
                 }
-                eprintln!("error: {e}");
+                eprintln!("error: {}", untrusted(&e.to_string()));
                 let mut report = partial.map(|b| *b).unwrap_or_else(|| FileReport {
                     path: shown.clone(),
                     cases: Vec::new(),
@@ -172,7 +173,13 @@ fn read_summary(path: &Path, shown: &str, opts: &ParseOptions) -> Result<FileRep
 
 fn print_warnings(r: &FileReport) {
     for w in &r.warnings {
-        eprintln!("warning: {}:{}:{}: {}", r.path, w.line, w.column, w.message);
+        eprintln!(
+            "warning: {}:{}:{}: {}",
+            untrusted(&r.path),
+            w.line,
+            w.column,
+            untrusted(&w.message)
+        );
     }
 }
 
@@ -205,13 +212,15 @@ fn totals_line(t: &Totals) -> String {
     )
 }
 
+/// The test's name as the table shows it, escaped: it comes from the JUnit file.
 fn test_label(c: &TestCase) -> String {
-    match (c.file.as_deref(), c.classname.is_empty()) {
+    let label = match (c.file.as_deref(), c.classname.is_empty()) {
         (_, false) => format!("{}::{}", c.classname, c.name),
         (Some(f), true) => format!("{f}::{}", c.name),
         (None, true) if c.name.is_empty() => "(no name)".to_owned(),
         (None, true) => c.name.clone(),
-    }
+    };
+    untrusted(&label).into_owned()
 }
 
 fn write_table(
@@ -222,7 +231,7 @@ fn write_table(
 ) -> std::io::Result<()> {
     for p in parsed {
         let r = &p.report;
-        writeln!(out, "{}", r.path)?;
+        writeln!(out, "{}", untrusted(&r.path))?;
         if !summary && !r.cases.is_empty() {
             let width = r
                 .cases
@@ -248,12 +257,12 @@ fn write_table(
                 if matches!(c.status, Status::Failed | Status::Error | Status::Flaky)
                     && let Some(first) = c.message.as_deref().and_then(|m| m.lines().next())
                 {
-                    writeln!(out, "  {:<8} {}", "", first)?;
+                    writeln!(out, "  {:<8} {}", "", untrusted(first))?;
                 }
             }
         }
         if let Some(e) = &p.error {
-            writeln!(out, "  incomplete: {e}")?;
+            writeln!(out, "  incomplete: {}", untrusted(&e.to_string()))?;
         }
         writeln!(out, "  {}", totals_line(&r.totals))?;
     }

@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use anyhow::Context as _;
+use proofgate::github::untrusted;
 use proofgate::model::{Finding, Model, ModelError, Severity};
 
 use super::{CliError, CliResult, Global, Outcome};
@@ -50,9 +51,15 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     match args.format {
         Format::Table => {
             for f in &findings {
-                writeln!(out, "{:<7} {f} [{}]", f.severity.to_string(), f.code)
-                    .context("cannot write to stdout")
-                    .map_err(CliError::io)?;
+                writeln!(
+                    out,
+                    "{:<7} {} [{}]",
+                    f.severity.to_string(),
+                    untrusted(&f.to_string()),
+                    f.code
+                )
+                .context("cannot write to stdout")
+                .map_err(CliError::io)?;
             }
             writeln!(
                 out,

@@ -519,7 +519,7 @@ fn scripts(cx: &mut Cx<'_>, v: &Value, cfg: &mut Config) {
             "roots" => {
                 cfg.roots = cx.strings(&key, v);
                 for (i, r) in cfg.roots.clone().iter().enumerate() {
-                    if r.starts_with('/') || r.split('/').any(|c| c == "..") {
+                    if r.starts_with(['/', '\\']) || r.split(['/', '\\']).any(|c| c == "..") {
                         cx.err(
                             &format!("{key}[{i}]"),
                             "bad-value",

@@ -240,6 +240,64 @@ impl Locator<'_> {
     }
 }
 
+/// What a repository-relative path names on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OnDisk {
+    /// Nothing (yet): a missing file is its own finding.
+    Missing,
+    /// A regular file inside the root (through symlinks that stay inside).
+    File,
+    /// A directory inside the root.
+    Dir,
+}
+
+/// Checks that `rel` (already free of `..` and absolute forms) names nothing outside
+/// `root` and nothing but a regular file or a directory: a symlink that leads out of the
+/// repository, a device (`/dev/zero` through a link), a FIFO or a socket is refused,
+/// since `generate` and `verify` would read it. The reason names the path.
+fn check_on_disk(root: &Path, rel: &str) -> Result<OnDisk, String> {
+    let path = root.join(rel);
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(_) => return Ok(OnDisk::Missing),
+    };
+    let followed = if meta.file_type().is_symlink() {
+        let real = std::fs::canonicalize(&path)
+            .map_err(|e| format!("`{rel}` is a symbolic link that cannot be followed ({e})"))?;
+        let base = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        if !real.starts_with(&base) {
+            return Err(format!(
+                "`{rel}` is a symbolic link to `{}`, outside the repository",
+                real.display()
+            ));
+        }
+        std::fs::metadata(&real).map_err(|e| format!("`{rel}` cannot be read ({e})"))?
+    } else {
+        // A link in a parent folder can still lead out: compare the real path too.
+        if rel.contains('/') {
+            let real = std::fs::canonicalize(&path)
+                .map_err(|e| format!("`{rel}` cannot be resolved ({e})"))?;
+            let base = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+            if !real.starts_with(&base) {
+                return Err(format!(
+                    "`{rel}` resolves to `{}`, outside the repository",
+                    real.display()
+                ));
+            }
+        }
+        meta
+    };
+    if followed.is_file() {
+        Ok(OnDisk::File)
+    } else if followed.is_dir() {
+        Ok(OnDisk::Dir)
+    } else {
+        Err(format!(
+            "`{rel}` is neither a regular file nor a directory (a device, FIFO or socket cannot be a test file)"
+        ))
+    }
+}
+
 fn display_path(root: &Path, p: &Path) -> String {
     let rel = p.strip_prefix(root).unwrap_or(p);
     rel.to_string_lossy().replace('\\', "/")
@@ -460,6 +518,19 @@ fn discover(cx: &mut Ctx<'_>, cfg_display: &str) -> Vec<String> {
             });
             continue;
         }
+        if let Err(why) = check_on_disk(cx.root, r) {
+            let key = format!("scripts.roots[{i}]");
+            let (line, column) = cx.cfg.pos.find(&key).unwrap_or((1, 1));
+            cx.findings.push(Finding {
+                severity: Severity::Error,
+                path: cfg_display.to_owned(),
+                line,
+                column,
+                code: "outside-repository",
+                message: format!("{key}: {why}"),
+            });
+            continue;
+        }
         let walk = ignore::WalkBuilder::new(&dir)
             .sort_by_file_name(|a, b| a.cmp(b))
             .build();
@@ -640,14 +711,37 @@ impl Ctx<'_> {
             self.findings.push(f);
             return None;
         }
-        if !self.root.join(&path).exists() {
-            let f = loc.finding(
-                Severity::Error,
-                "path",
-                "missing-file",
-                format!("{}.path: `{path}` does not exist", d.key),
-            );
-            self.findings.push(f);
+        match check_on_disk(self.root, &path) {
+            Ok(OnDisk::Missing) => {
+                let f = loc.finding(
+                    Severity::Error,
+                    "path",
+                    "missing-file",
+                    format!("{}.path: `{path}` does not exist", d.key),
+                );
+                self.findings.push(f);
+            }
+            Ok(OnDisk::File) => {}
+            Ok(OnDisk::Dir) => {
+                let f = loc.finding(
+                    Severity::Error,
+                    "path",
+                    "bad-value",
+                    format!("{}.path: `{path}` is a directory, not a script", d.key),
+                );
+                self.findings.push(f);
+                return None;
+            }
+            Err(why) => {
+                let f = loc.finding(
+                    Severity::Error,
+                    "path",
+                    "outside-repository",
+                    format!("{}.path: {why}", d.key),
+                );
+                self.findings.push(f);
+                return None;
+            }
         }
         if on_disk.contains(&path) {
             let f = loc.finding(Severity::Error, "path", "declared-twice", format!("{}.path: `{path}` is under a script root and is read from its own header; remove one of the two", d.key));
@@ -787,14 +881,21 @@ impl Ctx<'_> {
                 exists_dir.is_ok_and(|d| d)
             });
             let probed = probed.into_inner();
+            // What the path names on disk must be a regular file or a directory inside
+            // the root: anything else is a bad selector, and never hashed.
+            let parsed = parsed.and_then(|sel| match sel.test_file() {
+                Some(f) if !f.is_empty() => check_on_disk(root, f).map(|d| (sel, Some(d))),
+                _ => Ok((sel, None)),
+            });
             match parsed {
-                Ok(sel) => {
+                Ok((sel, on_disk)) => {
                     if let Some(f) = sel.test_file()
                         && !test_files.iter().any(|t| t == f)
                     {
                         test_files.push(f.to_owned());
-                        let exists = match &probed {
-                            Some((p, e)) if p == f => *e,
+                        let exists = match (&probed, on_disk) {
+                            (_, Some(d)) => d != OnDisk::Missing,
+                            (Some((p, e)), None) if p == f => *e,
                             _ => self.root.join(f).exists(),
                         };
                         let missing = !f.is_empty() && !exists;
