@@ -44,6 +44,9 @@ use yamlpos::PosIndex;
 /// At most this many bytes of a script are read to find its header.
 pub const HEADER_READ_LIMIT: u64 = 1 << 20;
 
+/// The largest header YAML parsed (real headers are well under 4 KiB).
+pub const HEADER_YAML_LIMIT: usize = 64 * 1024;
+
 /// One governed (or ungoverned) script.
 #[derive(Clone, Debug, Serialize)]
 pub struct Script {
@@ -624,6 +627,32 @@ impl Ctx<'_> {
             }
             Extracted::Header(raw) => raw,
         };
+        // Bounded before the parser sees it: size, then nesting depth (deeply nested flow
+        // collections parse in quadratic time).
+        if raw.yaml.len() > HEADER_YAML_LIMIT {
+            self.error(
+                rel,
+                raw.start_line,
+                1,
+                "yaml-too-large",
+                format!(
+                    "the header is {} bytes of YAML, more than the limit of {HEADER_YAML_LIMIT}; keep the header short and move the rest to proofgate.yaml or the script",
+                    raw.yaml.len()
+                ),
+            );
+            return Some(self.ungoverned(rel, Some(raw.format), raw.start_line));
+        }
+        if let Err(deep) = yamlpos::check_depth(&raw.yaml) {
+            let (line, column) = raw.file_pos(deep.at.0, deep.at.1);
+            self.error(
+                rel,
+                line,
+                column,
+                "yaml-too-deep",
+                format!("invalid YAML in the header: {}", deep.message()),
+            );
+            return Some(self.ungoverned(rel, Some(raw.format), raw.start_line));
+        }
         let parsed = match fastyaml::parse(&raw.yaml) {
             Some(v) => Ok(v),
             None => serde_yaml_ng::from_str(&raw.yaml),
