@@ -211,6 +211,60 @@ pub fn safe_name(name: &str) -> Result<String, String> {
     Ok(parts.join("/"))
 }
 
+/// How many entries the archive's end-of-central-directory record declares (the zip64
+/// record's count when the classic one says `0xFFFF`). `None` when there is no record to
+/// read; the zip reader then reports the archive as unreadable.
+///
+/// The zip reader keys entries by name, so a name that appears twice shows up once, as
+/// the last one: comparing its count with this one is how duplicates are caught.
+fn declared_entries<R: Read + Seek>(reader: &mut R) -> io::Result<Option<u64>> {
+    const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+    const LOCATOR: [u8; 4] = [0x50, 0x4b, 0x06, 0x07];
+    const ZIP64_EOCD: [u8; 4] = [0x50, 0x4b, 0x06, 0x06];
+    let len = reader.seek(io::SeekFrom::End(0))?;
+    // The record is 22 bytes plus a comment of at most 65,535.
+    let tail_len = len.min(22 + 65_535);
+    reader.seek(io::SeekFrom::Start(len - tail_len))?;
+    let mut tail = vec![0u8; tail_len as usize];
+    reader.read_exact(&mut tail)?;
+    reader.seek(io::SeekFrom::Start(0))?;
+    let Some(at) = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| tail[i..i + 4] == EOCD)
+    else {
+        return Ok(None);
+    };
+    let classic = u16::from_le_bytes([tail[at + 10], tail[at + 11]]);
+    if classic != 0xFFFF {
+        return Ok(Some(u64::from(classic)));
+    }
+    // Zip64: the locator sits just before the classic record and points at the record.
+    let eocd_pos = len - tail_len + at as u64;
+    if eocd_pos < 20 {
+        return Ok(None);
+    }
+    let mut locator = [0u8; 20];
+    reader.seek(io::SeekFrom::Start(eocd_pos - 20))?;
+    reader.read_exact(&mut locator)?;
+    if locator[..4] != LOCATOR {
+        reader.seek(io::SeekFrom::Start(0))?;
+        return Ok(Some(u64::from(classic)));
+    }
+    let mut off = [0u8; 8];
+    off.copy_from_slice(&locator[8..16]);
+    let record = u64::from_le_bytes(off);
+    let mut head = [0u8; 40];
+    reader.seek(io::SeekFrom::Start(record))?;
+    let ok = reader.read_exact(&mut head).is_ok() && head[..4] == ZIP64_EOCD;
+    reader.seek(io::SeekFrom::Start(0))?;
+    if !ok {
+        return Ok(None);
+    }
+    let mut n = [0u8; 8];
+    n.copy_from_slice(&head[32..40]);
+    Ok(Some(u64::from_le_bytes(n)))
+}
+
 /// Unpacks the zip `reader` into `out` (which must exist and be empty), enforcing the
 /// safety rules: relative paths only, no `..`, no symlinks, no duplicate entries, at most
 /// `limits` entries and bytes (counted as written, not as declared). On error, `out` may
@@ -220,7 +274,17 @@ pub fn extract<R: Read + Seek>(
     out: &Path,
     limits: &UnzipLimits,
 ) -> Result<Vec<Extracted>, String> {
+    let mut reader = reader;
+    let declared = declared_entries(&mut reader).map_err(|e| format!("not a readable zip: {e}"))?;
     let mut archive = ZipArchive::new(reader).map_err(|e| format!("not a readable zip: {e}"))?;
+    if let Some(n) = declared
+        && n != archive.len() as u64
+    {
+        return Err(format!(
+            "its directory lists {n} entries but only {} distinct names: an entry appears more than once",
+            archive.len()
+        ));
+    }
     if archive.len() > limits.max_entries {
         return Err(format!(
             "it has {} entries, more than the limit of {}",
@@ -384,6 +448,18 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("more than once"), "{err}");
+
+        // The same name twice (the writer refuses that: rename the second entry).
+        let mut twice = zip_of(&[("proof-a.json", b"FAIL"), ("proof-b.json", b"PASS")]);
+        let mut i = 0;
+        while let Some(at) = twice[i..].windows(12).position(|w| w == b"proof-b.json") {
+            twice[i + at..i + at + 12].copy_from_slice(b"proof-a.json");
+            i += at + 12;
+        }
+        let out = tempfile::tempdir().unwrap();
+        let err = extract(Cursor::new(twice), out.path(), &UnzipLimits::default()).unwrap_err();
+        assert!(err.contains("more than once"), "{err}");
+        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 
         let mut w = ZipWriter::new(Cursor::new(Vec::new()));
         w.add_symlink("link", "/etc/passwd", SimpleFileOptions::default())

@@ -114,7 +114,7 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
     }
     if args.json {
         let text = serde_json::to_string_pretty(&report).map_err(super::CliError::io)?;
-        println!("{text}");
+        println!("{}", proofgate::github::log::json(&text));
     } else {
         for a in &report.artifacts {
             println!(

@@ -201,8 +201,8 @@ fn write_json(
             .collect(),
         totals: *total,
     };
-    serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::other)?;
-    writeln!(out)
+    let text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
+    writeln!(out, "{}", proofgate::github::log::json(&text))
 }
 
 fn totals_line(t: &Totals) -> String {

@@ -3,7 +3,6 @@
 use std::io::Write;
 
 use anyhow::Context as _;
-use proofgate::github::untrusted;
 use proofgate::model::{Finding, Model, ModelError, Severity};
 
 use super::{CliError, CliResult, Global, Outcome};
@@ -51,15 +50,9 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     match args.format {
         Format::Table => {
             for f in &findings {
-                writeln!(
-                    out,
-                    "{:<7} {} [{}]",
-                    f.severity.to_string(),
-                    untrusted(&f.to_string()),
-                    f.code
-                )
-                .context("cannot write to stdout")
-                .map_err(CliError::io)?;
+                writeln!(out, "{:<7} {f} [{}]", f.severity.to_string(), f.code)
+                    .context("cannot write to stdout")
+                    .map_err(CliError::io)?;
             }
             writeln!(
                 out,
@@ -82,7 +75,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
                 "findings": findings,
             });
             let s = serde_json::to_string_pretty(&v).map_err(CliError::io)?;
-            writeln!(out, "{s}")
+            writeln!(out, "{}", proofgate::github::log::json(&s))
                 .context("cannot write to stdout")
                 .map_err(CliError::io)?;
         }

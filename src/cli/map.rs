@@ -71,7 +71,8 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         // be read as a workflow command.
         Format::Table => untrusted_lines(&report.render_table()),
         Format::Json => {
-            let mut s = serde_json::to_string_pretty(&report).or_io()?;
+            let s = serde_json::to_string_pretty(&report).or_io()?;
+            let mut s = proofgate::github::log::json(&s).into_owned();
             s.push('\n');
             s
         }

@@ -86,7 +86,7 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
     );
     if args.json {
         let text = serde_json::to_string_pretty(&report).map_err(CliError::io)?;
-        println!("{text}");
+        println!("{}", proofgate::github::log::json(&text));
     } else {
         println!("artifact-id={}", report.id);
         println!("artifact-name={}", untrusted(&report.name));

@@ -123,6 +123,17 @@ pub fn untrusted_lines(text: &str) -> String {
     out
 }
 
+/// JSON text made safe for the log without changing what it means: serde escapes line
+/// breaks inside strings and no JSON line starts with `::`, but a string may hold `##[`;
+/// its second `#` is written `\u0023`, which every JSON reader decodes back to `#`.
+pub fn json(text: &str) -> Cow<'_, str> {
+    if text.contains("##[") {
+        Cow::Owned(text.replace("##[", "#\\u0023["))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// True when no line of `text` would be read by the runner as a workflow command.
 pub fn has_no_commands(text: &str) -> bool {
     text.split(['\n', '\r'])
@@ -173,6 +184,16 @@ mod tests {
     fn control_characters_become_visible_escapes() {
         assert_eq!(untrusted("a\u{1b}[2Jb\0c\td"), "a\\u{1b}[2Jb\\u{0}c\\td");
         assert_eq!(untrusted("é ✓"), "é ✓");
+    }
+
+    #[test]
+    fn json_keeps_its_meaning_and_loses_v1_commands() {
+        let v = serde_json::json!({"name": "x ##[warning]y\n::error::z"});
+        let text = serde_json::to_string_pretty(&v).unwrap();
+        let safe = json(&text);
+        assert!(has_no_commands(&safe), "{safe}");
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back, v);
     }
 
     #[test]

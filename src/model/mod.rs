@@ -113,7 +113,9 @@ impl fmt::Display for Severity {
     }
 }
 
-/// A lint-level problem, at a file position. Displays as `path:line:column: message`.
+/// A lint-level problem, at a file position. Displays as `path:line:column: message`,
+/// path and message escaped ([`crate::github::untrusted`]): both can quote a pull
+/// request's file names and header text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// Error or warning.
@@ -132,10 +134,14 @@ pub struct Finding {
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::github::untrusted;
         write!(
             f,
             "{}:{}:{}: {}",
-            self.path, self.line, self.column, self.message
+            untrusted(&self.path),
+            self.line,
+            self.column,
+            untrusted(&self.message)
         )
     }
 }
