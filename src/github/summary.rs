@@ -17,16 +17,27 @@ pub struct SummaryTable {
     pub rows: Vec<Vec<String>>,
 }
 
-/// Escapes untrusted text for inline Markdown that GitHub renders with HTML allowed: the
-/// characters that open inline constructs or split a table row (`\\`, backtick, `*`, `_`,
-/// `[`, `]`, `|`, `~`) get a backslash, `<`, `>` and `&`
-/// become entities, line breaks become `<br>` and other control characters are dropped,
-/// so the text cannot open a link, an image, emphasis, a code span, HTML or a new block.
+/// Escapes untrusted text for inline Markdown that GitHub renders with HTML allowed.
+///
+/// The characters that open inline constructs or split a table row get a backslash
+/// (backslash, backtick, `*`, `[`, `]`, `|`, `~`, and `_` unless it sits between two
+/// letters or digits); `<`, `>` and `&` become entities; line breaks become `<br>`; other
+/// control characters are dropped. The text cannot open a link, an image, emphasis, a
+/// code span, HTML, a new block or a new table row.
 pub fn escape_markdown(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     let mut chars = s.chars().peekable();
+    let mut prev: Option<char> = None;
     while let Some(c) = chars.next() {
+        let before = prev.replace(c);
         match c {
+            // Between two letters or digits `_` can neither open nor close emphasis
+            // (`SCRIPT_DIGEST_MISMATCH`, `backup_db.py` stay as written).
+            '_' if before.is_some_and(char::is_alphanumeric)
+                && chars.peek().is_some_and(|n| n.is_alphanumeric()) =>
+            {
+                out.push('_');
+            }
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
                 out.push('\\');
                 out.push(c);
@@ -191,6 +202,11 @@ mod tests {
             out,
             "x\\](http://evil) !\\[i\\](http://evil/i.png) &lt;img src=x&gt; \\`c\\` \\*b\\* \\_u\\_"
         );
+        assert_eq!(
+            escape_markdown("SCRIPT_DIGEST_MISMATCH a_b"),
+            "SCRIPT_DIGEST_MISMATCH a_b"
+        );
+        assert_eq!(escape_markdown("__x__ a__b"), "\\_\\_x\\_\\_ a\\_\\_b");
         let row = escape_cell("a\r\n| b | c |\n|---|");
         assert!(!row.contains('\n') && !row.contains('\r'), "{row}");
         assert!(!row.contains(" |"), "{row}");
