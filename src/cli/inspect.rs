@@ -138,7 +138,9 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = match args.format {
         Format::Json => write_json(&mut out, &parsed, &total, args.summary),
-        Format::Table => write_table(&mut out, &parsed, &total, args.summary),
+        Format::Table => fenced(&mut out, |out| {
+            write_table(out, &parsed, &total, args.summary)
+        }),
     };
     written
         .and_then(|()| out.flush())
@@ -155,6 +157,29 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     } else {
         CliError::usage(e)
     })
+}
+
+/// In Actions, a table of test names is fenced with `::stop-commands::` (it holds no
+/// command of proofgate's), on top of escaping each name: the runner reads no command
+/// inside even if an escape were missed.
+pub(crate) fn fenced<W: Write>(
+    out: &mut W,
+    body: impl FnOnce(&mut W) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let in_actions = std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true");
+    let fence = if in_actions {
+        Some(proofgate::github::Fence::new().map_err(std::io::Error::other)?)
+    } else {
+        None
+    };
+    if let Some(f) = &fence {
+        writeln!(out, "{}", f.open())?;
+    }
+    body(out)?;
+    if let Some(f) = &fence {
+        writeln!(out, "{}", f.close())?;
+    }
+    Ok(())
 }
 
 /// Parses without keeping the cases: only the totals and warnings.

@@ -77,10 +77,11 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             s
         }
     };
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .context("cannot write to stdout")
-        .or_io()?;
+    let mut out = std::io::stdout().lock();
+    let written = match args.format {
+        Format::Table => super::inspect::fenced(&mut out, |o| o.write_all(text.as_bytes())),
+        Format::Json => out.write_all(text.as_bytes()),
+    };
+    written.context("cannot write to stdout").or_io()?;
     Ok(Outcome::Yes)
 }

@@ -30,6 +30,25 @@ fn assert_no_forged_commands(out: &str) {
     }
 }
 
+/// In Actions, a table of test names sits between `::stop-commands::<token>` and
+/// `::<token>::`, with a token that differs per run.
+fn assert_fenced(out: &str) {
+    let lines: Vec<&str> = out.lines().collect();
+    let token = lines[0]
+        .strip_prefix("::stop-commands::")
+        .unwrap_or_else(|| panic!("not fenced:\n{out}"));
+    assert!(token.len() >= 32, "{token}");
+    assert_eq!(lines.last().copied(), Some(format!("::{token}::").as_str()));
+    assert!(!lines[1..lines.len() - 1].iter().any(|l| l.contains(token)));
+}
+
+/// The text between the fence's two lines.
+fn inside_fence(out: &str) -> &str {
+    let start = out.find('\n').map_or(0, |i| i + 1);
+    let end = out.trim_end().rfind('\n').unwrap_or(out.len());
+    &out[start..end.max(start)]
+}
+
 /// Names usable as file names (no `/`), one per attack.
 fn hostile_file_names() -> Vec<String> {
     HOSTILE.iter().map(|h| h.replace('/', "_")).collect()
@@ -160,9 +179,10 @@ fn finding_6_test_names_cannot_forge_workflow_commands_in_inspect() {
     );
     let (out, err) = (text(&o.stdout), text(&o.stderr));
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
-    assert!(command_lines(&out).is_empty(), "{out}");
+    assert!(command_lines(inside_fence(&out)).is_empty(), "{out}");
     assert!(command_lines(&err).is_empty(), "{err}");
     assert!(out.contains("x\\n::warning::forged"), "{out}");
+    assert_fenced(&out);
     // JSON keeps the names as they are: serde escapes them.
     let o = proofgate(
         r.path(),
@@ -184,9 +204,10 @@ fn finding_6_test_names_cannot_forge_workflow_commands_in_map() {
     );
     let (out, err) = (text(&o.stdout), text(&o.stderr));
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
-    assert!(command_lines(&out).is_empty(), "{out}");
+    assert!(command_lines(inside_fence(&out)).is_empty(), "{out}");
     assert!(command_lines(&err).is_empty(), "{err}");
     assert!(out.contains("forged"), "the cases are listed:\n{out}");
+    assert_fenced(&out);
 }
 
 #[test]
