@@ -64,10 +64,10 @@ fn walk(dir: &Path, prefix: &str, hidden: bool, out: &mut Vec<Entry>) -> Result<
         }
         if name
             .chars()
-            .any(|c| ['"', ':', '<', '>', '|', '*', '?', '\r', '\n'].contains(&c))
+            .any(|c| ['"', ':', '<', '>', '|', '*', '?'].contains(&c) || c.is_control())
         {
             return Err(ArtifactError::Usage(format!(
-                "`{}`: file names must not contain \" : < > | * ? \\r \\n",
+                "`{}`: file names must not contain \" : < > | * ? or control characters (line breaks included); a download would refuse them",
                 item.path().display()
             )));
         }
