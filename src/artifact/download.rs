@@ -334,10 +334,8 @@ pub async fn download_with_progress(
     let single = matches!(req.selector, Selector::Name(_)) || by_name.len() == 1;
     let mut fetched = Vec::new();
     let mut done_bytes = 0u64;
-    let mut used = UnzipLimits {
-        max_total_bytes: 0,
-        max_entries: 0,
-    };
+    // What the artifacts unpacked so far took of `req.limits`.
+    let (mut used_bytes, mut used_entries) = (0u64, 0usize);
     for (i, c) in by_name.values().enumerate() {
         let url = match (&twirp, &rest, &c.owner) {
             (Some(t), _, Some(owner)) => {
@@ -384,11 +382,8 @@ pub async fn download_with_progress(
         std::fs::create_dir(&out)
             .map_err(|e| ArtifactError::io(format!("creating `{}`", out.display()), e))?;
         let limits = UnzipLimits {
-            max_total_bytes: req
-                .limits
-                .max_total_bytes
-                .saturating_sub(used.max_total_bytes),
-            max_entries: req.limits.max_entries.saturating_sub(used.max_entries),
+            max_total_bytes: req.limits.max_total_bytes.saturating_sub(used_bytes),
+            max_entries: req.limits.max_entries.saturating_sub(used_entries),
         };
         let earlier = i > 0;
         let full = req.limits;
@@ -410,8 +405,8 @@ pub async fn download_with_progress(
                 reason
             },
         })?;
-        used.max_total_bytes += files.iter().map(|f| f.size).sum::<u64>();
-        used.max_entries += files.len();
+        used_bytes += files.iter().map(|f| f.size).sum::<u64>();
+        used_entries += files.len();
         let _ = std::fs::remove_file(&zip_path);
         let target = if single || req.merge_multiple {
             dest.clone()

@@ -756,17 +756,7 @@ impl Ctx<'_> {
                 );
                 self.findings.push(f);
             }
-            Ok(OnDisk::File) => {}
-            Ok(OnDisk::Dir) => {
-                let f = loc.finding(
-                    Severity::Error,
-                    "path",
-                    "bad-value",
-                    format!("{}.path: `{path}` is a directory, not a script", d.key),
-                );
-                self.findings.push(f);
-                return None;
-            }
+            Ok(OnDisk::File | OnDisk::Dir) => {}
             Err(why) => {
                 let f = loc.finding(
                     Severity::Error,
