@@ -91,21 +91,6 @@ impl Fence {
     pub fn close(&self) -> String {
         format!("::{}::", self.token)
     }
-
-    /// `text` between the two lines, each line of `text` escaped with [`untrusted`]. The
-    /// token cannot be forged from inside: it is random and `text` cannot start a line
-    /// with `::`.
-    pub fn wrap(&self, text: &str) -> String {
-        let mut out = self.open();
-        out.push('\n');
-        for line in text.lines() {
-            out.push_str(&untrusted(line));
-            out.push('\n');
-        }
-        out.push_str(&self.close());
-        out.push('\n');
-        out
-    }
 }
 
 /// Escapes each line of `text` on its own, keeping the line breaks proofgate put there:
@@ -134,15 +119,15 @@ pub fn json(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// True when no line of `text` would be read by the runner as a workflow command.
-pub fn has_no_commands(text: &str) -> bool {
-    text.split(['\n', '\r'])
-        .all(|l| !l.trim_start_matches([' ', '\t']).starts_with("::") && !l.contains("##["))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// True when no line of `text` would be read by the runner as a workflow command.
+    fn has_no_commands(text: &str) -> bool {
+        text.split(['\n', '\r'])
+            .all(|l| !l.trim_start_matches([' ', '\t']).starts_with("::") && !l.contains("##["))
+    }
 
     #[test]
     fn plain_text_is_borrowed_unchanged() {
@@ -203,13 +188,12 @@ mod tests {
     }
 
     #[test]
-    fn a_fence_wraps_text_between_its_token_lines() {
+    fn a_fence_has_a_fresh_token_that_closes_it() {
         let f = Fence::with_token("t0k");
-        let out = f.wrap("one\n::t0k::\n::error::x");
-        assert_eq!(
-            out,
-            "::stop-commands::t0k\none\n\\::t0k::\n\\::error::x\n::t0k::\n"
-        );
+        assert_eq!(f.open(), "::stop-commands::t0k");
+        assert_eq!(f.close(), "::t0k::");
+        // Text inside cannot close it early: its lines never start with `::`.
+        assert_eq!(untrusted("::t0k::"), "\\::t0k::");
         let a = Fence::new().unwrap();
         let b = Fence::new().unwrap();
         assert_ne!(a, b);
