@@ -226,7 +226,7 @@ mod lint {
         let script = bash_script("x", &tail).replace("owner: platform-team", "owner: data-team");
         let d = repo(&[("scripts/x.sh", &script), ("tests/x.bats", "")]);
         let r = run(d.path(), &["lint"]);
-        assert!(r.stdout.contains("scripts/x.sh:5:3: owner: \"data-team\" is not one of platform-team, app-team, security-team [bad-value]"), "{}", r.stdout);
+        assert!(r.stdout.contains("scripts/x.sh:5:3: owner: \"data-team\" is not one of platform-team, app-team, security-team; to allow it, add it to `allowed.owners` in proofgate.yaml [bad-value]"), "{}", r.stdout);
         std::fs::write(
             d.path().join("proofgate.yaml"),
             "allowed:\n  owners: [data-team]\n",

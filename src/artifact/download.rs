@@ -67,7 +67,8 @@ pub struct DownloadRequest {
     pub repository: Option<String>,
     /// Token for the REST API.
     pub token: Option<String>,
-    /// Zip-bomb bounds per artifact.
+    /// Zip-bomb bounds for the whole call: every artifact's entries and bytes count
+    /// against one budget, and the zips fetched may not be larger than it either.
     pub limits: UnzipLimits,
 }
 
@@ -290,6 +291,14 @@ pub async fn download_with_progress(
             }
         }
     }
+    // A name becomes a folder under `dest` (without merging): check every one before a
+    // single byte is fetched, whether or not it ends up as a path.
+    for name in by_name.keys() {
+        names::check_path_component(name).map_err(|reason| ArtifactError::UnsafeName {
+            name: name.clone(),
+            reason,
+        })?;
+    }
     if by_name.is_empty() {
         let what = match &req.selector {
             Selector::Name(n) => format!("the name `{n}`"),
@@ -325,6 +334,8 @@ pub async fn download_with_progress(
     let single = matches!(req.selector, Selector::Name(_)) || by_name.len() == 1;
     let mut fetched = Vec::new();
     let mut done_bytes = 0u64;
+    // What the artifacts unpacked so far took of `req.limits`.
+    let (mut used_bytes, mut used_entries) = (0u64, 0usize);
     for (i, c) in by_name.values().enumerate() {
         let url = match (&twirp, &rest, &c.owner) {
             (Some(t), _, Some(owner)) => {
@@ -353,6 +364,7 @@ pub async fn download_with_progress(
             &zip_path,
             &c.name,
             done_bytes,
+            zip_budget(&req.limits).saturating_sub(done_bytes),
             progress.as_ref(),
         )
         .await?;
@@ -369,7 +381,12 @@ pub async fn download_with_progress(
         let out = staging.path().join(i.to_string());
         std::fs::create_dir(&out)
             .map_err(|e| ArtifactError::io(format!("creating `{}`", out.display()), e))?;
-        let limits = req.limits;
+        let limits = UnzipLimits {
+            max_total_bytes: req.limits.max_total_bytes.saturating_sub(used_bytes),
+            max_entries: req.limits.max_entries.saturating_sub(used_entries),
+        };
+        let earlier = i > 0;
+        let full = req.limits;
         let (zp, op) = (zip_path.clone(), out.clone());
         let files = tokio::task::spawn_blocking(move || -> Result<Vec<zip::Extracted>, String> {
             let f = std::fs::File::open(&zp).map_err(|e| format!("reopening the download: {e}"))?;
@@ -379,8 +396,17 @@ pub async fn download_with_progress(
         .map_err(|e| ArtifactError::io("unpacking", io::Error::other(e)))?
         .map_err(|reason| ArtifactError::UnsafeZip {
             name: c.name.clone(),
-            reason,
+            reason: if earlier {
+                format!(
+                    "{reason} (what the artifacts before it left of the download's {} bytes and {} entries)",
+                    full.max_total_bytes, full.max_entries
+                )
+            } else {
+                reason
+            },
         })?;
+        used_bytes += files.iter().map(|f| f.size).sum::<u64>();
+        used_entries += files.len();
         let _ = std::fs::remove_file(&zip_path);
         let target = if single || req.merge_multiple {
             dest.clone()
@@ -411,6 +437,9 @@ pub async fn download_with_progress(
             }
             plan.insert(to, (k, from));
         }
+    }
+    for to in plan.keys() {
+        refuse_links_between(&dest, to)?;
     }
     for (to, (_, from)) in &plan {
         if let Some(p) = to.parent() {
@@ -444,14 +473,52 @@ pub async fn download_with_progress(
     })
 }
 
-/// GETs a signed blob URL (no auth header) into `path`, hashing as it goes. Retried whole
-/// on 429, 5xx, resets and cut-off bodies.
+/// Refuses to write `to` when a folder or file between `dest` (exclusive) and `to` already
+/// exists as a symbolic link: a checkout may hold one named like an artifact or an entry,
+/// pointing anywhere.
+fn refuse_links_between(dest: &Path, to: &Path) -> Result<(), ArtifactError> {
+    let Ok(rel) = to.strip_prefix(dest) else {
+        return Err(ArtifactError::Usage(format!(
+            "`{}` is not under `{}`",
+            to.display(),
+            dest.display()
+        )));
+    };
+    let mut at = dest.to_path_buf();
+    for part in rel.components() {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(ArtifactError::Usage(format!(
+                    "`{}` is a symbolic link; refusing to write the download through it (download into an empty folder)",
+                    at.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    Ok(())
+}
+
+/// The most zip bytes one download call fetches: the unpacked budget plus room for the
+/// archives' own headers (a stored entry is a little larger zipped than unpacked).
+fn zip_budget(limits: &UnzipLimits) -> u64 {
+    limits
+        .max_total_bytes
+        .saturating_add((limits.max_entries as u64).saturating_mul(1024))
+        .saturating_add(1 << 20)
+}
+
+/// GETs a signed blob URL (no auth header) into `path`, hashing as it goes; more than
+/// `room` bytes is refused. Retried whole on 429, 5xx, resets and cut-off bodies.
 async fn fetch_blob(
     http: &HttpClient,
     url: &str,
     path: &Path,
     name: &str,
     before: u64,
+    room: u64,
     progress: Option<&ProgressFn>,
 ) -> Result<(u64, Sha256Digest), ArtifactError> {
     let doing = format!("downloading artifact `{name}` from blob storage");
@@ -483,6 +550,14 @@ async fn fetch_blob(
         while let Some(chunk) = http.next_chunk(&mut body).await? {
             hasher.update(&chunk);
             size += chunk.len() as u64;
+            if size > room {
+                return Err(Fail::Error(ArtifactError::UnsafeZip {
+                    name: name.to_owned(),
+                    reason: format!(
+                        "the archives of this download are larger than the {room} bytes left of its size limit"
+                    ),
+                }));
+            }
             if let Some(p) = progress {
                 p(before + size);
             }

@@ -2,10 +2,14 @@
 
 use std::path::PathBuf;
 
+use crate::github::untrusted;
+
 /// Everything that can go wrong while moving artifacts.
 ///
 /// [`ArtifactError::is_usage`] tells bad input (exit 2) from I/O and network failures that
-/// retries did not cure (exit 3).
+/// retries did not cure (exit 3). Names, paths and response excerpts come from the
+/// artifact service or the archive, so every message shows them escaped
+/// ([`untrusted`]): none can start a line or a workflow command in the log.
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
     /// A variable of the Actions runtime is missing.
@@ -24,15 +28,26 @@ pub enum ArtifactError {
     )]
     InvalidToken(String),
     /// An artifact name the service would reject.
-    #[error("invalid artifact name `{name}`: {reason}")]
+    #[error("invalid artifact name `{}`: {reason}", untrusted(name))]
     InvalidName {
         /// The name.
         name: String,
         /// Why.
         reason: String,
     },
+    /// An artifact name or zip entry that cannot be used as a path component.
+    #[error(
+        "refusing artifact `{}`: {reason}; nothing was written (an artifact's name becomes a folder under the download path)",
+        untrusted(name)
+    )]
+    UnsafeName {
+        /// The name as the service gave it.
+        name: String,
+        /// Why it cannot be a folder name.
+        reason: String,
+    },
     /// Any other bad input: flags, paths, patterns.
-    #[error("{0}")]
+    #[error("{}", untrusted(.0))]
     Usage(String),
     /// Nothing to upload.
     #[error(
@@ -40,7 +55,7 @@ pub enum ArtifactError {
     )]
     NoFiles(PathBuf),
     /// A local file-system operation failed.
-    #[error("{doing}: {source}")]
+    #[error("{}: {source}", untrusted(doing))]
     Io {
         /// What was being done, naming the path.
         doing: String,
@@ -49,7 +64,11 @@ pub enum ArtifactError {
         source: std::io::Error,
     },
     /// An HTTP call failed for good (after retries when the failure was retryable).
-    #[error("{doing} failed after {attempts} attempt(s): {detail}")]
+    #[error(
+        "{} failed after {attempts} attempt(s): {}",
+        untrusted(doing),
+        untrusted(detail)
+    )]
     Http {
         /// What was being done.
         doing: String,
@@ -62,7 +81,9 @@ pub enum ArtifactError {
     },
     /// `CreateArtifact` answered 409.
     #[error(
-        "an artifact named `{name}` already exists in this workflow run ({detail}); every job, matrix shard and run attempt needs its own name: pass `--shard`/`--matrix` or a unique `--name`, or `--overwrite` to replace it"
+        "an artifact named `{}` already exists in this workflow run ({}); every job, matrix shard and run attempt needs its own name: pass `--shard`/`--matrix` or a unique `--name`, or `--overwrite` to replace it",
+        untrusted(name),
+        untrusted(detail)
     )]
     Conflict {
         /// The name.
@@ -71,7 +92,11 @@ pub enum ArtifactError {
         detail: String,
     },
     /// The REST API answered 410 for the zip.
-    #[error("artifact `{name}` (id {id}) has expired and can no longer be downloaded ({detail})")]
+    #[error(
+        "artifact `{}` (id {id}) has expired and can no longer be downloaded ({})",
+        untrusted(name),
+        untrusted(detail)
+    )]
     Expired {
         /// The name.
         name: String,
@@ -81,7 +106,7 @@ pub enum ArtifactError {
         detail: String,
     },
     /// No artifact matched.
-    #[error("no artifact matches {what} in {scope}")]
+    #[error("no artifact matches {} in {}", untrusted(what), untrusted(scope))]
     NotFound {
         /// The name or pattern.
         what: String,
@@ -90,7 +115,9 @@ pub enum ArtifactError {
     },
     /// The downloaded bytes do not have the digest the service gave.
     #[error(
-        "digest mismatch for artifact `{name}`: the service says {expected}, the downloaded bytes are {actual}; nothing was written"
+        "digest mismatch for artifact `{}`: the service says {}, the downloaded bytes are {actual}; nothing was written",
+        untrusted(name),
+        untrusted(expected)
     )]
     DigestMismatch {
         /// The name.
@@ -100,8 +127,12 @@ pub enum ArtifactError {
         /// The digest of what arrived.
         actual: String,
     },
-    /// The zip breaks a safety rule.
-    #[error("refusing to unpack artifact `{name}`: {reason}; nothing was written")]
+    /// The zip breaks a safety rule (bad input: exit 2).
+    #[error(
+        "refusing to unpack artifact `{}`: {}; nothing was written",
+        untrusted(name),
+        untrusted(reason)
+    )]
     UnsafeZip {
         /// The name.
         name: String,
@@ -110,7 +141,10 @@ pub enum ArtifactError {
     },
     /// `--merge-multiple` found two different files at one path.
     #[error(
-        "`{path}` is in both `{first}` and `{second}` with different content; nothing was written (download them into separate folders without `--merge-multiple`)"
+        "`{}` is in both `{}` and `{}` with different content; nothing was written (download them into separate folders without `--merge-multiple`)",
+        untrusted(path),
+        untrusted(first),
+        untrusted(second)
     )]
     MergeConflict {
         /// The relative path.
@@ -121,7 +155,7 @@ pub enum ArtifactError {
         second: String,
     },
     /// A response was well formed HTTP but not what the protocol promises.
-    #[error("{doing}: unexpected response: {detail}")]
+    #[error("{}: unexpected response: {}", untrusted(doing), untrusted(detail))]
     BadResponse {
         /// What was being done.
         doing: String,
@@ -138,6 +172,8 @@ impl ArtifactError {
             Self::MissingEnv { .. }
                 | Self::InvalidToken(_)
                 | Self::InvalidName { .. }
+                | Self::UnsafeName { .. }
+                | Self::UnsafeZip { .. }
                 | Self::Usage(_)
                 | Self::NoFiles(_)
         )

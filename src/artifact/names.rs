@@ -26,6 +26,34 @@ pub fn validate_name(name: &str) -> Result<(), ArtifactError> {
     Ok(())
 }
 
+/// Checks that `name` can be used as one path component on every runner OS before it
+/// becomes a folder name: not empty, not `.` or `..`, no `/`, `\\`, NUL or other control
+/// characters, no drive letter or `:`, no characters Windows refuses, no trailing dot or
+/// blank. The reason is returned for [`ArtifactError::UnsafeName`].
+pub fn check_path_component(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("the name is empty".into());
+    }
+    if name == "." || name == ".." {
+        return Err(format!("`{name}` names a folder that is not its own"));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(format!("the name contains the control character {:?}", c));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| matches!(c, '/' | '\\' | ':' | '"' | '<' | '>' | '|' | '*' | '?'))
+    {
+        return Err(format!(
+            "the name contains {c:?}, which cannot be in a folder name"
+        ));
+    }
+    if name.ends_with(['.', ' ']) {
+        return Err("the name ends with a dot or a blank, which Windows drops".into());
+    }
+    Ok(())
+}
+
 /// The default name: unique per job, matrix shard and run attempt, so sharded jobs and
 /// re-runs never collide: `proofs-<job>[-<shard>|-m<matrix hash>]-a<attempt>`.
 ///
@@ -186,6 +214,19 @@ mod tests {
         assert!(validate_name("proofs-linux").is_ok());
         for bad in ["a/b", "a:b", "", "a*", "x\ny"] {
             assert!(validate_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_that_are_not_one_path_component_are_rejected() {
+        for ok in ["proofs-test-1-a1", "proofs.linux", "a b", "ünïcode"] {
+            assert!(check_path_component(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            "", ".", "..", "../x", "a/b", "a\\b", "/abs", "C:", "c:x", "a\nb", "a\0b", "x\u{1b}",
+            "ends.", "ends ",
+        ] {
+            assert!(check_path_component(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -64,10 +64,10 @@ fn walk(dir: &Path, prefix: &str, hidden: bool, out: &mut Vec<Entry>) -> Result<
         }
         if name
             .chars()
-            .any(|c| ['"', ':', '<', '>', '|', '*', '?', '\r', '\n'].contains(&c))
+            .any(|c| ['"', ':', '<', '>', '|', '*', '?'].contains(&c) || c.is_control())
         {
             return Err(ArtifactError::Usage(format!(
-                "`{}`: file names must not contain \" : < > | * ? \\r \\n",
+                "`{}`: file names must not contain \" : < > | * ? or control characters (line breaks included); a download would refuse them",
                 item.path().display()
             )));
         }
@@ -130,7 +130,8 @@ pub fn write_zip<W: Write>(entries: &[Entry], level: u32, sink: W) -> Result<W, 
     Ok(inner.into_inner())
 }
 
-/// Bounds on what one archive may unpack to (zip-bomb guard).
+/// Bounds on what one download may unpack to (zip-bomb guard): [`extract`] applies them to
+/// one archive, and a download applies them to all its archives together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnzipLimits {
     /// Most bytes all entries may expand to (default 1 GiB).
@@ -158,32 +159,110 @@ pub struct Extracted {
 }
 
 /// Checks an entry name and turns it into a relative path: no absolute paths, drive
-/// letters, backslashes, `..` or empty names.
+/// letters, backslashes, `..`, empty names, control characters (line breaks included) or
+/// the characters an upload refuses (`" : < > | * ?`). The name is shown escaped in the
+/// reason.
 pub fn safe_name(name: &str) -> Result<String, String> {
+    let shown = || crate::github::untrusted(name);
     if name.is_empty() {
         return Err("an entry has an empty name".into());
     }
-    if name.starts_with('/') || name.contains('\\') || name.contains('\0') {
+    if name.starts_with('/') || name.contains('\\') {
         return Err(format!(
-            "entry `{name}` has an absolute or non-portable path"
+            "entry `{}` has an absolute or non-portable path",
+            shown()
         ));
     }
     let bytes = name.as_bytes();
     if bytes.len() >= 2 && bytes[1] == b':' {
-        return Err(format!("entry `{name}` names a drive"));
+        return Err(format!("entry `{}` names a drive", shown()));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(format!(
+            "entry `{}` has a control character in its name",
+            shown()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| matches!(c, '"' | ':' | '<' | '>' | '|' | '*' | '?'))
+    {
+        return Err(format!(
+            "entry `{}` has {c:?} in its name, which an upload never writes",
+            shown()
+        ));
     }
     let mut parts = Vec::new();
     for part in name.split('/') {
         match part {
             "" | "." => {}
-            ".." => return Err(format!("entry `{name}` climbs out of the folder with `..`")),
+            ".." => {
+                return Err(format!(
+                    "entry `{}` climbs out of the folder with `..`",
+                    shown()
+                ));
+            }
             p => parts.push(p),
         }
     }
     if parts.is_empty() {
-        return Err(format!("entry `{name}` names no file"));
+        return Err(format!("entry `{}` names no file", shown()));
     }
     Ok(parts.join("/"))
+}
+
+/// How many entries the archive's end-of-central-directory record declares (the zip64
+/// record's count when the classic one says `0xFFFF`). `None` when there is no record to
+/// read; the zip reader then reports the archive as unreadable.
+///
+/// The zip reader keys entries by name, so a name that appears twice shows up once, as
+/// the last one: comparing its count with this one is how duplicates are caught.
+fn declared_entries<R: Read + Seek>(reader: &mut R) -> io::Result<Option<u64>> {
+    const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+    const LOCATOR: [u8; 4] = [0x50, 0x4b, 0x06, 0x07];
+    const ZIP64_EOCD: [u8; 4] = [0x50, 0x4b, 0x06, 0x06];
+    let len = reader.seek(io::SeekFrom::End(0))?;
+    // The record is 22 bytes plus a comment of at most 65,535.
+    let tail_len = len.min(22 + 65_535);
+    reader.seek(io::SeekFrom::Start(len - tail_len))?;
+    let mut tail = vec![0u8; tail_len as usize];
+    reader.read_exact(&mut tail)?;
+    reader.seek(io::SeekFrom::Start(0))?;
+    let Some(at) = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| tail[i..i + 4] == EOCD)
+    else {
+        return Ok(None);
+    };
+    let classic = u16::from_le_bytes([tail[at + 10], tail[at + 11]]);
+    if classic != 0xFFFF {
+        return Ok(Some(u64::from(classic)));
+    }
+    // Zip64: the locator sits just before the classic record and points at the record.
+    let eocd_pos = len - tail_len + at as u64;
+    if eocd_pos < 20 {
+        return Ok(None);
+    }
+    let mut locator = [0u8; 20];
+    reader.seek(io::SeekFrom::Start(eocd_pos - 20))?;
+    reader.read_exact(&mut locator)?;
+    if locator[..4] != LOCATOR {
+        reader.seek(io::SeekFrom::Start(0))?;
+        return Ok(Some(u64::from(classic)));
+    }
+    let mut off = [0u8; 8];
+    off.copy_from_slice(&locator[8..16]);
+    let record = u64::from_le_bytes(off);
+    let mut head = [0u8; 40];
+    reader.seek(io::SeekFrom::Start(record))?;
+    let ok = reader.read_exact(&mut head).is_ok() && head[..4] == ZIP64_EOCD;
+    reader.seek(io::SeekFrom::Start(0))?;
+    if !ok {
+        return Ok(None);
+    }
+    let mut n = [0u8; 8];
+    n.copy_from_slice(&head[32..40]);
+    Ok(Some(u64::from_le_bytes(n)))
 }
 
 /// Unpacks the zip `reader` into `out` (which must exist and be empty), enforcing the
@@ -195,7 +274,17 @@ pub fn extract<R: Read + Seek>(
     out: &Path,
     limits: &UnzipLimits,
 ) -> Result<Vec<Extracted>, String> {
+    let mut reader = reader;
+    let declared = declared_entries(&mut reader).map_err(|e| format!("not a readable zip: {e}"))?;
     let mut archive = ZipArchive::new(reader).map_err(|e| format!("not a readable zip: {e}"))?;
+    if let Some(n) = declared
+        && n != archive.len() as u64
+    {
+        return Err(format!(
+            "its directory lists {n} entries but only {} distinct names: an entry appears more than once",
+            archive.len()
+        ));
+    }
     if archive.len() > limits.max_entries {
         return Err(format!(
             "it has {} entries, more than the limit of {}",
@@ -215,10 +304,16 @@ pub fn extract<R: Read + Seek>(
         if let Some(mode) = file.unix_mode()
             && mode & 0o170000 == 0o120000
         {
-            return Err(format!("entry `{raw}` is a symlink"));
+            return Err(format!(
+                "entry `{}` is a symlink",
+                crate::github::untrusted(&raw)
+            ));
         }
         if !seen.insert(name.clone()) {
-            return Err(format!("entry `{name}` appears more than once"));
+            return Err(format!(
+                "entry `{}` appears more than once",
+                crate::github::untrusted(&name)
+            ));
         }
         if total.saturating_add(file.size()) > limits.max_total_bytes {
             return Err(format!(
@@ -317,7 +412,19 @@ mod tests {
 
     #[test]
     fn unsafe_entry_names_are_rejected() {
-        for bad in ["/etc/passwd", "../x", "a/../../x", "C:/x", "a\\b", ""] {
+        for bad in [
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "C:/x",
+            "a\\b",
+            "",
+            "a\0b",
+            "a\n::warning::x",
+            "a\r",
+            "a:b",
+            "x/..",
+        ] {
             assert!(safe_name(bad).is_err(), "{bad:?}");
         }
         assert_eq!(safe_name("./a//b").unwrap(), "a/b");
@@ -342,6 +449,18 @@ mod tests {
         .unwrap_err();
         assert!(err.contains("more than once"), "{err}");
 
+        // The same name twice (the writer refuses that: rename the second entry).
+        let mut twice = zip_of(&[("proof-a.json", b"FAIL"), ("proof-b.json", b"PASS")]);
+        let mut i = 0;
+        while let Some(at) = twice[i..].windows(12).position(|w| w == b"proof-b.json") {
+            twice[i + at..i + at + 12].copy_from_slice(b"proof-a.json");
+            i += at + 12;
+        }
+        let out = tempfile::tempdir().unwrap();
+        let err = extract(Cursor::new(twice), out.path(), &UnzipLimits::default()).unwrap_err();
+        assert!(err.contains("more than once"), "{err}");
+        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+
         let mut w = ZipWriter::new(Cursor::new(Vec::new()));
         w.add_symlink("link", "/etc/passwd", SimpleFileOptions::default())
             .unwrap();
@@ -349,6 +468,17 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let err = extract(Cursor::new(link), out.path(), &UnzipLimits::default()).unwrap_err();
         assert!(err.contains("symlink"), "{err}");
+
+        let out = tempfile::tempdir().unwrap();
+        let err = extract(
+            Cursor::new(zip_of(&[("a\n::warning::x", b"1")])),
+            out.path(),
+            &UnzipLimits::default(),
+        )
+        .unwrap_err();
+        assert!(!err.contains('\n'), "{err}");
+        assert!(err.contains("a\\n::warning::x"), "{err}");
+        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 
         let zeros = vec![0u8; 1 << 20];
         let bomb = zip_of(&[("z", &zeros)]);

@@ -213,6 +213,90 @@ pub enum LedgerError {
     /// A random ledger id could not be drawn.
     #[error("cannot draw a random ledger id")]
     Random,
+    /// Another append held the lock for longer than an append waits.
+    #[error(
+        "ledger `{}` is locked by another append (`{}` exists); if no append is running, remove that file",
+        path.display(),
+        lock.display()
+    )]
+    Locked {
+        /// The ledger file.
+        path: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+    },
+}
+
+/// How long an append waits for another one to finish.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// An exclusive lock on a ledger: the file `<ledger>.lock`, created with `O_EXCL`
+/// (`create_new`) and removed when dropped. Every append holds it from reading the chain's
+/// head to writing the new line, so two appends never link to the same head.
+#[derive(Debug)]
+struct LedgerLock {
+    path: PathBuf,
+}
+
+impl LedgerLock {
+    fn acquire(ledger: &Path, wait: std::time::Duration) -> Result<Self, LedgerError> {
+        let mut name = ledger.as_os_str().to_owned();
+        name.push(".lock");
+        let lock = PathBuf::from(name);
+        let start = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(2);
+        loop {
+            match OpenOptions::new().write(true).create_new(true).open(&lock) {
+                Ok(mut f) => {
+                    // Who holds it, for a person looking at a stale lock.
+                    let _ = writeln!(f, "{}", std::process::id());
+                    return Ok(Self { path: lock });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if start.elapsed() >= wait {
+                        return Err(LedgerError::Locked {
+                            path: ledger.to_owned(),
+                            lock,
+                        });
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(50));
+                }
+                Err(source) => {
+                    return Err(LedgerError::Io { path: lock, source });
+                }
+            }
+        }
+    }
+}
+
+impl Drop for LedgerLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// What the file holds now: its id (none while empty), its length and its head. A
+/// broken chain is an error.
+fn chain_state(path: &Path) -> Result<(Option<String>, u64, Option<Sha256Digest>), LedgerError> {
+    let io_err = |source| LedgerError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let lines = match std::fs::File::open(path) {
+        Ok(f) => read_lines(io::BufReader::new(f)).map_err(io_err)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io_err(e)),
+    };
+    let report = check(&lines, None, None);
+    if let (Some(line), Some(message)) = (report.first_bad_line, report.message) {
+        return Err(LedgerError::Broken {
+            path: path.to_owned(),
+            line,
+            message,
+        });
+    }
+    Ok((report.ledger_id, report.chain_length, report.root_hash))
 }
 
 /// Checks a ledger id against `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`.
@@ -606,6 +690,9 @@ pub struct Ledger {
     ledger_id: String,
     next_sequence: u64,
     head: Sha256Digest,
+    /// Whether the id was read from the file or asked for; a drawn one gives way to the
+    /// id of a ledger another append created in the meantime.
+    id_fixed: bool,
 }
 
 impl Ledger {
@@ -618,24 +705,9 @@ impl Ledger {
         if let Some(id) = ledger_id {
             validate_ledger_id(id)?;
         }
-        let io_err = |source| LedgerError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let lines = match std::fs::File::open(path) {
-            Ok(f) => read_lines(io::BufReader::new(f)).map_err(io_err)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(io_err(e)),
-        };
-        let report = check(&lines, None, None);
-        if let (Some(line), Some(message)) = (report.first_bad_line, report.message) {
-            return Err(LedgerError::Broken {
-                path: path.to_owned(),
-                line,
-                message,
-            });
-        }
-        let id = match (report.ledger_id, ledger_id) {
+        let (found_id, length, root) = chain_state(path)?;
+        let id_fixed = found_id.is_some() || ledger_id.is_some();
+        let id = match (found_id, ledger_id) {
             (Some(found), Some(wanted)) if found != wanted => {
                 return Err(LedgerError::IdMismatch {
                     path: path.to_owned(),
@@ -647,12 +719,13 @@ impl Ledger {
             (None, Some(wanted)) => wanted.to_owned(),
             (None, None) => random_ledger_id()?,
         };
-        let head = report.root_hash.unwrap_or_else(|| genesis_hash(&id));
+        let head = root.unwrap_or_else(|| genesis_hash(&id));
         Ok(Self {
             path: path.to_owned(),
-            next_sequence: report.chain_length + 1,
+            next_sequence: length + 1,
             ledger_id: id,
             head,
+            id_fixed,
         })
     }
 
@@ -690,7 +763,10 @@ impl Ledger {
         self.next_sequence == 1
     }
 
-    /// Signs and appends one event, stamped with `now`.
+    /// Signs and appends one event, stamped with `now`. The append holds the ledger's
+    /// lock (`<ledger>.lock`, waiting up to 30 s for another append) and links to the
+    /// head the file has under that lock, so appends from several processes at once each
+    /// get their own place in the chain.
     pub fn append(
         &mut self,
         key: &SigningKey,
@@ -699,6 +775,31 @@ impl Ledger {
         attributes: BTreeMap<String, String>,
         now: DateTime<Utc>,
     ) -> Result<Appended, LedgerError> {
+        let io_err = |source| LedgerError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        if let Some(dir) = self.path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(io_err)?;
+        }
+        let _lock = LedgerLock::acquire(&self.path, LOCK_WAIT)?;
+        let (found_id, length, root) = chain_state(&self.path)?;
+        match found_id {
+            Some(found) if found != self.ledger_id && !self.id_fixed => self.ledger_id = found,
+            Some(found) if found != self.ledger_id => {
+                return Err(LedgerError::IdMismatch {
+                    path: self.path.clone(),
+                    found,
+                    wanted: self.ledger_id.clone(),
+                });
+            }
+            _ => {}
+        }
+        self.id_fixed = true;
+        self.next_sequence = length + 1;
+        self.head = root.unwrap_or_else(|| genesis_hash(&self.ledger_id));
         let event = LedgerEvent {
             format_version: EVENT_FORMAT_VERSION,
             ledger_id: self.ledger_id.clone(),
@@ -719,11 +820,6 @@ impl Ledger {
             path: self.path.clone(),
             source,
         };
-        if let Some(dir) = self.path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(io_err)?;
-        }
         let mut f = OpenOptions::new()
             .create(true)
             .append(true)
@@ -795,6 +891,46 @@ mod tests {
     fn verify_lines(ls: &[String], k: &SigningKey) -> LedgerReport {
         let text = ls.join("\n") + "\n";
         verify(text.as_bytes(), &[k.public_key()], None).unwrap()
+    }
+
+    #[test]
+    fn concurrent_appends_each_get_their_own_place_in_the_chain() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("ledger.jsonl");
+        let k = key();
+        const N: usize = 16;
+        let barrier = std::sync::Barrier::new(N);
+        std::thread::scope(|s| {
+            for i in 0..N {
+                let (path, k, barrier) = (&path, &k, &barrier);
+                s.spawn(move || {
+                    // Every handle opens before any appends: all see the same (empty) head.
+                    let mut l = Ledger::open(path, None).unwrap();
+                    barrier.wait();
+                    let d = Sha256Digest::of(format!("event {i}").as_bytes());
+                    l.append(k, EventKind::Generate, vec![d], BTreeMap::new(), now(0))
+                        .unwrap();
+                });
+            }
+        });
+        let r = verify_lines(&lines(&path), &k);
+        assert_eq!(r.verification_status, "VERIFIED", "{r:?}");
+        assert_eq!(r.chain_length, N as u64);
+        let mut lock = path.clone().into_os_string();
+        lock.push(".lock");
+        assert!(!Path::new(&lock).exists(), "the lock is released");
+    }
+
+    #[test]
+    fn a_held_lock_makes_an_append_wait_then_give_up_naming_the_file() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("ledger.jsonl");
+        let held = LedgerLock::acquire(&path, LOCK_WAIT).unwrap();
+        let err = LedgerLock::acquire(&path, std::time::Duration::from_millis(30)).unwrap_err();
+        assert!(matches!(err, LedgerError::Locked { .. }), "{err}");
+        assert!(err.to_string().contains("ledger.jsonl.lock"), "{err}");
+        drop(held);
+        assert!(LedgerLock::acquire(&path, LOCK_WAIT).is_ok());
     }
 
     #[test]

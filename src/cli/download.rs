@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use proofgate::artifact::download::{Selector, Source};
 use proofgate::artifact::zip::UnzipLimits;
 use proofgate::artifact::{self, DownloadRequest, Env};
+use proofgate::github::untrusted;
 
 use super::upload::{classify, progress, runtime, write_outputs};
 use super::{CliResult, Global, Outcome};
@@ -52,10 +53,11 @@ pub struct Args {
         hide_env_values = true
     )]
     pub github_token: Option<String>,
-    /// Most bytes one artifact may unpack to.
+    /// Most bytes all the artifacts of this download may unpack to, together (the zips
+    /// fetched are held to about the same).
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
     pub max_size: u64,
-    /// Most entries one artifact may have.
+    /// Most entries all the artifacts of this download may have, together.
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub max_entries: usize,
     /// Print the result as JSON on stdout.
@@ -112,23 +114,23 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
     }
     if args.json {
         let text = serde_json::to_string_pretty(&report).map_err(super::CliError::io)?;
-        println!("{text}");
+        println!("{}", proofgate::github::log::json(&text));
     } else {
         for a in &report.artifacts {
             println!(
                 "{}\t{}\t{}\t{}\t{}",
-                a.name,
+                untrusted(&a.name),
                 a.id,
                 a.digest,
                 a.files.len(),
-                a.path.display()
+                untrusted(&a.path.display().to_string())
             );
         }
     }
     for a in &report.artifacts {
         eprintln!(
             "downloaded `{}` (id {}, {} bytes, {}{}): {} file(s) into `{}`",
-            a.name,
+            untrusted(&a.name),
             a.id,
             a.size,
             a.digest,
@@ -138,7 +140,7 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
                 ""
             },
             a.files.len(),
-            a.path.display()
+            untrusted(&a.path.display().to_string())
         );
     }
     if let Some(out) = env.get("GITHUB_OUTPUT") {

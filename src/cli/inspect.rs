@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::anyhow;
 use serde::Serialize;
 
+use proofgate::github::untrusted;
 use proofgate::junit::{self, FileReport, JunitError, ParseOptions, Status, TestCase, Totals};
 
 use super::{CliError, CliResult, Global, Outcome, ResultExt};
@@ -112,7 +113,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
                         CliError::usage(anyhow!("{e}"))
                     });
                 }
-                eprintln!("error: {e}");
+                eprintln!("error: {}", untrusted(&e.to_string()));
                 let mut report = partial.map(|b| *b).unwrap_or_else(|| FileReport {
                     path: shown.clone(),
                     cases: Vec::new(),
@@ -137,7 +138,9 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = match args.format {
         Format::Json => write_json(&mut out, &parsed, &total, args.summary),
-        Format::Table => write_table(&mut out, &parsed, &total, args.summary),
+        Format::Table => fenced(&mut out, |out| {
+            write_table(out, &parsed, &total, args.summary)
+        }),
     };
     written
         .and_then(|()| out.flush())
@@ -156,6 +159,29 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     })
 }
 
+/// In Actions, a table of test names is fenced with `::stop-commands::` (it holds no
+/// command of proofgate's), on top of escaping each name: the runner reads no command
+/// inside even if an escape were missed.
+pub(crate) fn fenced<W: Write>(
+    out: &mut W,
+    body: impl FnOnce(&mut W) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let in_actions = std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true");
+    let fence = if in_actions {
+        Some(proofgate::github::Fence::new().map_err(std::io::Error::other)?)
+    } else {
+        None
+    };
+    if let Some(f) = &fence {
+        writeln!(out, "{}", f.open())?;
+    }
+    body(out)?;
+    if let Some(f) = &fence {
+        writeln!(out, "{}", f.close())?;
+    }
+    Ok(())
+}
+
 /// Parses without keeping the cases: only the totals and warnings.
 fn read_summary(path: &Path, shown: &str, opts: &ParseOptions) -> Result<FileReport, JunitError> {
     let file = std::fs::File::open(path)
@@ -172,7 +198,13 @@ fn read_summary(path: &Path, shown: &str, opts: &ParseOptions) -> Result<FileRep
 
 fn print_warnings(r: &FileReport) {
     for w in &r.warnings {
-        eprintln!("warning: {}:{}:{}: {}", r.path, w.line, w.column, w.message);
+        eprintln!(
+            "warning: {}:{}:{}: {}",
+            untrusted(&r.path),
+            w.line,
+            w.column,
+            untrusted(&w.message)
+        );
     }
 }
 
@@ -194,12 +226,8 @@ fn write_json(
             .collect(),
         totals: *total,
     };
-    serde_json::to_writer_pretty(&mut *out, &report).map_err(|e| match e.io_error_kind() {
-        // Keep the kind (a closed pipe is a normal end for `| head`).
-        Some(kind) => std::io::Error::new(kind, e),
-        None => std::io::Error::other(e),
-    })?;
-    writeln!(out)
+    let text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
+    writeln!(out, "{}", proofgate::github::log::json(&text))
 }
 
 fn totals_line(t: &Totals) -> String {
@@ -209,13 +237,15 @@ fn totals_line(t: &Totals) -> String {
     )
 }
 
+/// The test's name as the table shows it, escaped: it comes from the JUnit file.
 fn test_label(c: &TestCase) -> String {
-    match (c.file.as_deref(), c.classname.is_empty()) {
+    let label = match (c.file.as_deref(), c.classname.is_empty()) {
         (_, false) => format!("{}::{}", c.classname, c.name),
         (Some(f), true) => format!("{f}::{}", c.name),
         (None, true) if c.name.is_empty() => "(no name)".to_owned(),
         (None, true) => c.name.clone(),
-    }
+    };
+    untrusted(&label).into_owned()
 }
 
 fn write_table(
@@ -226,7 +256,7 @@ fn write_table(
 ) -> std::io::Result<()> {
     for p in parsed {
         let r = &p.report;
-        writeln!(out, "{}", r.path)?;
+        writeln!(out, "{}", untrusted(&r.path))?;
         if !summary && !r.cases.is_empty() {
             let width = r
                 .cases
@@ -252,12 +282,12 @@ fn write_table(
                 if matches!(c.status, Status::Failed | Status::Error | Status::Flaky)
                     && let Some(first) = c.message.as_deref().and_then(|m| m.lines().next())
                 {
-                    writeln!(out, "  {:<8} {}", "", first)?;
+                    writeln!(out, "  {:<8} {}", "", untrusted(first))?;
                 }
             }
         }
         if let Some(e) = &p.error {
-            writeln!(out, "  incomplete: {e}")?;
+            writeln!(out, "  incomplete: {}", untrusted(&e.to_string()))?;
         }
         writeln!(out, "  {}", totals_line(&r.totals))?;
     }

@@ -94,7 +94,9 @@ fn ledger_path(file: &Option<PathBuf>, global: &Global) -> PathBuf {
 
 fn classify(e: LedgerError) -> CliError {
     match e {
-        LedgerError::Io { .. } | LedgerError::Random => CliError::io(e),
+        LedgerError::Io { .. } | LedgerError::Random | LedgerError::Locked { .. } => {
+            CliError::io(e)
+        }
         other => CliError::usage(other),
     }
 }

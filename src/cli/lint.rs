@@ -75,7 +75,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
                 "findings": findings,
             });
             let s = serde_json::to_string_pretty(&v).map_err(CliError::io)?;
-            writeln!(out, "{s}")
+            writeln!(out, "{}", proofgate::github::log::json(&s))
                 .context("cannot write to stdout")
                 .map_err(CliError::io)?;
         }

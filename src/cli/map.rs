@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context as _, anyhow};
+use proofgate::github::log::untrusted_lines;
 use proofgate::junit::{self, ParseOptions, TestCase};
 use proofgate::model::{map_cases, map_report};
 
@@ -66,17 +67,21 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     let mapping = map_cases(&model, &cases);
     let report = map_report(&model, &mapping, &cases, &sources);
     let text = match args.format {
-        Format::Table => report.render_table(),
+        // Test names and paths come from JUnit and headers: no line of the table may
+        // be read as a workflow command.
+        Format::Table => untrusted_lines(&report.render_table()),
         Format::Json => {
-            let mut s = serde_json::to_string_pretty(&report).or_io()?;
+            let s = serde_json::to_string_pretty(&report).or_io()?;
+            let mut s = proofgate::github::log::json(&s).into_owned();
             s.push('\n');
             s
         }
     };
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .context("cannot write to stdout")
-        .or_io()?;
+    let mut out = std::io::stdout().lock();
+    let written = match args.format {
+        Format::Table => super::inspect::fenced(&mut out, |o| o.write_all(text.as_bytes())),
+        Format::Json => out.write_all(text.as_bytes()),
+    };
+    written.context("cannot write to stdout").or_io()?;
     Ok(Outcome::Yes)
 }

@@ -235,7 +235,10 @@ pub fn main() -> ExitCode {
         Ok(Outcome::No) => ExitCode::from(1),
         Err(e) if is_broken_pipe(&e.error) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {:#}", e.error);
+            // The chain may quote names, paths and text from the input: no line of it may
+            // be read as a workflow command.
+            let text = format!("{:#}", e.error);
+            eprintln!("error: {}", proofgate::github::log::untrusted_lines(&text));
             ExitCode::from(match e.kind {
                 FailureKind::Usage => 2,
                 FailureKind::Io => 3,

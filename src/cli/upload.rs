@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use proofgate::artifact::{self, Env, UploadRequest, names};
+use proofgate::github::untrusted;
 
 use super::{CliError, CliResult, Global, Outcome};
 
@@ -73,21 +74,25 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
         eprintln!();
     }
     for n in &report.notices {
-        eprintln!("notice: {n}");
+        eprintln!("notice: {}", untrusted(n));
     }
     eprintln!(
         "uploaded `{}`: {} file(s), {} bytes, {}, kept {} days",
-        report.name, report.files, report.size, report.digest, report.retention_days
+        untrusted(&report.name),
+        report.files,
+        report.size,
+        report.digest,
+        report.retention_days
     );
     if args.json {
         let text = serde_json::to_string_pretty(&report).map_err(CliError::io)?;
-        println!("{text}");
+        println!("{}", proofgate::github::log::json(&text));
     } else {
         println!("artifact-id={}", report.id);
-        println!("artifact-name={}", report.name);
+        println!("artifact-name={}", untrusted(&report.name));
         println!("artifact-digest={}", report.digest);
         if let Some(url) = &report.url {
-            println!("artifact-url={url}");
+            println!("artifact-url={}", untrusted(url));
         }
     }
     if let Some(out) = env.get("GITHUB_OUTPUT") {

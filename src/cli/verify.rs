@@ -336,10 +336,10 @@ fn download(args: &Args, _env: &RunnerEnv) -> Result<PathBuf, CliError> {
     for a in &report.artifacts {
         eprintln!(
             "downloaded `{}` (id {}): {} file(s) into `{}`",
-            a.name,
+            github::untrusted(&a.name),
             a.id,
             a.files.len(),
-            a.path.display()
+            github::untrusted(&a.path.display().to_string())
         );
     }
     Ok(path)

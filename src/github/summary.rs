@@ -17,21 +17,51 @@ pub struct SummaryTable {
     pub rows: Vec<Vec<String>>,
 }
 
-/// Escapes a table cell: pipes, line breaks, and HTML-significant `<`/`>`/`&`.
-pub fn escape_cell(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+/// Escapes untrusted text for inline Markdown that GitHub renders with HTML allowed.
+///
+/// The characters that open inline constructs or split a table row get a backslash
+/// (backslash, backtick, `*`, `[`, `]`, `|`, `~`, and `_` unless it sits between two
+/// letters or digits); `<`, `>` and `&` become entities; line breaks become `<br>`; other
+/// control characters are dropped. The text cannot open a link, an image, emphasis, a
+/// code span, HTML, a new block or a new table row.
+pub fn escape_markdown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut chars = s.chars().peekable();
+    let mut prev: Option<char> = None;
+    while let Some(c) = chars.next() {
+        let before = prev.replace(c);
         match c {
-            '|' => out.push_str("\\|"),
-            '\n' => out.push_str("<br>"),
-            '\r' => {}
+            // Between two letters or digits `_` can neither open nor close emphasis
+            // (`SCRIPT_DIGEST_MISMATCH`, `backup_db.py` stay as written).
+            '_' if before.is_some_and(char::is_alphanumeric)
+                && chars.peek().is_some_and(|n| n.is_alphanumeric()) =>
+            {
+                out.push('_');
+            }
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
+            '\r' => {
+                if chars.peek() != Some(&'\n') {
+                    out.push_str("<br>");
+                }
+            }
+            '\n' | '\u{2028}' | '\u{2029}' => out.push_str("<br>"),
+            c if c.is_control() => {}
             c => out.push(c),
         }
     }
     out
+}
+
+/// Escapes a table cell: [`escape_markdown`], which also covers the pipes that would
+/// split the row.
+pub fn escape_cell(s: &str) -> String {
+    escape_markdown(s)
 }
 
 fn row_line(cells: &[String]) -> String {
@@ -162,6 +192,24 @@ mod tests {
     #[test]
     fn escapes_pipes_and_line_breaks_in_cells() {
         assert_eq!(escape_cell("a|b\nc<d>"), "a\\|b<br>c&lt;d&gt;");
+    }
+
+    #[test]
+    fn untrusted_text_cannot_inject_links_images_html_or_rows() {
+        let out =
+            escape_markdown("x](http://evil) ![i](http://evil/i.png) <img src=x> `c` *b* _u_");
+        assert_eq!(
+            out,
+            "x\\](http://evil) !\\[i\\](http://evil/i.png) &lt;img src=x&gt; \\`c\\` \\*b\\* \\_u\\_"
+        );
+        assert_eq!(
+            escape_markdown("SCRIPT_DIGEST_MISMATCH a_b"),
+            "SCRIPT_DIGEST_MISMATCH a_b"
+        );
+        assert_eq!(escape_markdown("__x__ a__b"), "\\_\\_x\\_\\_ a\\_\\_b");
+        let row = escape_cell("a\r\n| b | c |\n|---|");
+        assert!(!row.contains('\n') && !row.contains('\r'), "{row}");
+        assert!(!row.contains(" |"), "{row}");
     }
 
     #[test]

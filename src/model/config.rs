@@ -277,9 +277,42 @@ fn valid_public_key(s: &str) -> bool {
         .is_ok_and(|b| b.len() == 32)
 }
 
+/// The largest `proofgate.yaml` parsed.
+pub(crate) const CONFIG_LIMIT: usize = 4 << 20;
+
 /// Parses and checks `proofgate.yaml`. `display` names the file in findings. Errors are
 /// returned all together.
 pub(crate) fn parse(text: &str, display: &str) -> Result<Config, Vec<Finding>> {
+    let refuse = |line: u32, column: u32, code: &'static str, message: String| {
+        Err(vec![Finding {
+            severity: Severity::Error,
+            path: display.to_owned(),
+            line,
+            column,
+            code,
+            message,
+        }])
+    };
+    // Bounded before the parser sees it: size, then nesting depth.
+    if text.len() > CONFIG_LIMIT {
+        return refuse(
+            1,
+            1,
+            "yaml-too-large",
+            format!(
+                "the file is {} bytes, more than the limit of {CONFIG_LIMIT}",
+                text.len()
+            ),
+        );
+    }
+    if let Err(deep) = super::yamlpos::check_depth(text) {
+        return refuse(
+            deep.at.0,
+            deep.at.1,
+            "yaml-too-deep",
+            format!("invalid YAML: {}", deep.message()),
+        );
+    }
     let value: Value = match serde_yaml_ng::from_str(text) {
         Ok(v) => v,
         Err(e) => {
@@ -541,7 +574,7 @@ fn scripts(cx: &mut Cx<'_>, v: &Value, cfg: &mut Config) {
             "roots" => {
                 cfg.roots = cx.strings(&key, v);
                 for (i, r) in cfg.roots.clone().iter().enumerate() {
-                    if r.starts_with('/') || r.split('/').any(|c| c == "..") {
+                    if r.starts_with(['/', '\\']) || r.split(['/', '\\']).any(|c| c == "..") {
                         cx.err(
                             &format!("{key}[{i}]"),
                             "bad-value",

@@ -122,13 +122,18 @@ pub fn extract(path: &str, bytes: &[u8]) -> Extracted {
             }
             continue;
         }
-        // First non-comment line: a docstring header (Python only)?
-        if python && t.ends_with("\"\"\"") {
-            let mut j = i + 1;
-            while j < lines.len() && lines[j].trim().is_empty() {
+        // First non-comment line: a docstring header (Python only)? `"""` then `---` on
+        // the next non-blank line, or both on one line (`"""---`, as pydocstyle's D212
+        // fix writes it).
+        if python && (t.ends_with("\"\"\"") || t == "\"\"\"---") {
+            let mut j = i;
+            if t != "\"\"\"---" {
                 j += 1;
+                while j < lines.len() && lines[j].trim().is_empty() {
+                    j += 1;
+                }
             }
-            if j < lines.len() && lines[j].trim_end() == "---" {
+            if j < lines.len() && (j == i || lines[j].trim_end() == "---") {
                 let mut out = Vec::new();
                 for (k, l) in lines.iter().enumerate().skip(j + 1) {
                     if l.trim_end() == "---" {
@@ -480,7 +485,15 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn one_of(&mut self, key: &str, v: &Value, allowed: &'a [String]) -> Option<String> {
+    /// A value from one of the `allowed` lists; `list` names the list (`owners`) so the
+    /// message can say where to add a new value.
+    fn one_of(
+        &mut self,
+        key: &str,
+        v: &Value,
+        allowed: &'a [String],
+        list: &str,
+    ) -> Option<String> {
         let s = self.string(key, v)?;
         if allowed.contains(&s) {
             Some(s)
@@ -488,7 +501,10 @@ impl<'a> Checker<'a> {
             self.err(
                 key,
                 "bad-value",
-                format!("{s:?} is not one of {}", allowed.join(", ")),
+                format!(
+                    "{s:?} is not one of {}; to allow it, add it to `allowed.{list}` in proofgate.yaml",
+                    allowed.join(", ")
+                ),
             );
             None
         }
@@ -583,17 +599,17 @@ impl<'a> Checker<'a> {
                 "type" => {
                     present.push("type");
                     let allowed = &self.allowed.types;
-                    h.kind = self.one_of(&key, val, allowed);
+                    h.kind = self.one_of(&key, val, allowed, "types");
                 }
                 "owner" => {
                     present.push("owner");
                     let allowed = &self.allowed.owners;
-                    h.owner = self.one_of(&key, val, allowed);
+                    h.owner = self.one_of(&key, val, allowed, "owners");
                 }
                 "status" => {
                     present.push("status");
                     let allowed = &self.allowed.statuses;
-                    h.status = self.one_of(&key, val, allowed);
+                    h.status = self.one_of(&key, val, allowed, "statuses");
                 }
                 "maturity" => {
                     h.maturity = match val.as_u64() {
@@ -654,7 +670,7 @@ impl<'a> Checker<'a> {
                 "runner" => {
                     present.push("runner");
                     let allowed = &self.allowed.runners;
-                    t.runner = self.one_of(&sub, val, allowed);
+                    t.runner = self.one_of(&sub, val, allowed, "runners");
                 }
                 "command" => {
                     present.push("command");
@@ -830,6 +846,26 @@ mod tests {
         assert_eq!(h.yaml, "id: a\ntest:\n  runner: pytest\n");
         assert_eq!(h.start_line, 4);
         assert_eq!(h.file_pos(3, 3), (7, 3));
+    }
+
+    #[test]
+    fn docstring_header_on_the_opening_line_is_the_same_header() {
+        let split = "#!/usr/bin/env python3\n\"\"\"\n---\nid: a\nowner: x\n---\nPurpose\n\"\"\"\n";
+        let joined = "#!/usr/bin/env python3\n\"\"\"---\nid: a\nowner: x\n---\nPurpose\n\"\"\"\n";
+        let a = header(extract("scripts/a.py", split.as_bytes()));
+        let b = header(extract("scripts/a.py", joined.as_bytes()));
+        assert_eq!(b.format, HeaderFormat::Docstring);
+        assert_eq!(a.yaml, b.yaml);
+        assert_eq!(b.start_line, 2);
+        assert_eq!(b.file_pos(2, 1), (4, 1));
+        let unclosed = "\"\"\"---\nid: a\n\"\"\"\n";
+        assert_eq!(
+            extract("a.py", unclosed.as_bytes()),
+            Extracted::Unclosed {
+                line: 1,
+                format: HeaderFormat::Docstring
+            }
+        );
     }
 
     #[test]

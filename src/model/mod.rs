@@ -44,6 +44,9 @@ use yamlpos::PosIndex;
 /// At most this many bytes of a script are read to find its header.
 pub const HEADER_READ_LIMIT: u64 = 1 << 20;
 
+/// The largest header YAML parsed (real headers are well under 4 KiB).
+pub const HEADER_YAML_LIMIT: usize = 64 * 1024;
+
 /// One governed (or ungoverned) script.
 #[derive(Clone, Debug, Serialize)]
 pub struct Script {
@@ -110,7 +113,9 @@ impl fmt::Display for Severity {
     }
 }
 
-/// A lint-level problem, at a file position. Displays as `path:line:column: message`.
+/// A lint-level problem, at a file position. Displays as `path:line:column: message`,
+/// path and message escaped ([`crate::github::untrusted`]): both can quote a pull
+/// request's file names and header text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// Error or warning.
@@ -129,10 +134,14 @@ pub struct Finding {
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::github::untrusted;
         write!(
             f,
             "{}:{}:{}: {}",
-            self.path, self.line, self.column, self.message
+            untrusted(&self.path),
+            self.line,
+            self.column,
+            untrusted(&self.message)
         )
     }
 }
@@ -237,6 +246,64 @@ impl Locator<'_> {
             code,
             message,
         }
+    }
+}
+
+/// What a repository-relative path names on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OnDisk {
+    /// Nothing (yet): a missing file is its own finding.
+    Missing,
+    /// A regular file inside the root (through symlinks that stay inside).
+    File,
+    /// A directory inside the root.
+    Dir,
+}
+
+/// Checks that `rel` (already free of `..` and absolute forms) names nothing outside
+/// `root` and nothing but a regular file or a directory: a symlink that leads out of the
+/// repository, a device (`/dev/zero` through a link), a FIFO or a socket is refused,
+/// since `generate` and `verify` would read it. The reason names the path.
+fn check_on_disk(root: &Path, rel: &str) -> Result<OnDisk, String> {
+    let path = root.join(rel);
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(_) => return Ok(OnDisk::Missing),
+    };
+    let followed = if meta.file_type().is_symlink() {
+        let real = std::fs::canonicalize(&path)
+            .map_err(|e| format!("`{rel}` is a symbolic link that cannot be followed ({e})"))?;
+        let base = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        if !real.starts_with(&base) {
+            return Err(format!(
+                "`{rel}` is a symbolic link to `{}`, outside the repository",
+                real.display()
+            ));
+        }
+        std::fs::metadata(&real).map_err(|e| format!("`{rel}` cannot be read ({e})"))?
+    } else {
+        // A link in a parent folder can still lead out: compare the real path too.
+        if rel.contains('/') {
+            let real = std::fs::canonicalize(&path)
+                .map_err(|e| format!("`{rel}` cannot be resolved ({e})"))?;
+            let base = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+            if !real.starts_with(&base) {
+                return Err(format!(
+                    "`{rel}` resolves to `{}`, outside the repository",
+                    real.display()
+                ));
+            }
+        }
+        meta
+    };
+    if followed.is_file() {
+        Ok(OnDisk::File)
+    } else if followed.is_dir() {
+        Ok(OnDisk::Dir)
+    } else {
+        Err(format!(
+            "`{rel}` is neither a regular file nor a directory (a device, FIFO or socket cannot be a test file)"
+        ))
     }
 }
 
@@ -460,6 +527,19 @@ fn discover(cx: &mut Ctx<'_>, cfg_display: &str) -> Vec<String> {
             });
             continue;
         }
+        if let Err(why) = check_on_disk(cx.root, r) {
+            let key = format!("scripts.roots[{i}]");
+            let (line, column) = cx.cfg.pos.find(&key).unwrap_or((1, 1));
+            cx.findings.push(Finding {
+                severity: Severity::Error,
+                path: cfg_display.to_owned(),
+                line,
+                column,
+                code: "outside-repository",
+                message: format!("{key}: {why}"),
+            });
+            continue;
+        }
         let walk = ignore::WalkBuilder::new(&dir)
             .sort_by_file_name(|a, b| a.cmp(b))
             .build();
@@ -553,6 +633,32 @@ impl Ctx<'_> {
             }
             Extracted::Header(raw) => raw,
         };
+        // Bounded before the parser sees it: size, then nesting depth (deeply nested flow
+        // collections parse in quadratic time).
+        if raw.yaml.len() > HEADER_YAML_LIMIT {
+            self.error(
+                rel,
+                raw.start_line,
+                1,
+                "yaml-too-large",
+                format!(
+                    "the header is {} bytes of YAML, more than the limit of {HEADER_YAML_LIMIT}; keep the header short and move the rest to proofgate.yaml or the script",
+                    raw.yaml.len()
+                ),
+            );
+            return Some(self.ungoverned(rel, Some(raw.format), raw.start_line));
+        }
+        if let Err(deep) = yamlpos::check_depth(&raw.yaml) {
+            let (line, column) = raw.file_pos(deep.at.0, deep.at.1);
+            self.error(
+                rel,
+                line,
+                column,
+                "yaml-too-deep",
+                format!("invalid YAML in the header: {}", deep.message()),
+            );
+            return Some(self.ungoverned(rel, Some(raw.format), raw.start_line));
+        }
         let parsed = match fastyaml::parse(&raw.yaml) {
             Some(v) => Ok(v),
             None => serde_yaml_ng::from_str(&raw.yaml),
@@ -640,14 +746,27 @@ impl Ctx<'_> {
             self.findings.push(f);
             return None;
         }
-        if !self.root.join(&path).exists() {
-            let f = loc.finding(
-                Severity::Error,
-                "path",
-                "missing-file",
-                format!("{}.path: `{path}` does not exist", d.key),
-            );
-            self.findings.push(f);
+        match check_on_disk(self.root, &path) {
+            Ok(OnDisk::Missing) => {
+                let f = loc.finding(
+                    Severity::Error,
+                    "path",
+                    "missing-file",
+                    format!("{}.path: `{path}` does not exist", d.key),
+                );
+                self.findings.push(f);
+            }
+            Ok(OnDisk::File | OnDisk::Dir) => {}
+            Err(why) => {
+                let f = loc.finding(
+                    Severity::Error,
+                    "path",
+                    "outside-repository",
+                    format!("{}.path: {why}", d.key),
+                );
+                self.findings.push(f);
+                return None;
+            }
         }
         if on_disk.contains(&path) {
             let f = loc.finding(Severity::Error, "path", "declared-twice", format!("{}.path: `{path}` is under a script root and is read from its own header; remove one of the two", d.key));
@@ -787,14 +906,21 @@ impl Ctx<'_> {
                 exists_dir.is_ok_and(|d| d)
             });
             let probed = probed.into_inner();
+            // What the path names on disk must be a regular file or a directory inside
+            // the root: anything else is a bad selector, and never hashed.
+            let parsed = parsed.and_then(|sel| match sel.test_file() {
+                Some(f) if !f.is_empty() => check_on_disk(root, f).map(|d| (sel, Some(d))),
+                _ => Ok((sel, None)),
+            });
             match parsed {
-                Ok(sel) => {
+                Ok((sel, on_disk)) => {
                     if let Some(f) = sel.test_file()
                         && !test_files.iter().any(|t| t == f)
                     {
                         test_files.push(f.to_owned());
-                        let exists = match &probed {
-                            Some((p, e)) if p == f => *e,
+                        let exists = match (&probed, on_disk) {
+                            (_, Some(d)) => d != OnDisk::Missing,
+                            (Some((p, e)), None) if p == f => *e,
                             _ => self.root.join(f).exists(),
                         };
                         let missing = !f.is_empty() && !exists;

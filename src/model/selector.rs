@@ -126,6 +126,20 @@ pub fn normalize_path(p: &str) -> String {
     }
 }
 
+/// Refuses a path that could leave the repository whatever the checkout holds: absolute
+/// (`/x`, `\\x`, `C:x`), or with a `..` component. What it names on disk (a symlink, a
+/// device) is checked where the checkout is at hand ([`super::Model::load`]).
+fn inside_repository(t: &str) -> Result<(), String> {
+    let b = t.as_bytes();
+    let drive = b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic();
+    if t.starts_with(['/', '\\']) || drive || t.split(['/', '\\']).any(|c| c == "..") {
+        return Err(format!(
+            "{t:?} must be a path inside the repository (relative, without `..`)"
+        ));
+    }
+    Ok(())
+}
+
 fn glob(s: &str) -> Result<GlobSel, String> {
     Glob::new(s)
         .map(|g| GlobSel {
@@ -179,14 +193,13 @@ impl Selector {
                     "{t:?} is not a pytest node id (`file::Class::test`)"
                 ));
             }
+            inside_repository(file)?;
             return Ok(Selector::NodeId {
                 file: normalize_path(file),
                 parts,
             });
         }
-        if t.starts_with('/') || t.split(['/', '\\']).any(|c| c == "..") {
-            return Err(format!("{t:?} must be a path inside the repository"));
-        }
+        inside_repository(t)?;
         let path = normalize_path(t);
         if path.is_empty() {
             return Ok(Selector::Path { path, dir: true });
@@ -881,6 +894,25 @@ mod tests {
 
     fn hits(s: &str, c: &TestCase) -> bool {
         sel(s).matches(&CaseView::new(c))
+    }
+
+    #[test]
+    fn paths_that_leave_the_repository_are_rejected_in_every_form() {
+        for bad in [
+            "/dev/zero",
+            "/dev/zero::t",
+            "../../etc/passwd::t",
+            "tests/../../x.py::t",
+            "..\\x.py",
+            "C:/Windows/x.py::t",
+            "\\\\server\\share\\t.py",
+            "tests/../../../etc",
+        ] {
+            let e = Selector::parse(bad, |_| false).unwrap_err();
+            assert!(e.contains("inside the repository"), "{bad:?}: {e}");
+        }
+        assert!(Selector::parse("tests/t.py::T::x", |_| false).is_ok());
+        assert!(Selector::parse("tests/..x/t.py", |_| false).is_ok());
     }
 
     #[test]

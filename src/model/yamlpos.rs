@@ -235,6 +235,134 @@ impl PosIndex {
     }
 }
 
+/// The deepest nesting a header or `proofgate.yaml` may have: flow collections (`[`, `{`)
+/// and block levels (indentation, `- ` items) together. Real files stay under 10.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// Why a YAML text was refused before parsing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TooDeep {
+    /// 1-based line and column of the bracket or key that went one level too deep.
+    pub(crate) at: Pos,
+}
+
+impl TooDeep {
+    /// The sentence for a finding.
+    pub(crate) fn message(&self) -> String {
+        format!(
+            "it nests more than {MAX_DEPTH} levels deep (flow `[`/`{{` and indentation together); \
+             flatten it"
+        )
+    }
+}
+
+fn column(line: &str, byte: usize) -> u32 {
+    u32::try_from(line[..byte].chars().count() + 1).unwrap_or(u32::MAX)
+}
+
+/// A linear scan that refuses YAML nested more than [`MAX_DEPTH`] levels deep, so the
+/// parser (quadratic on deeply nested flow sequences) never sees it. Quoted scalars,
+/// comments and block scalars are skipped; an unbalanced bracket in a plain scalar counts
+/// as a level, which errs on the side of refusing.
+pub(crate) fn check_depth(text: &str) -> Result<(), TooDeep> {
+    let mut flow = 0usize;
+    // Indentations of the open block levels, innermost last.
+    let mut blocks: Vec<usize> = Vec::new();
+    let mut block_scalar: Option<usize> = None;
+    let mut quote: Option<u8> = None;
+    for (n, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let lineno = u32::try_from(n + 1).unwrap_or(u32::MAX);
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let body = line.trim();
+        if let Some(bi) = block_scalar {
+            if body.is_empty() || indent > bi {
+                continue;
+            }
+            block_scalar = None;
+        }
+        if quote.is_none() && flow == 0 && !body.is_empty() && !body.starts_with('#') {
+            while blocks.last().is_some_and(|&b| b >= indent) {
+                blocks.pop();
+            }
+            blocks.push(indent);
+            // `- - - x`: every dash opens one more level.
+            let mut rest = &line[indent..];
+            let mut col = indent;
+            while let Some(r) = rest.strip_prefix("- ").or_else(|| rest.strip_prefix("-\t")) {
+                col += 2;
+                blocks.push(col);
+                rest = r.trim_start_matches([' ', '\t']);
+            }
+            if blocks.len() > MAX_DEPTH {
+                return Err(TooDeep {
+                    at: (lineno, column(line, indent)),
+                });
+            }
+        }
+        let bytes = line.as_bytes();
+        let mut prev: Option<u8> = None;
+        // The last non-blank byte before `i` on this line: a quote opens a scalar only
+        // where a value starts, never inside a plain scalar (`don't`).
+        let mut last: Option<u8> = None;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            match quote {
+                Some(b'"') => {
+                    if b == b'\\' {
+                        i += 1;
+                    } else if b == b'"' {
+                        quote = None;
+                    }
+                }
+                Some(_) => {
+                    if b == b'\'' {
+                        if bytes.get(i + 1) == Some(&b'\'') {
+                            i += 1;
+                        } else {
+                            quote = None;
+                        }
+                    }
+                }
+                None => match b {
+                    b'#' if matches!(prev, None | Some(b' ' | b'\t')) => break,
+                    b'"' | b'\''
+                        if matches!(last, None | Some(b':' | b'-' | b'?' | b'[' | b'{' | b',')) =>
+                    {
+                        quote = Some(b);
+                    }
+                    b'[' | b'{' => {
+                        flow += 1;
+                        if flow + blocks.len() > MAX_DEPTH {
+                            return Err(TooDeep {
+                                at: (lineno, column(line, i)),
+                            });
+                        }
+                    }
+                    b']' | b'}' => flow = flow.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            prev = Some(b);
+            if !matches!(b, b' ' | b'\t') {
+                last = Some(b);
+            }
+            i += 1;
+        }
+        if quote.is_none() && flow == 0 {
+            let value = body.split(" #").next().unwrap_or("").trim_end();
+            let tail = value.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '+');
+            if (tail.ends_with('|') || tail.ends_with('>'))
+                && (tail.len() == 1 || tail[..tail.len() - 1].ends_with([' ', ':']))
+            {
+                block_scalar = Some(indent);
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +400,44 @@ mod tests {
             let ix = PosIndex::build(&text);
             let _ = ix.find("a.b[0].c");
         }
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_with_its_position() {
+        let ok = format!(
+            "a: {}{}\n",
+            "[".repeat(MAX_DEPTH - 1),
+            "]".repeat(MAX_DEPTH - 1)
+        );
+        assert_eq!(check_depth(&ok), Ok(()));
+        let deep = format!("id: x\nb: {}\n", "[".repeat(200_000));
+        let e = check_depth(&deep).unwrap_err();
+        assert_eq!(e.at.0, 2);
+        assert!(e.message().contains("64 levels"), "{}", e.message());
+        let mixed = format!("a: {}\n", "{x: [".repeat(40));
+        assert!(check_depth(&mixed).is_err());
+    }
+
+    #[test]
+    fn deep_block_nesting_is_refused_but_scalars_and_comments_do_not_count() {
+        let mut deep = String::new();
+        for i in 0..(MAX_DEPTH + 2) {
+            deep.push_str(&" ".repeat(i));
+            deep.push_str("k:\n");
+        }
+        assert!(check_depth(&deep).is_err());
+        let dashes = format!("a:\n{}x\n", "- ".repeat(MAX_DEPTH + 1));
+        assert!(check_depth(&dashes).is_err());
+        let quoted = format!(
+            "a: \"{0}\"\nb: '{0}'\nc: |\n  {0}\n# {0}\nd: 1\n",
+            "[".repeat(500)
+        );
+        assert_eq!(check_depth(&quoted), Ok(()));
+        let header = "id: x\ntest:\n  runner: pytest\n  command: pytest tests/a.py::t[1]\n  selectors: [a, {b: [c]}]\n";
+        assert_eq!(check_depth(header), Ok(()));
+        // A quote inside a plain scalar opens nothing: what follows is still counted.
+        let hidden = format!("a: don't 'x\nb: {}\n", "[".repeat(MAX_DEPTH + 1));
+        assert!(check_depth(&hidden).is_err());
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub(super) fn judge_ci(
     for p in proofs {
         match accept(s, p, input) {
             Ok(a) => accepted.push(a),
-            Err(o) => return o,
+            Err(o) => return *o,
         }
     }
     let (current, other): (Vec<Accepted>, Vec<Accepted>) = accepted
@@ -285,7 +285,7 @@ fn judge_group(
                 .ok()
                 .map(|d| d.with_timezone(&Utc));
             let max_c = chrono::Duration::from_std(max).unwrap_or(chrono::Duration::MAX);
-            if !at.is_some_and(|a| input.now.signed_duration_since(a) <= max_c) {
+            if at.is_none_or(|a| input.now.signed_duration_since(a) > max_c) {
                 return deny(
                     Reason::ProofStale,
                     format!(

@@ -73,7 +73,7 @@ pub(super) fn accept(
     s: &GateScript,
     p: &ProofInput,
     input: &GateInput<'_>,
-) -> Result<Accepted, Outcome> {
+) -> Result<Accepted, Box<Outcome>> {
     let mut pref = ProofRef {
         file: p.origin.clone(),
         commit: None,
@@ -82,7 +82,8 @@ pub(super) fn accept(
         reused: false,
         producer: None,
     };
-    let deny = |r: Reason, m: String, pref: &ProofRef| Outcome::new(r, m, Some(pref.clone()));
+    let deny =
+        |r: Reason, m: String, pref: &ProofRef| Box::new(Outcome::new(r, m, Some(pref.clone())));
     let bytes = match &p.json {
         Ok(b) => b,
         Err(e) => {

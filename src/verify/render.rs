@@ -1,7 +1,7 @@
 //! The report's faces: a terminal table, the Markdown job summary, workflow-command
 //! annotations on the failing scripts' files, and step outputs.
 
-use crate::github::{Annotation, Level, SummaryTable, render_summary};
+use crate::github::{Annotation, Level, SummaryTable, escape_markdown, render_summary, untrusted};
 
 use super::report::{Report, Signatures, Verdict};
 
@@ -15,7 +15,9 @@ fn pad(s: &str, w: usize) -> String {
 }
 
 /// The terminal table (script, evidence, verdict, reason), then one line per failure
-/// with the sentence to act on, then the overall line.
+/// with the sentence to act on, then the overall line. Every text that came from a proof,
+/// a header or a path is escaped with [`untrusted`], so none of it can start a log line
+/// or a workflow command.
 pub fn table(report: &Report) -> String {
     let head = ["SCRIPT", "EVIDENCE", "VERDICT", "REASON"];
     let rows: Vec<[String; 4]> = report
@@ -23,8 +25,8 @@ pub fn table(report: &Report) -> String {
         .iter()
         .map(|r| {
             [
-                format!("{} ({})", r.id, r.path),
-                r.required_evidence.clone().unwrap_or_else(|| "-".into()),
+                format!("{} ({})", untrusted(&r.id), untrusted(&r.path)),
+                untrusted(r.required_evidence.as_deref().unwrap_or("-")).into_owned(),
                 r.verdict.as_str().to_uppercase(),
                 r.reason.code().to_owned(),
             ]
@@ -66,19 +68,25 @@ pub fn table(report: &Report) -> String {
     if !failures.is_empty() {
         out.push('\n');
         for r in &failures {
-            out.push_str(&format!("{} {}: {}\n", r.reason.code(), r.id, r.message));
+            out.push_str(&format!(
+                "{} {}: {}\n",
+                r.reason.code(),
+                untrusted(&r.id),
+                untrusted(&r.message)
+            ));
         }
     }
     for e in &report.lint_errors {
-        out.push_str(&format!("LINT_ERROR {e}\n"));
+        out.push_str(&format!("LINT_ERROR {}\n", untrusted(e)));
     }
     for n in downgrade_notes(report) {
-        out.push_str(&format!("POLICY_DOWNGRADE {n}\n"));
+        out.push_str(&format!("POLICY_DOWNGRADE {}\n", untrusted(&n)));
     }
     for u in &report.unknown_proofs {
         out.push_str(&format!(
             "note: `{}` is a proof for `{}`, which is not in the model\n",
-            u.file, u.script_id
+            untrusted(&u.file),
+            untrusted(&u.script_id)
         ));
     }
     out.push('\n');
@@ -178,7 +186,9 @@ pub fn annotations(report: &Report) -> Vec<Annotation> {
 }
 
 /// The Markdown job summary, at most `limit` bytes. `overflow` lists annotations the
-/// runner will not show; they are added as notes.
+/// runner will not show; they are added as notes. Table cells are escaped by the table;
+/// untrusted text in the intro and the notes is escaped here with [`escape_markdown`]
+/// (no code spans around it: a backtick in the text would close them).
 pub fn markdown(report: &Report, overflow: &[&Annotation], limit: usize) -> String {
     let header = |cols: &[&str]| cols.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     let mut failures = SummaryTable {
@@ -212,10 +222,13 @@ pub fn markdown(report: &Report, overflow: &[&Annotation], limit: usize) -> Stri
     }
     intro.push_str(&format!("{icon} **{}**", overall_line(report)));
     if let Some(b) = &report.policy.base_commit {
-        intro.push_str(&format!(" — policy from base `{b}`"));
+        intro.push_str(&format!(
+            " — policy from base <code>{}</code>",
+            escape_markdown(b)
+        ));
     }
     if let Some(c) = &report.commit {
-        intro.push_str(&format!(" at `{c}`"));
+        intro.push_str(&format!(" at <code>{}</code>", escape_markdown(c)));
     }
     if report.release {
         intro.push_str(" — release rules");
@@ -223,17 +236,18 @@ pub fn markdown(report: &Report, overflow: &[&Annotation], limit: usize) -> Stri
     let mut notes: Vec<String> = report
         .lint_errors
         .iter()
-        .map(|e| format!("LINT_ERROR {e}"))
+        .map(|e| format!("LINT_ERROR {}", escape_markdown(e)))
         .chain(
             downgrade_notes(report)
                 .into_iter()
-                .map(|n| format!("POLICY_DOWNGRADE {n}")),
+                .map(|n| format!("POLICY_DOWNGRADE {}", escape_markdown(&n))),
         )
         .collect();
     notes.extend(report.unknown_proofs.iter().map(|u| {
         format!(
-            "`{}` is a proof for `{}`, which is not in the model",
-            u.file, u.script_id
+            "<code>{}</code> is a proof for <code>{}</code>, which is not in the model",
+            escape_markdown(&u.file),
+            escape_markdown(&u.script_id)
         )
     }));
     if !overflow.is_empty() {
@@ -243,9 +257,9 @@ pub fn markdown(report: &Report, overflow: &[&Annotation], limit: usize) -> Stri
         ));
         for a in overflow {
             notes.push(format!(
-                "`{}`: {}",
-                a.file.as_deref().unwrap_or("-"),
-                a.message
+                "<code>{}</code>: {}",
+                escape_markdown(a.file.as_deref().unwrap_or("-")),
+                escape_markdown(&a.message)
             ));
         }
     }

@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use base64::Engine as _;
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 pub const SERVICE: &str = "/twirp/github.actions.results.api.v1.ArtifactService";
 
@@ -139,4 +142,47 @@ pub fn js_peer() -> Option<PathBuf> {
     }
     eprintln!("SKIPPED: {msg}");
     None
+}
+
+/// A results service (wiremock) listing `artifacts` (name, digest) and signing `blob_url` for each.
+pub async fn results_service(artifacts: &[(&str, Option<String>)], blob_url: &str) -> MockServer {
+    let server = MockServer::start().await;
+    let list: Vec<_> = artifacts
+        .iter()
+        .enumerate()
+        .map(|(i, (name, digest))| {
+            let mut a = json!({"workflowRunBackendId": "run-1", "workflowJobRunBackendId": format!("job-{i}"),
+                               "databaseId": (100 + i).to_string(), "name": name, "size": "1"});
+            if let Some(d) = digest {
+                a["digest"] = json!(d);
+            }
+            a
+        })
+        .collect();
+    Mock::given(method("POST"))
+        .and(path(format!("{SERVICE}/ListArtifacts")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "artifacts": list })))
+        .mount(&server)
+        .await;
+    for (name, _) in artifacts {
+        let url = if blob_url.is_empty() {
+            format!("{}/blob/{name}.zip?sig=x", server.uri())
+        } else {
+            blob_url.to_owned()
+        };
+        Mock::given(method("POST"))
+            .and(path(format!("{SERVICE}/GetSignedArtifactURL")))
+            .and(wiremock::matchers::body_partial_json(json!({"name": name})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"signedUrl": url})))
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+pub fn results_vars(server: &MockServer) -> Vec<(&'static str, String)> {
+    vec![
+        ("ACTIONS_RUNTIME_TOKEN", token("run-1", "job-9")),
+        ("ACTIONS_RESULTS_URL", server.uri()),
+    ]
 }

@@ -4,10 +4,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::common::*;
 
@@ -73,49 +72,6 @@ pub async fn scripted_blob(body: Vec<u8>, script: Vec<Behaviour>) -> (String, Ar
     (url, count)
 }
 
-/// A results service listing `artifacts` (name, digest) and signing `blob_url` for each.
-async fn service(artifacts: &[(&str, Option<String>)], blob_url: &str) -> MockServer {
-    let server = MockServer::start().await;
-    let list: Vec<_> = artifacts
-        .iter()
-        .enumerate()
-        .map(|(i, (name, digest))| {
-            let mut a = json!({"workflowRunBackendId": "run-1", "workflowJobRunBackendId": format!("job-{i}"),
-                               "databaseId": (100 + i).to_string(), "name": name, "size": "1"});
-            if let Some(d) = digest {
-                a["digest"] = json!(d);
-            }
-            a
-        })
-        .collect();
-    Mock::given(method("POST"))
-        .and(path(format!("{SERVICE}/ListArtifacts")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "artifacts": list })))
-        .mount(&server)
-        .await;
-    for (name, _) in artifacts {
-        let url = if blob_url.is_empty() {
-            format!("{}/blob/{name}.zip?sig=x", server.uri())
-        } else {
-            blob_url.to_owned()
-        };
-        Mock::given(method("POST"))
-            .and(path(format!("{SERVICE}/GetSignedArtifactURL")))
-            .and(wiremock::matchers::body_partial_json(json!({"name": name})))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"signedUrl": url})))
-            .mount(&server)
-            .await;
-    }
-    server
-}
-
-fn vars(server: &MockServer) -> Vec<(&'static str, String)> {
-    vec![
-        ("ACTIONS_RUNTIME_TOKEN", token("run-1", "job-9")),
-        ("ACTIONS_RESULTS_URL", server.uri()),
-    ]
-}
-
 fn sample_zip() -> Vec<u8> {
     zip_of(&[
         ("proof-a.json", b"{\"verdict\":\"PASS\"}"),
@@ -131,7 +87,7 @@ async fn download_recovers_from_a_reset_and_a_truncated_body() {
         vec![Behaviour::Reset, Behaviour::Truncate, Behaviour::Full],
     )
     .await;
-    let server = service(&[("proofs", Some(sha256(&zip)))], &url).await;
+    let server = results_service(&[("proofs", Some(sha256(&zip)))], &url).await;
     let tmp = tempfile::tempdir().unwrap();
     let dest = tmp.path().join("out");
     let o = proofgate(
@@ -142,7 +98,7 @@ async fn download_recovers_from_a_reset_and_a_truncated_body() {
             "--path",
             dest.to_str().unwrap(),
         ],
-        &vars(&server),
+        &results_vars(&server),
     )
     .await;
     assert!(o.status.success(), "{}", stderr(&o));
@@ -161,7 +117,7 @@ async fn download_recovers_from_a_reset_and_a_truncated_body() {
 async fn download_cut_off_every_time_fails_with_exit_3_and_leaves_nothing() {
     let zip = sample_zip();
     let (url, count) = scripted_blob(zip.clone(), vec![Behaviour::Truncate]).await;
-    let server = service(&[("proofs", Some(sha256(&zip)))], &url).await;
+    let server = results_service(&[("proofs", Some(sha256(&zip)))], &url).await;
     let tmp = tempfile::tempdir().unwrap();
     let dest = tmp.path().join("out");
     let o = proofgate(
@@ -172,7 +128,7 @@ async fn download_cut_off_every_time_fails_with_exit_3_and_leaves_nothing() {
             "--path",
             dest.to_str().unwrap(),
         ],
-        &vars(&server),
+        &results_vars(&server),
     )
     .await;
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
@@ -189,7 +145,7 @@ async fn download_cut_off_every_time_fails_with_exit_3_and_leaves_nothing() {
 #[tokio::test]
 async fn download_with_a_wrong_digest_fails_and_writes_nothing() {
     let zip = sample_zip();
-    let server = service(&[("proofs", Some(sha256(b"something else")))], "").await;
+    let server = results_service(&[("proofs", Some(sha256(b"something else")))], "").await;
     Mock::given(method("GET"))
         .and(path("/blob/proofs.zip"))
         .respond_with(ResponseTemplate::new(200).set_body_bytes(zip))
@@ -205,7 +161,7 @@ async fn download_with_a_wrong_digest_fails_and_writes_nothing() {
             "--path",
             dest.to_str().unwrap(),
         ],
-        &vars(&server),
+        &results_vars(&server),
     )
     .await;
     assert_eq!(o.status.code(), Some(3));
@@ -228,7 +184,7 @@ async fn download_with_a_wrong_digest_fails_and_writes_nothing() {
             "--path",
             dest.to_str().unwrap(),
         ],
-        &vars(&server),
+        &results_vars(&server),
     )
     .await;
     assert_eq!(o.status.code(), Some(3));
@@ -238,7 +194,7 @@ async fn download_with_a_wrong_digest_fails_and_writes_nothing() {
 #[tokio::test]
 async fn download_retries_a_503_from_blob_storage() {
     let zip = sample_zip();
-    let server = service(&[("proofs", None)], "").await;
+    let server = results_service(&[("proofs", None)], "").await;
     Mock::given(method("GET"))
         .and(path("/blob/proofs.zip"))
         .respond_with(ResponseTemplate::new(503))
@@ -261,7 +217,7 @@ async fn download_retries_a_503_from_blob_storage() {
             "--path",
             dest.to_str().unwrap(),
         ],
-        &vars(&server),
+        &results_vars(&server),
     )
     .await;
     assert!(o.status.success(), "{}", stderr(&o));
@@ -274,7 +230,7 @@ async fn download_retries_a_503_from_blob_storage() {
 
 #[tokio::test]
 async fn download_of_a_missing_name_is_a_clear_failure() {
-    let server = service(&[("other", None)], "").await;
+    let server = results_service(&[("other", None)], "").await;
     let tmp = tempfile::tempdir().unwrap();
     let o = proofgate(
         &[
@@ -284,7 +240,7 @@ async fn download_of_a_missing_name_is_a_clear_failure() {
             "--path",
             tmp.path().join("o").to_str().unwrap(),
         ],
-        &vars(&server),
+        &results_vars(&server),
     )
     .await;
     assert_eq!(o.status.code(), Some(3));
@@ -298,7 +254,7 @@ async fn download_of_a_missing_name_is_a_clear_failure() {
 #[tokio::test]
 async fn download_refuses_a_zip_that_climbs_out_and_writes_nothing() {
     let evil = zip_of(&[("ok.json", b"{}"), ("../../evil.sh", b"rm -rf /")]);
-    let server = service(&[("proofs", Some(sha256(&evil)))], "").await;
+    let server = results_service(&[("proofs", Some(sha256(&evil)))], "").await;
     Mock::given(method("GET"))
         .and(path("/blob/proofs.zip"))
         .respond_with(ResponseTemplate::new(200).set_body_bytes(evil))
@@ -314,10 +270,11 @@ async fn download_refuses_a_zip_that_climbs_out_and_writes_nothing() {
             "--path",
             dest.to_str().unwrap(),
         ],
-        &vars(&server),
+        &results_vars(&server),
     )
     .await;
-    assert_eq!(o.status.code(), Some(3));
+    // A hostile archive is bad input (exit 2), not a transport failure.
+    assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("refusing to unpack artifact `proofs`"),
         "{}",
@@ -331,7 +288,7 @@ async fn download_refuses_a_zip_that_climbs_out_and_writes_nothing() {
 async fn download_by_pattern_separates_or_merges_shards() {
     let one = zip_of(&[("proof-a.json", b"A"), ("common.json", b"same")]);
     let two = zip_of(&[("proof-b.json", b"B"), ("common.json", b"same")]);
-    let server = service(
+    let server = results_service(
         &[
             ("proofs-1", Some(sha256(&one))),
             ("proofs-2", Some(sha256(&two))),
@@ -357,7 +314,7 @@ async fn download_by_pattern_separates_or_merges_shards() {
             "--path",
             sep.to_str().unwrap(),
         ],
-        &vars(&server),
+        &results_vars(&server),
     )
     .await;
     assert!(o.status.success(), "{}", stderr(&o));
@@ -381,7 +338,7 @@ async fn download_by_pattern_separates_or_merges_shards() {
             "--path",
             merged.to_str().unwrap(),
         ],
-        &vars(&server),
+        &results_vars(&server),
     )
     .await;
     assert!(o.status.success(), "{}", stderr(&o));
@@ -393,7 +350,7 @@ async fn download_by_pattern_separates_or_merges_shards() {
 async fn merge_multiple_refuses_two_different_files_at_one_path() {
     let one = zip_of(&[("proof-a.json", b"PASS")]);
     let two = zip_of(&[("proof-a.json", b"FAIL")]);
-    let server = service(&[("proofs-1", None), ("proofs-2", None)], "").await;
+    let server = results_service(&[("proofs-1", None), ("proofs-2", None)], "").await;
     for (n, z) in [("proofs-1", &one), ("proofs-2", &two)] {
         Mock::given(method("GET"))
             .and(path(format!("/blob/{n}.zip")))
@@ -412,7 +369,7 @@ async fn merge_multiple_refuses_two_different_files_at_one_path() {
             "--path",
             dest.to_str().unwrap(),
         ],
-        &vars(&server),
+        &results_vars(&server),
     )
     .await;
     assert_eq!(o.status.code(), Some(3));
