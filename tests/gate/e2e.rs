@@ -111,6 +111,10 @@ fn act_event(
     if let Some(p) = payload {
         cmd.arg("-e").arg(p);
     }
+    // Each event runs the workflows that listen to it; `workflow_dispatch` is the sharded one.
+    if event == "workflow_dispatch" {
+        cmd.args(["-W", ".github/workflows/sharded.yml"]);
+    }
     cmd.args(["-P", "ubuntu-latest=-self-hosted"])
         .arg("--artifact-server-path")
         .arg(s.artifacts.path())
@@ -325,4 +329,45 @@ fn e2e_a_pull_request_cannot_loosen_its_own_gate() {
         .find(|x| x["id"] == "count")
         .unwrap();
     assert_eq!(count_row["required_evidence"], "ci", "{count_row}");
+}
+
+/// A matrix of two legs, each running one script's tests and uploading its own proofs
+/// (the Action names each leg without configuration): `certify` combines them and passes;
+/// when one leg's tests fail, it denies that script and only that one.
+#[test]
+fn e2e_a_sharded_run_is_combined_by_the_gate() {
+    if !peers() {
+        return;
+    }
+    let s = scenario();
+    let o = act_event(&s, "workflow_dispatch", None, &[], true);
+    assert_eq!(o.status.code(), Some(0), "act failed");
+    let r = report(&s);
+    assert_eq!(r["verdict"], "pass", "{r}");
+    let rows = r["scripts"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{r}");
+    for row in rows {
+        assert_eq!(row["reason"], "CI_PROOF", "{row}");
+        assert!(
+            row["proof"]["producer"].as_str().unwrap_or("").contains("shard"),
+            "each proof names its leg: {row}"
+        );
+    }
+
+    let s = scenario();
+    let o = act_event(&s, "workflow_dispatch", None, &[("FAIL_COUNT", "1")], true);
+    assert_ne!(o.status.code(), Some(0), "the gate must fail the run");
+    let r = report(&s);
+    assert_eq!(r["verdict"], "fail", "{r}");
+    let by_id = |id: &str| {
+        r["scripts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_id("count")["reason"], "VERDICT_FAIL");
+    assert_eq!(by_id("greet")["reason"], "CI_PROOF");
 }
