@@ -58,16 +58,8 @@ pub(super) fn judge_ci(
             None,
         );
     }
-    if let Some(missing) = facts.missing_test_files.first() {
-        return Outcome::new(
-            Reason::TestFileMissing,
-            format!(
-                "declared test file `{missing}` of `{}` does not exist; fix the header's \
-                 `test.command` or add the file",
-                s.path
-            ),
-            None,
-        );
+    if let Some(o) = super::gate::missing_test_file(s, facts) {
+        return o;
     }
     if proofs.is_empty() {
         let why = if s.evidence == Some(Evidence::Ci) {

@@ -359,9 +359,10 @@ fn judge_manual(s: &GateScript, policy: &GatePolicy) -> Outcome {
     }
 }
 
-fn judge_declared(s: &GateScript, facts: &CheckoutFacts) -> Outcome {
-    if let Some(missing) = facts.missing_test_files.first() {
-        return Outcome::new(
+/// Denies when a declared test file is not in the checkout (for `declared` and `ci`).
+pub(super) fn missing_test_file(s: &GateScript, facts: &CheckoutFacts) -> Option<Outcome> {
+    facts.missing_test_files.first().map(|missing| {
+        Outcome::new(
             Reason::TestFileMissing,
             format!(
                 "declared test file `{missing}` of `{}` does not exist; fix the header's \
@@ -369,7 +370,13 @@ fn judge_declared(s: &GateScript, facts: &CheckoutFacts) -> Outcome {
                 s.path
             ),
             None,
-        );
+        )
+    })
+}
+
+fn judge_declared(s: &GateScript, facts: &CheckoutFacts) -> Outcome {
+    if let Some(o) = missing_test_file(s, facts) {
+        return o;
     }
     Outcome::new(
         Reason::DeclaredOk,
