@@ -8,7 +8,7 @@ use proofgate::artifact::zip::UnzipLimits;
 use proofgate::artifact::{self, DownloadRequest, Env};
 use proofgate::github::untrusted;
 
-use super::upload::{classify, progress, runtime, write_outputs};
+use super::upload::{classify, progress, runtime};
 use super::{CliResult, Global, Outcome};
 
 #[derive(Debug, clap::Args)]
@@ -145,7 +145,7 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
     }
     if let Some(out) = env.get("GITHUB_OUTPUT") {
         let dl = std::path::absolute(&req.path).unwrap_or(req.path.clone());
-        write_outputs(
+        proofgate::github::outputs::append_outputs(
             std::path::Path::new(out),
             &[("download-path", dl.display().to_string())],
         )

@@ -104,30 +104,15 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
         if let Some(url) = &report.url {
             pairs.push(("artifact-url", url.clone()));
         }
-        write_outputs(std::path::Path::new(out), &pairs).map_err(|e| {
-            CliError::io(anyhow::Error::new(e).context(format!("writing step outputs to `{out}`")))
-        })?;
+        proofgate::github::outputs::append_outputs(std::path::Path::new(out), &pairs).map_err(
+            |e| {
+                CliError::io(
+                    anyhow::Error::new(e).context(format!("writing step outputs to `{out}`")),
+                )
+            },
+        )?;
     }
     Ok(Outcome::Yes)
-}
-
-/// Appends `name<<DELIM\nvalue\nDELIM` records (safe for any value) to `GITHUB_OUTPUT`.
-pub(crate) fn write_outputs(
-    path: &std::path::Path,
-    pairs: &[(&str, String)],
-) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    for (k, v) in pairs {
-        let mut delim = format!("ghadelimiter_{:016x}", fastrand::u64(..));
-        while v.contains(&delim) {
-            delim = format!("ghadelimiter_{:016x}", fastrand::u64(..));
-        }
-        writeln!(f, "{k}<<{delim}\n{v}\n{delim}")?;
-    }
-    Ok(())
 }
 
 /// A progress line on stderr when it is a terminal (whole MiB, rewritten in place).

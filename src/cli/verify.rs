@@ -212,13 +212,8 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     }
     if let Some(path) = &env.output {
         let report_path = args.report.as_ref().map(|p| p.display().to_string());
-        let mut text = String::new();
-        for (name, value) in render::outputs(&report, report_path.as_deref()) {
-            text.push_str(
-                &github::format_output(name, &value, github::outputs::random_delimiter).or_io()?,
-            );
-        }
-        github::append_to(path, &text).io_context(format!(
+        let outputs = render::outputs(&report, report_path.as_deref());
+        github::outputs::append_outputs(path, &outputs).io_context(format!(
             "could not append step outputs to `{}`",
             path.display()
         ))?;

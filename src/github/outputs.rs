@@ -49,6 +49,22 @@ pub fn format_output(
     Err(OutputError::NoDelimiter(name.to_owned()))
 }
 
+/// Appends every `(name, value)` to the outputs file at `path` (`GITHUB_OUTPUT`) in one
+/// write, each formatted by [`format_output`] with a [`random_delimiter`]. A bad name or a
+/// failed random source is an error of kind `InvalidInput`/`Other`, before anything is
+/// written.
+pub fn append_outputs(path: &std::path::Path, pairs: &[(&str, String)]) -> std::io::Result<()> {
+    let mut text = String::new();
+    for (name, value) in pairs {
+        let one = format_output(name, value, random_delimiter).map_err(|e| match e {
+            OutputError::BadName(_) => std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+            other => std::io::Error::other(other),
+        })?;
+        text.push_str(&one);
+    }
+    super::append_to(path, &text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
