@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use proofgate::model::Model;
+use proofgate::model::{Model, Severity};
 use proofgate::sign::SigningKey;
 use proofgate::verify::demo::generate_proofs;
 use proofgate::verify::{GateInput, Reason, Report, Verdict, evaluate, load, view};
@@ -154,7 +154,7 @@ pub struct Scenario {
 
 fn header(id: &str, command: &str) -> String {
     format!(
-        "#!/usr/bin/env python3\n\"\"\"\n---\nid: {id}\ntype: script\nowner: platform-team\nstatus: active\nmaturity: 2\ntest:\n  runner: pytest\n  command: \"pytest -q {command}\"\n  evidence: ci\ndry_run:\n  supported: false\nrisk_profile:\n  production_impact: low\n  security_risk: none\n  coupling_risk: low\n---\n\"\"\"\n"
+        "#!/usr/bin/env python3\n\"\"\"\n---\nid: {id}\ntype: script\nowner: platform-team\nstatus: active\nmaturity: 2\ntest:\n  runner: pytest\n  command: \"pytest -q {command}\"\n  evidence: ci\ndry_run:\n  supported: true\n  command_hint: 'python3 {id}.py --dry-run'\nrisk_profile:\n  production_impact: low\n  security_risk: none\n  coupling_risk: low\n---\n\"\"\"\n"
     )
 }
 
@@ -384,8 +384,13 @@ pub fn generate(
     key: &SigningKey,
     now: DateTime<Utc>,
 ) -> Result<(), String> {
-    let (model, _) =
+    let (model, findings) =
         Model::load(root, &root.join("proofgate.yaml"), false).map_err(|e| e.to_string())?;
+    // The repository is lint-clean, so the property holds under a gate that treats
+    // every lint error as a denial.
+    if let Some(f) = findings.iter().find(|f| f.severity == Severity::Error) {
+        return Err(format!("lint error in the scenario's repository: {f}"));
+    }
     let report = generate_proofs(&model, &[root.join(JUNIT)], Some(key), proofs, COMMIT, now)
         .map_err(|e| e.to_string())?;
     if report.proofs.len() != model.scripts.len() {
