@@ -81,8 +81,11 @@ impl FileDigests {
 }
 
 /// Folders skipped wherever they appear under a test folder, whatever they hold: what
-/// running the tests (or git) writes into a working tree and a fresh checkout lacks.
-/// Everything else counts, hidden files included.
+/// running the tests (or git) writes into a working tree and a fresh checkout lacks,
+/// so the job that generates (after the tests ran) and the job that verifies (on a
+/// fresh checkout) read the same folder. `.git` is skipped as a file too (a
+/// submodule's link). Everything else counts, hidden files included; a file committed
+/// inside one of these folders is not covered by the digest.
 pub const SKIPPED_FOLDERS: &[&str] = &[
     ".git",
     "__pycache__",
@@ -129,13 +132,7 @@ pub struct HashedTests {
 impl HashedTests {
     /// The proof's `test_files`, in declaration order.
     pub fn refs(&self) -> Vec<TestFileRef> {
-        self.paths
-            .iter()
-            .map(|p| TestFileRef {
-                path: p.recorded.clone(),
-                digest: p.digests.as_ref().map(|d| d.sha256),
-            })
-            .collect()
+        refs_of(&self.paths)
     }
 
     /// Declared paths that do not exist, in declaration order.
@@ -240,12 +237,18 @@ pub fn hash_test_paths(root: &Path, declared: &[String]) -> Result<HashedTests, 
             digests,
         });
     }
-    let mut hashed = HashedTests {
-        paths,
-        digest: Sha256Digest::from_bytes([0; 32]),
-    };
-    hashed.digest = tests_digest(&hashed.refs())?;
-    Ok(hashed)
+    let digest = tests_digest(&refs_of(&paths))?;
+    Ok(HashedTests { paths, digest })
+}
+
+fn refs_of(paths: &[HashedTestPath]) -> Vec<TestFileRef> {
+    paths
+        .iter()
+        .map(|p| TestFileRef {
+            path: p.recorded.clone(),
+            digest: p.digests.as_ref().map(|d| d.sha256),
+        })
+        .collect()
 }
 
 /// The digest of one declared test path `rel` (repository-relative, `/`-separated;
