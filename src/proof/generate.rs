@@ -22,7 +22,9 @@ use crate::sign::intoto::ResourceDescriptor;
 
 use super::attest::{self, ExtraConfig};
 use super::context::RunContext;
-use super::jcs::{self, FileDigests, JcsError, TestPathError, hash_test_paths};
+use super::jcs::{
+    self, FileDigests, JcsError, TestPathCache, TestPathError, hash_test_paths_cached,
+};
 use super::record::{
     EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, Verdict, build_proof,
 };
@@ -257,8 +259,14 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
 
     // Facts: script and test file digests, read from several threads.
     let empty = ScriptMapping::default();
+    let cache = TestPathCache::default();
     let facts_per_script = par_map(&model.scripts, threads.max(4), |s| {
-        script_facts(root, s, mapping.scripts.get(&s.id).unwrap_or(&empty))
+        script_facts(
+            root,
+            s,
+            mapping.scripts.get(&s.id).unwrap_or(&empty),
+            &cache,
+        )
     });
     let mut facts = Vec::with_capacity(facts_per_script.len());
     for f in facts_per_script {
@@ -375,6 +383,7 @@ fn script_facts<'m>(
     root: &Path,
     s: &Script,
     mapped: &'m ScriptMapping,
+    cache: &TestPathCache,
 ) -> Result<Option<Part<'m>>, GenerateError> {
     let evidence = match s.evidence {
         Some(Evidence::Ci) => EvidenceLevel::Ci,
@@ -393,11 +402,12 @@ fn script_facts<'m>(
     })?;
     // The same reading of the test paths as `verify`'s; it also makes the one fallible
     // step of building a proof (the tests digest) before anything is written.
-    let hashed =
-        hash_test_paths(root, &s.test_files).map_err(|source| GenerateError::TestPath {
+    let hashed = hash_test_paths_cached(root, &s.test_files, cache).map_err(|source| {
+        GenerateError::TestPath {
             id: id.to_owned(),
             source,
-        })?;
+        }
+    })?;
     let test_files = hashed
         .paths
         .into_iter()

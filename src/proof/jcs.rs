@@ -11,9 +11,11 @@
 //! It lives here because a folder's digest and the tests digest are both digests of
 //! canonical JSON documents defined in this module.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read as _};
 use std::path::Path;
+use std::sync::Mutex;
 
 use serde::Serialize;
 use sha1::{Digest as _, Sha1};
@@ -212,15 +214,51 @@ pub enum TestPathError {
     Jcs(#[from] JcsError),
 }
 
+/// Digests of test paths already read, shared by the scripts of one `generate` or
+/// `verify` (many scripts often name the same test folder). Only successes are kept.
+#[derive(Debug, Default)]
+pub struct TestPathCache(Mutex<HashMap<String, Option<(TestPathKind, FileDigests)>>>);
+
+impl TestPathCache {
+    fn get_or_hash(
+        &self,
+        root: &Path,
+        rel: &str,
+    ) -> Result<Option<(TestPathKind, FileDigests)>, TestPathError> {
+        let lock = || {
+            self.0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        };
+        if let Some(hit) = lock().get(rel) {
+            return Ok(hit.clone());
+        }
+        // Hashed without the lock held: two threads may read one path at once, and
+        // both get the same answer.
+        let hashed = test_path_digest(root, rel)?;
+        lock().insert(rel.to_owned(), hashed.clone());
+        Ok(hashed)
+    }
+}
+
 /// Reads every declared test path of a script under `root` (see [`test_path_digest`])
 /// and computes the tests digest over them. Duplicate declarations count once.
 pub fn hash_test_paths(root: &Path, declared: &[String]) -> Result<HashedTests, TestPathError> {
+    hash_test_paths_cached(root, declared, &TestPathCache::default())
+}
+
+/// [`hash_test_paths`], reading each path at most once per `cache`.
+pub fn hash_test_paths_cached(
+    root: &Path,
+    declared: &[String],
+    cache: &TestPathCache,
+) -> Result<HashedTests, TestPathError> {
     let mut paths: Vec<HashedTestPath> = Vec::with_capacity(declared.len());
     for d in declared {
         if paths.iter().any(|p| &p.declared == d) {
             continue;
         }
-        let hashed = test_path_digest(root, d)?;
+        let hashed = cache.get_or_hash(root, d)?;
         let recorded = match hashed.as_ref().map(|(k, _)| *k) {
             Some(TestPathKind::Folder) if d.is_empty() => "./".to_owned(),
             Some(TestPathKind::Folder) => format!("{d}/"),
@@ -646,6 +684,23 @@ mod tests {
             let e = test_path_digest(t.path(), rel).unwrap_err();
             assert!(matches!(e, TestPathError::Special { .. }), "{rel}: {e}");
         }
+    }
+
+    #[test]
+    fn a_cache_reads_each_path_once_and_answers_the_same() {
+        let t = tempfile::tempdir().unwrap();
+        write(t.path(), "tests/f/test_a.py", "a");
+        let declared = vec!["tests/f".to_owned()];
+        let cache = TestPathCache::default();
+        let first = hash_test_paths_cached(t.path(), &declared, &cache).unwrap();
+        assert_eq!(first, hash_test_paths(t.path(), &declared).unwrap());
+        // Read once: a later edit is not seen through the same cache.
+        write(t.path(), "tests/f/test_a.py", "edited");
+        assert_eq!(
+            hash_test_paths_cached(t.path(), &declared, &cache).unwrap(),
+            first
+        );
+        assert_ne!(hash_test_paths(t.path(), &declared).unwrap(), first);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::gate::{CheckoutFacts, GateScript, ProofInput};
 use crate::digest::Sha256Digest;
 use crate::par::{par_map, threads_for};
-use crate::proof::jcs::{TestPathError, hash_test_paths};
+use crate::proof::jcs::{TestPathCache, TestPathError, hash_test_paths_cached};
 
 /// How deep [`read_proofs`] descends (artifact downloads nest one level per artifact).
 const MAX_DEPTH: usize = 8;
@@ -140,22 +140,24 @@ fn digest_if_exists(path: &Path) -> Result<Option<Sha256Digest>, LoadError> {
 }
 
 /// Hashes each script and its declared test paths in the checkout at `root`; test paths
-/// are read by [`hash_test_paths`], exactly as `generate` reads them.
+/// are read by [`hash_test_paths_cached`] (each once), exactly as `generate` reads them.
 pub fn checkout_facts(
     root: &Path,
     scripts: &[GateScript],
 ) -> Result<HashMap<String, CheckoutFacts>, LoadError> {
+    let cache = TestPathCache::default();
     let facts = par_map(
         scripts,
         threads_for(scripts.len(), 256),
         |s| -> Result<(String, CheckoutFacts), LoadError> {
             let script_digest = digest_if_exists(&root.join(&s.path))?;
             // The same reading of the test paths as `generate`'s.
-            let tests =
-                hash_test_paths(root, &s.test_files).map_err(|source| LoadError::TestPath {
+            let tests = hash_test_paths_cached(root, &s.test_files, &cache).map_err(|source| {
+                LoadError::TestPath {
                     id: s.id.clone(),
                     source,
-                })?;
+                }
+            })?;
             Ok((
                 s.id.clone(),
                 CheckoutFacts {
