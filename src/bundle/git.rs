@@ -65,8 +65,9 @@ fn text(b: Vec<u8>) -> String {
     String::from_utf8_lossy(&b).trim().to_owned()
 }
 
-/// The commit `name` resolves to, if any.
-fn resolve(root: &Path, name: &str) -> Result<Option<String>, GitError> {
+/// The commit `name` resolves to (`git rev-parse --verify --quiet <name>^{commit}` in
+/// `root`), if any: `resolve(root, "HEAD")` is the commit checked out.
+pub fn resolve(root: &Path, name: &str) -> Result<Option<String>, GitError> {
     let spec = format!("{name}^{{commit}}");
     Ok(git(root, &["rev-parse", "--verify", "--quiet", &spec])?.map(text))
 }

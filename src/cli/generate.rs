@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
+use proofgate::bundle::git;
 use proofgate::junit::{self, FileReport, ParseOptions};
 use proofgate::model::{Model, Severity};
 use proofgate::proof::context::RunContext;
@@ -42,7 +43,8 @@ pub struct Args {
     /// Read the signing key (PEM, base64 or DER PKCS#8) from this file.
     #[arg(long, value_name = "FILE")]
     pub signing_key_file: Option<PathBuf>,
-    /// The commit under test [default: `GITHUB_SHA`].
+    /// The commit under test [default: `GITHUB_SHA`, else `git rev-parse HEAD` of the
+    /// root].
     #[arg(long, value_name = "SHA")]
     pub commit: Option<String>,
     /// The CI run id [default: `GITHUB_RUN_ID`].
@@ -86,11 +88,15 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     let parse = t.elapsed();
     let junit = JunitInput::from_reports(reports);
 
-    let context = RunContext::from_env(env).with_overrides(
+    let mut context = RunContext::from_env(env).with_overrides(
         args.commit.clone(),
         args.run_id.clone(),
         args.repository.clone(),
     );
+    if context.sha.is_none() {
+        // Outside Actions: the commit checked out, when the root is in a git work tree.
+        context.sha = git::resolve(&global.root, "HEAD").ok().flatten();
+    }
     let context = super::apply_shard(context, args.shard.as_deref())?;
     let out_dir = global.root.join(&args.out);
     let report = gen_core::generate(&GenerateRequest {

@@ -1,7 +1,7 @@
 //! `proofgate verify`: the gate.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
@@ -88,20 +88,6 @@ pub struct Args {
     pub now: Option<String>,
 }
 
-fn git_head(root: &Path) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["rev-parse", "HEAD"])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-        .filter(|s| !s.is_empty())
-}
-
 pub fn run(args: Args, global: &Global) -> CliResult {
     let env = RunnerEnv::from_process();
     let now: DateTime<Utc> = match &args.now {
@@ -126,11 +112,11 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     };
     let extra_keys = parse_keys(&args.trusted_keys)?;
 
-    let commit = args
-        .commit
-        .clone()
-        .or_else(|| env.sha.clone())
-        .or_else(|| git_head(&global.root));
+    let commit = args.commit.clone().or_else(|| env.sha.clone()).or_else(|| {
+        proofgate::bundle::git::resolve(&global.root, "HEAD")
+            .ok()
+            .flatten()
+    });
 
     let proofs_dir = match &args.proofs {
         Some(d) => d.clone(),

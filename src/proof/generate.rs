@@ -22,10 +22,11 @@ use crate::sign::intoto::ResourceDescriptor;
 
 use super::attest::{self, ExtraConfig};
 use super::context::RunContext;
-use super::jcs::{self, FileDigests, JcsError};
+use super::jcs::{
+    self, FileDigests, JcsError, TestPathCache, TestPathError, hash_test_paths_cached,
+};
 use super::record::{
-    EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, TestFileRef, Verdict, build_proof,
-    tests_digest,
+    EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, Verdict, build_proof,
 };
 use crate::par::par_map;
 
@@ -169,13 +170,14 @@ pub enum GenerateError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// A test file exists but could not be read.
-    #[error("cannot read test file `{}`: {source}", path.display())]
-    TestFile {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+    /// A declared test path could not be hashed.
+    #[error("script `{id}`: {source}")]
+    TestPath {
+        /// The script id.
+        id: String,
+        /// Why.
+        #[source]
+        source: TestPathError,
     },
     /// A script id is not safe as part of a file name.
     #[error("script id `{0}` is not a valid id (`^[A-Za-z0-9][A-Za-z0-9._-]{{0,127}}$`)")]
@@ -257,8 +259,14 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
 
     // Facts: script and test file digests, read from several threads.
     let empty = ScriptMapping::default();
+    let cache = TestPathCache::default();
     let facts_per_script = par_map(&model.scripts, threads.max(4), |s| {
-        script_facts(root, s, mapping.scripts.get(&s.id).unwrap_or(&empty))
+        script_facts(
+            root,
+            s,
+            mapping.scripts.get(&s.id).unwrap_or(&empty),
+            &cache,
+        )
     });
     let mut facts = Vec::with_capacity(facts_per_script.len());
     // A shard writes partial evidence: a script none of whose tests ran in this shard
@@ -381,6 +389,7 @@ fn script_facts<'m>(
     root: &Path,
     s: &Script,
     mapped: &'m ScriptMapping,
+    cache: &TestPathCache,
 ) -> Result<Option<Part<'m>>, GenerateError> {
     let evidence = match s.evidence {
         Some(Evidence::Ci) => EvidenceLevel::Ci,
@@ -397,23 +406,23 @@ fn script_facts<'m>(
         path: full.clone(),
         source,
     })?;
-    let mut test_files = Vec::with_capacity(s.test_files.len());
-    for tf in &s.test_files {
-        test_files.push(TestFileFacts {
-            path: tf.clone(),
-            digests: digest_path(&root.join(tf))?,
-            produced_results: mapped.test_files.get(tf).copied().unwrap_or(false),
-        });
-    }
-    // The one fallible step of building a proof, checked before anything is written.
-    let refs: Vec<TestFileRef> = test_files
-        .iter()
-        .map(|t| TestFileRef {
-            path: t.path.clone(),
-            digest: t.digests.as_ref().map(|d| d.sha256),
+    // The same reading of the test paths as `verify`'s; it also makes the one fallible
+    // step of building a proof (the tests digest) before anything is written.
+    let hashed = hash_test_paths_cached(root, &s.test_files, cache).map_err(|source| {
+        GenerateError::TestPath {
+            id: id.to_owned(),
+            source,
+        }
+    })?;
+    let test_files = hashed
+        .paths
+        .into_iter()
+        .map(|p| TestFileFacts {
+            produced_results: mapped.test_files.get(&p.declared).copied().unwrap_or(false),
+            path: p.recorded,
+            digests: p.digests,
         })
         .collect();
-    tests_digest(&refs)?;
     Ok(Some((
         ScriptFacts {
             id: id.to_owned(),
@@ -497,55 +506,6 @@ fn header_descriptor(s: &Script) -> Option<ResourceDescriptor> {
         media_type: Some("application/json".into()),
         ..Default::default()
     })
-}
-
-/// Digests of a declared test file, or of a test directory (the in-toto `dirHash`
-/// recipe: `sha256sum` lines of its files, sorted by path, hashed; hidden entries and
-/// `__pycache__` skipped); `None` when it does not exist.
-fn digest_path(path: &Path) -> Result<Option<FileDigests>, GenerateError> {
-    let err = |source| GenerateError::TestFile {
-        path: path.to_path_buf(),
-        source,
-    };
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(err(e)),
-    };
-    if !meta.is_dir() {
-        return std::fs::read(path)
-            .map(|b| Some(FileDigests::of(&b)))
-            .map_err(err);
-    }
-    let mut files = Vec::new();
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(err)? {
-            let entry = entry.map_err(err)?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with('.') || name == "__pycache__" {
-                continue;
-            }
-            let ft = entry.file_type().map_err(err)?;
-            if ft.is_dir() {
-                stack.push(entry.path());
-            } else if ft.is_file() {
-                files.push(entry.path());
-            }
-        }
-    }
-    let mut lines: Vec<(String, String)> = Vec::with_capacity(files.len());
-    for f in files {
-        let d = Sha256Digest::of_file(&f).map_err(err)?;
-        lines.push((rel_path(path, &f), d.hex()));
-    }
-    lines.sort();
-    let mut listing = String::new();
-    for (p, h) in &lines {
-        listing.push_str(&format!("{h}  {p}\n"));
-    }
-    Ok(Some(FileDigests::of(listing.as_bytes())))
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory
@@ -729,23 +689,5 @@ mod tests {
         assert!(err.is_input_error());
         assert!(err.to_string().contains("gone.xml"), "{err}");
         assert!(!out.exists());
-    }
-
-    #[test]
-    fn test_directories_get_a_dirhash_digest() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("t/sub")).unwrap();
-        std::fs::create_dir_all(dir.path().join("t/__pycache__")).unwrap();
-        std::fs::write(dir.path().join("t/a.py"), "a").unwrap();
-        std::fs::write(dir.path().join("t/sub/b.py"), "b").unwrap();
-        std::fs::write(dir.path().join("t/__pycache__/x.pyc"), "junk").unwrap();
-        let d = digest_path(&dir.path().join("t")).unwrap().unwrap();
-        let listing = format!(
-            "{}  a.py\n{}  sub/b.py\n",
-            Sha256Digest::of(b"a").hex(),
-            Sha256Digest::of(b"b").hex()
-        );
-        assert_eq!(d.sha256, Sha256Digest::of(listing.as_bytes()));
-        assert_eq!(digest_path(&dir.path().join("nope")).unwrap(), None);
     }
 }

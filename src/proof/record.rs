@@ -105,12 +105,14 @@ pub struct ProofTest {
     pub message: Option<String>,
 }
 
-/// A declared test file and its digest at generation time.
+/// A declared test path and its digest at generation time (see
+/// [`super::jcs::hash_test_paths`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestFileRef {
-    /// Repository-relative path.
+    /// Repository-relative path; a folder's ends in `/`.
     pub path: String,
-    /// SHA-256 of its bytes; `null` when the file is missing.
+    /// SHA-256 of a file's bytes, or a folder's digest
+    /// ([`super::jcs::folder_digest`]); `null` when the path is missing.
     pub digest: Option<Sha256Digest>,
 }
 
@@ -180,10 +182,10 @@ pub struct ScriptFacts {
     pub test_files: Vec<TestFileFacts>,
 }
 
-/// A declared test file.
+/// A declared test file or folder.
 #[derive(Clone, Debug)]
 pub struct TestFileFacts {
-    /// Repository-relative path.
+    /// Repository-relative path as recorded (a folder's ends in `/`).
     pub path: String,
     /// Digests, or `None` when the file does not exist.
     pub digests: Option<FileDigests>,

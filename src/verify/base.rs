@@ -87,9 +87,10 @@ fn plausible(rev: &str) -> bool {
 }
 
 fn resolve(root: &Path, rev: &str) -> Result<Option<String>, BaseError> {
-    let spec = format!("{rev}^{{commit}}");
-    let (ok, out, _) = git(root, &["rev-parse", "--verify", "--quiet", &spec], None)?;
-    Ok((ok && !out.is_empty()).then_some(out))
+    crate::bundle::git::resolve(root, rev).map_err(|e| BaseError::Git {
+        args: format!("rev-parse {rev}"),
+        why: e.to_string(),
+    })
 }
 
 /// Writes the tree of `rev` (a commit SHA, tag or branch) of the repository at `root`

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::gate::{CheckoutFacts, GateScript, ProofInput};
 use crate::digest::Sha256Digest;
 use crate::par::{par_map, threads_for};
+use crate::proof::jcs::{TestPathCache, TestPathError, hash_test_paths_cached};
 
 /// How deep [`read_proofs`] descends (artifact downloads nest one level per artifact).
 const MAX_DEPTH: usize = 8;
@@ -34,6 +35,15 @@ pub enum LoadError {
         /// The cause.
         #[source]
         source: io::Error,
+    },
+    /// A declared test path of a script could not be hashed.
+    #[error("script `{id}`: {source}")]
+    TestPath {
+        /// The script id.
+        id: String,
+        /// Why.
+        #[source]
+        source: TestPathError,
     },
 }
 
@@ -155,27 +165,11 @@ fn walk(base: &Path, dir: &Path, depth: usize, out: &mut Vec<Found>) -> Result<(
     Ok(())
 }
 
-/// The tests digest as the proof generator computes it: SHA-256 of the RFC 8785 (JCS)
-/// array of `{path, digest}` sorted by path, `digest` `null` for a missing file.
-/// `None` only if JCS serialisation fails, which strings and digests never do.
-pub fn tests_digest(files: &[(String, Option<Sha256Digest>)]) -> Option<Sha256Digest> {
-    let refs: Vec<crate::proof::record::TestFileRef> = files
-        .iter()
-        .map(|(p, d)| crate::proof::record::TestFileRef {
-            path: p.clone(),
-            digest: *d,
-        })
-        .collect();
-    crate::proof::record::tests_digest(&refs).ok()
-}
-
-/// The digest of a file; a directory (a declared test directory) counts as present with
-/// the digest of nothing, as the proof generator records it.
+/// The digest of the script file; `None` when it is not in the checkout.
 fn digest_if_exists(path: &Path) -> Result<Option<Sha256Digest>, LoadError> {
     match Sha256Digest::of_file(path) {
         Ok(d) => Ok(Some(d)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(_) if path.is_dir() => Ok(Some(Sha256Digest::of(b""))),
         Err(e) => Err(LoadError::Read {
             path: path.to_owned(),
             source: e,
@@ -183,31 +177,31 @@ fn digest_if_exists(path: &Path) -> Result<Option<Sha256Digest>, LoadError> {
     }
 }
 
-/// Hashes each script and its declared test files in the checkout at `root`.
+/// Hashes each script and its declared test paths in the checkout at `root`; test paths
+/// are read by [`hash_test_paths_cached`] (each once), exactly as `generate` reads them.
 pub fn checkout_facts(
     root: &Path,
     scripts: &[GateScript],
 ) -> Result<HashMap<String, CheckoutFacts>, LoadError> {
+    let cache = TestPathCache::default();
     let facts = par_map(
         scripts,
         threads_for(scripts.len(), 256),
         |s| -> Result<(String, CheckoutFacts), LoadError> {
             let script_digest = digest_if_exists(&root.join(&s.path))?;
-            let mut files = Vec::with_capacity(s.test_files.len());
-            let mut missing = Vec::new();
-            for t in &s.test_files {
-                let d = digest_if_exists(&root.join(t))?;
-                if d.is_none() {
-                    missing.push(t.clone());
+            // The same reading of the test paths as `generate`'s.
+            let tests = hash_test_paths_cached(root, &s.test_files, &cache).map_err(|source| {
+                LoadError::TestPath {
+                    id: s.id.clone(),
+                    source,
                 }
-                files.push((t.clone(), d));
-            }
+            })?;
             Ok((
                 s.id.clone(),
                 CheckoutFacts {
                     script_digest,
-                    tests_digest: tests_digest(&files),
-                    missing_test_files: missing,
+                    missing_test_files: tests.missing(),
+                    tests_digest: Some(tests.digest),
                 },
             ))
         },
@@ -277,12 +271,5 @@ mod tests {
             read_proofs(Path::new("/nonexistent/proofs")),
             Err(LoadError::NoProofsDir(_))
         ));
-    }
-
-    #[test]
-    fn tests_digest_ignores_declaration_order() {
-        let a = ("a".to_owned(), Some(Sha256Digest::of(b"1")));
-        let b = ("b".to_owned(), None);
-        assert_eq!(tests_digest(&[a.clone(), b.clone()]), tests_digest(&[b, a]));
     }
 }

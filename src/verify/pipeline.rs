@@ -99,7 +99,7 @@ impl VerifyError {
     pub fn is_usage(&self) -> bool {
         match self {
             VerifyError::Model(ModelError::Io { .. }) => false,
-            VerifyError::Load(LoadError::NoProofsDir(_)) => true,
+            VerifyError::Load(LoadError::NoProofsDir(_) | LoadError::TestPath { .. }) => true,
             VerifyError::Load(_) => false,
             _ => true,
         }
