@@ -20,7 +20,8 @@ use chrono::{DateTime, Utc};
 use proofgate::model::{Model, Severity};
 use proofgate::sign::SigningKey;
 use proofgate::verify::demo::generate_proofs;
-use proofgate::verify::{GateInput, Reason, Report, Verdict, evaluate, load, view};
+use proofgate::verify::pipeline::{self, VerifyRequest};
+use proofgate::verify::{Reason, Report, Verdict};
 
 /// The commit the proofs are made for and the gate checks.
 pub const COMMIT: &str = "7777777777777777777777777777777777777777";
@@ -411,23 +412,23 @@ pub fn gate(
     key: &SigningKey,
     now: DateTime<Utc>,
 ) -> Result<Report, String> {
-    let (m, _) =
-        Model::load(root, &root.join("proofgate.yaml"), false).map_err(|e| e.to_string())?;
-    let scripts = view::scripts(&m);
-    let policy = view::policy(&m, true);
-    let keys = view::trusted_keys(&m, vec![key.public_key()]).map_err(|e| e.to_string())?;
-    let facts = load::checkout_facts(root, &scripts).map_err(|e| e.to_string())?;
-    let found = load::read_proofs(proofs).map_err(|e| e.to_string())?;
-    Ok(evaluate(&GateInput {
-        scripts: &scripts,
-        policy: &policy,
-        facts: &facts,
-        proofs: &found,
-        verifier: &keys,
+    let config = root.join("proofgate.yaml");
+    let keys = [key.public_key()];
+    let verified = pipeline::verify(&VerifyRequest {
+        root,
+        config: &config,
+        config_required: false,
+        base: None,
+        extra_keys: &keys,
+        force_signatures: true,
+        proofs,
         commit: Some(COMMIT),
+        repository: None,
         release: false,
         now,
-    }))
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(verified.report)
 }
 
 fn replace_byte(path: &Path, at: usize, with: impl Fn(u8) -> u8) -> Result<(), String> {
