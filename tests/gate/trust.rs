@@ -551,3 +551,50 @@ fn finding_10_a_pinned_key_is_trusted_beside_the_bases() {
     );
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
 }
+
+#[test]
+fn finding_10_a_proof_generated_in_the_future_is_denied() {
+    let repo = Repo::new("");
+    let head = repo.commit_change();
+    let proofs = repo.dir.path().join("proofs");
+    repo.generate(
+        &junit_all_pass(),
+        &proofs,
+        &head,
+        &["--generated-at", "2099-01-01T00:00:00Z"],
+        false,
+    );
+    let o = repo.verify(&proofs, &head, &["--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(row(&report(&o), "backup-db")["reason"], "PROOF_FROM_FUTURE");
+}
+
+#[test]
+fn finding_10_an_envelope_signed_over_another_payload_type_is_denied() {
+    use proofgate::sign::{SigningKey, dsse};
+    let repo = Repo::new("");
+    let head = repo.commit_change();
+    let proofs = repo.dir.path().join("proofs");
+    repo.generate(&junit_all_pass(), &proofs, &head, &[], false);
+    // Re-sign the same statement with the trusted key, declaring another payload type: the
+    // signature verifies (PAE covers the type), the type does not.
+    let env_path = proofs.join("proof-backup-db.dsse.json");
+    let env = dsse::Envelope::from_json(&std::fs::read(&env_path).unwrap()).unwrap();
+    let payload = base64_decode(&env.payload);
+    let key = SigningKey::from_text(&std::fs::read_to_string(&repo.key).unwrap()).unwrap();
+    let forged = dsse::sign(&key, "application/json", &payload);
+    std::fs::write(&env_path, forged.to_json_pretty()).unwrap();
+    let o = repo.verify(&proofs, &head, &["--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let b = row(&report(&o), "backup-db").clone();
+    assert_eq!(b["reason"], "STATEMENT_MISMATCH", "{b}");
+    assert!(
+        b["message"].as_str().unwrap().contains("payload type"),
+        "{b}"
+    );
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
