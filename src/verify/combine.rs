@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 
 use super::evidence::{Accepted, accept};
-use super::gate::{CheckoutFacts, Evidence, GateInput, GateScript, Outcome, ProofInput};
+use super::input::{CheckoutFacts, GateInput, GateScript, Outcome, ProofInput, missing_test_file};
 use super::report::Reason;
+use crate::model::Evidence;
 use crate::proof::record::Verdict as ProofVerdict;
 
 /// Who made a proof: two proofs with the same key are attempts of one job leg.
@@ -58,7 +59,7 @@ pub(super) fn judge_ci(
             None,
         );
     }
-    if let Some(o) = super::gate::missing_test_file(s, facts) {
+    if let Some(o) = missing_test_file(s, facts) {
         return o;
     }
     if proofs.is_empty() {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::gate::{EnvelopeFailure, GateInput, GateScript, Outcome, ProofInput};
+use super::input::{EnvelopeFailure, GateInput, GateScript, Outcome, ProofInput};
 use super::report::{ProofRef, Reason};
 use crate::digest::Sha256Digest;
 use crate::proof::record::{Proof, SCHEMA_VERSION};

@@ -1,5 +1,9 @@
+use super::super::report::PolicySource;
 use super::*;
+use crate::digest::Sha256Digest;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 const COMMIT: &str = "c0ffee";
 const OLD: &str = "0ld0ld";

@@ -9,6 +9,7 @@ mod combine;
 pub mod demo;
 mod evidence;
 pub mod gate;
+mod input;
 pub mod keys;
 pub mod load;
 pub mod pipeline;
