@@ -113,10 +113,12 @@ fn assert_denied_for_missing_proofs(r: &Run) {
         "nothing was uploaded: {:?}",
         r.uploaded()
     );
+    let errors: Vec<&str> = r.log.lines().filter(|l| l.contains("| error:")).collect();
     assert_eq!(
         r.gate_exit,
         Some(1),
-        "`certify` runs (if: always()) and the gate says no with exit 1"
+        "`certify` runs (if: always()) and the gate says no with exit 1: no artifact in \
+         the run means no proofs (PROOF_MISSING), not a transport fault (3); errors: {errors:#?}"
     );
     assert_eq!(
         r.outputs.get("verdict").map(String::as_str),
@@ -174,6 +176,26 @@ fn assert_three_legs(r: &Run) {
     assert_eq!(unique, names, "every leg's artifact has its own name");
 }
 
+/// pytest-split put each script's tests in one leg: each passing proof names its own leg.
+fn assert_each_script_proved_by_its_own_leg(r: &Run) {
+    let mut producers: Vec<String> = SCRIPTS
+        .iter()
+        .map(|id| {
+            r.row(id)["proof"]["producer"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        producers.iter().all(|p| p.contains(", shard ")),
+        "each proof records its leg: {producers:?}"
+    );
+    producers.sort();
+    producers.dedup();
+    assert_eq!(producers.len(), 3, "three legs: {producers:?}");
+}
+
 // README.md: the quick start.
 
 #[test]
@@ -227,6 +249,7 @@ fn example_certify_three_shards_pull_request_honest_passes() {
     );
     assert_pass(&r, "base");
     assert_three_legs(&r);
+    assert_each_script_proved_by_its_own_leg(&r);
     assert!(
         r.log.contains("gate pass, 0 denied"),
         "the example's last step reports the verdict"
@@ -268,6 +291,7 @@ fn example_certify_push_to_main_honest_passes_on_its_own_policy() {
     let r = run_workflow(&workflow("examples/certify.yml", 0), Event::Push, &[]);
     assert_pass(&r, "head");
     assert_three_legs(&r);
+    assert_each_script_proved_by_its_own_leg(&r);
 }
 
 // docs/action.md: the Action reference's workflow.
@@ -280,6 +304,7 @@ fn action_reference_merge_group_honest_passes() {
     let r = run_workflow(&workflow("docs/action.md", 0), Event::MergeGroup, &[]);
     assert_pass(&r, "base");
     assert_three_legs(&r);
+    assert_each_script_proved_by_its_own_leg(&r);
 }
 
 #[test]

@@ -430,6 +430,7 @@ pub fn run_workflow(wf: &Workflow, event: Event, env: &[(&str, &str)]) -> Run {
         .ok()
         .map(|b| serde_json::from_slice(&b).expect("the report is JSON"))
         .unwrap_or_default();
+    eprintln!("--- the gate's report:\n{report:#}");
     Run {
         code: o.status.code(),
         gate_exit: gate_exit(&lines, &gate.step),
