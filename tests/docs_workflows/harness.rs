@@ -90,6 +90,25 @@ pub fn peers() -> bool {
         && peer("node", "runs the Action's shim under act")
         && peer("git", "the fixture repository")
         && peer("pytest", "the fixture's tests")
+        && pytest_split()
+}
+
+/// Whether pytest-split (the sharded example's `--splits`/`--group`) is installed, with
+/// the same rule as `peer`.
+fn pytest_split() -> bool {
+    let found = Command::new("python3")
+        .args(["-c", "import pytest_split"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        let msg = "pytest-split is not installed (the sharded example's `--splits`/`--group`); \
+                   run scripts/setup.sh";
+        if std::env::var("PROOFGATE_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("{msg}");
+        }
+        eprintln!("SKIPPED: {msg}. Under PROOFGATE_REQUIRE_PEERS=1 this is a failure.");
+    }
+    found
 }
 
 /// The signing key (base64 PKCS#8) and its public key, made once per test run.
