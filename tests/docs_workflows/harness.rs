@@ -18,8 +18,6 @@
 //! `secrets.PROOFGATE_SIGNING_KEY` (a key made once per test run) and
 //! `vars.PROOFGATE_TRUSTED_KEYS` (its public key). A workflow naming any other is refused.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
