@@ -311,7 +311,10 @@ fn download(args: &Args, _env: &RunnerEnv) -> Result<PathBuf, CliError> {
         // transport fault. The gate runs on an empty folder and denies every script that
         // needs a proof (`PROOF_MISSING`, exit 1).
         Err(e @ artifact::ArtifactError::NotFound { .. }) => {
-            eprintln!("proofgate: {}; every script that needs a proof is denied", e);
+            eprintln!(
+                "proofgate: {}; every script that needs a proof is denied",
+                e
+            );
             std::fs::create_dir_all(&path).io_context(format!(
                 "could not make the proofs directory `{}`",
                 path.display()
