@@ -22,12 +22,11 @@ use crate::sign::intoto::ResourceDescriptor;
 
 use super::attest::{self, ExtraConfig};
 use super::context::RunContext;
-use super::jcs::{
-    self, FileDigests, JcsError, TestPathCache, TestPathError, hash_test_paths_cached,
-};
+use super::jcs::{self, FileDigests, JcsError};
 use super::record::{
     EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, Verdict, build_proof,
 };
+use super::testpaths::{TestPathCache, TestPathError, hash_test_paths_cached};
 use crate::par::par_map;
 
 /// The parsed JUnit input: every case of every file in one list (so the model's

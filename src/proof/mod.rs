@@ -5,6 +5,7 @@
 //! - [`attest`]: the in-toto test-result statement for a proof and its DSSE envelope;
 //! - [`context`]: the run context from `GITHUB_*` variables (injected lookup);
 //! - [`jcs`]: RFC 8785 canonical JSON, JSON digests and git blob ids;
+//! - [`testpaths`]: the one reading of a script's declared test files and folders;
 //! - [`generate`]: the library entry point behind `proofgate generate`.
 
 pub mod attest;
@@ -13,6 +14,7 @@ mod finite;
 pub mod generate;
 pub mod jcs;
 pub mod record;
+pub mod testpaths;
 
 pub use attest::{ProofStatement, ProofgateExtension};
 pub use context::RunContext;

@@ -106,13 +106,13 @@ pub struct ProofTest {
 }
 
 /// A declared test path and its digest at generation time (see
-/// [`super::jcs::hash_test_paths`]).
+/// [`super::testpaths::hash_test_paths`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestFileRef {
     /// Repository-relative path; a folder's ends in `/`.
     pub path: String,
     /// SHA-256 of a file's bytes, or a folder's digest
-    /// ([`super::jcs::folder_digest`]); `null` when the path is missing.
+    /// ([`super::testpaths::folder_digest`]); `null` when the path is missing.
     pub digest: Option<Sha256Digest>,
 }
 

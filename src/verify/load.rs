@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::gate::{CheckoutFacts, GateScript, ProofInput};
 use crate::digest::Sha256Digest;
 use crate::par::{par_map, threads_for};
-use crate::proof::jcs::{TestPathCache, TestPathError, hash_test_paths_cached};
+use crate::proof::testpaths::{TestPathCache, TestPathError, hash_test_paths_cached};
 
 /// How deep [`read_proofs`] descends (artifact downloads nest one level per artifact).
 const MAX_DEPTH: usize = 8;
