@@ -341,7 +341,9 @@ pub fn plan(view: &RepoView) -> Result<Plan, InitError> {
     Ok(out)
 }
 
-fn check_inside(flag: &'static str, path: &str) -> Result<(), InitError> {
+/// Refuses a `--script` or `--tests` path that could leave the repository: empty,
+/// absolute, or with a `..` component.
+pub fn check_inside(flag: &'static str, path: &str) -> Result<(), InitError> {
     let b = path.as_bytes();
     let drive = b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic();
     if path.is_empty()

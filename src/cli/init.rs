@@ -54,6 +54,12 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     }
     let requests = script_requests(&args)?;
     let mut scripts = Vec::new();
+    for (path, tests) in &requests {
+        init::check_inside("--script", path).or_usage()?;
+        for t in tests {
+            init::check_inside("--tests", t).or_usage()?;
+        }
+    }
     for (path, tests) in requests {
         let full = root.join(&path);
         let meta = std::fs::symlink_metadata(&full).map_err(|_| {
