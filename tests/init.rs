@@ -483,3 +483,25 @@ fn init_generated_workflow_denies_a_failing_test_under_act() {
         "generate's summary names the failing test"
     );
 }
+
+#[test]
+fn the_readme_quick_start_shows_the_workflow_init_writes() {
+    let readme = std::fs::read_to_string(crate_root().join("README.md")).unwrap();
+    let quick = &readme[readme.find("## Quick start").expect("a quick start")..];
+    let block = quick
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("\njobs:"))
+        .expect("the quick start shows a workflow");
+    let r = repo();
+    assert!(pg(r.path(), TWO_SCRIPTS).status.success());
+    let written =
+        std::fs::read_to_string(r.path().join(".github/workflows/proofgate.yml")).unwrap();
+    let shown: serde_yaml_ng::Value = serde_yaml_ng::from_str(block).unwrap();
+    let written: serde_yaml_ng::Value = serde_yaml_ng::from_str(&written).unwrap();
+    assert_eq!(
+        shown, written,
+        "README.md's quick start and `proofgate init` differ"
+    );
+}

@@ -67,8 +67,7 @@ impl Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Scaffold proofgate in a repository: `proofgate.yaml`, the workflow, script headers
-    /// and the CI key pair.
+    /// Scaffold `proofgate.yaml`, the workflow, script headers and the CI key pair.
     Init(init::Args),
     /// Parse JUnit XML files and print the normalised cases and totals.
     Inspect(inspect::Args),
