@@ -505,11 +505,12 @@ pub fn detect_roots(view: &RepoView) -> Vec<String> {
     let mut add = |path: &str, named: bool| {
         let path = normalize_path(path);
         match path.split_once('/') {
-            Some((first, _)) => {
-                if named || (!first.starts_with('.') && !NOT_ROOTS.contains(&first)) {
-                    roots.insert(first.to_owned());
-                }
+            Some((first, _))
+                if named || (!first.starts_with('.') && !NOT_ROOTS.contains(&first)) =>
+            {
+                roots.insert(first.to_owned());
             }
+            Some(_) => {}
             None if named => top = true,
             None => {}
         }
@@ -679,8 +680,7 @@ pub fn insert_header(text: &str, header: &str) -> String {
     };
     let body = &text[bom.len()..];
     let mut at = 0;
-    let mut line_no = 0;
-    for line in body.split_inclusive('\n') {
+    for (line_no, line) in body.split_inclusive('\n').enumerate() {
         let t = line.trim_end();
         let keep = (line_no == 0 && t.starts_with("#!"))
             || (line_no < 2
@@ -691,7 +691,6 @@ pub fn insert_header(text: &str, header: &str) -> String {
             break;
         }
         at += line.len();
-        line_no += 1;
     }
     let (head, rest) = body.split_at(at);
     let mut out = String::with_capacity(text.len() + header.len() + 2);
