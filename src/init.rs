@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::model::{Allowed, Extracted, ScriptId, extract, normalize_path};
+use crate::model::{Allowed, DEFAULT_INCLUDE, Extracted, ScriptId, extract, normalize_path};
 
 /// Where the generated configuration goes.
 pub const CONFIG_PATH: &str = "proofgate.yaml";
@@ -46,6 +46,10 @@ const NOT_ROOTS: &[&str] = &[
     "venv",
     "env",
     "site-packages",
+    "src",
+    "lib",
+    "vendor",
+    "third_party",
 ];
 
 /// One file of the repository, as far as `init` cares.
@@ -257,8 +261,10 @@ pub fn plan(view: &RepoView) -> Result<Plan, InitError> {
         }
     }
     let roots = detect_roots(view);
+    let include = build_include(&view.scripts);
     let config = render_config(
         &roots,
+        include.as_deref(),
         &extra_owners,
         &view.public_key,
         view.codeowners.as_ref(),
@@ -518,10 +524,22 @@ pub fn detect_roots(view: &RepoView) -> Vec<String> {
     for s in &view.scripts {
         add(&s.path, true);
     }
+    // A Python package is library code, not a folder of scripts: every module in it
+    // would be an ungoverned script.
+    let packages: BTreeSet<&str> = view
+        .files
+        .iter()
+        .filter(|f| f.path.ends_with("/__init__.py"))
+        .filter_map(|f| f.path.split_once('/').map(|(first, _)| first))
+        .collect();
     for f in &view.files {
         let lower = f.path.to_ascii_lowercase();
         let script = f.shebang || lower.ends_with(".sh") || lower.ends_with(".bash");
-        if script {
+        let in_package = f
+            .path
+            .split_once('/')
+            .is_some_and(|(first, _)| packages.contains(first));
+        if script && !in_package {
             add(&f.path, false);
         }
     }
@@ -574,8 +592,44 @@ fn yaml_str(s: &str) -> String {
     }
 }
 
+/// The `scripts.include` a named script needs when the default globs would not find it
+/// (`bin/deploy`, no extension): the defaults plus its path. `None`: the defaults do.
+fn build_include(scripts: &[ScriptRequest]) -> Option<Vec<String>> {
+    let mut b = globset::GlobSetBuilder::new();
+    for g in DEFAULT_INCLUDE {
+        if let Ok(g) = globset::Glob::new(g) {
+            b.add(g);
+        }
+    }
+    let defaults = b.build().ok()?;
+    let extra: Vec<String> = scripts
+        .iter()
+        .map(|s| normalize_path(&s.path))
+        .filter(|p| !defaults.is_match(p))
+        .collect();
+    if extra.is_empty() {
+        return None;
+    }
+    let mut all: Vec<String> = DEFAULT_INCLUDE.iter().map(|g| (*g).to_owned()).collect();
+    for p in extra {
+        // A literal path: glob metacharacters in a file name are escaped.
+        let escaped: String = p
+            .chars()
+            .flat_map(|c| match c {
+                '*' | '?' | '[' | ']' | '{' | '}' | '\\' => vec!['[', c, ']'],
+                c => vec![c],
+            })
+            .collect();
+        if !all.contains(&escaped) {
+            all.push(escaped);
+        }
+    }
+    Some(all)
+}
+
 fn render_config(
     roots: &[String],
+    include: Option<&[String]>,
     extra_owners: &[String],
     public_key: &str,
     codeowners: Option<&(String, String)>,
@@ -593,6 +647,16 @@ fn render_config(
             "scripts:\n  roots: [{}]       # folders walked for script headers\n",
             list.join(", ")
         ));
+    }
+    if let Some(include) = include {
+        if roots.is_empty() {
+            s.push_str("scripts:\n");
+        }
+        let list: Vec<String> = include
+            .iter()
+            .map(|g| serde_json::Value::String(g.clone()).to_string())
+            .collect();
+        s.push_str(&format!("  include: [{}]\n", list.join(", ")));
     }
     if !extra_owners.is_empty() {
         let list: Vec<String> = extra_owners.iter().map(|o| yaml_str(o)).collect();
@@ -848,6 +912,34 @@ mod tests {
     #[test]
     fn roots_are_folders_holding_scripts_but_not_tests_or_packages() {
         assert_eq!(detect_roots(&view()), ["scripts", "tools"]);
+    }
+
+    #[test]
+    fn python_packages_are_not_script_roots() {
+        let mut v = view();
+        v.files.push(RepoFile {
+            path: "tools/__init__.py".into(),
+            shebang: false,
+        });
+        assert_eq!(detect_roots(&v), ["scripts"]);
+    }
+
+    #[test]
+    fn a_named_script_the_default_globs_miss_is_included_by_path() {
+        let mut v = view();
+        v.scripts.push(ScriptRequest {
+            path: "bin/deploy".into(),
+            text: "#!/bin/sh\necho\n".into(),
+            tests: vec![],
+        });
+        let p = plan(&v).unwrap();
+        let cfg = &by_path(&p)[CONFIG_PATH].contents;
+        assert!(
+            cfg.contains("  roots: [bin, scripts, tools]")
+                && cfg.contains(r#"  include: ["**/*.py", "**/*.sh", "**/*.bash", "bin/deploy"]"#),
+            "{cfg}"
+        );
+        assert_eq!(build_include(&view().scripts), None);
     }
 
     #[test]
