@@ -314,6 +314,10 @@ fn init_tests_pairs_name_each_scripts_tests_and_bad_ones_exit_2() {
             "does not exist",
         ),
         (vec!["init", "--script", "../x.py"], "inside the repository"),
+        (
+            vec!["init", "--config", "other.yaml"],
+            "`--config` does not apply",
+        ),
     ] {
         let o = pg(root, &args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));

@@ -52,6 +52,11 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             root.display()
         )));
     }
+    if global.config.is_some() {
+        return Err(CliError::usage(anyhow!(
+            "`init` writes `{CONFIG_PATH}` under `--root`; `--config` does not apply to it"
+        )));
+    }
     let requests = script_requests(&args)?;
     let mut scripts = Vec::new();
     for (path, tests) in &requests {
@@ -88,15 +93,25 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         scripts.push(ScriptRequest { path, text, tests });
     }
 
-    let key_rel = normalize_path(&args.key_file.to_string_lossy());
     let key_path = if args.key_file.is_absolute() {
         args.key_file.clone()
     } else {
         root.join(&args.key_file)
     };
+    // The key's path inside the repository (to be git-ignored), when it is inside.
+    let key_inside = if args.key_file.is_absolute() {
+        let base = std::fs::canonicalize(root).unwrap_or_else(|_| root.clone());
+        args.key_file
+            .strip_prefix(&base)
+            .or_else(|_| args.key_file.strip_prefix(root))
+            .ok()
+            .map(Path::to_path_buf)
+    } else {
+        Some(args.key_file.clone())
+    };
+    let key_rel = normalize_path(&args.key_file.to_string_lossy());
     let (public_key, key_created) = key_pair(&key_path)?;
 
-    let (config_path, _) = global.config_path();
     let view = RepoView {
         files: walk(root),
         codeowners: codeowners(root)?,
@@ -106,7 +121,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         workflow: read_opt(&root.join(WORKFLOW_PATH))?,
         gitignore: read_opt(&root.join(".gitignore"))?,
         public_key: public_key.clone(),
-        key_path: (!args.key_file.is_absolute()).then(|| key_rel.clone()),
+        key_path: key_inside.map(|p| normalize_path(&p.to_string_lossy())),
         force: args.force,
     };
     let plan = init::plan(&view).or_usage()?;
@@ -156,8 +171,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     print!("{}", proofgate::github::log::untrusted_lines(&out));
 
     // The scaffold must lint clean: say so now rather than in CI.
-    let (config, named) = (config_path, global.config.is_some());
-    match Model::load(root, &config, named) {
+    match Model::load(root, &root.join(CONFIG_PATH), false) {
         Ok((_, findings)) => {
             let errors: Vec<_> = findings
                 .iter()
