@@ -349,10 +349,7 @@ fn e2e_a_sharded_run_is_combined_by_the_gate() {
     for row in rows {
         assert_eq!(row["reason"], "CI_PROOF", "{row}");
         assert!(
-            row["proof"]["producer"]
-                .as_str()
-                .unwrap_or("")
-                .contains("shard"),
+            row["proof"]["producer"].as_str().unwrap_or("").contains("shard"),
             "each proof names its leg: {row}"
         );
     }
