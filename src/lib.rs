@@ -20,6 +20,7 @@ pub mod artifact;
 pub mod bundle;
 pub mod digest;
 pub mod github;
+pub mod init;
 pub mod junit;
 pub mod model;
 mod par;

@@ -7,8 +7,11 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use proofgate::bundle::git;
-use proofgate::junit::{self, FileReport, ParseOptions};
-use proofgate::model::{Model, Severity};
+use proofgate::github::{
+    Annotation, Level, RunnerEnv, SUMMARY_LIMIT, SummaryTable, append_to, render_summary,
+};
+use proofgate::junit::{self, FileReport, ParseOptions, Status, TestCase};
+use proofgate::model::{Model, Severity, map_cases};
 use proofgate::proof::context::RunContext;
 use proofgate::proof::generate::{self as gen_core, GenerateReport, GenerateRequest, JunitInput};
 use proofgate::proof::record::Verdict;
@@ -61,6 +64,10 @@ pub struct Args {
     /// the gate combines the shards' proofs.
     #[arg(long, value_name = "NAME")]
     pub shard: Option<String>,
+    /// Append a Markdown job summary (per script: verdict, counts, first failing tests) to
+    /// FILE [default: `GITHUB_STEP_SUMMARY`, when set].
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
     /// Print the time spent in each phase (model, parse, map, hash, build+sign+write) to
     /// stderr.
     #[arg(long)]
@@ -116,6 +123,26 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     })?;
 
     print_table(&report, &out_dir, junit.cases.len());
+    let runner = RunnerEnv::from_lookup(env);
+    if runner.in_actions {
+        for a in actions_warnings(&report) {
+            // stdout carries the workflow commands unless it carries the JSON report.
+            if args.format == Format::Json {
+                eprintln!("{a}");
+            } else {
+                println!("{a}");
+            }
+        }
+    }
+    if let Some(path) = args.summary.as_ref().or(runner.step_summary.as_ref()) {
+        let text = summary_markdown(&report, &model, &junit.cases, SUMMARY_LIMIT);
+        append_to(path, &text)
+            .map_err(anyhow::Error::new)
+            .io_context(format!(
+                "cannot write the job summary to `{}`",
+                path.display()
+            ))?;
+    }
     if args.timings {
         print_timings(&report, model_load, parse, started.elapsed());
     }
@@ -256,6 +283,133 @@ fn print_table(report: &GenerateReport, out_dir: &std::path::Path, cases: usize)
     eprint!("{s}");
 }
 
+/// How many failing tests the summary names per script.
+const FAILING_SHOWN: usize = 5;
+
+/// The job summary: failing scripts first (with their first failing tests), passing ones
+/// collapsed. Script ids, paths and test names come from the change under test: they go
+/// in table cells, which [`render_summary`] escapes.
+fn summary_markdown(
+    report: &GenerateReport,
+    model: &Model,
+    cases: &[TestCase],
+    limit: usize,
+) -> String {
+    let pass = report
+        .proofs
+        .iter()
+        .filter(|p| p.verdict == Verdict::Pass)
+        .count();
+    let signed = match &report.key_id {
+        Some(k) => format!("signed by key `{k}`"),
+        None => "**not signed**: no signing key was given, and a gate that trusts a key denies unsigned proofs".to_owned(),
+    };
+    let intro = if report.proofs.is_empty() {
+        format!(
+            "**No proof written**: no script has evidence `ci` or `declared` ({} test case(s) read).",
+            cases.len()
+        )
+    } else {
+        format!(
+            "{} proof(s): {pass} PASS, {} FAIL, from {} test case(s); {signed}.",
+            report.proofs.len(),
+            report.proofs.len() - pass,
+            cases.len()
+        )
+    };
+    let failing = report.proofs.iter().any(|p| p.verdict != Verdict::Pass);
+    let mapping = failing.then(|| map_cases(model, cases));
+    let header = |extra: bool| {
+        let mut h: Vec<String> = ["script", "verdict", "tests", "passed", "failed", "skipped"]
+            .map(str::to_owned)
+            .to_vec();
+        if extra {
+            h.push("first failing tests".to_owned());
+        }
+        h
+    };
+    let mut failures = SummaryTable {
+        header: header(true),
+        rows: Vec::new(),
+    };
+    let mut passes = SummaryTable {
+        header: header(false),
+        rows: Vec::new(),
+    };
+    for p in &report.proofs {
+        let mut row = vec![
+            format!("{} ({})", p.script_id, p.script_path),
+            p.verdict.as_str().to_owned(),
+            p.tests.to_string(),
+            p.passed.to_string(),
+            p.failed.to_string(),
+            p.skipped.to_string(),
+        ];
+        if p.verdict == Verdict::Pass {
+            passes.rows.push(row);
+            continue;
+        }
+        let failed: Vec<&TestCase> = mapping
+            .as_ref()
+            .and_then(|m| m.scripts.iter().find(|(id, _)| id.as_str() == p.script_id))
+            .map(|(_, sm)| {
+                sm.cases
+                    .iter()
+                    .filter_map(|&i| cases.get(i))
+                    .filter(|c| matches!(c.status, Status::Failed | Status::Error))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut names: Vec<String> = failed
+            .iter()
+            .take(FAILING_SHOWN)
+            .map(|c| test_name(c))
+            .collect();
+        if failed.len() > FAILING_SHOWN {
+            names.push(format!("(and {} more)", failed.len() - FAILING_SHOWN));
+        }
+        if names.is_empty() {
+            names.push(p.reasons.join(", "));
+        }
+        row.push(names.join("\n"));
+        failures.rows.push(row);
+    }
+    render_summary("proofgate generate", &intro, &failures, &passes, &[], limit)
+}
+
+/// A test as pytest names it: `file::name`, else `classname::name`.
+fn test_name(c: &TestCase) -> String {
+    let place = c.file.as_deref().unwrap_or(&c.classname);
+    if place.is_empty() {
+        c.name.clone()
+    } else {
+        format!("{place}::{}", c.name)
+    }
+}
+
+/// The run's warnings as annotations: nothing signed, or nothing to prove.
+fn actions_warnings(report: &GenerateReport) -> Vec<Annotation> {
+    let mut out = Vec::new();
+    if report.proofs.is_empty() {
+        out.push(Annotation {
+            title: Some("proofgate: nothing to prove".to_owned()),
+            ..Annotation::new(
+                Level::Warning,
+                "no script has evidence `ci` or `declared`, so no proof was written: give each script a header (`proofgate init --script PATH`) and run `proofgate lint`",
+            )
+        });
+    } else if report.key_id.is_none() {
+        out.push(Annotation {
+            title: Some("proofgate: proofs not signed".to_owned()),
+            ..Annotation::new(
+                Level::Warning,
+                "no signing key: the proofs are not signed, and a gate that trusts a key denies them (SIGNATURE_MISSING). Set the `PROOFGATE_SIGNING_KEY` secret (`gh secret set PROOFGATE_SIGNING_KEY < .proofgate/signing-key.pem`) and pass it as the Action's `signing-key`; a pull request from a fork gets no secrets",
+            )
+        });
+    }
+    out
+}
+
 fn print_timings(report: &GenerateReport, model: Duration, parse: Duration, total: Duration) {
     let t = &report.timings;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -271,4 +425,118 @@ fn print_timings(report: &GenerateReport, model: Duration, parse: Duration, tota
         ms(t.write),
         ms(total)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proofgate::digest::Sha256Digest;
+    use proofgate::proof::generate::{ProofOutcome, Timings};
+
+    const HEADER: &str = "#!/bin/sh\n# ---\n# id: count\n# type: script\n# owner: platform-team\n# status: active\n# test:\n#   runner: pytest\n#   command: \"pytest tests/test_count.py\"\n#   evidence: ci\n# dry_run:\n#   supported: false\n# risk_profile:\n#   production_impact: low\n#   security_risk: low\n#   coupling_risk: low\n# ---\n";
+
+    fn model() -> (tempfile::TempDir, Model) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("scripts")).unwrap();
+        std::fs::create_dir_all(dir.path().join("tests")).unwrap();
+        std::fs::write(dir.path().join("scripts/count.sh"), HEADER).unwrap();
+        std::fs::write(dir.path().join("tests/test_count.py"), "").unwrap();
+        let (m, _) = Model::load(dir.path(), &dir.path().join("proofgate.yaml"), false).unwrap();
+        (dir, m)
+    }
+
+    fn case(name: &str, status: Status) -> TestCase {
+        TestCase {
+            file: Some("tests/test_count.py".into()),
+            classname: "tests.test_count".into(),
+            name: name.into(),
+            status,
+            attempts: 1,
+            duration: 0.0,
+            line: None,
+            message: None,
+        }
+    }
+
+    fn report(verdict: Verdict, key: Option<&str>) -> GenerateReport {
+        GenerateReport {
+            proofs: vec![ProofOutcome {
+                script_id: "count".into(),
+                script_path: "scripts/count.sh".into(),
+                verdict,
+                reasons: vec![],
+                tests: 8,
+                passed: 1,
+                failed: 7,
+                skipped: 0,
+                flaky: 0,
+                proof: PathBuf::from("proof-count.json"),
+                proof_digest: Sha256Digest::of(b""),
+                envelope: None,
+            }],
+            key_id: key.map(str::to_owned),
+            timings: Timings::default(),
+        }
+    }
+
+    #[test]
+    fn the_summary_names_the_first_failing_tests_escaped() {
+        let (_d, m) = model();
+        let mut cases = vec![
+            case("test_ok", Status::Passed),
+            case("test_<img src=x>|[link](http://evil)", Status::Failed),
+        ];
+        for i in 0..6 {
+            cases.push(case(&format!("test_err{i}"), Status::Error));
+        }
+        let s = summary_markdown(
+            &report(Verdict::Fail, Some("k1")),
+            &m,
+            &cases,
+            SUMMARY_LIMIT,
+        );
+        assert!(
+            s.contains("1 proof(s): 0 PASS, 1 FAIL, from 8 test case(s); signed by key `k1`."),
+            "{s}"
+        );
+        assert!(
+            s.contains("| count (scripts/count.sh) | FAIL | 8 | 1 | 7 | 0 |"),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                "tests/test_count.py::test\\_&lt;img src=x&gt;\\|\\[link\\](http://evil)<br>"
+            ),
+            "{s}"
+        );
+        assert!(!s.contains("<img") && !s.contains("test_ok"), "{s}");
+        assert!(s.contains("test_err3<br>(and 2 more) |"), "{s}");
+    }
+
+    #[test]
+    fn an_unsigned_run_says_so_in_the_summary_and_in_a_warning() {
+        let (_d, m) = model();
+        let r = report(Verdict::Pass, None);
+        let s = summary_markdown(&r, &m, &[case("test_ok", Status::Passed)], SUMMARY_LIMIT);
+        assert!(s.contains("**not signed**"), "{s}");
+        assert!(s.contains("<details><summary>1 passing</summary>"), "{s}");
+        let w = actions_warnings(&r);
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].to_string()
+                .starts_with("::warning title=proofgate%3A proofs not signed::")
+        );
+        assert!(actions_warnings(&report(Verdict::Pass, Some("k"))).is_empty());
+        let empty = GenerateReport {
+            proofs: vec![],
+            key_id: None,
+            timings: Timings::default(),
+        };
+        assert!(
+            actions_warnings(&empty)[0]
+                .message
+                .contains("no proof was written")
+        );
+        assert!(summary_markdown(&empty, &m, &[], SUMMARY_LIMIT).contains("**No proof written**"));
+    }
 }

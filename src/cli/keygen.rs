@@ -61,7 +61,7 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
     Ok(Outcome::Yes)
 }
 
-fn pem(label: &str, der: &[u8]) -> String {
+pub(super) fn pem(label: &str, der: &[u8]) -> String {
     let b64 = STANDARD.encode(der);
     let mut s = format!("-----BEGIN {label}-----\n");
     for line in b64.as_bytes().chunks(64) {
@@ -74,7 +74,11 @@ fn pem(label: &str, der: &[u8]) -> String {
 
 /// Creates `path` with mode 0600 (never wider, even for a moment); refuses to replace
 /// an existing file unless `force`.
-fn write_private(path: &std::path::Path, bytes: &[u8], force: bool) -> Result<(), CliError> {
+pub(super) fn write_private(
+    path: &std::path::Path,
+    bytes: &[u8],
+    force: bool,
+) -> Result<(), CliError> {
     if path.exists() && !force {
         return Err(CliError::usage(anyhow!(
             "`{}` exists; pass `--force` to overwrite it",

@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use anyhow::Context as _;
+use proofgate::github::{Annotation, Level};
 use proofgate::model::{Finding, Model, ModelError, Severity};
 
 use super::{CliError, CliResult, Global, Outcome};
@@ -14,6 +15,9 @@ pub enum Format {
     Table,
     /// One JSON object: findings and counts.
     Json,
+    /// One workflow-command annotation per finding (`::error file=…,line=…,col=…`), then
+    /// the summary line: GitHub shows each finding on its line of the pull request.
+    Github,
 }
 
 /// Validate script headers and `proofgate.yaml`.
@@ -67,6 +71,25 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             .context("cannot write to stdout")
             .map_err(CliError::io)?;
         }
+        Format::Github => {
+            for f in &findings {
+                writeln!(out, "{}", annotation(f))
+                    .context("cannot write to stdout")
+                    .map_err(CliError::io)?;
+            }
+            writeln!(
+                out,
+                "{} {}, {} {} in {} {}",
+                errors,
+                plural(errors, "error", "errors"),
+                warnings,
+                plural(warnings, "warning", "warnings"),
+                model.scripts.len(),
+                plural(model.scripts.len(), "script", "scripts"),
+            )
+            .context("cannot write to stdout")
+            .map_err(CliError::io)?;
+        }
         Format::Json => {
             let v = serde_json::json!({
                 "scripts": model.scripts.len(),
@@ -87,6 +110,68 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     }
 }
 
+/// A finding as a workflow-command annotation: its code as the title, its file, line and
+/// column as properties. Path and message come from the change under test: the
+/// annotation's escaping keeps them from ending the command or starting another.
+fn annotation(f: &Finding) -> Annotation {
+    Annotation {
+        level: match f.severity {
+            Severity::Error => Level::Error,
+            Severity::Warning => Level::Warning,
+        },
+        title: Some(format!("proofgate lint: {}", f.code)),
+        file: Some(f.path.clone()),
+        line: Some(f.line),
+        end_line: None,
+        col: Some(f.column),
+        message: f.message.clone(),
+    }
+}
+
 fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(path: &str, message: &str) -> Finding {
+        Finding {
+            severity: Severity::Error,
+            path: path.into(),
+            line: 7,
+            column: 3,
+            code: "bad-value",
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_finding_becomes_an_error_annotation_on_its_line_and_column() {
+        assert_eq!(
+            annotation(&finding(
+                "scripts/a.py",
+                "owner: \"x\" is not one of platform-team"
+            ))
+            .to_string(),
+            "::error title=proofgate lint%3A bad-value,file=scripts/a.py,line=7,col=3::owner: \"x\" is not one of platform-team"
+        );
+    }
+
+    #[test]
+    fn untrusted_paths_and_messages_cannot_start_another_command() {
+        let a = annotation(&finding(
+            "a,line=1\n::warning::x.py",
+            "m\r\n::error::forged 100%",
+        ))
+        .to_string();
+        assert!(!a.contains('\n') && !a.contains('\r'), "{a}");
+        assert!(a.starts_with("::error title="), "{a}");
+        assert!(
+            a.contains("file=a%2Cline=1%0A%3A%3Awarning%3A%3Ax.py,"),
+            "{a}"
+        );
+        assert!(a.ends_with("::m%0D%0A::error::forged 100%25"), "{a}");
+    }
 }

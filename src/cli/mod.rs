@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod download;
 mod generate;
+mod init;
 mod inspect;
 mod keygen;
 mod ledger;
@@ -66,6 +67,8 @@ impl Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Scaffold `proofgate.yaml`, the workflow, script headers and the CI key pair.
+    Init(init::Args),
     /// Parse JUnit XML files and print the normalised cases and totals.
     Inspect(inspect::Args),
     /// Validate script headers and `proofgate.yaml`.
@@ -215,6 +218,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Init(a) => init::run(a, &cli.global),
         Command::Inspect(a) => inspect::run(a, &cli.global),
         Command::Lint(a) => lint::run(a, &cli.global),
         Command::Matrix(a) => matrix::run(a, &cli.global),
