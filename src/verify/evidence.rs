@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::input::{EnvelopeFailure, GateInput, GateScript, Outcome, ProofInput};
+use super::input::{EnvelopeFailure, GateInput, GateScript, Outcome, ProofInput, VerifiedEnvelope};
 use super::report::{ProofRef, Reason};
 use crate::digest::Sha256Digest;
 use crate::proof::record::{Proof, SCHEMA_VERSION};
@@ -68,6 +68,11 @@ pub(super) fn producer_label(p: &Proof) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
+/// A denial that names the proof it is about.
+fn deny(reason: Reason, message: String, pref: &ProofRef) -> Box<Outcome> {
+    Box::new(Outcome::new(reason, message, Some(pref.clone())))
+}
+
 /// Authenticates and parses one proof of script `s`.
 pub(super) fn accept(
     s: &GateScript,
@@ -82,8 +87,6 @@ pub(super) fn accept(
         reused: false,
         producer: None,
     };
-    let deny =
-        |r: Reason, m: String, pref: &ProofRef| Box::new(Outcome::new(r, m, Some(pref.clone())));
     let bytes = match &p.json {
         Ok(b) => b,
         Err(e) => {
@@ -97,120 +100,13 @@ pub(super) fn accept(
     let file_digest = Sha256Digest::of(bytes);
 
     // 1. The signature, before anything in the proof is believed.
-    let mut subject_digest = None;
-    if input.policy.require_signatures {
-        let env = match &p.dsse {
-            None => {
-                return Err(deny(
-                    Reason::SignatureMissing,
-                    format!(
-                        "signatures are required but `{}` has no envelope beside it \
-                         (`{}`); give `proofgate generate` a key with `--signing-key-env VAR` \
-                         or `--signing-key-file FILE`",
-                        p.origin,
-                        p.envelope_name()
-                    ),
-                    &pref,
-                ));
-            }
-            Some(Err(e)) => {
-                return Err(deny(
-                    Reason::SignatureInvalid,
-                    format!("the envelope of `{}` could not be read: {e}", p.origin),
-                    &pref,
-                ));
-            }
-            Some(Ok(b)) => b,
-        };
-        let verified = match input.verifier.verify(env) {
-            Ok(v) => v,
-            Err(EnvelopeFailure::Invalid(why)) => {
-                return Err(deny(
-                    Reason::SignatureInvalid,
-                    format!("the signature on `{}` does not verify: {why}", p.origin),
-                    &pref,
-                ));
-            }
-            Err(EnvelopeFailure::Untrusted(keyid)) => {
-                return Err(deny(
-                    Reason::KeyUntrusted,
-                    format!(
-                        "`{}` is signed by key `{keyid}`, which is not trusted; trusted keys \
-                         come from the base's `proofgate.yaml` (`trusted_keys`) and \
-                         `--trusted-key`",
-                        p.origin
-                    ),
-                    &pref,
-                ));
-            }
-        };
-        pref.keyid = Some(verified.keyid.clone());
-        if verified.payload_type != intoto::PAYLOAD_TYPE {
-            return Err(deny(
-                Reason::StatementMismatch,
-                format!(
-                    "the envelope of `{}` carries payload type {:?}, not {:?}",
-                    p.origin,
-                    verified.payload_type,
-                    intoto::PAYLOAD_TYPE
-                ),
-                &pref,
-            ));
-        }
-        let stmt: Value = match serde_json::from_slice(&verified.payload) {
-            Ok(v) => v,
-            Err(e) => {
-                return Err(deny(
-                    Reason::StatementMismatch,
-                    format!("the signed payload of `{}` is not JSON: {e}", p.origin),
-                    &pref,
-                ));
-            }
-        };
-        if stmt.get("_type").and_then(Value::as_str) != Some(intoto::STATEMENT_TYPE) {
-            return Err(deny(
-                Reason::StatementMismatch,
-                format!(
-                    "the signed payload of `{}` is not an in-toto Statement v1",
-                    p.origin
-                ),
-                &pref,
-            ));
-        }
-        if statement_proof_digest(&stmt) != Some(file_digest) {
-            return Err(deny(
-                Reason::StatementMismatch,
-                format!(
-                    "`{}` is not the proof that was signed (its sha256 is {file_digest}); \
-                     it was changed after signing",
-                    p.origin
-                ),
-                &pref,
-            ));
-        }
-        let subject = stmt
-            .get("subject")
-            .and_then(Value::as_array)
-            .and_then(|a| a.first());
-        let subject_name = subject.and_then(|x| x.get("name")).and_then(Value::as_str);
-        if subject_name != Some(s.path.as_str()) {
-            return Err(deny(
-                Reason::StatementMismatch,
-                format!(
-                    "the signed statement of `{}` is about `{}`, not `{}`",
-                    p.origin,
-                    subject_name.unwrap_or("nothing"),
-                    s.path
-                ),
-                &pref,
-            ));
-        }
-        subject_digest = parse_digest(
-            subject
-                .and_then(|x| x.get("digest"))
-                .and_then(|d| d.get("sha256")),
-        );
-    }
+    let subject_digest = if input.policy.require_signatures {
+        let (keyid, digest) = authenticate(s, p, input, file_digest, &pref)?;
+        pref.keyid = Some(keyid);
+        digest
+    } else {
+        None
+    };
 
     // 2. The (now authenticated) bytes, read as the proof `generate` writes. Duplicate
     //    keys and missing fields are errors, not last-wins.
@@ -232,6 +128,84 @@ pub(super) fn accept(
     pref.commit = proof.commit_sha.clone();
     pref.generated_at = Some(proof.generated_at.clone());
     pref.producer = producer_label(&proof);
+    check_claims(s, p, &proof, subject_digest, input, &pref)?;
+    Ok(Accepted {
+        proof,
+        digest: file_digest,
+        pref,
+    })
+}
+
+/// Checks `p`'s envelope: present, signed by a trusted key, an in-toto Statement v1 of the
+/// in-toto payload type, about `s`'s path, naming the proof file's digest. Returns the
+/// signer's key id and the subject's script digest.
+fn authenticate(
+    s: &GateScript,
+    p: &ProofInput,
+    input: &GateInput<'_>,
+    file_digest: Sha256Digest,
+    pref: &ProofRef,
+) -> Result<(String, Option<Sha256Digest>), Box<Outcome>> {
+    let env = match &p.dsse {
+        None => {
+            return Err(deny(
+                Reason::SignatureMissing,
+                format!(
+                    "signatures are required but `{}` has no envelope beside it \
+                     (`{}`); give `proofgate generate` a key with `--signing-key-env VAR` \
+                     or `--signing-key-file FILE`",
+                    p.origin,
+                    p.envelope_name()
+                ),
+                pref,
+            ));
+        }
+        Some(Err(e)) => {
+            return Err(deny(
+                Reason::SignatureInvalid,
+                format!("the envelope of `{}` could not be read: {e}", p.origin),
+                pref,
+            ));
+        }
+        Some(Ok(b)) => b,
+    };
+    let verified = match input.verifier.verify(env) {
+        Ok(v) => v,
+        Err(EnvelopeFailure::Invalid(why)) => {
+            return Err(deny(
+                Reason::SignatureInvalid,
+                format!("the signature on `{}` does not verify: {why}", p.origin),
+                pref,
+            ));
+        }
+        Err(EnvelopeFailure::Untrusted(keyid)) => {
+            return Err(deny(
+                Reason::KeyUntrusted,
+                format!(
+                    "`{}` is signed by key `{keyid}`, which is not trusted; trusted keys \
+                     come from the base's `proofgate.yaml` (`trusted_keys`) and \
+                     `--trusted-key`",
+                    p.origin
+                ),
+                pref,
+            ));
+        }
+    };
+    let subject_digest = check_statement(s, p, &verified, file_digest, pref)?;
+    Ok((verified.keyid, subject_digest))
+}
+
+/// What the (authenticated) proof claims, checked against the script and the gate: a
+/// known version, this script's id, the signed subject's digest, this repository, a time
+/// that is not in the future.
+fn check_claims(
+    s: &GateScript,
+    p: &ProofInput,
+    proof: &Proof,
+    subject_digest: Option<Sha256Digest>,
+    input: &GateInput<'_>,
+    pref: &ProofRef,
+) -> Result<(), Box<Outcome>> {
     if proof.schema_version != SCHEMA_VERSION {
         return Err(deny(
             Reason::ProofUnreadable,
@@ -240,7 +214,7 @@ pub(super) fn accept(
                  regenerate it with this version",
                 p.origin, proof.schema_version
             ),
-            &pref,
+            pref,
         ));
     }
     if proof.script_id != s.id {
@@ -250,7 +224,7 @@ pub(super) fn accept(
                 "`{}` is named for `{}` but its `script_id` is `{}`",
                 p.origin, s.id, proof.script_id
             ),
-            &pref,
+            pref,
         ));
     }
     if let Some(sd) = subject_digest
@@ -262,7 +236,7 @@ pub(super) fn accept(
                 "the signed statement of `{}` names script digest {sd}, the proof another",
                 p.origin
             ),
-            &pref,
+            pref,
         ));
     }
     if let (Some(ours), Some(theirs)) = (input.repository, proof.context.repository.as_deref())
@@ -274,7 +248,7 @@ pub(super) fn accept(
                 "`{}` was made in repository `{theirs}`, not `{ours}`",
                 p.origin
             ),
-            &pref,
+            pref,
         ));
     }
     let at = DateTime::parse_from_rfc3339(&proof.generated_at).map(|d| d.with_timezone(&Utc));
@@ -286,7 +260,7 @@ pub(super) fn accept(
                     "`{}` has a `generated_at` that is not an RFC 3339 time: {:?}",
                     p.origin, proof.generated_at
                 ),
-                &pref,
+                pref,
             ));
         }
         Ok(t) if t > input.now + FUTURE_SKEW => {
@@ -299,14 +273,86 @@ pub(super) fn accept(
                     proof.generated_at,
                     input.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 ),
-                &pref,
+                pref,
             ));
         }
         Ok(_) => {}
     }
-    Ok(Accepted {
-        proof,
-        digest: file_digest,
-        pref,
-    })
+    Ok(())
+}
+
+/// The signed payload: an in-toto Statement v1 of the in-toto payload type, about `s`'s
+/// path, naming the proof file's digest. Returns the subject's script digest.
+fn check_statement(
+    s: &GateScript,
+    p: &ProofInput,
+    verified: &VerifiedEnvelope,
+    file_digest: Sha256Digest,
+    pref: &ProofRef,
+) -> Result<Option<Sha256Digest>, Box<Outcome>> {
+    if verified.payload_type != intoto::PAYLOAD_TYPE {
+        return Err(deny(
+            Reason::StatementMismatch,
+            format!(
+                "the envelope of `{}` carries payload type {:?}, not {:?}",
+                p.origin,
+                verified.payload_type,
+                intoto::PAYLOAD_TYPE
+            ),
+            pref,
+        ));
+    }
+    let stmt: Value = match serde_json::from_slice(&verified.payload) {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(deny(
+                Reason::StatementMismatch,
+                format!("the signed payload of `{}` is not JSON: {e}", p.origin),
+                pref,
+            ));
+        }
+    };
+    if stmt.get("_type").and_then(Value::as_str) != Some(intoto::STATEMENT_TYPE) {
+        return Err(deny(
+            Reason::StatementMismatch,
+            format!(
+                "the signed payload of `{}` is not an in-toto Statement v1",
+                p.origin
+            ),
+            pref,
+        ));
+    }
+    if statement_proof_digest(&stmt) != Some(file_digest) {
+        return Err(deny(
+            Reason::StatementMismatch,
+            format!(
+                "`{}` is not the proof that was signed (its sha256 is {file_digest}); \
+                 it was changed after signing",
+                p.origin
+            ),
+            pref,
+        ));
+    }
+    let subject = stmt
+        .get("subject")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first());
+    let subject_name = subject.and_then(|x| x.get("name")).and_then(Value::as_str);
+    if subject_name != Some(s.path.as_str()) {
+        return Err(deny(
+            Reason::StatementMismatch,
+            format!(
+                "the signed statement of `{}` is about `{}`, not `{}`",
+                p.origin,
+                subject_name.unwrap_or("nothing"),
+                s.path
+            ),
+            pref,
+        ));
+    }
+    Ok(parse_digest(
+        subject
+            .and_then(|x| x.get("digest"))
+            .and_then(|d| d.get("sha256")),
+    ))
 }
