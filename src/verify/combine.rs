@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::evidence::{Accepted, accept};
 use super::input::{CheckoutFacts, GateInput, GateScript, Outcome, ProofInput, missing_test_file};
-use super::report::Reason;
+use super::report::{ProofRef, Reason};
 use crate::model::Evidence;
 use crate::proof::record::Verdict as ProofVerdict;
 
@@ -152,6 +152,41 @@ fn judge_group(
     input: &GateInput<'_>,
     reused: bool,
 ) -> Outcome {
+    let kept = match latest_per_producer(proofs) {
+        Ok(k) => k,
+        Err(o) => return *o,
+    };
+    let refs: Vec<ProofRef> = kept
+        .iter()
+        .map(|a| {
+            let mut p = a.pref.clone();
+            p.reused = reused;
+            p
+        })
+        .collect();
+    let combined = if refs.len() > 1 {
+        refs.clone()
+    } else {
+        Vec::new()
+    };
+    let denial = kept
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| check_one(s, facts, a, input).map(|d| (i, d)))
+        .or_else(|| coverage_gap(s, &kept).map(|d| (0, d)));
+    match denial {
+        Some((i, (reason, message))) => {
+            let mut o = Outcome::new(reason, message, refs.get(i).cloned());
+            o.combined = combined;
+            o
+        }
+        None => passing(&kept, refs, combined, reused),
+    }
+}
+
+/// The latest attempt of each producer; two different proofs from one producer and
+/// attempt are a conflict.
+fn latest_per_producer(proofs: Vec<Accepted>) -> Result<Vec<Accepted>, Box<Outcome>> {
     // The latest attempt of each producer.
     let mut latest: BTreeMap<Producer, (u64, Vec<Accepted>)> = BTreeMap::new();
     for a in proofs {
@@ -185,114 +220,105 @@ fn judge_group(
                 Some(group[0].pref.clone()),
             );
             o.combined = group.into_iter().map(|a| a.pref).collect();
-            return o;
+            return Err(Box::new(o));
         }
         kept.extend(group);
     }
-    let refs: Vec<_> = kept
-        .iter()
-        .map(|a| {
-            let mut p = a.pref.clone();
-            p.reused = reused;
-            p
-        })
-        .collect();
-    let combined = if refs.len() > 1 {
-        refs.clone()
-    } else {
-        Vec::new()
-    };
-    let deny = |r: Reason, m: String, i: usize| {
-        let mut o = Outcome::new(r, m, refs.get(i).cloned());
-        o.combined = combined.clone();
-        o
-    };
-    for (i, a) in kept.iter().enumerate() {
-        let p = &a.proof;
-        if p.verdict != ProofVerdict::Pass {
-            let mut detail = format!(
-                " ({} failed, {} errors)",
-                p.test_summary.failed, p.test_summary.errors
-            );
-            if !p.reasons.is_empty() {
-                let codes: Vec<&str> = p.reasons.iter().map(|r| r.code.as_str()).collect();
-                detail.push_str(&format!(" [{}]", codes.join(", ")));
-            }
-            let failing: Vec<&str> = p
-                .tests
-                .iter()
-                .filter(|t| {
-                    matches!(
-                        t.status,
-                        crate::junit::Status::Failed | crate::junit::Status::Error
-                    )
-                })
-                .take(3)
-                .map(|t| t.name.as_str())
-                .collect();
-            if !failing.is_empty() {
-                detail.push_str(&format!("; failing: {}", failing.join(", ")));
-            }
-            return deny(
-                Reason::VerdictFail,
+    Ok(kept)
+}
+
+/// Why one kept proof does not count for `s` in this checkout, if it does not.
+fn check_one(
+    s: &GateScript,
+    facts: &CheckoutFacts,
+    a: &Accepted,
+    input: &GateInput<'_>,
+) -> Option<(Reason, String)> {
+    let p = &a.proof;
+    if p.verdict != ProofVerdict::Pass {
+        let mut detail = format!(
+            " ({} failed, {} errors)",
+            p.test_summary.failed, p.test_summary.errors
+        );
+        if !p.reasons.is_empty() {
+            let codes: Vec<&str> = p.reasons.iter().map(|r| r.code.as_str()).collect();
+            detail.push_str(&format!(" [{}]", codes.join(", ")));
+        }
+        let failing: Vec<&str> = p
+            .tests
+            .iter()
+            .filter(|t| {
+                matches!(
+                    t.status,
+                    crate::junit::Status::Failed | crate::junit::Status::Error
+                )
+            })
+            .take(3)
+            .map(|t| t.name.as_str())
+            .collect();
+        if !failing.is_empty() {
+            detail.push_str(&format!("; failing: {}", failing.join(", ")));
+        }
+        return Some((
+            Reason::VerdictFail,
+            format!(
+                "the tests of `{}` did not pass: verdict FAIL{detail} in `{}`{}",
+                s.path,
+                a.pref.file,
+                a.pref
+                    .producer
+                    .as_deref()
+                    .map(|p| format!(" ({p})"))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    if Some(p.script_digest) != facts.script_digest {
+        return Some((
+            Reason::ScriptDigestMismatch,
+            format!(
+                "`{}` changed after its proof was made: the checkout has {}, `{}` {}",
+                s.path,
+                facts
+                    .script_digest
+                    .map_or_else(|| "nothing".into(), |d| d.to_string()),
+                a.pref.file,
+                p.script_digest
+            ),
+        ));
+    }
+    if Some(p.tests_digest) != facts.tests_digest {
+        return Some((
+            Reason::TestsDigestMismatch,
+            format!(
+                "the test files of `{}` changed after `{}` was made; rerun them",
+                s.path, a.pref.file
+            ),
+        ));
+    }
+    if let Some(max) = input.policy.max_age {
+        let at = DateTime::parse_from_rfc3339(&p.generated_at)
+            .ok()
+            .map(|d| d.with_timezone(&Utc));
+        let max_c = chrono::Duration::from_std(max).unwrap_or(chrono::Duration::MAX);
+        if at.is_none_or(|a| input.now.signed_duration_since(a) > max_c) {
+            return Some((
+                Reason::ProofStale,
                 format!(
-                    "the tests of `{}` did not pass: verdict FAIL{detail} in `{}`{}",
-                    s.path,
+                    "`{}` was generated at {}, older than the allowed {}s; rerun the tests",
                     a.pref.file,
-                    a.pref
-                        .producer
-                        .as_deref()
-                        .map(|p| format!(" ({p})"))
-                        .unwrap_or_default()
+                    p.generated_at,
+                    max.as_secs()
                 ),
-                i,
-            );
-        }
-        if Some(p.script_digest) != facts.script_digest {
-            return deny(
-                Reason::ScriptDigestMismatch,
-                format!(
-                    "`{}` changed after its proof was made: the checkout has {}, `{}` {}",
-                    s.path,
-                    facts
-                        .script_digest
-                        .map_or_else(|| "nothing".into(), |d| d.to_string()),
-                    a.pref.file,
-                    p.script_digest
-                ),
-                i,
-            );
-        }
-        if Some(p.tests_digest) != facts.tests_digest {
-            return deny(
-                Reason::TestsDigestMismatch,
-                format!(
-                    "the test files of `{}` changed after `{}` was made; rerun them",
-                    s.path, a.pref.file
-                ),
-                i,
-            );
-        }
-        if let Some(max) = input.policy.max_age {
-            let at = DateTime::parse_from_rfc3339(&p.generated_at)
-                .ok()
-                .map(|d| d.with_timezone(&Utc));
-            let max_c = chrono::Duration::from_std(max).unwrap_or(chrono::Duration::MAX);
-            if at.is_none_or(|a| input.now.signed_duration_since(a) > max_c) {
-                return deny(
-                    Reason::ProofStale,
-                    format!(
-                        "`{}` was generated at {}, older than the allowed {}s; rerun the tests",
-                        a.pref.file,
-                        p.generated_at,
-                        max.as_secs()
-                    ),
-                    i,
-                );
-            }
+            ));
         }
     }
-    // Together, the kept proofs must have results from every declared test file.
+    None
+}
+
+/// Together, the kept proofs must have results from every declared test file (or from
+/// a file inside a declared folder).
+fn coverage_gap(s: &GateScript, kept: &[Accepted]) -> Option<(Reason, String)> {
     let files_with_results: BTreeSet<&str> = kept
         .iter()
         .flat_map(|a| a.proof.tests.iter().filter_map(|t| t.file.as_deref()))
@@ -311,16 +337,25 @@ fn judge_group(
         } else {
             format!("any of its {} proofs", kept.len())
         };
-        return deny(
+        return Some((
             Reason::TestFileNoResults,
             format!(
                 "declared test file `{silent}` of `{}` produced no results in {from}; check \
                  that CI runs it and writes its JUnit report",
                 s.path
             ),
-            0,
-        );
+        ));
     }
+    None
+}
+
+/// The passing outcome: how many proofs, who signed, reused or not.
+fn passing(
+    kept: &[Accepted],
+    refs: Vec<ProofRef>,
+    combined: Vec<ProofRef>,
+    reused: bool,
+) -> Outcome {
     let signed = kept
         .first()
         .and_then(|a| a.pref.keyid.as_deref())
