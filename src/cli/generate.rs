@@ -15,7 +15,6 @@ use proofgate::model::{Model, Severity, map_cases};
 use proofgate::proof::context::RunContext;
 use proofgate::proof::generate::{self as gen_core, GenerateReport, GenerateRequest, JunitInput};
 use proofgate::proof::record::Verdict;
-use proofgate::sign::{DEFAULT_KEY_ENV, KeySource, SigningKey, load_signing_key};
 
 use super::{CliError, CliResult, Global, Outcome, ResultExt as _};
 
@@ -39,13 +38,8 @@ pub struct Args {
     /// Report format on stdout.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
-    /// Read the signing key (PEM or base64 PKCS#8) from this environment variable. When
-    /// neither key flag is given, `PROOFGATE_SIGNING_KEY` is used if it is set.
-    #[arg(long, value_name = "VAR", conflicts_with = "signing_key_file")]
-    pub signing_key_env: Option<String>,
-    /// Read the signing key (PEM, base64 or DER PKCS#8) from this file.
-    #[arg(long, value_name = "FILE")]
-    pub signing_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: super::key::KeyArgs,
     /// The commit under test [default: `GITHUB_SHA`, else `git rev-parse HEAD` of the
     /// root].
     #[arg(long, value_name = "SHA")]
@@ -79,7 +73,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     let started = Instant::now();
 
     let generated_at = pinned_time(args.generated_at.as_deref(), env("SOURCE_DATE_EPOCH"))?;
-    let key = signing_key(&args, env)?;
+    let key = args.key.load(env)?;
 
     let t = Instant::now();
     let (config, required) = global.config_path();
@@ -177,25 +171,6 @@ fn pinned_time(flag: Option<&str>, epoch: Option<String>) -> Result<DateTime<Utc
             });
     }
     Ok(Utc::now())
-}
-
-/// The key from `--signing-key-file`, `--signing-key-env`, or (when neither is given)
-/// `PROOFGATE_SIGNING_KEY` if it is set. Messages name the source, never the secret.
-fn signing_key(
-    args: &Args,
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<Option<SigningKey>, CliError> {
-    let source = match (&args.signing_key_file, &args.signing_key_env) {
-        (Some(f), _) => KeySource::File(f.clone()),
-        (None, Some(v)) => KeySource::Env(v.clone()),
-        (None, None) => match env(DEFAULT_KEY_ENV) {
-            Some(v) if !v.trim().is_empty() => KeySource::Env(DEFAULT_KEY_ENV.to_owned()),
-            _ => return Ok(None),
-        },
-    };
-    load_signing_key(&source, env)
-        .map(Some)
-        .map_err(CliError::usage)
 }
 
 /// Parses every file, several at a time; the first error (in file order) wins.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, anyhow};
 use proofgate::bundle::ledger::{self, EventKind, Ledger, LedgerError};
 use proofgate::digest::Sha256Digest;
-use proofgate::sign::{self, KeySource, PublicKey, SigningKey};
+use proofgate::sign::{self, PublicKey, SigningKey};
 
 use super::{CliError, CliResult, Global, Outcome, ResultExt};
 
@@ -45,17 +45,9 @@ pub struct AppendArgs {
     /// The ledger id for a new ledger (must match an existing one) [default: random].
     #[arg(long, value_name = "ID")]
     pub ledger_id: Option<String>,
-    /// Read the signing key (PEM or base64 PKCS#8) from this environment variable.
-    #[arg(
-        long,
-        value_name = "VAR",
-        default_value = sign::DEFAULT_KEY_ENV,
-        conflicts_with = "signing_key_file"
-    )]
-    pub signing_key_env: String,
-    /// Read the signing key (PEM, base64 or DER PKCS#8) from this file instead.
-    #[arg(long, value_name = "FILE")]
-    pub signing_key_file: Option<PathBuf>,
+    /// The key that signs the event (required).
+    #[command(flatten)]
+    pub key: super::key::KeyArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
@@ -108,14 +100,13 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     }
 }
 
-fn load_key(key: &Option<PathBuf>, key_env: &str) -> Result<SigningKey, CliError> {
-    let source = match key {
-        Some(p) => KeySource::File(p.clone()),
-        None => KeySource::Env(key_env.to_owned()),
-    };
-    sign::load_signing_key(&source, |v| std::env::var(v).ok()).map_err(|e| match e {
-        sign::KeyLoadError::Io { .. } => CliError::io(e),
-        other => CliError::usage(other),
+fn load_key(key: &super::key::KeyArgs) -> Result<SigningKey, CliError> {
+    key.load(|v| std::env::var(v).ok())?.ok_or_else(|| {
+        CliError::usage(anyhow::anyhow!(
+            "`ledger append` signs its event: pass `--signing-key-file FILE` or \
+             `--signing-key-env VAR`, or set `{}`",
+            sign::DEFAULT_KEY_ENV
+        ))
     })
 }
 
@@ -134,7 +125,7 @@ fn append(a: AppendArgs, global: &Global) -> CliResult {
             .ok_or_else(|| CliError::usage(anyhow!("`--attr {kv}` is not KEY=VALUE")))?;
         attributes.insert(k.to_owned(), v.to_owned());
     }
-    let key = load_key(&a.signing_key_file, &a.signing_key_env)?;
+    let key = load_key(&a.key)?;
     let path = ledger_path(&a.file, global);
     let mut l = Ledger::open(&path, a.ledger_id.as_deref()).map_err(classify)?;
     let appended = l

@@ -17,6 +17,7 @@ mod download;
 mod generate;
 mod init;
 mod inspect;
+mod key;
 mod keygen;
 mod ledger;
 mod lint;

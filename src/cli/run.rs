@@ -56,15 +56,9 @@ pub struct Args {
     /// Sources to include in the manifest, relative to the root (repeatable) [default: all].
     #[arg(long, value_name = "DIR")]
     pub scope: Vec<String>,
-    /// Sign the proofs and `bundle.json` with the key (PEM or base64 PKCS#8) in this
-    /// environment variable; its value is redacted from the log. When neither key flag is
-    /// given, `PROOFGATE_SIGNING_KEY` is used if it is set.
-    #[arg(long, value_name = "VAR", conflicts_with = "signing_key_file")]
-    pub signing_key_env: Option<String>,
-    /// Sign the proofs and `bundle.json` with the key (PEM, base64 or DER PKCS#8) in
-    /// this file.
-    #[arg(long, value_name = "FILE")]
-    pub signing_key_file: Option<PathBuf>,
+    /// The key that signs the proofs and `bundle.json`.
+    #[command(flatten)]
+    pub key: super::key::KeyArgs,
     /// The ledger to continue with a signed `GENERATE` event when a key is given
     /// (relative to the root; created on first use) [default: `<out>/ledger.jsonl`, so it
     /// travels in the proofs artifact]. Put the previous run's ledger there first (e.g.
@@ -95,21 +89,8 @@ pub fn run(args: Args, global: &Global) -> CliResult {
 
     // The key is loaded before the run so a bad key fails fast, not after the tests.
     let env = |k: &str| std::env::var(k).ok();
-    let key_source = match (&args.signing_key_file, &args.signing_key_env) {
-        (Some(f), _) => Some(KeySource::File(f.clone())),
-        (None, Some(v)) => Some(KeySource::Env(v.clone())),
-        (None, None) => match env(sign::DEFAULT_KEY_ENV) {
-            Some(v) if !v.trim().is_empty() => Some(KeySource::Env(sign::DEFAULT_KEY_ENV.into())),
-            _ => None,
-        },
-    };
-    let key = match &key_source {
-        Some(source) => Some(sign::load_signing_key(source, env).map_err(|e| match e {
-            sign::KeyLoadError::Io { .. } => CliError::io(e),
-            other => CliError::usage(other),
-        })?),
-        None => None,
-    };
+    let key_source = args.key.source(env);
+    let key = args.key.load(env)?;
 
     // The model is read before the run, so a configuration error fails fast.
     let model = if args.junit.is_empty() {
@@ -124,7 +105,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     };
 
     let mut secrets = Secrets::from_env(&args.redact_env, env);
-    if let Some(var) = &args.signing_key_env
+    if let Some(KeySource::Env(var)) = &key_source
         && let Some(v) = env(var)
     {
         secrets.add(&v, SecretKind::SigningKey);
