@@ -51,44 +51,29 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         .count();
     let warnings = findings.len() - errors;
     let mut out = std::io::stdout().lock();
+    let totals = format!(
+        "{} {}, {} {} in {} {}",
+        errors,
+        plural(errors, "error", "errors"),
+        warnings,
+        plural(warnings, "warning", "warnings"),
+        model.scripts.len(),
+        plural(model.scripts.len(), "script", "scripts"),
+    );
     match args.format {
-        Format::Table => {
+        Format::Table | Format::Github => {
             for f in &findings {
-                writeln!(out, "{:<7} {f} [{}]", f.severity.to_string(), f.code)
+                let line = match args.format {
+                    Format::Github => annotation(f).to_string(),
+                    _ => format!("{:<7} {f} [{}]", f.severity.to_string(), f.code),
+                };
+                writeln!(out, "{line}")
                     .context("cannot write to stdout")
                     .map_err(CliError::io)?;
             }
-            writeln!(
-                out,
-                "{} {}, {} {} in {} {}",
-                errors,
-                plural(errors, "error", "errors"),
-                warnings,
-                plural(warnings, "warning", "warnings"),
-                model.scripts.len(),
-                plural(model.scripts.len(), "script", "scripts"),
-            )
-            .context("cannot write to stdout")
-            .map_err(CliError::io)?;
-        }
-        Format::Github => {
-            for f in &findings {
-                writeln!(out, "{}", annotation(f))
-                    .context("cannot write to stdout")
-                    .map_err(CliError::io)?;
-            }
-            writeln!(
-                out,
-                "{} {}, {} {} in {} {}",
-                errors,
-                plural(errors, "error", "errors"),
-                warnings,
-                plural(warnings, "warning", "warnings"),
-                model.scripts.len(),
-                plural(model.scripts.len(), "script", "scripts"),
-            )
-            .context("cannot write to stdout")
-            .map_err(CliError::io)?;
+            writeln!(out, "{totals}")
+                .context("cannot write to stdout")
+                .map_err(CliError::io)?;
         }
         Format::Json => {
             let v = serde_json::json!({
