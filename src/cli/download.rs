@@ -8,7 +8,7 @@ use proofgate::artifact::zip::UnzipLimits;
 use proofgate::artifact::{self, DownloadRequest, Env};
 use proofgate::github::untrusted;
 
-use super::upload::{classify, progress, runtime};
+use super::upload::{progress, runtime};
 use super::{CliResult, Global, Outcome};
 
 #[derive(Debug, clap::Args)]
@@ -108,7 +108,7 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
         .block_on(artifact::download::download_with_progress(
             &req, &env, progress,
         ))
-        .map_err(|e| classify(e, "download failed"))?;
+        .map_err(|e| super::CliError::classified_with(e, "download failed"))?;
     if shown {
         eprintln!();
     }

@@ -108,13 +108,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         key: key.as_ref(),
         out_dir: &out_dir,
     })
-    .map_err(|e| {
-        if e.is_input_error() {
-            CliError::usage(e)
-        } else {
-            CliError::io(e)
-        }
-    })?;
+    .map_err(CliError::classified)?;
 
     print_table(&report, &out_dir, junit.cases.len());
     let runner = RunnerEnv::from_lookup(env);

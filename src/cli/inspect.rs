@@ -107,11 +107,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
                 }
                 let kind_is_io = e.is_io();
                 if !args.keep_going {
-                    return Err(if kind_is_io {
-                        CliError::io(anyhow!("{e}"))
-                    } else {
-                        CliError::usage(anyhow!("{e}"))
-                    });
+                    return Err(CliError::classified(e));
                 }
                 eprintln!("error: {}", untrusted(&e.to_string()));
                 let mut report = partial.map(|b| *b).unwrap_or_else(|| FileReport {

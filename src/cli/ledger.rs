@@ -5,7 +5,7 @@ use std::io::{BufReader, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, anyhow};
-use proofgate::bundle::ledger::{self, EventKind, Ledger, LedgerError};
+use proofgate::bundle::ledger::{self, EventKind, Ledger};
 use proofgate::digest::Sha256Digest;
 use proofgate::sign::{self, PublicKey, SigningKey};
 
@@ -84,15 +84,6 @@ fn ledger_path(file: &Option<PathBuf>, global: &Global) -> PathBuf {
         .unwrap_or_else(|| global.root.join(DEFAULT_LEDGER))
 }
 
-fn classify(e: LedgerError) -> CliError {
-    match e {
-        LedgerError::Io { .. } | LedgerError::Random | LedgerError::Locked { .. } => {
-            CliError::io(e)
-        }
-        other => CliError::usage(other),
-    }
-}
-
 pub fn run(args: Args, global: &Global) -> CliResult {
     match args.command {
         LedgerCommand::Append(a) => append(a, global),
@@ -127,10 +118,10 @@ fn append(a: AppendArgs, global: &Global) -> CliResult {
     }
     let key = load_key(&a.key)?;
     let path = ledger_path(&a.file, global);
-    let mut l = Ledger::open(&path, a.ledger_id.as_deref()).map_err(classify)?;
+    let mut l = Ledger::open(&path, a.ledger_id.as_deref()).map_err(CliError::classified)?;
     let appended = l
         .append(&key, kind, digests, attributes, chrono::Utc::now())
-        .map_err(classify)?;
+        .map_err(CliError::classified)?;
     let mut out = std::io::stdout().lock();
     match a.format {
         Format::Json => {

@@ -5,7 +5,7 @@ use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use proofgate::bundle::manifest::{self, Manifest, ManifestDiff, ManifestError, ManifestRequest};
+use proofgate::bundle::manifest::{self, Manifest, ManifestDiff, ManifestRequest};
 use proofgate::bundle::write_atomic;
 use serde::Serialize;
 
@@ -43,14 +43,6 @@ pub struct Args {
     pub threads: usize,
 }
 
-fn classify(e: ManifestError) -> CliError {
-    if e.is_io() {
-        CliError::io(e)
-    } else {
-        CliError::usage(e)
-    }
-}
-
 /// The report `--verify` prints.
 #[derive(Debug, Serialize)]
 struct VerifyReport<'a> {
@@ -76,7 +68,8 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     if let Some(recorded_path) = &args.verify {
         let f = std::fs::File::open(recorded_path)
             .io_context(format!("cannot open `{}`", recorded_path.display()))?;
-        let recorded = Manifest::read(recorded_path, BufReader::new(f)).map_err(classify)?;
+        let recorded =
+            Manifest::read(recorded_path, BufReader::new(f)).map_err(CliError::classified)?;
         let mut exclude = recorded.exclude.clone();
         exclude.extend(args.exclude.iter().cloned());
         exclude.extend(relative_to_root(recorded_path, root));
@@ -91,7 +84,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             exclude,
             threads: args.threads,
         })
-        .map_err(classify)?
+        .map_err(CliError::classified)?
         .manifest;
         let consistent = recorded.is_self_consistent();
         let diff = recorded.diff(&now);
@@ -146,7 +139,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         exclude,
         threads: args.threads,
     })
-    .map_err(classify)?;
+    .map_err(CliError::classified)?;
     let elapsed = start.elapsed();
     let m = &built.manifest;
     let mut json = serde_json::to_vec_pretty(m).or_io()?;

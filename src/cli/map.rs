@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::Context as _;
 use proofgate::github::log::untrusted_lines;
 use proofgate::junit::{self, ParseOptions, TestCase};
 use proofgate::model::{map_cases, map_report};
@@ -56,11 +56,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             }
             Err(mut e) => {
                 e.path = shown;
-                return Err(if e.is_io() {
-                    CliError::io(anyhow!("{e}"))
-                } else {
-                    CliError::usage(anyhow!("{e}"))
-                });
+                return Err(CliError::classified(e));
             }
         }
     }

@@ -138,6 +138,24 @@ impl CliError {
             error: error.into(),
         }
     }
+
+    /// An error that knows its own exit class (`proofgate::exit::Failure`).
+    pub fn classified<E: proofgate::exit::Failure>(error: E) -> Self {
+        match error.exit_class() {
+            proofgate::exit::ExitClass::Usage => Self::usage(error),
+            proofgate::exit::ExitClass::Io => Self::io(error),
+        }
+    }
+
+    /// The same, with a sentence of context in front of the cause.
+    pub fn classified_with<E: proofgate::exit::Failure>(error: E, context: &'static str) -> Self {
+        let class = error.exit_class();
+        let error = anyhow::Error::new(error).context(context);
+        match class {
+            proofgate::exit::ExitClass::Usage => Self::usage(error),
+            proofgate::exit::ExitClass::Io => Self::io(error),
+        }
+    }
 }
 
 impl fmt::Debug for CliError {

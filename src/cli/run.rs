@@ -152,13 +152,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         exclude,
         threads: 0,
     })
-    .map_err(|e| {
-        if e.is_io() {
-            CliError::io(e)
-        } else {
-            CliError::usage(e)
-        }
-    })?;
+    .map_err(CliError::classified)?;
     let manifest_path = out_dir.join("manifest.json");
     let mut mjson = serde_json::to_vec_pretty(&built.manifest).or_io()?;
     mjson.push(b'\n');
@@ -346,13 +340,7 @@ fn generate_proofs(
         key,
         out_dir,
     })
-    .map_err(|e| {
-        if e.is_input_error() {
-            CliError::usage(e)
-        } else {
-            CliError::io(e)
-        }
-    })?;
+    .map_err(CliError::classified)?;
     let mut proofs = Vec::new();
     for p in &report.proofs {
         // The digest of the bytes just written: no second read.

@@ -69,7 +69,7 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
     let rt = runtime()?;
     let report = rt
         .block_on(artifact::upload(&req, &env))
-        .map_err(|e| classify(e, "upload failed"))?;
+        .map_err(|e| CliError::classified_with(e, "upload failed"))?;
     if req.progress.is_some() {
         eprintln!();
     }
@@ -136,14 +136,4 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::io(anyhow::Error::new(e).context("starting the async runtime")))
-}
-
-pub(crate) fn classify(e: artifact::ArtifactError, what: &'static str) -> CliError {
-    let usage = e.is_usage();
-    let err = anyhow::Error::new(e).context(what);
-    if usage {
-        CliError::usage(err)
-    } else {
-        CliError::io(err)
-    }
 }

@@ -136,13 +136,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         release: args.release,
         now,
     })
-    .map_err(|e| {
-        if e.is_usage() {
-            CliError::usage(e)
-        } else {
-            CliError::io(e)
-        }
-    })?;
+    .map_err(CliError::classified)?;
     for f in &verified.findings {
         eprintln!("{}: {f} [{}]", f.severity, f.code);
     }
@@ -322,13 +316,10 @@ fn download(args: &Args, _env: &RunnerEnv) -> Result<PathBuf, CliError> {
             return Ok(path);
         }
         Err(e) => {
-            let usage = e.is_usage();
-            let err = anyhow::Error::new(e).context("could not download the proofs");
-            return Err(if usage {
-                CliError::usage(err)
-            } else {
-                CliError::io(err)
-            });
+            return Err(CliError::classified_with(
+                e,
+                "could not download the proofs",
+            ));
         }
     };
     for a in &report.artifacts {
