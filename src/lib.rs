@@ -19,6 +19,7 @@
 pub mod artifact;
 pub mod bundle;
 pub mod digest;
+pub mod env;
 pub mod exit;
 pub mod github;
 pub mod init;

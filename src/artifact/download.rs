@@ -150,138 +150,255 @@ pub async fn download(req: &DownloadRequest, env: &Env) -> Result<DownloadReport
 }
 
 /// [`download`], calling `progress` with the bytes downloaded so far (all artifacts).
+///
+/// The steps: `list` the run's artifacts and `select` one per name; then per artifact
+/// `fetch_one` (zip and digest) and `extract_one` (into a temporary folder on the
+/// destination's file system); `place` the files only when every artifact checked out;
+/// `report` what was done.
 pub async fn download_with_progress(
     req: &DownloadRequest,
     env: &Env,
     progress: Option<ProgressFn>,
 ) -> Result<DownloadReport, ArtifactError> {
-    let matcher = match &req.selector {
-        Selector::Pattern(p) => Some(
-            globset::Glob::new(p)
-                .map_err(|e| ArtifactError::Usage(format!("`--pattern` `{p}` is not a glob: {e}")))?
-                .compile_matcher(),
-        ),
-        Selector::Name(n) => {
-            names::validate_name(n)?;
-            None
-        }
-        Selector::All => None,
-    };
-    let wanted = |name: &str| match (&req.selector, &matcher) {
-        (Selector::Name(n), _) => name == n,
-        (Selector::Pattern(_), Some(m)) => m.is_match(name),
-        _ => true,
-    };
-    let name_filter = match &req.selector {
-        Selector::Name(n) => Some(n.clone()),
-        _ => None,
-    };
+    let wanted = NameFilter::new(&req.selector)?;
     let http = HttpClient::new(env.http_timeout(), env.retry_policy());
+    let listing = list(req, env, &http, &wanted).await?;
+    let chosen = select(&req.selector, listing.candidates, listing.scope)?;
 
+    let dest = std::path::absolute(&req.path)
+        .map_err(|e| ArtifactError::io(format!("resolving `{}`", req.path.display()), e))?;
+    let staging = staging_dir(&dest)?;
+    let single = matches!(req.selector, Selector::Name(_)) || chosen.len() == 1;
+    let mut fetched = Vec::new();
+    let mut done_bytes = 0u64;
+    // What the artifacts unpacked so far took of `req.limits`.
+    let mut used = Used::default();
+    for (i, c) in chosen.into_values().enumerate() {
+        let zip_path = staging.path().join(format!("{i}.zip"));
+        let room = zip_budget(&req.limits).saturating_sub(done_bytes);
+        let (size, digest) = fetch_one(
+            &listing.service,
+            &http,
+            &c,
+            &zip_path,
+            (done_bytes, room),
+            progress.as_ref(),
+        )
+        .await?;
+        done_bytes += size;
+        let out = staging.path().join(i.to_string());
+        let files = extract_one(&zip_path, &out, &c.name, &req.limits, &mut used, i > 0).await?;
+        let _ = std::fs::remove_file(&zip_path);
+        let target = if single || req.merge_multiple {
+            dest.clone()
+        } else {
+            dest.join(&c.name)
+        };
+        fetched.push(Fetched {
+            candidate: c,
+            size,
+            digest,
+            out,
+            target,
+            files,
+        });
+    }
+    place(&dest, &fetched)?;
+    drop(staging);
+    Ok(report(listing.run_id, fetched))
+}
+
+/// Which artifact names a [`Selector`] takes, checked before anything is fetched.
+enum NameFilter {
+    All,
+    Name(String),
+    Glob(globset::GlobMatcher),
+}
+
+impl NameFilter {
+    fn new(selector: &Selector) -> Result<Self, ArtifactError> {
+        Ok(match selector {
+            Selector::Pattern(p) => Self::Glob(
+                globset::Glob::new(p)
+                    .map_err(|e| {
+                        ArtifactError::Usage(format!("`--pattern` `{p}` is not a glob: {e}"))
+                    })?
+                    .compile_matcher(),
+            ),
+            Selector::Name(n) => {
+                names::validate_name(n)?;
+                Self::Name(n.clone())
+            }
+            Selector::All => Self::All,
+        })
+    }
+
+    fn takes(&self, name: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Name(n) => name == n,
+            Self::Glob(m) => m.is_match(name),
+        }
+    }
+
+    /// The name to ask the service for, when there is one.
+    fn exact(&self) -> Option<&str> {
+        match self {
+            Self::Name(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// The service that listed the artifacts, which also hands out their zips.
+enum Service {
+    /// This run's results service (Twirp).
+    Twirp(TwirpClient),
+    /// The REST API (another run, or this one read with a REST token).
+    Rest(Rest),
+}
+
+/// What [`list`] found.
+struct Listing {
+    service: Service,
+    /// The run read through REST.
+    run_id: Option<u64>,
+    /// Where the artifacts were looked for, for a "not found" error.
+    scope: String,
+    /// Every artifact the filter takes (several per name after re-runs).
+    candidates: Vec<Candidate>,
+}
+
+/// Lists the artifacts `wanted` takes: of this run through the results service, or of the
+/// run `req.source` names through REST.
+async fn list(
+    req: &DownloadRequest,
+    env: &Env,
+    http: &HttpClient,
+    wanted: &NameFilter,
+) -> Result<Listing, ArtifactError> {
     // Same run without the runtime token but with a REST token: read this run through REST.
-    let source = match (&req.source, env.get("ACTIONS_RUNTIME_TOKEN"), &req.token) {
+    let source = match (&req.source, env.runtime_token(), &req.token) {
         (Source::SameRun, None, Some(_)) => {
-            match env.get("GITHUB_RUN_ID").and_then(|r| r.parse().ok()) {
+            match env.runner().run_id.as_deref().and_then(|r| r.parse().ok()) {
                 Some(id) => Source::Run(id),
                 None => req.source.clone(),
             }
         }
         _ => req.source.clone(),
     };
-
-    let mut twirp = None;
-    let mut rest = None;
-    let mut run_id = None;
-    let scope;
-    let mut candidates: Vec<Candidate> = Vec::new();
     if source == Source::SameRun {
-        let token = env
-            .get("ACTIONS_RUNTIME_TOKEN")
-            .ok_or(ArtifactError::MissingEnv {
-                var: "ACTIONS_RUNTIME_TOKEN",
-                why: "downloading from this run needs the Actions runtime token",
-            })?;
-        let results = env
-            .get("ACTIONS_RESULTS_URL")
-            .ok_or(ArtifactError::MissingEnv {
-                var: "ACTIONS_RESULTS_URL",
-                why: "downloading from this run needs the results service URL",
-            })?;
-        let ids = names::backend_ids(token)?;
-        let client = TwirpClient::new(http.clone(), results, token)?;
-        let list: ListArtifactsResponse = client
-            .call(
-                "ListArtifacts",
-                &ListArtifactsRequest {
-                    workflow_run_backend_id: ids.run.clone(),
-                    workflow_job_run_backend_id: ids.job.clone(),
-                    name_filter: name_filter.clone(),
-                    id_filter: None,
-                },
-            )
-            .await?;
-        for a in list.artifacts.into_iter().filter(|a| wanted(&a.name)) {
-            candidates.push(Candidate {
-                expected: parse_digest(a.digest.as_deref()),
-                id: u64::try_from(a.database_id).unwrap_or(0),
-                owner: Some(BackendIds {
-                    run: if a.workflow_run_backend_id.is_empty() {
-                        ids.run.clone()
-                    } else {
-                        a.workflow_run_backend_id
-                    },
-                    job: if a.workflow_job_run_backend_id.is_empty() {
-                        ids.job.clone()
-                    } else {
-                        a.workflow_job_run_backend_id
-                    },
-                }),
-                name: a.name,
-            });
-        }
-        twirp = Some(client);
-        scope = "this workflow run".to_owned();
+        list_same_run(env, http, wanted).await
     } else {
-        let repository = req
-            .repository
-            .clone()
-            .or_else(|| env.get("GITHUB_REPOSITORY").map(str::to_owned))
-            .ok_or_else(|| {
-                ArtifactError::Usage(
-                    "another run needs `--repository owner/name` (or `GITHUB_REPOSITORY`)".into(),
-                )
-            })?;
-        let token = req.token.as_deref().ok_or_else(|| {
+        list_rest(req, &source, env, http, wanted).await
+    }
+}
+
+/// Lists this run's artifacts through the results service (`ACTIONS_RUNTIME_TOKEN`).
+async fn list_same_run(
+    env: &Env,
+    http: &HttpClient,
+    wanted: &NameFilter,
+) -> Result<Listing, ArtifactError> {
+    let (token, results) = env.results_service(
+        "downloading from this run needs the Actions runtime token",
+        "downloading from this run needs the results service URL",
+    )?;
+    let ids = names::backend_ids(token)?;
+    let client = TwirpClient::new(http.clone(), results, token)?;
+    let list: ListArtifactsResponse = client
+        .call(
+            "ListArtifacts",
+            &ListArtifactsRequest {
+                workflow_run_backend_id: ids.run.clone(),
+                workflow_job_run_backend_id: ids.job.clone(),
+                name_filter: wanted.exact().map(str::to_owned),
+                id_filter: None,
+            },
+        )
+        .await?;
+    let or_own = |given: String, own: &String| if given.is_empty() { own.clone() } else { given };
+    let candidates = list
+        .artifacts
+        .into_iter()
+        .filter(|a| wanted.takes(&a.name))
+        .map(|a| Candidate {
+            expected: parse_digest(a.digest.as_deref()),
+            id: u64::try_from(a.database_id).unwrap_or(0),
+            owner: Some(BackendIds {
+                run: or_own(a.workflow_run_backend_id, &ids.run),
+                job: or_own(a.workflow_job_run_backend_id, &ids.job),
+            }),
+            name: a.name,
+        })
+        .collect();
+    Ok(Listing {
+        service: Service::Twirp(client),
+        run_id: None,
+        scope: "this workflow run".to_owned(),
+        candidates,
+    })
+}
+
+/// Lists the artifacts of the run `source` names through REST (needs a repository and a
+/// token); expired ones are left out.
+async fn list_rest(
+    req: &DownloadRequest,
+    source: &Source,
+    env: &Env,
+    http: &HttpClient,
+    wanted: &NameFilter,
+) -> Result<Listing, ArtifactError> {
+    let repository = req
+        .repository
+        .clone()
+        .or_else(|| env.runner().repository.clone())
+        .ok_or_else(|| {
             ArtifactError::Usage(
-                "another run needs `--github-token` (or `GITHUB_TOKEN`) with actions:read".into(),
+                "another run needs `--repository owner/name` (or `GITHUB_REPOSITORY`)".into(),
             )
         })?;
-        let client = Rest::new(env, http.clone(), &repository, token)?;
-        let run = match &source {
-            Source::Run(id) => RunRef::Id(*id),
-            Source::Commit(sha) => RunRef::Commit(sha),
-            Source::PullRequest(n) => RunRef::Pr(*n),
-            Source::Branch(b) => RunRef::Branch(b),
-            Source::SameRun => RunRef::Id(0),
-        };
-        let id = client.resolve_run(run, req.workflow.as_deref()).await?;
-        run_id = Some(id);
-        for a in client.artifacts(id, name_filter.as_deref()).await? {
-            if a.expired || !wanted(&a.name) {
-                continue;
-            }
-            candidates.push(Candidate {
-                expected: parse_digest(a.digest.as_deref()),
-                id: a.id,
-                owner: None,
-                name: a.name,
-            });
-        }
-        rest = Some(client);
-        scope = format!("run {id} of `{repository}`");
-    }
+    let token = req.token.as_deref().ok_or_else(|| {
+        ArtifactError::Usage(
+            "another run needs `--github-token` (or `GITHUB_TOKEN`) with actions:read".into(),
+        )
+    })?;
+    let client = Rest::new(env, http.clone(), &repository, token)?;
+    let run = match source {
+        Source::Run(id) => RunRef::Id(*id),
+        Source::Commit(sha) => RunRef::Commit(sha),
+        Source::PullRequest(n) => RunRef::Pr(*n),
+        Source::Branch(b) => RunRef::Branch(b),
+        Source::SameRun => RunRef::Id(0),
+    };
+    let id = client.resolve_run(run, req.workflow.as_deref()).await?;
+    let candidates = client
+        .artifacts(id, wanted.exact())
+        .await?
+        .into_iter()
+        .filter(|a| !a.expired && wanted.takes(&a.name))
+        .map(|a| Candidate {
+            expected: parse_digest(a.digest.as_deref()),
+            id: a.id,
+            owner: None,
+            name: a.name,
+        })
+        .collect();
+    Ok(Listing {
+        service: Service::Rest(client),
+        run_id: Some(id),
+        scope: format!("run {id} of `{repository}`"),
+        candidates,
+    })
+}
 
-    // One artifact per name: the highest id (re-runs may leave several).
+/// One artifact per name, the highest id (re-runs may leave several), every name checked
+/// as a path component; none at all is [`ArtifactError::NotFound`] in `scope`.
+fn select(
+    selector: &Selector,
+    candidates: Vec<Candidate>,
+    scope: String,
+) -> Result<BTreeMap<String, Candidate>, ArtifactError> {
     let mut by_name: BTreeMap<String, Candidate> = BTreeMap::new();
     for c in candidates {
         match by_name.get(&c.name) {
@@ -300,28 +417,29 @@ pub async fn download_with_progress(
         })?;
     }
     if by_name.is_empty() {
-        let what = match &req.selector {
+        let what = match selector {
             Selector::Name(n) => format!("the name `{n}`"),
             Selector::Pattern(p) => format!("the pattern `{p}`"),
             Selector::All => "(any artifact)".into(),
         };
         return Err(ArtifactError::NotFound { what, scope });
     }
+    Ok(by_name)
+}
 
-    let dest = std::path::absolute(&req.path)
-        .map_err(|e| ArtifactError::io(format!("resolving `{}`", req.path.display()), e))?;
-    // The temporary folder sits on the destination's file system so the final moves are
-    // renames: inside the destination when it exists, else beside it.
+/// A temporary folder on the destination's file system, so that the final moves are
+/// renames: inside the destination when it exists, else beside it.
+fn staging_dir(dest: &Path) -> Result<tempfile::TempDir, ArtifactError> {
     let parent = if dest.is_dir() {
-        dest.clone()
+        dest.to_path_buf()
     } else {
         dest.parent()
             .map(Path::to_path_buf)
-            .unwrap_or_else(|| dest.clone())
+            .unwrap_or_else(|| dest.to_path_buf())
     };
     std::fs::create_dir_all(&parent)
         .map_err(|e| ArtifactError::io(format!("creating `{}`", parent.display()), e))?;
-    let staging = tempfile::Builder::new()
+    tempfile::Builder::new()
         .prefix(".proofgate-download-")
         .tempdir_in(&parent)
         .map_err(|e| {
@@ -329,99 +447,117 @@ pub async fn download_with_progress(
                 format!("creating a temporary folder in `{}`", parent.display()),
                 e,
             )
-        })?;
-
-    let single = matches!(req.selector, Selector::Name(_)) || by_name.len() == 1;
-    let mut fetched = Vec::new();
-    let mut done_bytes = 0u64;
-    // What the artifacts unpacked so far took of `req.limits`.
-    let (mut used_bytes, mut used_entries) = (0u64, 0usize);
-    for (i, c) in by_name.values().enumerate() {
-        let url = match (&twirp, &rest, &c.owner) {
-            (Some(t), _, Some(owner)) => {
-                let r: SignedUrlResponse = t
-                    .call("GetSignedArtifactURL", &NamedRequest::new(owner, &c.name))
-                    .await?;
-                if r.signed_url.is_empty() {
-                    return Err(ArtifactError::BadResponse {
-                        doing: "`GetSignedArtifactURL`".into(),
-                        detail: format!("no signed URL for `{}`", c.name),
-                    });
-                }
-                r.signed_url
-            }
-            (_, Some(r), _) => r.zip_location(c.id, &c.name).await?,
-            _ => {
-                return Err(ArtifactError::Usage(
-                    "no way to reach the artifact service".into(),
-                ));
-            }
-        };
-        let zip_path = staging.path().join(format!("{i}.zip"));
-        let (size, digest) = fetch_blob(
-            &http,
-            &url,
-            &zip_path,
-            &c.name,
-            done_bytes,
-            zip_budget(&req.limits).saturating_sub(done_bytes),
-            progress.as_ref(),
-        )
-        .await?;
-        done_bytes += size;
-        if let Some(expected) = c.expected
-            && expected != digest
-        {
-            return Err(ArtifactError::DigestMismatch {
-                name: c.name.clone(),
-                expected: expected.to_string(),
-                actual: digest.to_string(),
-            });
-        }
-        let out = staging.path().join(i.to_string());
-        std::fs::create_dir(&out)
-            .map_err(|e| ArtifactError::io(format!("creating `{}`", out.display()), e))?;
-        let limits = UnzipLimits {
-            max_total_bytes: req.limits.max_total_bytes.saturating_sub(used_bytes),
-            max_entries: req.limits.max_entries.saturating_sub(used_entries),
-        };
-        let earlier = i > 0;
-        let full = req.limits;
-        let (zp, op) = (zip_path.clone(), out.clone());
-        let files = tokio::task::spawn_blocking(move || -> Result<Vec<zip::Extracted>, String> {
-            let f = std::fs::File::open(&zp).map_err(|e| format!("reopening the download: {e}"))?;
-            zip::extract(io::BufReader::new(f), &op, &limits)
         })
-        .await
-        .map_err(|e| ArtifactError::io("unpacking", io::Error::other(e)))?
-        .map_err(|reason| ArtifactError::UnsafeZip {
-            name: c.name.clone(),
-            reason: if earlier {
-                format!(
-                    "{reason} (what the artifacts before it left of the download's {} bytes and {} entries)",
-                    full.max_total_bytes, full.max_entries
-                )
-            } else {
-                reason
-            },
-        })?;
-        used_bytes += files.iter().map(|f| f.size).sum::<u64>();
-        used_entries += files.len();
-        let _ = std::fs::remove_file(&zip_path);
-        let target = if single || req.merge_multiple {
-            dest.clone()
-        } else {
-            dest.join(&c.name)
-        };
-        fetched.push((c.clone(), size, digest, out, target, files));
-    }
+}
 
-    // Plan every move, refusing two different files at one path, before touching `dest`.
+/// Fetches one artifact's zip into `zip_path` and checks it against the digest the
+/// service gave. `(before, room)`: bytes fetched by earlier artifacts, and how many more
+/// the download's limit allows.
+async fn fetch_one(
+    service: &Service,
+    http: &HttpClient,
+    c: &Candidate,
+    zip_path: &Path,
+    (before, room): (u64, u64),
+    progress: Option<&ProgressFn>,
+) -> Result<(u64, Sha256Digest), ArtifactError> {
+    let url = match (service, &c.owner) {
+        (Service::Twirp(t), Some(owner)) => {
+            let r: SignedUrlResponse = t
+                .call("GetSignedArtifactURL", &NamedRequest::new(owner, &c.name))
+                .await?;
+            if r.signed_url.is_empty() {
+                return Err(ArtifactError::BadResponse {
+                    doing: "`GetSignedArtifactURL`".into(),
+                    detail: format!("no signed URL for `{}`", c.name),
+                });
+            }
+            r.signed_url
+        }
+        (Service::Rest(r), _) => r.zip_location(c.id, &c.name).await?,
+        (Service::Twirp(_), None) => {
+            return Err(ArtifactError::Usage(
+                "no way to reach the artifact service".into(),
+            ));
+        }
+    };
+    let (size, digest) = fetch_blob(http, &url, zip_path, &c.name, before, room, progress).await?;
+    if let Some(expected) = c.expected
+        && expected != digest
+    {
+        return Err(ArtifactError::DigestMismatch {
+            name: c.name.clone(),
+            expected: expected.to_string(),
+            actual: digest.to_string(),
+        });
+    }
+    Ok((size, digest))
+}
+
+/// What the artifacts unpacked so far took of the download's limits.
+#[derive(Default)]
+struct Used {
+    bytes: u64,
+    entries: usize,
+}
+
+/// Unpacks the zip at `zip_path` into the new folder `out` within what is left of `full`
+/// (`earlier`: artifacts before this one took part of it), and counts what it took.
+async fn extract_one(
+    zip_path: &Path,
+    out: &Path,
+    name: &str,
+    full: &UnzipLimits,
+    used: &mut Used,
+    earlier: bool,
+) -> Result<Vec<zip::Extracted>, ArtifactError> {
+    std::fs::create_dir(out)
+        .map_err(|e| ArtifactError::io(format!("creating `{}`", out.display()), e))?;
+    let limits = UnzipLimits {
+        max_total_bytes: full.max_total_bytes.saturating_sub(used.bytes),
+        max_entries: full.max_entries.saturating_sub(used.entries),
+    };
+    let (zp, op) = (zip_path.to_path_buf(), out.to_path_buf());
+    let files = tokio::task::spawn_blocking(move || -> Result<Vec<zip::Extracted>, String> {
+        let f = std::fs::File::open(&zp).map_err(|e| format!("reopening the download: {e}"))?;
+        zip::extract(io::BufReader::new(f), &op, &limits)
+    })
+    .await
+    .map_err(|e| ArtifactError::io("unpacking", io::Error::other(e)))?
+    .map_err(|reason| ArtifactError::UnsafeZip {
+        name: name.to_owned(),
+        reason: if earlier {
+            format!(
+                "{reason} (what the artifacts before it left of the download's {} bytes and {} entries)",
+                full.max_total_bytes, full.max_entries
+            )
+        } else {
+            reason
+        },
+    })?;
+    used.bytes += files.iter().map(|f| f.size).sum::<u64>();
+    used.entries += files.len();
+    Ok(files)
+}
+
+/// One artifact fetched and unpacked into the temporary folder `out`, bound for `target`.
+struct Fetched {
+    candidate: Candidate,
+    size: u64,
+    digest: Sha256Digest,
+    out: PathBuf,
+    target: PathBuf,
+    files: Vec<zip::Extracted>,
+}
+
+/// Moves every fetched file into place. Every move is planned first, refusing two
+/// different files at one path and any symbolic link on the way, before `dest` is touched.
+fn place(dest: &Path, fetched: &[Fetched]) -> Result<(), ArtifactError> {
     let mut plan: BTreeMap<PathBuf, (usize, PathBuf)> = BTreeMap::new();
-    for (k, (c, _, _, out, target, files)) in fetched.iter().enumerate() {
-        for f in files {
-            let to = target.join(&f.name);
-            let from = out.join(&f.name);
+    for (k, a) in fetched.iter().enumerate() {
+        for f in &a.files {
+            let to = a.target.join(&f.name);
+            let from = a.out.join(&f.name);
             if let Some((other, prev)) = plan.get(&to) {
                 let same = Sha256Digest::of_file(prev)
                     .ok()
@@ -429,8 +565,8 @@ pub async fn download_with_progress(
                 if !matches!(same, Some((a, b)) if a == b) {
                     return Err(ArtifactError::MergeConflict {
                         path: f.name.clone(),
-                        first: fetched[*other].0.name.clone(),
-                        second: c.name.clone(),
+                        first: fetched[*other].candidate.name.clone(),
+                        second: a.candidate.name.clone(),
                     });
                 }
                 continue;
@@ -439,7 +575,7 @@ pub async fn download_with_progress(
         }
     }
     for to in plan.keys() {
-        refuse_links_between(&dest, to)?;
+        refuse_links_between(dest, to)?;
     }
     for (to, (_, from)) in &plan {
         if let Some(p) = to.parent() {
@@ -451,26 +587,29 @@ pub async fn download_with_progress(
         })?;
     }
     if plan.is_empty() {
-        std::fs::create_dir_all(&dest)
+        std::fs::create_dir_all(dest)
             .map_err(|e| ArtifactError::io(format!("creating `{}`", dest.display()), e))?;
     }
-    drop(staging);
+    Ok(())
+}
 
-    Ok(DownloadReport {
+/// The report of a download: the artifacts in name order, each with its files.
+fn report(run_id: Option<u64>, fetched: Vec<Fetched>) -> DownloadReport {
+    DownloadReport {
         run_id,
         artifacts: fetched
             .into_iter()
-            .map(|(c, size, digest, _, target, files)| DownloadedArtifact {
-                name: c.name,
-                id: c.id,
-                size,
-                digest,
-                digest_checked: c.expected.is_some(),
-                path: target,
-                files: files.into_iter().map(|f| f.name).collect(),
+            .map(|a| DownloadedArtifact {
+                name: a.candidate.name,
+                id: a.candidate.id,
+                size: a.size,
+                digest: a.digest,
+                digest_checked: a.candidate.expected.is_some(),
+                path: a.target,
+                files: a.files.into_iter().map(|f| f.name).collect(),
             })
             .collect(),
-    })
+    }
 }
 
 /// Refuses to write `to` when a folder or file between `dest` (exclusive) and `to` already

@@ -96,20 +96,12 @@ pub struct UploadReport {
 /// Uploads `req.path` as the artifact `req.name` through the results service of `env`.
 pub async fn upload(req: &UploadRequest, env: &Env) -> Result<UploadReport, ArtifactError> {
     names::validate_name(&req.name)?;
-    let retention = names::retention(req.retention_days, env.get("GITHUB_RETENTION_DAYS"))?;
+    let retention = names::retention(req.retention_days, env.runner().retention_days.as_deref())?;
     let mut notices: Vec<String> = retention.notice.iter().cloned().collect();
-    let token = env
-        .get("ACTIONS_RUNTIME_TOKEN")
-        .ok_or(ArtifactError::MissingEnv {
-            var: "ACTIONS_RUNTIME_TOKEN",
-            why: "uploading needs the Actions runtime token",
-        })?;
-    let results = env
-        .get("ACTIONS_RESULTS_URL")
-        .ok_or(ArtifactError::MissingEnv {
-            var: "ACTIONS_RESULTS_URL",
-            why: "uploading needs the results service URL",
-        })?;
+    let (token, results) = env.results_service(
+        "uploading needs the Actions runtime token",
+        "uploading needs the results service URL",
+    )?;
     let ids = names::backend_ids(token)?;
     let root = req.path.clone();
     let include_hidden = req.include_hidden;
@@ -189,14 +181,7 @@ pub async fn upload(req: &UploadRequest, env: &Env) -> Result<UploadReport, Arti
             detail: "the service did not finalize the artifact (`ok` is false)".into(),
         });
     }
-    let url = match (env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")) {
-        (Some(repo), Some(run)) => Some(format!(
-            "{}/{repo}/actions/runs/{run}/artifacts/{}",
-            env.server_url(),
-            fin.artifact_id
-        )),
-        _ => None,
-    };
+    let url = env.artifact_url(fin.artifact_id);
     Ok(UploadReport {
         id: fin.artifact_id,
         name: req.name.clone(),

@@ -86,7 +86,7 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
     let path = args
         .path
         .clone()
-        .or_else(|| env.get("GITHUB_WORKSPACE").map(PathBuf::from))
+        .or_else(|| env.runner().workspace.clone())
         .unwrap_or_else(|| PathBuf::from("."));
     let req = DownloadRequest {
         selector,
@@ -143,7 +143,12 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
             untrusted(&a.path.display().to_string())
         );
     }
-    if let Some(out) = env.get("GITHUB_OUTPUT") {
+    if let Some(out) = env
+        .runner()
+        .output
+        .as_deref()
+        .and_then(std::path::Path::to_str)
+    {
         let dl = std::path::absolute(&req.path).unwrap_or(req.path.clone());
         proofgate::github::outputs::append_outputs(
             std::path::Path::new(out),

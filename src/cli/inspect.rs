@@ -162,7 +162,7 @@ pub(crate) fn fenced<W: Write>(
     out: &mut W,
     body: impl FnOnce(&mut W) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let in_actions = std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true");
+    let in_actions = proofgate::github::RunnerEnv::from_process().in_actions;
     let fence = if in_actions {
         Some(proofgate::github::Fence::new().map_err(std::io::Error::other)?)
     } else {

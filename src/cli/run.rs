@@ -159,7 +159,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     write_atomic(&manifest_path, &mjson)
         .io_context(format!("cannot write `{}`", manifest_path.display()))?;
 
-    let github_base = std::env::var("GITHUB_BASE_REF").ok();
+    let github_base = proofgate::github::RunnerEnv::from_process().base_ref;
     let git_info = git::collect(root, args.base.as_deref(), github_base.as_deref()).or_usage()?;
 
     let outcome = RunBundle::outcome_of(&record, &proofs);
@@ -329,7 +329,7 @@ fn generate_proofs(
         });
     }
     let context = super::apply_shard(
-        RunContext::from_env(|k| std::env::var(k).ok()),
+        RunContext::from_env(proofgate::env::process_lookup),
         args.shard.as_deref(),
     )?;
     let report = gen_core::generate(&GenerateRequest {

@@ -50,10 +50,10 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
     let env = Env::from_process();
     let name = args.name.clone().unwrap_or_else(|| {
         names::default_name(
-            env.get("GITHUB_JOB"),
+            env.runner().job.as_deref(),
             args.shard.as_deref(),
             args.matrix.as_deref(),
-            env.get("GITHUB_RUN_ATTEMPT"),
+            env.runner().run_attempt.as_deref(),
         )
     });
     let progress = progress("uploading");
@@ -95,7 +95,12 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
             println!("artifact-url={}", untrusted(url));
         }
     }
-    if let Some(out) = env.get("GITHUB_OUTPUT") {
+    if let Some(out) = env
+        .runner()
+        .output
+        .as_deref()
+        .and_then(std::path::Path::to_str)
+    {
         let mut pairs = vec![
             ("artifact-id", report.id.to_string()),
             ("artifact-name", report.name.clone()),

@@ -372,7 +372,7 @@ fn check_run(
     let fallback = global_fallback(report);
     let id = rt
         .block_on(github::checks::publish(
-            &env.api_url,
+            env.api(),
             token,
             repo,
             &run,

@@ -7,14 +7,13 @@
 
 pub mod annotations;
 pub mod checks;
-pub mod env;
 pub mod event;
 pub mod log;
 pub mod outputs;
 pub mod summary;
 
+pub use crate::env::RunnerEnv;
 pub use annotations::{Annotation, Level, escape_data, escape_property, split_shown};
-pub use env::RunnerEnv;
 pub use log::{Fence, untrusted};
 pub use outputs::{OutputError, format_output};
 pub use summary::{SUMMARY_LIMIT, SummaryTable, escape_markdown, render_summary};

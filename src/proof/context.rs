@@ -1,7 +1,9 @@
-//! The run context recorded in a proof, read from the standard `GITHUB_*` variables
-//! through an injected lookup (so it is pure and testable) and overridable by flags.
+//! The run context recorded in a proof: a view of the run environment ([`crate::env`]),
+//! overridable by flags.
 
 use serde::{Deserialize, Serialize};
+
+use crate::env::{self as run_env, RunnerEnv};
 
 /// Where and how the tests ran. Every field is optional: outside GitHub Actions most
 /// are unknown unless given by flags.
@@ -51,27 +53,29 @@ pub struct RunContext {
 }
 
 impl RunContext {
-    /// Reads the context through `env` (e.g. `|k| std::env::var(k).ok()`). Empty values
-    /// count as unset.
+    /// Reads the context through `env` (e.g. [`crate::env::process_lookup`]), by the rule
+    /// of [`crate::env::value`]: values trimmed, blank ones unset.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |k: &str| {
-            env(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let mut ctx = Self::from_runner(&RunnerEnv::from_lookup(&env));
+        ctx.shard = run_env::value(&env, "PROOFGATE_SHARD");
+        ctx
+    }
+
+    /// The context the runner's variables describe (no shard).
+    pub fn from_runner(runner: &RunnerEnv) -> Self {
         let mut ctx = RunContext {
-            repository: get("GITHUB_REPOSITORY"),
-            workflow: get("GITHUB_WORKFLOW"),
-            workflow_ref: get("GITHUB_WORKFLOW_REF"),
-            job: get("GITHUB_JOB"),
-            run_id: get("GITHUB_RUN_ID"),
-            run_attempt: get("GITHUB_RUN_ATTEMPT"),
-            git_ref: get("GITHUB_REF"),
-            sha: get("GITHUB_SHA"),
-            runner_os: get("RUNNER_OS"),
-            server_url: get("GITHUB_SERVER_URL"),
+            repository: runner.repository.clone(),
+            workflow: runner.workflow.clone(),
+            workflow_ref: runner.workflow_ref.clone(),
+            job: runner.job.clone(),
+            run_id: runner.run_id.clone(),
+            run_attempt: runner.run_attempt.clone(),
+            git_ref: runner.git_ref.clone(),
+            sha: runner.sha.clone(),
+            runner_os: runner.runner_os.clone(),
+            server_url: runner.server_url.clone(),
             run_url: None,
-            shard: get("PROOFGATE_SHARD"),
+            shard: None,
             tool: tool_version(),
         };
         ctx.derive_run_url();
@@ -98,21 +102,16 @@ impl RunContext {
         self
     }
 
-    /// Sets `run_url` from server, repository, run id and attempt when all are known.
+    /// Sets `run_url` from server, repository, run id and attempt when the repository and
+    /// run id are known ([`crate::env::run_url`]).
     fn derive_run_url(&mut self) {
         self.run_url = match (&self.repository, &self.run_id) {
-            (Some(repo), Some(run)) => {
-                let server = self
-                    .server_url
-                    .as_deref()
-                    .unwrap_or("https://github.com")
-                    .trim_end_matches('/');
-                let mut url = format!("{server}/{repo}/actions/runs/{run}");
-                if let Some(a) = &self.run_attempt {
-                    url.push_str(&format!("/attempts/{a}"));
-                }
-                Some(url)
-            }
+            (Some(repo), Some(run)) => Some(run_env::run_url(
+                self.server_url.as_deref(),
+                repo,
+                run,
+                self.run_attempt.as_deref(),
+            )),
             _ => None,
         };
     }
@@ -167,6 +166,22 @@ mod tests {
         assert_eq!(ctx.sha.as_deref(), Some("abc"));
         assert_eq!(ctx.runner_os.as_deref(), Some("Linux"));
         assert_eq!(ctx.job.as_deref(), Some("test"));
+    }
+
+    #[test]
+    fn context_is_the_runner_environment_with_the_same_run_url() {
+        let lookup = env(&[
+            ("GITHUB_REPOSITORY", " acme/scripts "),
+            ("GITHUB_RUN_ID", "42"),
+            ("GITHUB_RUN_ATTEMPT", "2"),
+            ("PROOFGATE_SHARD", " linux "),
+        ]);
+        let runner = RunnerEnv::from_lookup(&lookup);
+        let ctx = RunContext::from_env(&lookup);
+        assert_eq!(ctx.run_url, runner.run_url());
+        assert_eq!(ctx.repository.as_deref(), Some("acme/scripts"));
+        assert_eq!(ctx.shard.as_deref(), Some("linux"));
+        assert_eq!(RunContext::from_runner(&runner).shard, None);
     }
 
     #[test]

@@ -72,11 +72,95 @@ pub async fn scripted_blob(body: Vec<u8>, script: Vec<Behaviour>) -> (String, Ar
     (url, count)
 }
 
+const SAMPLE: &[(&str, &[u8])] = &[
+    ("proof-a.json", b"{\"verdict\":\"PASS\"}"),
+    ("sub/proof-b.json", b"{}"),
+];
+
 fn sample_zip() -> Vec<u8> {
-    zip_of(&[
-        ("proof-a.json", b"{\"verdict\":\"PASS\"}"),
-        ("sub/proof-b.json", b"{}"),
-    ])
+    zip_of(SAMPLE)
+}
+
+/// Serves `zip` as the blob `/blob/<name>.zip` of `server`.
+async fn serve_zip(server: &wiremock::MockServer, name: &str, zip: Vec<u8>) {
+    Mock::given(method("GET"))
+        .and(path(format!("/blob/{name}.zip")))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(zip))
+        .mount(server)
+        .await;
+}
+
+/// `proofgate download <select…> --path <dest>` from this run, served by `server`.
+async fn download(
+    server: &wiremock::MockServer,
+    select: &[&str],
+    dest: &std::path::Path,
+) -> std::process::Output {
+    let mut args = vec!["download"];
+    args.extend_from_slice(select);
+    args.extend(["--path", dest.to_str().unwrap()]);
+    proofgate(&args, &results_vars(server)).await
+}
+
+/// The digest the results service lists for an artifact.
+enum Listed {
+    /// The digest of the zip served.
+    Right,
+    /// The digest of other bytes.
+    Of(&'static [u8]),
+    /// None (as act's server).
+    Absent,
+}
+
+/// An artifact the results service lists and blob storage serves.
+struct Served {
+    name: &'static str,
+    entries: &'static [(&'static str, &'static [u8])],
+    digest: Listed,
+}
+
+/// A download that must fail and write nothing: what is served, the selecting flags, the
+/// destination under a fresh folder, the exit code and what stderr must say.
+struct Refusal<'a> {
+    served: &'a [Served],
+    select: &'a [&'a str],
+    dest: &'a str,
+    exit: i32,
+    says: &'a [&'a str],
+}
+
+/// Runs a [`Refusal`] and checks it: the exit code, every message, no file anywhere and
+/// nothing (not even a temporary folder) beside the destination. Returns the fresh folder
+/// and the service for further steps.
+async fn refused(case: Refusal<'_>) -> (tempfile::TempDir, wiremock::MockServer) {
+    let listed: Vec<_> = case
+        .served
+        .iter()
+        .map(|s| {
+            let digest = match s.digest {
+                Listed::Right => Some(sha256(&zip_of(s.entries))),
+                Listed::Of(bytes) => Some(sha256(bytes)),
+                Listed::Absent => None,
+            };
+            (s.name, digest)
+        })
+        .collect();
+    let server = results_service(&listed, "").await;
+    for s in case.served {
+        serve_zip(&server, s.name, zip_of(s.entries)).await;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join(case.dest);
+    let o = download(&server, case.select, &dest).await;
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(case.exit), "{e}");
+    for needle in case.says {
+        assert!(e.contains(needle), "expected `{needle}` in: {e}");
+    }
+    assert!(tree(tmp.path()).is_empty(), "{:?}", tree(tmp.path()));
+    let beside = dest.parent().unwrap();
+    assert!(listing(beside).is_empty(), "{:?}", listing(beside));
+    (tmp, server)
 }
 
 #[tokio::test]
@@ -90,17 +174,7 @@ async fn download_recovers_from_a_reset_and_a_truncated_body() {
     let server = results_service(&[("proofs", Some(sha256(&zip)))], &url).await;
     let tmp = tempfile::tempdir().unwrap();
     let dest = tmp.path().join("out");
-    let o = proofgate(
-        &[
-            "download",
-            "--name",
-            "proofs",
-            "--path",
-            dest.to_str().unwrap(),
-        ],
-        &results_vars(&server),
-    )
-    .await;
+    let o = download(&server, &["--name", "proofs"], &dest).await;
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(count.load(Ordering::SeqCst), 3);
     assert!(stderr(&o).contains("digest checked"), "{}", stderr(&o));
@@ -119,18 +193,7 @@ async fn download_cut_off_every_time_fails_with_exit_3_and_leaves_nothing() {
     let (url, count) = scripted_blob(zip.clone(), vec![Behaviour::Truncate]).await;
     let server = results_service(&[("proofs", Some(sha256(&zip)))], &url).await;
     let tmp = tempfile::tempdir().unwrap();
-    let dest = tmp.path().join("out");
-    let o = proofgate(
-        &[
-            "download",
-            "--name",
-            "proofs",
-            "--path",
-            dest.to_str().unwrap(),
-        ],
-        &results_vars(&server),
-    )
-    .await;
+    let o = download(&server, &["--name", "proofs"], &tmp.path().join("out")).await;
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let e = stderr(&o);
     assert!(
@@ -144,56 +207,31 @@ async fn download_cut_off_every_time_fails_with_exit_3_and_leaves_nothing() {
 
 #[tokio::test]
 async fn download_with_a_wrong_digest_fails_and_writes_nothing() {
-    let zip = sample_zip();
-    let server = results_service(&[("proofs", Some(sha256(b"something else")))], "").await;
-    Mock::given(method("GET"))
-        .and(path("/blob/proofs.zip"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(zip))
-        .mount(&server)
-        .await;
-    let tmp = tempfile::tempdir().unwrap();
-    let dest = tmp.path().join("out");
-    let o = proofgate(
-        &[
-            "download",
-            "--name",
-            "proofs",
-            "--path",
-            dest.to_str().unwrap(),
-        ],
-        &results_vars(&server),
-    )
+    let wrong = sha256(b"something else");
+    let (tmp, server) = refused(Refusal {
+        served: &[Served {
+            name: "proofs",
+            entries: SAMPLE,
+            digest: Listed::Of(b"something else"),
+        }],
+        select: &["--name", "proofs"],
+        dest: "out",
+        exit: 3,
+        says: &["digest mismatch for artifact `proofs`", &wrong],
+    })
     .await;
-    assert_eq!(o.status.code(), Some(3));
-    let e = stderr(&o);
-    assert!(
-        e.contains("digest mismatch for artifact `proofs`")
-            && e.contains(&sha256(b"something else")),
-        "{e}"
-    );
-    assert!(listing(tmp.path()).is_empty(), "{:?}", listing(tmp.path()));
 
     // Into an existing folder: its files stay, nothing is added.
+    let dest = tmp.path().join("out");
     std::fs::create_dir_all(&dest).unwrap();
     std::fs::write(dest.join("keep.txt"), b"mine").unwrap();
-    let o = proofgate(
-        &[
-            "download",
-            "--name",
-            "proofs",
-            "--path",
-            dest.to_str().unwrap(),
-        ],
-        &results_vars(&server),
-    )
-    .await;
+    let o = download(&server, &["--name", "proofs"], &dest).await;
     assert_eq!(o.status.code(), Some(3));
     assert_eq!(listing(&dest), ["keep.txt"]);
 }
 
 #[tokio::test]
 async fn download_retries_a_503_from_blob_storage() {
-    let zip = sample_zip();
     let server = results_service(&[("proofs", None)], "").await;
     Mock::given(method("GET"))
         .and(path("/blob/proofs.zip"))
@@ -202,24 +240,10 @@ async fn download_retries_a_503_from_blob_storage() {
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/blob/proofs.zip"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(zip))
-        .mount(&server)
-        .await;
+    serve_zip(&server, "proofs", sample_zip()).await;
     let tmp = tempfile::tempdir().unwrap();
     let dest = tmp.path().join("out");
-    let o = proofgate(
-        &[
-            "download",
-            "--name",
-            "proofs",
-            "--path",
-            dest.to_str().unwrap(),
-        ],
-        &results_vars(&server),
-    )
-    .await;
+    let o = download(&server, &["--name", "proofs"], &dest).await;
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         !stderr(&o).contains("digest checked"),
@@ -230,58 +254,35 @@ async fn download_retries_a_503_from_blob_storage() {
 
 #[tokio::test]
 async fn download_of_a_missing_name_is_a_clear_failure() {
-    let server = results_service(&[("other", None)], "").await;
-    let tmp = tempfile::tempdir().unwrap();
-    let o = proofgate(
-        &[
-            "download",
-            "--name",
-            "proofs",
-            "--path",
-            tmp.path().join("o").to_str().unwrap(),
-        ],
-        &results_vars(&server),
-    )
+    refused(Refusal {
+        served: &[Served {
+            name: "other",
+            entries: SAMPLE,
+            digest: Listed::Absent,
+        }],
+        select: &["--name", "proofs"],
+        dest: "o",
+        exit: 3,
+        says: &["no artifact matches the name `proofs` in this workflow run"],
+    })
     .await;
-    assert_eq!(o.status.code(), Some(3));
-    assert!(
-        stderr(&o).contains("no artifact matches the name `proofs` in this workflow run"),
-        "{}",
-        stderr(&o)
-    );
 }
 
 #[tokio::test]
 async fn download_refuses_a_zip_that_climbs_out_and_writes_nothing() {
-    let evil = zip_of(&[("ok.json", b"{}"), ("../../evil.sh", b"rm -rf /")]);
-    let server = results_service(&[("proofs", Some(sha256(&evil)))], "").await;
-    Mock::given(method("GET"))
-        .and(path("/blob/proofs.zip"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(evil))
-        .mount(&server)
-        .await;
-    let tmp = tempfile::tempdir().unwrap();
-    let dest = tmp.path().join("a/b/out");
-    let o = proofgate(
-        &[
-            "download",
-            "--name",
-            "proofs",
-            "--path",
-            dest.to_str().unwrap(),
-        ],
-        &results_vars(&server),
-    )
-    .await;
     // A hostile archive is bad input (exit 2), not a transport failure.
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("refusing to unpack artifact `proofs`"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(tree(tmp.path()).is_empty());
-    assert_eq!(listing(&tmp.path().join("a/b")), Vec::<String>::new());
+    refused(Refusal {
+        served: &[Served {
+            name: "proofs",
+            entries: &[("ok.json", b"{}"), ("../../evil.sh", b"rm -rf /")],
+            digest: Listed::Right,
+        }],
+        select: &["--name", "proofs"],
+        dest: "a/b/out",
+        exit: 2,
+        says: &["refusing to unpack artifact `proofs`"],
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -297,86 +298,53 @@ async fn download_by_pattern_separates_or_merges_shards() {
         "",
     )
     .await;
-    for (n, z) in [("proofs-1", &one), ("proofs-2", &two)] {
-        Mock::given(method("GET"))
-            .and(path(format!("/blob/{n}.zip")))
-            .respond_with(ResponseTemplate::new(200).set_body_bytes(z.clone()))
-            .mount(&server)
-            .await;
-    }
+    serve_zip(&server, "proofs-1", one).await;
+    serve_zip(&server, "proofs-2", two).await;
     let tmp = tempfile::tempdir().unwrap();
-    let sep = tmp.path().join("sep");
-    let o = proofgate(
-        &[
-            "download",
-            "--pattern",
-            "proofs-*",
-            "--path",
-            sep.to_str().unwrap(),
-        ],
-        &results_vars(&server),
-    )
-    .await;
-    assert!(o.status.success(), "{}", stderr(&o));
-    let names: Vec<String> = tree(&sep).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(
-        names,
-        [
-            "proofs-1/common.json",
-            "proofs-1/proof-a.json",
-            "proofs-2/common.json",
-            "proofs-2/proof-b.json"
-        ]
-    );
-    let merged = tmp.path().join("merged");
-    let o = proofgate(
-        &[
-            "download",
-            "--pattern",
-            "proofs-*",
-            "--merge-multiple",
-            "--path",
-            merged.to_str().unwrap(),
-        ],
-        &results_vars(&server),
-    )
-    .await;
-    assert!(o.status.success(), "{}", stderr(&o));
-    let names: Vec<String> = tree(&merged).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names, ["common.json", "proof-a.json", "proof-b.json"]);
+    for (select, folder, want) in [
+        (
+            &["--pattern", "proofs-*"][..],
+            "sep",
+            &[
+                "proofs-1/common.json",
+                "proofs-1/proof-a.json",
+                "proofs-2/common.json",
+                "proofs-2/proof-b.json",
+            ][..],
+        ),
+        (
+            &["--pattern", "proofs-*", "--merge-multiple"][..],
+            "merged",
+            &["common.json", "proof-a.json", "proof-b.json"][..],
+        ),
+    ] {
+        let dest = tmp.path().join(folder);
+        let o = download(&server, select, &dest).await;
+        assert!(o.status.success(), "{}", stderr(&o));
+        let names: Vec<String> = tree(&dest).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, want);
+    }
 }
 
 #[tokio::test]
 async fn merge_multiple_refuses_two_different_files_at_one_path() {
-    let one = zip_of(&[("proof-a.json", b"PASS")]);
-    let two = zip_of(&[("proof-a.json", b"FAIL")]);
-    let server = results_service(&[("proofs-1", None), ("proofs-2", None)], "").await;
-    for (n, z) in [("proofs-1", &one), ("proofs-2", &two)] {
-        Mock::given(method("GET"))
-            .and(path(format!("/blob/{n}.zip")))
-            .respond_with(ResponseTemplate::new(200).set_body_bytes(z.clone()))
-            .mount(&server)
-            .await;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let dest = tmp.path().join("merged");
-    let o = proofgate(
-        &[
-            "download",
-            "--pattern",
-            "proofs-*",
-            "--merge-multiple",
-            "--path",
-            dest.to_str().unwrap(),
+    refused(Refusal {
+        served: &[
+            Served {
+                name: "proofs-1",
+                entries: &[("proof-a.json", b"PASS")],
+                digest: Listed::Absent,
+            },
+            Served {
+                name: "proofs-2",
+                entries: &[("proof-a.json", b"FAIL")],
+                digest: Listed::Absent,
+            },
         ],
-        &results_vars(&server),
-    )
+        select: &["--pattern", "proofs-*", "--merge-multiple"],
+        dest: "merged",
+        exit: 3,
+        says: &["`proof-a.json` is in both `proofs-1` and `proofs-2` with different content"],
+    })
     .await;
-    assert_eq!(o.status.code(), Some(3));
-    let e = stderr(&o);
-    assert!(
-        e.contains("`proof-a.json` is in both `proofs-1` and `proofs-2` with different content"),
-        "{e}"
-    );
-    assert!(listing(tmp.path()).is_empty(), "{:?}", listing(tmp.path()));
 }

@@ -72,6 +72,64 @@ async fn calls(server: &MockServer, suffix: &str) -> Vec<wiremock::Request> {
         .collect()
 }
 
+/// `proofgate upload --path <dir> <args…>` against `server`, with `vars(server)` and `extra`.
+async fn upload(
+    server: &MockServer,
+    dir: &std::path::Path,
+    args: &[&str],
+    extra: &[(&'static str, String)],
+) -> std::process::Output {
+    let mut all = vec!["upload", "--path", dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let mut v = vars(server);
+    v.extend_from_slice(extra);
+    proofgate(&all, &v).await
+}
+
+/// How `CreateArtifact` misbehaves.
+enum Answer {
+    /// Every call gets this answer.
+    Always(ResponseTemplate),
+    /// The first call gets this answer; then the service accepts everything.
+    Once(ResponseTemplate),
+}
+
+/// An upload of `proofs_dir()` as `p` while `CreateArtifact` misbehaves: the exit code,
+/// what stderr must say and how often `CreateArtifact` must have been called.
+struct CreateFault<'a> {
+    answer: Answer,
+    exit: i32,
+    says: &'a [&'a str],
+    creates: usize,
+}
+
+/// Runs a [`CreateFault`] and checks it; returns how long the upload took.
+async fn create_fault(case: CreateFault<'_>) -> Duration {
+    let server = MockServer::start().await;
+    match case.answer {
+        Answer::Always(resp) => twirp(&server, "CreateArtifact", resp).await,
+        Answer::Once(resp) => {
+            twirp_once(&server, "CreateArtifact", resp).await;
+            happy(&server).await;
+        }
+    }
+    let dir = proofs_dir();
+    let started = Instant::now();
+    let o = upload(&server, dir.path(), &["--name", "p"], &[]).await;
+    let took = started.elapsed();
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(case.exit), "{e}");
+    for needle in case.says {
+        assert!(e.contains(needle), "expected `{needle}` in: {e}");
+    }
+    assert_eq!(
+        calls(&server, "/CreateArtifact").await.len(),
+        case.creates,
+        "calls to `CreateArtifact`"
+    );
+    took
+}
+
 #[tokio::test]
 async fn upload_sends_the_official_wire_format_and_recovers_from_a_500() {
     let server = MockServer::start().await;
@@ -84,18 +142,14 @@ async fn upload_sends_the_official_wire_format_and_recovers_from_a_500() {
     happy(&server).await;
     let dir = proofs_dir();
     let out_file = tempfile::NamedTempFile::new().unwrap();
-    let mut v = vars(&server);
-    v.push(("GITHUB_OUTPUT", out_file.path().display().to_string()));
-    v.push(("GITHUB_RETENTION_DAYS", "30".into()));
-    let o = proofgate(
+    let o = upload(
+        &server,
+        dir.path(),
+        &["--name", "proofs-linux"],
         &[
-            "upload",
-            "--path",
-            dir.path().to_str().unwrap(),
-            "--name",
-            "proofs-linux",
+            ("GITHUB_OUTPUT", out_file.path().display().to_string()),
+            ("GITHUB_RETENTION_DAYS", "30".into()),
         ],
-        &v,
     )
     .await;
     assert!(o.status.success(), "{}", stderr(&o));
@@ -201,16 +255,11 @@ async fn upload_includes_hidden_files_only_when_asked() {
     let server = MockServer::start().await;
     happy(&server).await;
     let dir = proofs_dir();
-    let o = proofgate(
-        &[
-            "upload",
-            "--path",
-            dir.path().to_str().unwrap(),
-            "--name",
-            "p",
-            "--include-hidden-files",
-        ],
-        &vars(&server),
+    let o = upload(
+        &server,
+        dir.path(),
+        &["--name", "p", "--include-hidden-files"],
+        &[],
     )
     .await;
     assert!(o.status.success(), "{}", stderr(&o));
@@ -226,97 +275,50 @@ async fn upload_includes_hidden_files_only_when_asked() {
 
 #[tokio::test]
 async fn upload_gives_up_after_five_attempts_on_503_with_exit_3() {
-    let server = MockServer::start().await;
-    twirp(
-        &server,
-        "CreateArtifact",
-        ResponseTemplate::new(503).set_body_string("<html>Service Unavailable</html>"),
-    )
-    .await;
-    let dir = proofs_dir();
-    let o = proofgate(
-        &[
-            "upload",
-            "--path",
-            dir.path().to_str().unwrap(),
-            "--name",
-            "p",
+    create_fault(CreateFault {
+        answer: Answer::Always(
+            ResponseTemplate::new(503).set_body_string("<html>Service Unavailable</html>"),
+        ),
+        exit: 3,
+        says: &[
+            "`CreateArtifact`",
+            "after 5 attempt(s)",
+            "503",
+            "<html>Service Unavailable</html>",
         ],
-        &vars(&server),
-    )
+        creates: 5,
+    })
     .await;
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    let e = stderr(&o);
-    assert!(
-        e.contains("`CreateArtifact`") && e.contains("after 5 attempt(s)") && e.contains("503"),
-        "{e}"
-    );
-    assert!(e.contains("<html>Service Unavailable</html>"), "{e}");
-    assert_eq!(calls(&server, "/CreateArtifact").await.len(), 5);
 }
 
 #[tokio::test]
 async fn upload_honours_retry_after_on_429() {
-    let server = MockServer::start().await;
-    twirp_once(
-        &server,
-        "CreateArtifact",
-        ResponseTemplate::new(429).insert_header("retry-after", "1"),
-    )
+    let took = create_fault(CreateFault {
+        answer: Answer::Once(ResponseTemplate::new(429).insert_header("retry-after", "1")),
+        exit: 0,
+        says: &[],
+        creates: 2,
+    })
     .await;
-    happy(&server).await;
-    let dir = proofs_dir();
-    let started = Instant::now();
-    let o = proofgate(
-        &[
-            "upload",
-            "--path",
-            dir.path().to_str().unwrap(),
-            "--name",
-            "p",
-        ],
-        &vars(&server),
-    )
-    .await;
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "waited as Retry-After said"
-    );
-    assert_eq!(calls(&server, "/CreateArtifact").await.len(), 2);
+    assert!(took >= Duration::from_secs(1), "waited as Retry-After said");
 }
 
 #[tokio::test]
 async fn upload_conflict_is_not_retried_and_says_how_to_fix_it() {
-    let server = MockServer::start().await;
-    twirp(
-        &server,
-        "CreateArtifact",
-        ResponseTemplate::new(409).set_body_json(
+    create_fault(CreateFault {
+        answer: Answer::Always(ResponseTemplate::new(409).set_body_json(
             json!({"code": "already_exists", "msg": "an artifact with this name already exists on the workflow run"}),
-        ),
-    )
-    .await;
-    let dir = proofs_dir();
-    let o = proofgate(
-        &[
-            "upload",
-            "--path",
-            dir.path().to_str().unwrap(),
-            "--name",
-            "p",
+        )),
+        exit: 3,
+        says: &[
+            "artifact named `p` already exists",
+            "409",
+            "--overwrite",
+            "--shard",
         ],
-        &vars(&server),
-    )
+        creates: 1,
+    })
     .await;
-    assert_eq!(o.status.code(), Some(3));
-    let e = stderr(&o);
-    assert!(e.contains("artifact named `p` already exists"), "{e}");
-    assert!(
-        e.contains("409") && e.contains("--overwrite") && e.contains("--shard"),
-        "{e}"
-    );
-    assert_eq!(calls(&server, "/CreateArtifact").await.len(), 1);
 }
 
 #[tokio::test]
@@ -338,18 +340,7 @@ async fn upload_overwrite_deletes_the_existing_artifact_first() {
     .await;
     happy(&server).await;
     let dir = proofs_dir();
-    let o = proofgate(
-        &[
-            "upload",
-            "--path",
-            dir.path().to_str().unwrap(),
-            "--name",
-            "p",
-            "--overwrite",
-        ],
-        &vars(&server),
-    )
-    .await;
+    let o = upload(&server, dir.path(), &["--name", "p", "--overwrite"], &[]).await;
     assert!(o.status.success(), "{}", stderr(&o));
     let del: Value =
         serde_json::from_slice(&calls(&server, "/DeleteArtifact").await[0].body).unwrap();
@@ -378,53 +369,26 @@ async fn upload_overwrite_deletes_the_existing_artifact_first() {
 
 #[tokio::test]
 async fn upload_empty_error_body_is_reported_and_not_retried() {
-    let server = MockServer::start().await;
-    twirp(&server, "CreateArtifact", ResponseTemplate::new(400)).await;
-    let dir = proofs_dir();
-    let o = proofgate(
-        &[
-            "upload",
-            "--path",
-            dir.path().to_str().unwrap(),
-            "--name",
-            "p",
-        ],
-        &vars(&server),
-    )
+    create_fault(CreateFault {
+        answer: Answer::Always(ResponseTemplate::new(400)),
+        exit: 3,
+        says: &["400 Bad Request: (empty body)"],
+        creates: 1,
+    })
     .await;
-    assert_eq!(o.status.code(), Some(3));
-    assert!(
-        stderr(&o).contains("400 Bad Request: (empty body)"),
-        "{}",
-        stderr(&o)
-    );
-    assert_eq!(calls(&server, "/CreateArtifact").await.len(), 1);
 }
 
 #[tokio::test]
 async fn upload_retries_an_unparsable_success_body() {
-    let server = MockServer::start().await;
-    twirp_once(
-        &server,
-        "CreateArtifact",
-        ResponseTemplate::new(200).set_body_string("<!DOCTYPE html><html>maintenance</html>"),
-    )
+    create_fault(CreateFault {
+        answer: Answer::Once(
+            ResponseTemplate::new(200).set_body_string("<!DOCTYPE html><html>maintenance</html>"),
+        ),
+        exit: 0,
+        says: &[],
+        creates: 2,
+    })
     .await;
-    happy(&server).await;
-    let dir = proofs_dir();
-    let o = proofgate(
-        &[
-            "upload",
-            "--path",
-            dir.path().to_str().unwrap(),
-            "--name",
-            "p",
-        ],
-        &vars(&server),
-    )
-    .await;
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(calls(&server, "/CreateArtifact").await.len(), 2);
 }
 
 #[tokio::test]
@@ -447,17 +411,7 @@ async fn upload_block_failures_are_retried_then_reported() {
         .mount(&server)
         .await;
     let dir = proofs_dir();
-    let o = proofgate(
-        &[
-            "upload",
-            "--path",
-            dir.path().to_str().unwrap(),
-            "--name",
-            "p",
-        ],
-        &vars(&server),
-    )
-    .await;
+    let o = upload(&server, dir.path(), &["--name", "p"], &[]).await;
     assert_eq!(o.status.code(), Some(3));
     let e = stderr(&o);
     assert!(
@@ -522,18 +476,14 @@ async fn upload_default_name_is_unique_per_job_shard_and_attempt() {
     let server = MockServer::start().await;
     happy(&server).await;
     let dir = proofs_dir();
-    let mut v = vars(&server);
-    v.push(("GITHUB_JOB", "test".into()));
-    v.push(("GITHUB_RUN_ATTEMPT", "2".into()));
-    let o = proofgate(
+    let o = upload(
+        &server,
+        dir.path(),
+        &["--shard", "3"],
         &[
-            "upload",
-            "--path",
-            dir.path().to_str().unwrap(),
-            "--shard",
-            "3",
+            ("GITHUB_JOB", "test".into()),
+            ("GITHUB_RUN_ATTEMPT", "2".into()),
         ],
-        &v,
     )
     .await;
     assert!(o.status.success(), "{}", stderr(&o));
