@@ -96,10 +96,23 @@ fn strip_comment(v: &str) -> Option<&str> {
     }
 }
 
+/// Open block mappings: (indent of the mapping's keys, the mapping, the key it belongs to
+/// in its parent).
+type Stack = Vec<(usize, Mapping, Option<String>)>;
+
+/// Pops the innermost mapping into its parent under its key; `None` on a duplicate key.
+fn close(stack: &mut Stack) -> Option<()> {
+    let (_, m, key) = stack.pop()?;
+    let parent = &mut stack.last_mut()?.1;
+    parent
+        .insert(Value::String(key?), Value::Mapping(m))
+        .is_none()
+        .then_some(())
+}
+
 /// Parses `text` when it is simple enough; `None` means "ask `serde_yaml_ng`".
 pub(crate) fn parse(text: &str) -> Option<Value> {
-    // (indent of the mapping's keys, the mapping, the key it belongs to in its parent)
-    let mut stack: Vec<(usize, Mapping, Option<String>)> = vec![(0, Mapping::new(), None)];
+    let mut stack: Stack = vec![(0, Mapping::new(), None)];
     // A key whose value is a nested block still to come.
     let mut pending: Option<(usize, String)> = None;
     for line in text.split('\n') {
@@ -129,14 +142,7 @@ pub(crate) fn parse(text: &str) -> Option<Value> {
             }
         }
         while stack.last()?.0 > indent {
-            let (_, m, key) = stack.pop()?;
-            let parent = &mut stack.last_mut()?.1;
-            if parent
-                .insert(Value::String(key?), Value::Mapping(m))
-                .is_some()
-            {
-                return None;
-            }
+            close(&mut stack)?;
         }
         if stack.last()?.0 != indent {
             return None;
@@ -172,14 +178,7 @@ pub(crate) fn parse(text: &str) -> Option<Value> {
         return None;
     }
     while stack.len() > 1 {
-        let (_, m, key) = stack.pop()?;
-        let parent = &mut stack.last_mut()?.1;
-        if parent
-            .insert(Value::String(key?), Value::Mapping(m))
-            .is_some()
-        {
-            return None;
-        }
+        close(&mut stack)?;
     }
     let (_, m, _) = stack.pop()?;
     if m.is_empty() {

@@ -271,28 +271,12 @@ fn check_on_disk(root: &Path, rel: &str) -> Result<OnDisk, String> {
         Err(_) => return Ok(OnDisk::Missing),
     };
     let followed = if meta.file_type().is_symlink() {
-        let real = std::fs::canonicalize(&path)
-            .map_err(|e| format!("`{rel}` is a symbolic link that cannot be followed ({e})"))?;
-        let base = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-        if !real.starts_with(&base) {
-            return Err(format!(
-                "`{rel}` is a symbolic link to `{}`, outside the repository",
-                real.display()
-            ));
-        }
+        let real = real_inside(root, &path, rel, true)?;
         std::fs::metadata(&real).map_err(|e| format!("`{rel}` cannot be read ({e})"))?
     } else {
         // A link in a parent folder can still lead out: compare the real path too.
         if rel.contains('/') {
-            let real = std::fs::canonicalize(&path)
-                .map_err(|e| format!("`{rel}` cannot be resolved ({e})"))?;
-            let base = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-            if !real.starts_with(&base) {
-                return Err(format!(
-                    "`{rel}` resolves to `{}`, outside the repository",
-                    real.display()
-                ));
-            }
+            real_inside(root, &path, rel, false)?;
         }
         meta
     };
@@ -305,6 +289,28 @@ fn check_on_disk(root: &Path, rel: &str) -> Result<OnDisk, String> {
             "`{rel}` is neither a regular file nor a directory (a device, FIFO or socket cannot be a test file)"
         ))
     }
+}
+
+/// The real path of `path` (`rel` under `root`), refused when it lies outside `root`.
+/// `link`: `path` itself is a symbolic link (the reasons say so).
+fn real_inside(root: &Path, path: &Path, rel: &str, link: bool) -> Result<PathBuf, String> {
+    let (unresolved, leads) = if link {
+        (
+            "is a symbolic link that cannot be followed",
+            "is a symbolic link to",
+        )
+    } else {
+        ("cannot be resolved", "resolves to")
+    };
+    let real = std::fs::canonicalize(path).map_err(|e| format!("`{rel}` {unresolved} ({e})"))?;
+    let base = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    if !real.starts_with(&base) {
+        return Err(format!(
+            "`{rel}` {leads} `{}`, outside the repository",
+            real.display()
+        ));
+    }
+    Ok(real)
 }
 
 fn display_path(root: &Path, p: &Path) -> String {
@@ -730,7 +736,7 @@ impl Ctx<'_> {
             raw: Some(&raw),
             fallback: (raw.start_line, 1),
         };
-        Some(self.build(rel, &value, &loc, raw.start_line, raw.format, &[]))
+        Some(self.build_with(rel, &value, &loc, raw.start_line, raw.format, &[], ""))
     }
 
     /// An error about the `path` of the script declared at `key` in `proofgate.yaml`.
@@ -827,20 +833,8 @@ impl Ctx<'_> {
         Some(b)
     }
 
-    fn build(
-        &mut self,
-        rel: &str,
-        value: &Value,
-        loc: &Locator<'_>,
-        line: u32,
-        format: HeaderFormat,
-        skip: &[&str],
-    ) -> Built {
-        self.build_with(rel, value, loc, line, format, skip, "")
-    }
-
     /// Validates a header value and derives the script from it. `keyp` prefixes key paths
-    /// in messages (`scripts.declared[0]` for declared scripts).
+    /// in messages (`scripts.declared[0]` for declared scripts; empty for a header).
     #[allow(clippy::too_many_arguments)]
     fn build_with(
         &mut self,
@@ -1186,31 +1180,14 @@ impl Ctx<'_> {
         test: &TestSpec,
         maturity: u8,
     ) {
+        let mut needs = Vec::new();
         if maturity >= 2 {
             let dry = header.dry_run.as_ref().and_then(|d| d.supported);
             if dry != Some(true) {
-                self.push_at(
-                    cx.loc,
-                    Severity::Error,
-                    "maturity",
-                    "maturity",
-                    format!(
-                        "{}: maturity {maturity} needs dry_run.supported: true",
-                        cx.kp("maturity")
-                    ),
-                );
+                needs.push(format!("maturity {maturity} needs dry_run.supported: true"));
             }
             if test.command.is_none() {
-                self.push_at(
-                    cx.loc,
-                    Severity::Error,
-                    "maturity",
-                    "maturity",
-                    format!(
-                        "{}: maturity {maturity} needs a test.command",
-                        cx.kp("maturity")
-                    ),
-                );
+                needs.push(format!("maturity {maturity} needs a test.command"));
             }
         }
         let impact = header
@@ -1222,15 +1199,18 @@ impl Ctx<'_> {
             && cx.evidence != Some(Evidence::Ci)
         {
             let imp = impact.map_or("", |i| i.as_str());
+            needs.push(format!(
+                "maturity 3 at production_impact {imp} needs test.evidence: ci"
+            ));
+        }
+        let key = cx.kp("maturity");
+        for need in needs {
             self.push_at(
                 cx.loc,
                 Severity::Error,
                 "maturity",
                 "maturity",
-                format!(
-                    "{}: maturity 3 at production_impact {imp} needs test.evidence: ci",
-                    cx.kp("maturity")
-                ),
+                format!("{key}: {need}"),
             );
         }
     }
