@@ -70,7 +70,12 @@ fn main() {
     }
     let (ma, mb) = (median(a), median(b));
     let n = texts.len() as f64;
-    println!("headers {} fast_path_taken {} pairs {}", texts.len(), taken, pairs);
+    println!(
+        "headers {} fast_path_taken {} pairs {}",
+        texts.len(),
+        taken,
+        pairs
+    );
     println!("| parser | median ms per pass | µs per header | vs `serde_yaml_ng` |");
     println!("| --- | ---: | ---: | ---: |");
     println!(
