@@ -3,6 +3,10 @@
 
 Half the scripts are Python with a docstring header, half Bash with a comment header;
 evidence, risk and maturity rotate; every script names an existing test file.
+
+    gen.py OUT N              the repository
+    gen.py --headers FILE N   only the N header YAML texts, NUL-separated, as proofgate
+                              extracts them from those scripts (for benches/model/yaml.sh)
 """
 import os
 import sys
@@ -29,7 +33,29 @@ BODY_PY = "import sys\n\n\ndef main():\n    return 0\n\n\nif __name__ == '__main
 BODY_SH = "set -euo pipefail\necho \"working\"\nfor i in 1 2 3; do echo $i; done\n" * 6
 
 
+def headers(out: str, n: int) -> None:
+    evidences = ["ci", "declared", "manual"]
+    impacts = {"ci": "high", "declared": "medium", "manual": "low"}
+    texts = []
+    for i in range(n):
+        g = i % 100
+        ev = evidences[i % 3]
+        if i % 2 == 0:
+            path = f"scripts/group{g:03}/job_{i:05}.py"
+            runner, command = "pytest", f"pytest -q tests/unit/test_job_{i:05}.py"
+        else:
+            path = f"scripts/group{g:03}/task_{i:05}.sh"
+            runner, command = "bats", f"bats tests/bats/task_{i:05}.bats"
+        texts.append(HEADER.format(id=f"SCRIPT-{i:05}", maturity=2, runner=runner, command=command,
+                                   evidence=ev, path=path, impact=impacts[ev]))
+    with open(out, "w") as f:
+        f.write("\0".join(texts))
+
+
 def main() -> int:
+    if sys.argv[1] == "--headers":
+        headers(sys.argv[2], int(sys.argv[3]))
+        return 0
     out = sys.argv[1]
     n = int(sys.argv[2])
     groups = 100

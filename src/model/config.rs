@@ -9,7 +9,7 @@ use base64::Engine as _;
 use serde::Serialize;
 use serde_yaml_ng::{Mapping, Value};
 
-use super::header::{Allowed, Impact, kind_of, show, yaml_error_parts};
+use super::header::{Allowed, Impact, TypeCheck, kind_of, show, yaml_error_parts};
 use super::yamlpos::PosIndex;
 use super::{Finding, Severity};
 
@@ -158,7 +158,7 @@ struct Cx<'a> {
     errors: Vec<Finding>,
 }
 
-impl Cx<'_> {
+impl TypeCheck for Cx<'_> {
     fn err(&mut self, key: &str, code: &'static str, message: String) {
         let (line, column) = self.pos.find(key).unwrap_or((1, 1));
         self.errors.push(Finding {
@@ -170,35 +170,9 @@ impl Cx<'_> {
             message: format!("{key}: {message}"),
         });
     }
+}
 
-    fn map<'v>(&mut self, key: &str, v: &'v Value) -> Option<&'v Mapping> {
-        match v {
-            Value::Mapping(m) => Some(m),
-            other => {
-                self.err(
-                    key,
-                    "bad-type",
-                    format!("expected a mapping, found {}", kind_of(other)),
-                );
-                None
-            }
-        }
-    }
-
-    fn string(&mut self, key: &str, v: &Value) -> Option<String> {
-        match v {
-            Value::String(s) => Some(s.clone()),
-            other => {
-                self.err(
-                    key,
-                    "bad-type",
-                    format!("expected a string, found {}", kind_of(other)),
-                );
-                None
-            }
-        }
-    }
-
+impl Cx<'_> {
     fn strings(&mut self, key: &str, v: &Value) -> Vec<String> {
         match v {
             Value::Sequence(items) => items
@@ -283,51 +257,7 @@ pub(crate) const CONFIG_LIMIT: usize = 4 << 20;
 /// Parses and checks `proofgate.yaml`. `display` names the file in findings. Errors are
 /// returned all together.
 pub(crate) fn parse(text: &str, display: &str) -> Result<Config, Vec<Finding>> {
-    let refuse = |line: u32, column: u32, code: &'static str, message: String| {
-        Err(vec![Finding {
-            severity: Severity::Error,
-            path: display.to_owned(),
-            line,
-            column,
-            code,
-            message,
-        }])
-    };
-    // Bounded before the parser sees it: size, then nesting depth.
-    if text.len() > CONFIG_LIMIT {
-        return refuse(
-            1,
-            1,
-            "yaml-too-large",
-            format!(
-                "the file is {} bytes, more than the limit of {CONFIG_LIMIT}",
-                text.len()
-            ),
-        );
-    }
-    if let Err(deep) = super::yamlpos::check_depth(text) {
-        return refuse(
-            deep.at.0,
-            deep.at.1,
-            "yaml-too-deep",
-            format!("invalid YAML: {}", deep.message()),
-        );
-    }
-    let value: Value = match serde_yaml_ng::from_str(text) {
-        Ok(v) => v,
-        Err(e) => {
-            let (msg, pos) = yaml_error_parts(&e);
-            let (line, column) = pos.unwrap_or((1, 1));
-            return Err(vec![Finding {
-                severity: Severity::Error,
-                path: display.to_owned(),
-                line,
-                column,
-                code: "yaml",
-                message: format!("invalid YAML: {msg}"),
-            }]);
-        }
-    };
+    let value = read_yaml(text, display)?;
     let pos = PosIndex::build(text);
     let mut cx = Cx {
         path: display,
@@ -335,226 +265,23 @@ pub(crate) fn parse(text: &str, display: &str) -> Result<Config, Vec<Finding>> {
         errors: Vec::new(),
     };
     let mut cfg = Config::default();
-    let mut require_signatures = None;
-    let mut signatures = None;
+    let mut sig = Signatures::default();
     if !matches!(value, Value::Null)
-        && let Some(top) = cx.map("", &value)
+        && let Some(top) = cx.mapping("", &value)
     {
-        const TOP: &[&str] = &[
-            "version",
-            "scripts",
-            "selectors",
-            "allowed",
-            "trusted_keys",
-            "policy",
-        ];
         for (k, v) in cx.entries("", top) {
             match k.as_str() {
-                "version" => {
-                    if v.as_u64() != Some(1) {
-                        cx.err(
-                            "version",
-                            "bad-value",
-                            format!("{} is not one of 1", show(v)),
-                        );
-                    }
-                }
+                "version" => version(&mut cx, v),
                 "scripts" => scripts(&mut cx, v, &mut cfg),
-                "selectors" => {
-                    if let Some(m) = cx.map("selectors", v) {
-                        for (id, list) in cx.entries("selectors", m) {
-                            let key = join("selectors", &id);
-                            let items = match list {
-                                Value::Sequence(items) => items
-                                    .iter()
-                                    .enumerate()
-                                    .filter_map(|(i, it)| {
-                                        let k = format!("{key}[{i}]");
-                                        cx.string(&k, it).map(|s| (k, s))
-                                    })
-                                    .collect(),
-                                other => {
-                                    cx.err(
-                                        &key,
-                                        "bad-type",
-                                        format!(
-                                            "expected a list of selectors, found {}",
-                                            kind_of(other)
-                                        ),
-                                    );
-                                    Vec::new()
-                                }
-                            };
-                            cfg.selectors.insert(id, (key, items));
-                        }
-                    }
-                }
-                "allowed" => {
-                    if let Some(m) = cx.map("allowed", v) {
-                        for (k, v) in cx.entries("allowed", m) {
-                            let key = join("allowed", &k);
-                            let list = match k.as_str() {
-                                "owners" => &mut cfg.allowed.owners,
-                                "runners" => &mut cfg.allowed.runners,
-                                "statuses" => &mut cfg.allowed.statuses,
-                                "types" => &mut cfg.allowed.types,
-                                _ => {
-                                    cx.unknown(&key, &["owners", "runners", "statuses", "types"]);
-                                    continue;
-                                }
-                            };
-                            for s in cx.strings(&key, v) {
-                                if !list.contains(&s) {
-                                    list.push(s);
-                                }
-                            }
-                        }
-                    }
-                }
-                "trusted_keys" => match v {
-                    Value::Sequence(items) => {
-                        for (i, it) in items.iter().enumerate() {
-                            let key = format!("trusted_keys[{i}]");
-                            let tk = match it {
-                                Value::String(s) => Some(TrustedKey {
-                                    name: None,
-                                    public_key: s.clone(),
-                                }),
-                                Value::Mapping(m) => {
-                                    let mut name = None;
-                                    let mut pk = None;
-                                    for (k, v) in cx.entries(&key, m) {
-                                        let sub = join(&key, &k);
-                                        match k.as_str() {
-                                            "name" => name = cx.string(&sub, v),
-                                            "public_key" => pk = cx.string(&sub, v),
-                                            _ => cx.unknown(&sub, &["name", "public_key"]),
-                                        }
-                                    }
-                                    match pk {
-                                        Some(public_key) => Some(TrustedKey { name, public_key }),
-                                        None => {
-                                            cx.err(
-                                                &format!("{key}.public_key"),
-                                                "missing-key",
-                                                "required key is missing".into(),
-                                            );
-                                            None
-                                        }
-                                    }
-                                }
-                                other => {
-                                    cx.err(&key, "bad-type", format!("expected a key or a mapping with `public_key`, found {}", kind_of(other)));
-                                    None
-                                }
-                            };
-                            if let Some(tk) = tk {
-                                if valid_public_key(&tk.public_key) {
-                                    cfg.trusted_keys.push(tk);
-                                } else {
-                                    cx.err(&key, "bad-key", "not an ed25519 public key: expected base64 of 32 bytes or a PEM `PUBLIC KEY` block".into());
-                                }
-                            }
-                        }
-                    }
-                    other => cx.err(
-                        "trusted_keys",
-                        "bad-type",
-                        format!("expected a list, found {}", kind_of(other)),
-                    ),
-                },
-                "policy" => {
-                    if let Some(m) = cx.map("policy", v) {
-                        for (k, v) in cx.entries("policy", m) {
-                            let key = join("policy", &k);
-                            match k.as_str() {
-                                "require_signatures" => match v {
-                                    Value::Bool(b) => require_signatures = Some(*b),
-                                    other => cx.err(
-                                        &key,
-                                        "bad-type",
-                                        format!("expected true or false, found {}", show(other)),
-                                    ),
-                                },
-                                "signatures" => match v.as_str() {
-                                    Some("required") => signatures = Some(true),
-                                    Some("none") => signatures = Some(false),
-                                    _ => cx.err(
-                                        &key,
-                                        "bad-value",
-                                        format!("{} is not one of required, none", show(v)),
-                                    ),
-                                },
-                                "max_age" => match v.as_str().and_then(parse_duration) {
-                                    Some(d) => cfg.policy.max_age = Some(d),
-                                    None => cx.err(
-                                        &key,
-                                        "bad-value",
-                                        format!(
-                                            "{} is not a duration such as 30d, 12h, 90m, 45s or 2w",
-                                            show(v)
-                                        ),
-                                    ),
-                                },
-                                "reuse" => match v {
-                                    Value::Bool(false) => cfg.policy.reuse = Reuse::Off,
-                                    Value::String(s) if s == "off" => cfg.policy.reuse = Reuse::Off,
-                                    Value::String(s) if s == "same-content" => {
-                                        cfg.policy.reuse = Reuse::SameContent
-                                    }
-                                    other => cx.err(
-                                        &key,
-                                        "bad-value",
-                                        format!("{} is not one of off, same-content", show(other)),
-                                    ),
-                                },
-                                "flaky" => match v.as_str() {
-                                    Some("pass") => cfg.policy.flaky = FlakyPolicy::Pass,
-                                    Some("fail") => cfg.policy.flaky = FlakyPolicy::Fail,
-                                    _ => cx.err(
-                                        &key,
-                                        "bad-value",
-                                        format!("{} is not one of pass, fail", show(v)),
-                                    ),
-                                },
-                                "manual_forbidden_for" => {
-                                    cfg.policy.manual_forbidden_for = impacts(&mut cx, &key, v)
-                                }
-                                "ci_required_for" => {
-                                    cfg.policy.ci_required_for = impacts(&mut cx, &key, v)
-                                }
-                                _ => cx.unknown(
-                                    &key,
-                                    &[
-                                        "signatures",
-                                        "require_signatures",
-                                        "max_age",
-                                        "reuse",
-                                        "flaky",
-                                        "manual_forbidden_for",
-                                        "ci_required_for",
-                                    ],
-                                ),
-                            }
-                        }
-                    }
-                }
+                "selectors" => selectors(&mut cx, v, &mut cfg),
+                "allowed" => allowed(&mut cx, v, &mut cfg),
+                "trusted_keys" => trusted_keys(&mut cx, v, &mut cfg),
+                "policy" => policy(&mut cx, v, &mut cfg, &mut sig),
                 _ => cx.unknown(&k, TOP),
             }
         }
     }
-    // Signatures are required unless the policy says `signatures: none` (or its older
-    // spelling `require_signatures: false`) in so many words.
-    if let (Some(a), Some(b)) = (signatures, require_signatures)
-        && a != b
-    {
-        cx.err(
-            "policy.signatures",
-            "bad-value",
-            "contradicts `policy.require_signatures`; keep only `signatures`".to_owned(),
-        );
-    }
-    cfg.policy.require_signatures = signatures.or(require_signatures).unwrap_or(true);
+    cfg.policy.require_signatures = sig.resolve(&mut cx);
     let errors = cx.errors;
     cfg.pos = pos;
     if errors.is_empty() {
@@ -564,8 +291,283 @@ pub(crate) fn parse(text: &str, display: &str) -> Result<Config, Vec<Finding>> {
     }
 }
 
+/// The top-level keys of `proofgate.yaml`.
+const TOP: &[&str] = &[
+    "version",
+    "scripts",
+    "selectors",
+    "allowed",
+    "trusted_keys",
+    "policy",
+];
+
+/// The YAML value of the file, bounded before the parser sees it: size, then nesting
+/// depth. A problem here is the only finding.
+fn read_yaml(text: &str, display: &str) -> Result<Value, Vec<Finding>> {
+    let refuse = |(line, column): (u32, u32), code: &'static str, message: String| {
+        vec![Finding {
+            severity: Severity::Error,
+            path: display.to_owned(),
+            line,
+            column,
+            code,
+            message,
+        }]
+    };
+    if text.len() > CONFIG_LIMIT {
+        return Err(refuse(
+            (1, 1),
+            "yaml-too-large",
+            format!(
+                "the file is {} bytes, more than the limit of {CONFIG_LIMIT}",
+                text.len()
+            ),
+        ));
+    }
+    if let Err(deep) = super::yamlpos::check_depth(text) {
+        return Err(refuse(
+            deep.at,
+            "yaml-too-deep",
+            format!("invalid YAML: {}", deep.message()),
+        ));
+    }
+    serde_yaml_ng::from_str(text).map_err(|e| {
+        let (msg, pos) = yaml_error_parts(&e);
+        refuse(
+            pos.unwrap_or((1, 1)),
+            "yaml",
+            format!("invalid YAML: {msg}"),
+        )
+    })
+}
+
+fn version(cx: &mut Cx<'_>, v: &Value) {
+    if v.as_u64() != Some(1) {
+        cx.err(
+            "version",
+            "bad-value",
+            format!("{} is not one of 1", show(v)),
+        );
+    }
+}
+
+/// `selectors:`: script id → list of selectors.
+fn selectors(cx: &mut Cx<'_>, v: &Value, cfg: &mut Config) {
+    let Some(m) = cx.mapping("selectors", v) else {
+        return;
+    };
+    for (id, list) in cx.entries("selectors", m) {
+        let key = join("selectors", &id);
+        let items = match list {
+            Value::Sequence(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, it)| {
+                    let k = format!("{key}[{i}]");
+                    cx.string(&k, it).map(|s| (k, s))
+                })
+                .collect(),
+            other => {
+                cx.err(
+                    &key,
+                    "bad-type",
+                    format!("expected a list of selectors, found {}", kind_of(other)),
+                );
+                Vec::new()
+            }
+        };
+        cfg.selectors.insert(id, (key, items));
+    }
+}
+
+/// `allowed:`: values added to the header checks' lists.
+fn allowed(cx: &mut Cx<'_>, v: &Value, cfg: &mut Config) {
+    let Some(m) = cx.mapping("allowed", v) else {
+        return;
+    };
+    for (k, v) in cx.entries("allowed", m) {
+        let key = join("allowed", &k);
+        let list = match k.as_str() {
+            "owners" => &mut cfg.allowed.owners,
+            "runners" => &mut cfg.allowed.runners,
+            "statuses" => &mut cfg.allowed.statuses,
+            "types" => &mut cfg.allowed.types,
+            _ => {
+                cx.unknown(&key, &["owners", "runners", "statuses", "types"]);
+                continue;
+            }
+        };
+        for s in cx.strings(&key, v) {
+            if !list.contains(&s) {
+                list.push(s);
+            }
+        }
+    }
+}
+
+/// `trusted_keys:`: a list of keys, each a string or a mapping with `public_key`.
+fn trusted_keys(cx: &mut Cx<'_>, v: &Value, cfg: &mut Config) {
+    let Value::Sequence(items) = v else {
+        cx.err(
+            "trusted_keys",
+            "bad-type",
+            format!("expected a list, found {}", kind_of(v)),
+        );
+        return;
+    };
+    for (i, it) in items.iter().enumerate() {
+        let key = format!("trusted_keys[{i}]");
+        if let Some(tk) = trusted_key(cx, &key, it) {
+            if valid_public_key(&tk.public_key) {
+                cfg.trusted_keys.push(tk);
+            } else {
+                cx.err(&key, "bad-key", "not an ed25519 public key: expected base64 of 32 bytes or a PEM `PUBLIC KEY` block".into());
+            }
+        }
+    }
+}
+
+fn trusted_key(cx: &mut Cx<'_>, key: &str, it: &Value) -> Option<TrustedKey> {
+    match it {
+        Value::String(s) => Some(TrustedKey {
+            name: None,
+            public_key: s.clone(),
+        }),
+        Value::Mapping(m) => {
+            let mut name = None;
+            let mut pk = None;
+            for (k, v) in cx.entries(key, m) {
+                let sub = join(key, &k);
+                match k.as_str() {
+                    "name" => name = cx.string(&sub, v),
+                    "public_key" => pk = cx.string(&sub, v),
+                    _ => cx.unknown(&sub, &["name", "public_key"]),
+                }
+            }
+            match pk {
+                Some(public_key) => Some(TrustedKey { name, public_key }),
+                None => {
+                    cx.err(
+                        &format!("{key}.public_key"),
+                        "missing-key",
+                        "required key is missing".into(),
+                    );
+                    None
+                }
+            }
+        }
+        other => {
+            cx.err(
+                key,
+                "bad-type",
+                format!(
+                    "expected a key or a mapping with `public_key`, found {}",
+                    kind_of(other)
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// What the policy says about signatures, in its two spellings.
+#[derive(Default)]
+struct Signatures {
+    /// `signatures: required | none`.
+    signatures: Option<bool>,
+    /// The older `require_signatures: true | false`.
+    require_signatures: Option<bool>,
+}
+
+impl Signatures {
+    /// Signatures are required unless the policy says `signatures: none` (or its older
+    /// spelling `require_signatures: false`) in so many words.
+    fn resolve(&self, cx: &mut Cx<'_>) -> bool {
+        if let (Some(a), Some(b)) = (self.signatures, self.require_signatures)
+            && a != b
+        {
+            cx.err(
+                "policy.signatures",
+                "bad-value",
+                "contradicts `policy.require_signatures`; keep only `signatures`".to_owned(),
+            );
+        }
+        self.signatures.or(self.require_signatures).unwrap_or(true)
+    }
+}
+
+/// `policy:`: the gate's knobs.
+fn policy(cx: &mut Cx<'_>, v: &Value, cfg: &mut Config, sig: &mut Signatures) {
+    let Some(m) = cx.mapping("policy", v) else {
+        return;
+    };
+    for (k, v) in cx.entries("policy", m) {
+        let key = join("policy", &k);
+        match k.as_str() {
+            "require_signatures" => {
+                if let Some(b) = cx.boolean(&key, v) {
+                    sig.require_signatures = Some(b);
+                }
+            }
+            "signatures" => match v.as_str() {
+                Some("required") => sig.signatures = Some(true),
+                Some("none") => sig.signatures = Some(false),
+                _ => cx.err(
+                    &key,
+                    "bad-value",
+                    format!("{} is not one of required, none", show(v)),
+                ),
+            },
+            "max_age" => match v.as_str().and_then(parse_duration) {
+                Some(d) => cfg.policy.max_age = Some(d),
+                None => cx.err(
+                    &key,
+                    "bad-value",
+                    format!(
+                        "{} is not a duration such as 30d, 12h, 90m, 45s or 2w",
+                        show(v)
+                    ),
+                ),
+            },
+            "reuse" => match v {
+                Value::Bool(false) => cfg.policy.reuse = Reuse::Off,
+                Value::String(s) if s == "off" => cfg.policy.reuse = Reuse::Off,
+                Value::String(s) if s == "same-content" => cfg.policy.reuse = Reuse::SameContent,
+                other => cx.err(
+                    &key,
+                    "bad-value",
+                    format!("{} is not one of off, same-content", show(other)),
+                ),
+            },
+            "flaky" => match v.as_str() {
+                Some("pass") => cfg.policy.flaky = FlakyPolicy::Pass,
+                Some("fail") => cfg.policy.flaky = FlakyPolicy::Fail,
+                _ => cx.err(
+                    &key,
+                    "bad-value",
+                    format!("{} is not one of pass, fail", show(v)),
+                ),
+            },
+            "manual_forbidden_for" => cfg.policy.manual_forbidden_for = impacts(cx, &key, v),
+            "ci_required_for" => cfg.policy.ci_required_for = impacts(cx, &key, v),
+            _ => cx.unknown(
+                &key,
+                &[
+                    "signatures",
+                    "require_signatures",
+                    "max_age",
+                    "reuse",
+                    "flaky",
+                    "manual_forbidden_for",
+                    "ci_required_for",
+                ],
+            ),
+        }
+    }
+}
+
 fn scripts(cx: &mut Cx<'_>, v: &Value, cfg: &mut Config) {
-    let Some(m) = cx.map("scripts", v) else {
+    let Some(m) = cx.mapping("scripts", v) else {
         return;
     };
     for (k, v) in cx.entries("scripts", m) {

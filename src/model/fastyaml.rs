@@ -3,6 +3,11 @@
 //! flow collections, anchors, tags, block scalars, escapes, floats, duplicate keys, odd
 //! indentation) returns `None` and the caller uses `serde_yaml_ng`, which also produces
 //! every error message. When it returns a value, it is the value `serde_yaml_ng` gives.
+//!
+//! Why it exists: on the 20,000 goldenpath-shaped headers of `benches/model/gen.py`, all
+//! of which it takes, it parses a header in about a quarter of the time `serde_yaml_ng`
+//! needs (3.9 µs against 15.0 µs, `bash benches/model/yaml.sh --full`; figures in
+//! `benches/README.md`), which is most of `lint`'s own CPU time on such a repository.
 
 use serde_yaml_ng::{Mapping, Number, Value};
 
@@ -96,10 +101,23 @@ fn strip_comment(v: &str) -> Option<&str> {
     }
 }
 
+/// Open block mappings: (indent of the mapping's keys, the mapping, the key it belongs to
+/// in its parent).
+type Stack = Vec<(usize, Mapping, Option<String>)>;
+
+/// Pops the innermost mapping into its parent under its key; `None` on a duplicate key.
+fn close(stack: &mut Stack) -> Option<()> {
+    let (_, m, key) = stack.pop()?;
+    let parent = &mut stack.last_mut()?.1;
+    parent
+        .insert(Value::String(key?), Value::Mapping(m))
+        .is_none()
+        .then_some(())
+}
+
 /// Parses `text` when it is simple enough; `None` means "ask `serde_yaml_ng`".
 pub(crate) fn parse(text: &str) -> Option<Value> {
-    // (indent of the mapping's keys, the mapping, the key it belongs to in its parent)
-    let mut stack: Vec<(usize, Mapping, Option<String>)> = vec![(0, Mapping::new(), None)];
+    let mut stack: Stack = vec![(0, Mapping::new(), None)];
     // A key whose value is a nested block still to come.
     let mut pending: Option<(usize, String)> = None;
     for line in text.split('\n') {
@@ -129,14 +147,7 @@ pub(crate) fn parse(text: &str) -> Option<Value> {
             }
         }
         while stack.last()?.0 > indent {
-            let (_, m, key) = stack.pop()?;
-            let parent = &mut stack.last_mut()?.1;
-            if parent
-                .insert(Value::String(key?), Value::Mapping(m))
-                .is_some()
-            {
-                return None;
-            }
+            close(&mut stack)?;
         }
         if stack.last()?.0 != indent {
             return None;
@@ -172,14 +183,7 @@ pub(crate) fn parse(text: &str) -> Option<Value> {
         return None;
     }
     while stack.len() > 1 {
-        let (_, m, key) = stack.pop()?;
-        let parent = &mut stack.last_mut()?.1;
-        if parent
-            .insert(Value::String(key?), Value::Mapping(m))
-            .is_some()
-        {
-            return None;
-        }
+        close(&mut stack)?;
     }
     let (_, m, _) = stack.pop()?;
     if m.is_empty() {

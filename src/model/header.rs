@@ -438,24 +438,11 @@ pub(crate) struct Checker<'a> {
     pub allowed: &'a Allowed,
 }
 
-impl<'a> Checker<'a> {
-    fn err(&mut self, key: &str, code: &'static str, message: String) {
-        self.issues.push(Issue {
-            key: key.to_owned(),
-            code,
-            message: format!("{key}: {message}"),
-            warning: false,
-        });
-    }
-
-    fn warn(&mut self, key: &str, code: &'static str, message: String) {
-        self.issues.push(Issue {
-            key: key.to_owned(),
-            code,
-            message: format!("{key}: {message}"),
-            warning: true,
-        });
-    }
+/// The type checks the header checker and the `proofgate.yaml` checker share: a value of
+/// the wrong type is a `bad-type` error at its key, reported through [`TypeCheck::err`].
+pub(crate) trait TypeCheck {
+    /// Records an error at `key`.
+    fn err(&mut self, key: &str, code: &'static str, message: String);
 
     fn string(&mut self, key: &str, v: &Value) -> Option<String> {
         match v {
@@ -483,6 +470,42 @@ impl<'a> Checker<'a> {
                 None
             }
         }
+    }
+
+    fn mapping<'v>(&mut self, key: &str, v: &'v Value) -> Option<&'v serde_yaml_ng::Mapping> {
+        match v {
+            Value::Mapping(m) => Some(m),
+            other => {
+                self.err(
+                    key,
+                    "bad-type",
+                    format!("expected a mapping, found {}", kind_of(other)),
+                );
+                None
+            }
+        }
+    }
+}
+
+impl TypeCheck for Checker<'_> {
+    fn err(&mut self, key: &str, code: &'static str, message: String) {
+        self.issues.push(Issue {
+            key: key.to_owned(),
+            code,
+            message: format!("{key}: {message}"),
+            warning: false,
+        });
+    }
+}
+
+impl<'a> Checker<'a> {
+    fn warn(&mut self, key: &str, code: &'static str, message: String) {
+        self.issues.push(Issue {
+            key: key.to_owned(),
+            code,
+            message: format!("{key}: {message}"),
+            warning: true,
+        });
     }
 
     /// A value from one of the `allowed` lists; `list` names the list (`owners`) so the
@@ -532,20 +555,6 @@ impl<'a> Checker<'a> {
             return None;
         }
         Some(i)
-    }
-
-    fn mapping<'v>(&mut self, key: &str, v: &'v Value) -> Option<&'v serde_yaml_ng::Mapping> {
-        match v {
-            Value::Mapping(m) => Some(m),
-            other => {
-                self.err(
-                    key,
-                    "bad-type",
-                    format!("expected a mapping, found {}", kind_of(other)),
-                );
-                None
-            }
-        }
     }
 
     fn require(&mut self, parent: &str, present: &[&str], required: &[&str]) {

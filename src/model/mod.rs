@@ -271,28 +271,12 @@ fn check_on_disk(root: &Path, rel: &str) -> Result<OnDisk, String> {
         Err(_) => return Ok(OnDisk::Missing),
     };
     let followed = if meta.file_type().is_symlink() {
-        let real = std::fs::canonicalize(&path)
-            .map_err(|e| format!("`{rel}` is a symbolic link that cannot be followed ({e})"))?;
-        let base = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-        if !real.starts_with(&base) {
-            return Err(format!(
-                "`{rel}` is a symbolic link to `{}`, outside the repository",
-                real.display()
-            ));
-        }
+        let real = real_inside(root, &path, rel, true)?;
         std::fs::metadata(&real).map_err(|e| format!("`{rel}` cannot be read ({e})"))?
     } else {
         // A link in a parent folder can still lead out: compare the real path too.
         if rel.contains('/') {
-            let real = std::fs::canonicalize(&path)
-                .map_err(|e| format!("`{rel}` cannot be resolved ({e})"))?;
-            let base = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-            if !real.starts_with(&base) {
-                return Err(format!(
-                    "`{rel}` resolves to `{}`, outside the repository",
-                    real.display()
-                ));
-            }
+            real_inside(root, &path, rel, false)?;
         }
         meta
     };
@@ -305,6 +289,28 @@ fn check_on_disk(root: &Path, rel: &str) -> Result<OnDisk, String> {
             "`{rel}` is neither a regular file nor a directory (a device, FIFO or socket cannot be a test file)"
         ))
     }
+}
+
+/// The real path of `path` (`rel` under `root`), refused when it lies outside `root`.
+/// `link`: `path` itself is a symbolic link (the reasons say so).
+fn real_inside(root: &Path, path: &Path, rel: &str, link: bool) -> Result<PathBuf, String> {
+    let (unresolved, leads) = if link {
+        (
+            "is a symbolic link that cannot be followed",
+            "is a symbolic link to",
+        )
+    } else {
+        ("cannot be resolved", "resolves to")
+    };
+    let real = std::fs::canonicalize(path).map_err(|e| format!("`{rel}` {unresolved} ({e})"))?;
+    let base = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    if !real.starts_with(&base) {
+        return Err(format!(
+            "`{rel}` {leads} `{}`, outside the repository",
+            real.display()
+        ));
+    }
+    Ok(real)
 }
 
 fn display_path(root: &Path, p: &Path) -> String {
@@ -327,8 +333,49 @@ struct Ctx<'a> {
     root: &'a Path,
     cfg: &'a config::Config,
     /// How `proofgate.yaml` is named in findings.
-    cfg_name: String,
+    cfg_name: &'a str,
     findings: Vec<Finding>,
+}
+
+/// The script a header check is about: its path, where its keys are, and what the later
+/// checks depend on.
+struct ScriptCx<'s, 'l> {
+    rel: &'s str,
+    loc: &'s Locator<'l>,
+    /// Prefix of key paths in messages (`scripts.declared[0]`); empty for headers.
+    keyp: &'s str,
+    governed: bool,
+    evidence: Option<Evidence>,
+}
+
+impl ScriptCx<'_, '_> {
+    /// The key path of `k` as messages show it.
+    fn kp(&self, k: &str) -> String {
+        if self.keyp.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{}.{k}", self.keyp)
+        }
+    }
+}
+
+/// What parsing a selector learnt about its test file on disk.
+struct Probe {
+    /// What the test file names, when it was checked.
+    on_disk: Option<OnDisk>,
+    /// The last path the parser asked about, and whether it existed.
+    probed: Option<(String, bool)>,
+}
+
+impl Probe {
+    /// Whether the test file `f` exists, asking the disk only when nothing was learnt.
+    fn exists(&self, root: &Path, f: &str) -> bool {
+        match (&self.probed, self.on_disk) {
+            (_, Some(d)) => d != OnDisk::Missing,
+            (Some((p, e)), None) if p == f => *e,
+            _ => root.join(f).exists(),
+        }
+    }
 }
 
 impl Model {
@@ -342,127 +389,23 @@ impl Model {
         config_required: bool,
     ) -> Result<(Model, Vec<Finding>), ModelError> {
         let cfg_display = display_path(root, config);
-        let cfg = match std::fs::read(config) {
-            Ok(bytes) => {
-                let text = String::from_utf8_lossy(&bytes);
-                config::parse(&text, &cfg_display).map_err(|findings| ModelError::Config {
-                    path: cfg_display.clone(),
-                    findings,
-                })?
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if config_required {
-                    return Err(ModelError::ConfigMissing {
-                        path: config.to_path_buf(),
-                    });
-                }
-                config::Config::default()
-            }
-            Err(source) => {
-                return Err(ModelError::Io {
-                    path: config.to_path_buf(),
-                    source,
-                });
-            }
-        };
+        let cfg = read_config(config, &cfg_display, config_required)?;
         let mut cx = Ctx {
             root,
             cfg: &cfg,
-            cfg_name: cfg_display.clone(),
+            cfg_name: &cfg_display,
             findings: Vec::new(),
         };
         let files = discover(&mut cx, &cfg_display);
-        let mut built: Vec<Built> = Vec::with_capacity(files.len());
-        // Reading and checking headers is independent per file: spread it over the
-        // cores, keeping the order of `files`.
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(16);
-        if workers <= 1 || files.len() < 256 {
-            for rel in &files {
-                if let Some(b) = cx.script_from_file(rel) {
-                    built.push(b);
-                }
-            }
-        } else {
-            let chunk = files.len().div_ceil(workers);
-            let (root, cfg_ref, name) = (cx.root, cx.cfg, cx.cfg_name.clone());
-            let parts: Vec<(Vec<Built>, Vec<Finding>)> = std::thread::scope(|scope| {
-                let handles: Vec<_> = files
-                    .chunks(chunk)
-                    .map(|part| {
-                        let name = name.clone();
-                        scope.spawn(move || {
-                            let mut local = Ctx {
-                                root,
-                                cfg: cfg_ref,
-                                cfg_name: name,
-                                findings: Vec::new(),
-                            };
-                            let b: Vec<Built> = part
-                                .iter()
-                                .filter_map(|rel| local.script_from_file(rel))
-                                .collect();
-                            (b, local.findings)
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                    .collect()
-            });
-            for (b, f) in parts {
-                built.extend(b);
-                cx.findings.extend(f);
-            }
-        }
+        let mut built = cx.scripts_from_files(&files);
         let on_disk: HashSet<String> = files.iter().cloned().collect();
         for d in &cfg.declared {
             if let Some(b) = cx.script_from_config(d, &cfg_display, &on_disk) {
                 built.push(b);
             }
         }
-        // Unique ids, both places named.
-        let mut first: BTreeMap<ScriptId, (String, u32, u32)> = BTreeMap::new();
-        for b in &built {
-            let Some((file, line, col)) = &b.id_at else {
-                continue;
-            };
-            match first.get(&b.script.id) {
-                Some((f0, l0, c0)) => cx.findings.push(Finding {
-                    severity: Severity::Error,
-                    path: file.clone(),
-                    line: *line,
-                    column: *col,
-                    code: "duplicate-id",
-                    message: format!(
-                        "id: {:?} is already used by {f0}:{l0}:{c0}",
-                        b.script.id.as_str()
-                    ),
-                }),
-                None => {
-                    first.insert(b.script.id.clone(), (file.clone(), *line, *col));
-                }
-            }
-        }
-        // Selectors in the configuration must name known scripts.
-        for (id, (key, _)) in &cfg.selectors {
-            if !built
-                .iter()
-                .any(|b| b.script.id.as_str() == id && b.id_at.is_some())
-            {
-                let (line, column) = cfg.pos.find(key).unwrap_or((1, 1));
-                cx.findings.push(Finding {
-                    severity: Severity::Error,
-                    path: cfg_display.clone(),
-                    line,
-                    column,
-                    code: "unknown-script",
-                    message: format!("{key}: no script has the id {id:?}"),
-                });
-            }
-        }
+        cx.check_unique_ids(&built);
+        cx.check_selector_ids(&built);
         let mut findings = cx.findings;
         findings.sort_by(|a, b| {
             (&a.path, a.line, a.column, a.severity, &a.message)
@@ -485,6 +428,36 @@ impl Model {
     /// The script with this id, if any (the first one when ids are duplicated).
     pub fn script(&self, id: &ScriptId) -> Option<&Script> {
         self.scripts.iter().find(|s| &s.id == id)
+    }
+}
+
+/// Reads and checks `proofgate.yaml`; a missing file gives the defaults unless it is
+/// required.
+fn read_config(
+    config: &Path,
+    cfg_display: &str,
+    config_required: bool,
+) -> Result<config::Config, ModelError> {
+    match std::fs::read(config) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            config::parse(&text, cfg_display).map_err(|findings| ModelError::Config {
+                path: cfg_display.to_owned(),
+                findings,
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if config_required {
+                return Err(ModelError::ConfigMissing {
+                    path: config.to_path_buf(),
+                });
+            }
+            Ok(config::Config::default())
+        }
+        Err(source) => Err(ModelError::Io {
+            path: config.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -596,6 +569,81 @@ impl Ctx<'_> {
         }
     }
 
+    /// Reads and checks the header of every file. Files are independent: they are spread
+    /// over the cores, results and findings kept in the order of `files`.
+    fn scripts_from_files(&mut self, files: &[String]) -> Vec<Built> {
+        let threads = if files.len() < 256 {
+            1
+        } else {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(16)
+        };
+        let (root, cfg, cfg_name) = (self.root, self.cfg, self.cfg_name);
+        let parts = crate::par::par_map(files, threads, |rel| {
+            let mut local = Ctx {
+                root,
+                cfg,
+                cfg_name,
+                findings: Vec::new(),
+            };
+            let b = local.script_from_file(rel);
+            (b, local.findings)
+        });
+        let mut built = Vec::with_capacity(files.len());
+        for (b, f) in parts {
+            built.extend(b);
+            self.findings.extend(f);
+        }
+        built
+    }
+
+    /// Ids are unique: a second use names the first.
+    fn check_unique_ids(&mut self, built: &[Built]) {
+        let mut first: BTreeMap<&ScriptId, (&str, u32, u32)> = BTreeMap::new();
+        for b in built {
+            let Some((file, line, col)) = &b.id_at else {
+                continue;
+            };
+            match first.get(&b.script.id) {
+                Some((f0, l0, c0)) => self.findings.push(Finding {
+                    severity: Severity::Error,
+                    path: file.clone(),
+                    line: *line,
+                    column: *col,
+                    code: "duplicate-id",
+                    message: format!(
+                        "id: {:?} is already used by {f0}:{l0}:{c0}",
+                        b.script.id.as_str()
+                    ),
+                }),
+                None => {
+                    first.insert(&b.script.id, (file, *line, *col));
+                }
+            }
+        }
+    }
+
+    /// Selectors in the configuration must name known scripts.
+    fn check_selector_ids(&mut self, built: &[Built]) {
+        for (id, (key, _)) in &self.cfg.selectors {
+            if !built
+                .iter()
+                .any(|b| b.script.id.as_str() == id && b.id_at.is_some())
+            {
+                let (line, column) = self.cfg.pos.find(key).unwrap_or((1, 1));
+                self.findings.push(Finding {
+                    severity: Severity::Error,
+                    path: self.cfg_name.to_owned(),
+                    line,
+                    column,
+                    code: "unknown-script",
+                    message: format!("{key}: no script has the id {id:?}"),
+                });
+            }
+        }
+    }
+
     fn script_from_file(&mut self, rel: &str) -> Option<Built> {
         let bytes = match read_head(&self.root.join(rel)) {
             Ok(b) => b,
@@ -688,7 +736,24 @@ impl Ctx<'_> {
             raw: Some(&raw),
             fallback: (raw.start_line, 1),
         };
-        Some(self.build(rel, &value, &loc, raw.start_line, raw.format, &[]))
+        Some(self.build_with(rel, &value, &loc, raw.start_line, raw.format, &[], ""))
+    }
+
+    /// An error about the `path` of the script declared at `key` in `proofgate.yaml`.
+    fn declared_path_error(
+        &mut self,
+        loc: &Locator<'_>,
+        key: &str,
+        code: &'static str,
+        what: String,
+    ) {
+        self.push_at(
+            loc,
+            Severity::Error,
+            "path",
+            code,
+            format!("{key}.path: {what}"),
+        );
     }
 
     fn script_from_config(
@@ -709,68 +774,50 @@ impl Ctx<'_> {
         let path = match d.value.get("path") {
             Some(Value::String(p)) => normalize_path(p),
             Some(other) => {
-                let f = loc.finding(
-                    Severity::Error,
-                    "path",
+                self.declared_path_error(
+                    &loc,
+                    &d.key,
                     "bad-type",
-                    format!(
-                        "{}.path: expected a string, found {}",
-                        d.key,
-                        header::kind_of(other)
-                    ),
+                    format!("expected a string, found {}", header::kind_of(other)),
                 );
-                self.findings.push(f);
                 return None;
             }
             None => {
-                let f = loc.finding(
-                    Severity::Error,
-                    "path",
+                self.declared_path_error(
+                    &loc,
+                    &d.key,
                     "missing-key",
-                    format!("{}.path: required key is missing", d.key),
+                    "required key is missing".into(),
                 );
-                self.findings.push(f);
                 return None;
             }
         };
         if path.starts_with('/') || path.split('/').any(|c| c == "..") || path.is_empty() {
-            let f = loc.finding(
-                Severity::Error,
-                "path",
+            self.declared_path_error(
+                &loc,
+                &d.key,
                 "bad-value",
-                format!(
-                    "{}.path: {path:?} must be a path inside the repository",
-                    d.key
-                ),
+                format!("{path:?} must be a path inside the repository"),
             );
-            self.findings.push(f);
             return None;
         }
         match check_on_disk(self.root, &path) {
             Ok(OnDisk::Missing) => {
-                let f = loc.finding(
-                    Severity::Error,
-                    "path",
+                self.declared_path_error(
+                    &loc,
+                    &d.key,
                     "missing-file",
-                    format!("{}.path: `{path}` does not exist", d.key),
+                    format!("`{path}` does not exist"),
                 );
-                self.findings.push(f);
             }
             Ok(OnDisk::File | OnDisk::Dir) => {}
             Err(why) => {
-                let f = loc.finding(
-                    Severity::Error,
-                    "path",
-                    "outside-repository",
-                    format!("{}.path: {why}", d.key),
-                );
-                self.findings.push(f);
+                self.declared_path_error(&loc, &d.key, "outside-repository", why);
                 return None;
             }
         }
         if on_disk.contains(&path) {
-            let f = loc.finding(Severity::Error, "path", "declared-twice", format!("{}.path: `{path}` is under a script root and is read from its own header; remove one of the two", d.key));
-            self.findings.push(f);
+            self.declared_path_error(&loc, &d.key, "declared-twice", format!("`{path}` is under a script root and is read from its own header; remove one of the two"));
         }
         let prefix_key = d.key.clone();
         let mut b = self.build_with(
@@ -786,20 +833,8 @@ impl Ctx<'_> {
         Some(b)
     }
 
-    fn build(
-        &mut self,
-        rel: &str,
-        value: &Value,
-        loc: &Locator<'_>,
-        line: u32,
-        format: HeaderFormat,
-        skip: &[&str],
-    ) -> Built {
-        self.build_with(rel, value, loc, line, format, skip, "")
-    }
-
     /// Validates a header value and derives the script from it. `keyp` prefixes key paths
-    /// in messages (`scripts.declared[0]` for declared scripts).
+    /// in messages (`scripts.declared[0]` for declared scripts; empty for a header).
     #[allow(clippy::too_many_arguments)]
     fn build_with(
         &mut self,
@@ -811,23 +846,82 @@ impl Ctx<'_> {
         skip: &[&str],
         keyp: &str,
     ) -> Built {
-        let kp = |k: &str| {
-            if keyp.is_empty() {
-                k.to_owned()
-            } else {
-                format!("{keyp}.{k}")
-            }
+        let Some(header) = self.check_header(value, loc, skip, keyp) else {
+            return self.ungoverned(rel, Some(format), line);
         };
+        let valid_id = header.id.as_deref().and_then(|s| ScriptId::new(s).ok());
+        let id_at = valid_id.as_ref().map(|_| {
+            let (l, c) = loc.id_at();
+            (loc.display.to_owned(), l, c)
+        });
+        let governed = valid_id.is_some();
+        let id = valid_id.unwrap_or_else(|| ScriptId::derive_from_path(rel));
+        let test = header.test.clone().unwrap_or_default();
+        let evidence = if governed { test.evidence } else { None };
+        let maturity = header.maturity.unwrap_or(if governed { 1 } else { 0 });
+        let cx = ScriptCx {
+            rel,
+            loc,
+            keyp,
+            governed,
+            evidence,
+        };
+        let written = self.written_selectors(&cx, &id, &test);
+        let (selectors, test_files) = self.resolve_selectors(&cx, &written);
+        if governed {
+            self.check_evidence_policy(&cx, &header);
+            self.check_selectors_known(&cx, &selectors);
+            self.check_shellcheck_command(&cx, &test);
+            self.check_maturity(&cx, &header, &test, maturity);
+        }
+        Built {
+            script: Script {
+                id,
+                path: rel.to_owned(),
+                header,
+                evidence,
+                maturity,
+                test_files,
+                selectors,
+                header_line: line,
+                format: Some(format),
+            },
+            id_at,
+        }
+    }
+
+    /// Records a finding at `key` of the header `loc` points into.
+    fn push_at(
+        &mut self,
+        loc: &Locator<'_>,
+        severity: Severity,
+        key: &str,
+        code: &'static str,
+        message: String,
+    ) {
+        let f = loc.finding(severity, key, code, message);
+        self.findings.push(f);
+    }
+
+    /// The header's own checks (every key, type and value); `None` when the value is not
+    /// a mapping at all.
+    fn check_header(
+        &mut self,
+        value: &Value,
+        loc: &Locator<'_>,
+        skip: &[&str],
+        keyp: &str,
+    ) -> Option<Header> {
         if !matches!(value, Value::Mapping(_)) {
             let what = header::kind_of(value);
-            let f = loc.finding(
+            self.push_at(
+                loc,
                 Severity::Error,
                 "",
                 "bad-type",
                 format!("the header must be a mapping of keys, found {what}"),
             );
-            self.findings.push(f);
-            return self.ungoverned(rel, Some(format), line);
+            return None;
         }
         let mut checker = Checker {
             issues: Vec::new(),
@@ -850,24 +944,21 @@ impl Ctx<'_> {
             } else {
                 Severity::Error
             };
-            let f = loc.finding(sev, &local, issue.code, issue.message);
-            self.findings.push(f);
+            self.push_at(loc, sev, &local, issue.code, issue.message);
         }
-        let valid_id = header.id.as_deref().and_then(|s| ScriptId::new(s).ok());
-        let id_at = valid_id.as_ref().map(|_| {
-            let (l, c) = loc.id_at();
-            (loc.display.to_owned(), l, c)
-        });
-        let governed = valid_id.is_some();
-        let id = valid_id.unwrap_or_else(|| ScriptId::derive_from_path(rel));
-        let test = header.test.clone().unwrap_or_default();
-        let evidence = if governed { test.evidence } else { None };
-        let maturity = header.maturity.unwrap_or(if governed { 1 } else { 0 });
+        Some(header)
+    }
 
-        // Selectors: proofgate.yaml, then the header's test.selectors, then test.command.
+    /// The selectors as written: `proofgate.yaml`'s for this id, else the header's
+    /// `test.selectors`, else those derived from `test.command`.
+    fn written_selectors(
+        &mut self,
+        cx: &ScriptCx<'_, '_>,
+        id: &ScriptId,
+        test: &TestSpec,
+    ) -> Vec<Written> {
         let mut written: Vec<Written> = Vec::new();
-        if let Some((ckey, items)) = self.cfg.selectors.get(id.as_str()).filter(|_| governed) {
-            let _ = ckey;
+        if let Some((_, items)) = self.cfg.selectors.get(id.as_str()).filter(|_| cx.governed) {
             for (k, s) in items {
                 let (l, c) = self.cfg.pos.find(k).unwrap_or((1, 1));
                 written.push((Some((k.clone(), l, c)), s.clone(), false));
@@ -875,8 +966,8 @@ impl Ctx<'_> {
         } else if !test.selectors.is_empty() {
             for (i, s) in test.selectors.iter().enumerate() {
                 let k = format!("test.selectors[{i}]");
-                let (l, c) = loc.at(&k);
-                written.push((Some((kp(&k), l, c)), s.clone(), false));
+                let (l, c) = cx.loc.at(&k);
+                written.push((Some((cx.kp(&k), l, c)), s.clone(), false));
             }
         } else if let Some(cmd) = &test.command {
             let derived = selector::derive(cmd);
@@ -884,74 +975,37 @@ impl Ctx<'_> {
                 written.push((None, s, true));
             }
             for ig in derived.ignored {
-                let f = loc.finding(
+                self.push_at(
+                    cx.loc,
                     Severity::Warning,
                     "test.command",
                     "command-not-understood",
-                    format!("{}: `{ig}` is not understood: the selection is made by file; list test.selectors to narrow it", kp("test.command")),
+                    format!("{}: `{ig}` is not understood: the selection is made by file; list test.selectors to narrow it", cx.kp("test.command")),
                 );
-                self.findings.push(f);
             }
         }
-        let cfg_display = loc.display;
+        written
+    }
+
+    /// Parses the written selectors: the distinct selectors and the test files they name,
+    /// each in first-seen order. A bad selector or a missing test file is a finding.
+    fn resolve_selectors(
+        &mut self,
+        cx: &ScriptCx<'_, '_>,
+        written: &[Written],
+    ) -> (Vec<Selector>, Vec<String>) {
         let mut selectors = Vec::new();
         let mut test_files: Vec<String> = Vec::new();
-        for (at, s, derived) in &written {
-            let root = self.root;
-            // One `stat` per path: whether it is a directory, and whether it exists.
-            let probed: std::cell::RefCell<Option<(String, bool)>> = std::cell::RefCell::new(None);
-            let parsed = Selector::parse(s, |p| {
-                let exists_dir = std::fs::metadata(root.join(p)).map(|m| m.is_dir());
-                *probed.borrow_mut() = Some((p.to_owned(), exists_dir.is_ok()));
-                exists_dir.is_ok_and(|d| d)
-            });
-            let probed = probed.into_inner();
-            // What the path names on disk must be a regular file or a directory inside
-            // the root: anything else is a bad selector, and never hashed.
-            let parsed = parsed.and_then(|sel| match sel.test_file() {
-                Some(f) if !f.is_empty() => check_on_disk(root, f).map(|d| (sel, Some(d))),
-                _ => Ok((sel, None)),
-            });
-            match parsed {
-                Ok((sel, on_disk)) => {
+        for (at, s, derived) in written {
+            match self.parse_selector(s) {
+                Ok((sel, probe)) => {
                     if let Some(f) = sel.test_file()
                         && !test_files.iter().any(|t| t == f)
                     {
                         test_files.push(f.to_owned());
-                        let exists = match (&probed, on_disk) {
-                            (_, Some(d)) => d != OnDisk::Missing,
-                            (Some((p, e)), None) if p == f => *e,
-                            _ => self.root.join(f).exists(),
-                        };
-                        let missing = !f.is_empty() && !exists;
-                        if missing && governed {
-                            let sev = match evidence {
-                                Some(Evidence::Declared | Evidence::Ci) => Severity::Error,
-                                _ => Severity::Warning,
-                            };
-                            let (path, key, l, c) = match at {
-                                Some((k, l, c)) if k.starts_with("selectors.") => {
-                                    (self.cfg_display(), k.clone(), *l, *c)
-                                }
-                                Some((k, l, c)) => (cfg_display.to_owned(), k.clone(), *l, *c),
-                                None => {
-                                    let (l, c) = loc.at("test.command");
-                                    (cfg_display.to_owned(), kp("test.command"), l, c)
-                                }
-                            };
-                            let how = if *derived {
-                                "named in the command"
-                            } else {
-                                "selected"
-                            };
-                            self.findings.push(Finding {
-                                severity: sev,
-                                path,
-                                line: l,
-                                column: c,
-                                code: "test-file-missing",
-                                message: format!("{key}: test file `{f}` {how} does not exist"),
-                            });
+                        let exists = probe.exists(self.root, f);
+                        if !f.is_empty() && !exists && cx.governed {
+                            self.test_file_missing(cx, at.as_ref(), f, *derived);
                         }
                     }
                     if !selectors.contains(&sel) {
@@ -959,150 +1013,211 @@ impl Ctx<'_> {
                     }
                 }
                 Err(e) => {
-                    let (path, key, l, c) = match at {
-                        Some((k, l, c)) if k.starts_with("selectors.") => {
-                            (self.cfg_display(), k.clone(), *l, *c)
-                        }
-                        Some((k, l, c)) => (cfg_display.to_owned(), k.clone(), *l, *c),
-                        None => {
-                            let (l, c) = loc.at("test.command");
-                            (cfg_display.to_owned(), kp("test.command"), l, c)
-                        }
-                    };
+                    let (path, key, line, column) = self.selector_at(cx, at.as_ref());
                     self.findings.push(Finding {
                         severity: Severity::Error,
                         path,
-                        line: l,
-                        column: c,
+                        line,
+                        column,
                         code: "bad-selector",
                         message: format!("{key}: {e}"),
                     });
                 }
             }
         }
+        (selectors, test_files)
+    }
 
-        if governed {
-            let impact = header
-                .risk_profile
-                .as_ref()
-                .and_then(|r| r.production_impact);
-            // Evidence allowed by the risk profile.
-            if let (Some(ev), Some(imp)) = (evidence, impact) {
-                if ev == Evidence::Manual && self.cfg.policy.manual_forbidden_for.contains(&imp) {
-                    let f = loc.finding(Severity::Error, "test.evidence", "manual-forbidden", format!(
-                        "{}: \"manual\" is not allowed at production_impact {imp}; use declared or ci",
-                        kp("test.evidence")
-                    ));
-                    self.findings.push(f);
-                }
-                if ev != Evidence::Ci && self.cfg.policy.ci_required_for.contains(&imp) {
-                    let f = loc.finding(Severity::Error, "test.evidence", "ci-required", format!(
-                        "{}: {ev:?} is not enough at production_impact {imp}; the policy requires ci",
-                        kp("test.evidence")
-                    ).replace(&format!("{ev:?}"), &format!("\"{ev}\"")));
-                    self.findings.push(f);
-                }
+    /// One selector, with what was learnt of its path on disk. What the path names must
+    /// be a regular file or a directory inside the root: anything else is a bad selector,
+    /// and never hashed.
+    fn parse_selector(&self, s: &str) -> Result<(Selector, Probe), String> {
+        let root = self.root;
+        // One `stat` per path: whether it is a directory, and whether it exists.
+        let probed: std::cell::RefCell<Option<(String, bool)>> = std::cell::RefCell::new(None);
+        let parsed = Selector::parse(s, |p| {
+            let exists_dir = std::fs::metadata(root.join(p)).map(|m| m.is_dir());
+            *probed.borrow_mut() = Some((p.to_owned(), exists_dir.is_ok()));
+            exists_dir.is_ok_and(|d| d)
+        });
+        let probed = probed.into_inner();
+        let (sel, on_disk) = parsed.and_then(|sel| match sel.test_file() {
+            Some(f) if !f.is_empty() => check_on_disk(root, f).map(|d| (sel, Some(d))),
+            _ => Ok((sel, None)),
+        })?;
+        Ok((sel, Probe { on_disk, probed }))
+    }
+
+    /// Where a selector is written: file shown, key path, line and column. A derived
+    /// selector points at `test.command`.
+    fn selector_at(
+        &self,
+        cx: &ScriptCx<'_, '_>,
+        at: Option<&(String, u32, u32)>,
+    ) -> (String, String, u32, u32) {
+        match at {
+            Some((k, l, c)) if k.starts_with("selectors.") => {
+                (self.cfg_display(), k.clone(), *l, *c)
             }
-            // Which cases certify the script must be knowable.
-            if selectors.is_empty() && matches!(evidence, Some(Evidence::Ci | Evidence::Declared)) {
-                let sev = if evidence == Some(Evidence::Ci) {
-                    Severity::Error
-                } else {
-                    Severity::Warning
-                };
-                let f = loc.finding(sev, "test.command", "no-selectors", format!(
-                    "{}: no test files or selectors: name the test files in the command or list test.selectors",
-                    kp("test.command")
-                ));
-                self.findings.push(f);
-            }
-            // shellcheck commands name the script.
-            if test.runner.as_deref() == Some("shellcheck")
-                && let Some(cmd) = &test.command
-            {
-                let name = rel.rsplit('/').next().unwrap_or(rel);
-                let names_it = selector::shell_commands(cmd).iter().flatten().any(|w| {
-                    let w = normalize_path(w);
-                    w == rel || w == name || w.ends_with(&format!("/{name}")) && rel.ends_with(&w)
-                });
-                if !names_it {
-                    let f = loc.finding(
-                        Severity::Error,
-                        "test.command",
-                        "shellcheck-command",
-                        format!(
-                            "{}: a shellcheck command must name the script `{rel}`",
-                            kp("test.command")
-                        ),
-                    );
-                    self.findings.push(f);
-                }
-            }
-            // Maturity rules (CNT-001).
-            if maturity >= 2 {
-                let dry = header.dry_run.as_ref().and_then(|d| d.supported);
-                if dry != Some(true) {
-                    let f = loc.finding(
-                        Severity::Error,
-                        "maturity",
-                        "maturity",
-                        format!(
-                            "{}: maturity {maturity} needs dry_run.supported: true",
-                            kp("maturity")
-                        ),
-                    );
-                    self.findings.push(f);
-                }
-                if test.command.is_none() {
-                    let f = loc.finding(
-                        Severity::Error,
-                        "maturity",
-                        "maturity",
-                        format!(
-                            "{}: maturity {maturity} needs a test.command",
-                            kp("maturity")
-                        ),
-                    );
-                    self.findings.push(f);
-                }
-            }
-            if maturity == 3
-                && matches!(impact, Some(Impact::Medium | Impact::High))
-                && evidence != Some(Evidence::Ci)
-            {
-                let imp = impact.map_or("", |i| i.as_str());
-                let f = loc.finding(
-                    Severity::Error,
-                    "maturity",
-                    "maturity",
-                    format!(
-                        "{}: maturity 3 at production_impact {imp} needs test.evidence: ci",
-                        kp("maturity")
-                    ),
-                );
-                self.findings.push(f);
+            Some((k, l, c)) => (cx.loc.display.to_owned(), k.clone(), *l, *c),
+            None => {
+                let (l, c) = cx.loc.at("test.command");
+                (cx.loc.display.to_owned(), cx.kp("test.command"), l, c)
             }
         }
+    }
 
-        Built {
-            script: Script {
-                id,
-                path: rel.to_owned(),
-                header,
-                evidence,
-                maturity,
-                test_files,
-                selectors,
-                header_line: line,
-                format: Some(format),
-            },
-            id_at,
+    /// A selected test file does not exist: an error where the evidence relies on it.
+    fn test_file_missing(
+        &mut self,
+        cx: &ScriptCx<'_, '_>,
+        at: Option<&(String, u32, u32)>,
+        f: &str,
+        derived: bool,
+    ) {
+        let severity = match cx.evidence {
+            Some(Evidence::Declared | Evidence::Ci) => Severity::Error,
+            _ => Severity::Warning,
+        };
+        let (path, key, line, column) = self.selector_at(cx, at);
+        let how = if derived {
+            "named in the command"
+        } else {
+            "selected"
+        };
+        self.findings.push(Finding {
+            severity,
+            path,
+            line,
+            column,
+            code: "test-file-missing",
+            message: format!("{key}: test file `{f}` {how} does not exist"),
+        });
+    }
+
+    /// Evidence allowed by the risk profile.
+    fn check_evidence_policy(&mut self, cx: &ScriptCx<'_, '_>, header: &Header) {
+        let impact = header
+            .risk_profile
+            .as_ref()
+            .and_then(|r| r.production_impact);
+        let (Some(ev), Some(imp)) = (cx.evidence, impact) else {
+            return;
+        };
+        if ev == Evidence::Manual && self.cfg.policy.manual_forbidden_for.contains(&imp) {
+            self.push_at(
+                cx.loc,
+                Severity::Error,
+                "test.evidence",
+                "manual-forbidden",
+                format!(
+                    "{}: \"manual\" is not allowed at production_impact {imp}; use declared or ci",
+                    cx.kp("test.evidence")
+                ),
+            );
+        }
+        if ev != Evidence::Ci && self.cfg.policy.ci_required_for.contains(&imp) {
+            self.push_at(
+                cx.loc,
+                Severity::Error,
+                "test.evidence",
+                "ci-required",
+                format!(
+                    "{}: {ev:?} is not enough at production_impact {imp}; the policy requires ci",
+                    cx.kp("test.evidence")
+                )
+                .replace(&format!("{ev:?}"), &format!("\"{ev}\"")),
+            );
+        }
+    }
+
+    /// Which cases certify the script must be knowable.
+    fn check_selectors_known(&mut self, cx: &ScriptCx<'_, '_>, selectors: &[Selector]) {
+        if selectors.is_empty() && matches!(cx.evidence, Some(Evidence::Ci | Evidence::Declared)) {
+            let sev = if cx.evidence == Some(Evidence::Ci) {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
+            self.push_at(cx.loc, sev, "test.command", "no-selectors", format!(
+                "{}: no test files or selectors: name the test files in the command or list test.selectors",
+                cx.kp("test.command")
+            ));
+        }
+    }
+
+    /// shellcheck commands name the script.
+    fn check_shellcheck_command(&mut self, cx: &ScriptCx<'_, '_>, test: &TestSpec) {
+        let rel = cx.rel;
+        if test.runner.as_deref() == Some("shellcheck")
+            && let Some(cmd) = &test.command
+        {
+            let name = rel.rsplit('/').next().unwrap_or(rel);
+            let names_it = selector::shell_commands(cmd).iter().flatten().any(|w| {
+                let w = normalize_path(w);
+                w == rel || w == name || w.ends_with(&format!("/{name}")) && rel.ends_with(&w)
+            });
+            if !names_it {
+                self.push_at(
+                    cx.loc,
+                    Severity::Error,
+                    "test.command",
+                    "shellcheck-command",
+                    format!(
+                        "{}: a shellcheck command must name the script `{rel}`",
+                        cx.kp("test.command")
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Maturity rules (CNT-001).
+    fn check_maturity(
+        &mut self,
+        cx: &ScriptCx<'_, '_>,
+        header: &Header,
+        test: &TestSpec,
+        maturity: u8,
+    ) {
+        let mut needs = Vec::new();
+        if maturity >= 2 {
+            let dry = header.dry_run.as_ref().and_then(|d| d.supported);
+            if dry != Some(true) {
+                needs.push(format!("maturity {maturity} needs dry_run.supported: true"));
+            }
+            if test.command.is_none() {
+                needs.push(format!("maturity {maturity} needs a test.command"));
+            }
+        }
+        let impact = header
+            .risk_profile
+            .as_ref()
+            .and_then(|r| r.production_impact);
+        if maturity == 3
+            && matches!(impact, Some(Impact::Medium | Impact::High))
+            && cx.evidence != Some(Evidence::Ci)
+        {
+            let imp = impact.map_or("", |i| i.as_str());
+            needs.push(format!(
+                "maturity 3 at production_impact {imp} needs test.evidence: ci"
+            ));
+        }
+        let key = cx.kp("maturity");
+        for need in needs {
+            self.push_at(
+                cx.loc,
+                Severity::Error,
+                "maturity",
+                "maturity",
+                format!("{key}: {need}"),
+            );
         }
     }
 
     fn cfg_display(&self) -> String {
         // Findings about `selectors:` entries point at proofgate.yaml; its display name is
         // the one every config finding uses.
-        self.cfg_name.clone()
+        self.cfg_name.to_owned()
     }
 }

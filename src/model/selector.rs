@@ -915,55 +915,78 @@ mod tests {
         assert!(Selector::parse("tests/..x/t.py", |_| false).is_ok());
     }
 
+    /// Asserts which selectors hit the case and which miss it.
+    fn assert_hits(c: &TestCase, hit: &[&str], miss: &[&str]) {
+        for s in hit {
+            assert!(hits(s, c), "{s} should select {c:?}");
+        }
+        for s in miss {
+            assert!(!hits(s, c), "{s} should not select {c:?}");
+        }
+    }
+
     #[test]
     fn file_selector_is_exact_never_a_prefix() {
         let a = case(Some("tests/test_a.py"), "tests.test_a", "test_1");
         let ab = case(Some("tests/test_ab.py"), "tests.test_ab", "test_1");
-        assert!(hits("tests/test_a.py", &a));
-        assert!(!hits("tests/test_a.py", &ab));
-        assert!(hits("./tests//test_a.py", &a));
+        assert_hits(&a, &["tests/test_a.py", "./tests//test_a.py"], &[]);
+        assert_hits(&ab, &[], &["tests/test_a.py"]);
     }
 
     #[test]
     fn xunit2_cases_map_through_the_module_path() {
         let c = case(None, "tests.test_x.TestA", "test_b");
-        assert!(hits("tests/test_x.py", &c));
-        assert!(!hits("tests/test_x2.py", &c));
-        assert!(!hits("tests/test.py", &c));
-        assert!(hits("tests/", &c));
-        assert!(!hits("test/", &c));
+        assert_hits(
+            &c,
+            &["tests/test_x.py", "tests/"],
+            &["tests/test_x2.py", "tests/test.py", "test/"],
+        );
         let module_level = case(None, "tests.test_x", "test_f");
-        assert!(hits("tests/test_x.py", &module_level));
+        assert_hits(&module_level, &["tests/test_x.py"], &[]);
     }
 
     #[test]
     fn node_ids_match_class_chain_and_name() {
         let c = case(Some("tests/test_x.py"), "tests.test_x.TestA", "test_b[1-2]");
-        assert!(hits("tests/test_x.py::TestA::test_b[1-2]", &c));
-        assert!(hits("tests/test_x.py::TestA::test_b", &c));
-        assert!(hits("tests/test_x.py::TestA", &c));
-        assert!(!hits("tests/test_x.py::TestA::test_bb", &c));
-        assert!(!hits("tests/test_x.py::TestAB", &c));
-        assert!(!hits("tests/test_x.py::test_b", &c));
+        assert_hits(
+            &c,
+            &[
+                "tests/test_x.py::TestA::test_b[1-2]",
+                "tests/test_x.py::TestA::test_b",
+                "tests/test_x.py::TestA",
+            ],
+            &[
+                "tests/test_x.py::TestA::test_bb",
+                "tests/test_x.py::TestAB",
+                "tests/test_x.py::test_b",
+            ],
+        );
         let f = case(None, "tests.test_x", "test_f");
-        assert!(hits("tests/test_x.py::test_f", &f));
-        assert!(!hits("tests/test_x.py::test_g", &f));
+        assert_hits(
+            &f,
+            &["tests/test_x.py::test_f"],
+            &["tests/test_x.py::test_g"],
+        );
     }
 
     #[test]
     fn globs_match_whole_attributes() {
         let c = case(None, "pkg.mod.TestA", "test_one");
-        assert!(hits("classname:pkg.mod.*", &c));
-        assert!(!hits("classname:pkg.mo", &c));
-        assert!(hits("name:test_*", &c));
-        assert!(!hits("name:one", &c));
+        assert_hits(
+            &c,
+            &["classname:pkg.mod.*", "name:test_*"],
+            &["classname:pkg.mo", "name:one"],
+        );
     }
 
     #[test]
     fn bats_cases_match_by_file_name() {
         let c = case(None, "deploy.bats", "deploys");
-        assert!(hits("tests/bats/deploy.bats", &c));
-        assert!(!hits("tests/bats/deploy2.bats", &c));
+        assert_hits(
+            &c,
+            &["tests/bats/deploy.bats"],
+            &["tests/bats/deploy2.bats"],
+        );
     }
 
     #[test]

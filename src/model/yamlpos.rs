@@ -4,6 +4,22 @@
 //! mappings and the items of block sequences by their path (`test.evidence`,
 //! `scripts.declared[1].owner`) with 1-based line and column. Flow collections
 //! (`{a: 1}`, `[x, y]`) are not entered: their keys resolve to the enclosing key.
+//!
+//! Why a second scanner beside the library: `serde_yaml_ng` gives a position only for
+//! YAML it cannot parse (`Error::location`); a parsed `Value` has no marks and the crate
+//! has no spanned values. Most findings are about YAML that parses well. In
+//!
+//! ```text
+//! id: SCRIPT-0001
+//! test:
+//!   runner: pytest
+//!   evidence: cii
+//! ```
+//!
+//! `cii` is not an allowed evidence, and the finding must point at `test.evidence`, line 4
+//! column 3 (`nested_keys_are_indexed_with_their_columns` below): only this index knows
+//! where that key is. [`check_depth`] is here too: it bounds the nesting before the parser
+//! sees a text, because the parser takes quadratic time on deeply nested flow collections.
 
 use std::collections::HashMap;
 
