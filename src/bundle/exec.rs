@@ -30,7 +30,8 @@ pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
 pub struct ExecRequest {
     /// The command and its arguments.
     pub command: Vec<String>,
-    /// Run `command` joined by spaces through `sh -c` instead of directly.
+    /// Run `command` joined by spaces through `sh -c` instead of directly (on Windows, `sh`
+    /// must be on `PATH`, such as Git for Windows' `bin\sh.exe`).
     pub shell: bool,
     /// Kill the command's process group after this long.
     pub timeout: Duration,
