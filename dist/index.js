@@ -22,7 +22,9 @@ const TARGETS = {
   'linux-arm64': { target: 'aarch64-unknown-linux-musl', file: 'proofgate' },
   'darwin-x64': { target: 'x86_64-apple-darwin', file: 'proofgate' },
   'darwin-arm64': { target: 'aarch64-apple-darwin', file: 'proofgate' },
-  // Windows: not yet (`proofgate run` uses Unix process groups); set PROOFGATE_BINARY.
+  // Cross-built with mingw-w64; a `proofgate run` timeout there ends the command only,
+  // not the processes it started (Windows has no process groups).
+  'win32-x64': { target: 'x86_64-pc-windows-gnu', file: 'proofgate.exe' },
 };
 
 /** What `generate --shard` accepts as a matrix leg's name. */

@@ -1,5 +1,8 @@
 //! Running the test command: its own process group, a timeout that kills the whole group,
 //! output streamed to the terminal and to `tests.log` with secrets redacted.
+//!
+//! On Windows, which has no process groups, the command runs as a plain child and a timeout
+//! kills that child only (see the `group` module).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -27,7 +30,8 @@ pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
 pub struct ExecRequest {
     /// The command and its arguments.
     pub command: Vec<String>,
-    /// Run `command` joined by spaces through `sh -c` instead of directly.
+    /// Run `command` joined by spaces through `sh -c` instead of directly (on Windows, `sh`
+    /// must be on `PATH`, such as Git for Windows' `bin\sh.exe`).
     pub shell: bool,
     /// Kill the command's process group after this long.
     pub timeout: Duration,
@@ -116,14 +120,72 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Sends `sig` to every process in group `pgid`.
-fn kill_group(pgid: u32, sig: libc::c_int) {
-    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
-        return;
-    };
-    // SAFETY: kill(2) with a negative pid signals a process group; it has no memory effects.
-    unsafe {
-        libc::kill(-pgid, sig);
+/// Starting the command in a group of its own, and ending that group.
+#[cfg(unix)]
+mod group {
+    use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
+    use std::process::{Child, Command, ExitStatus};
+
+    /// Makes the command the leader of a new process group, so that ending the group
+    /// reaches every process it starts (unless one leaves the group with `setsid`).
+    pub fn isolate(cmd: &mut Command) {
+        cmd.process_group(0);
+    }
+
+    /// Asks the group to stop (`SIGTERM`).
+    pub fn terminate(child: &mut Child) {
+        signal_group(child.id(), libc::SIGTERM);
+    }
+
+    /// Kills the group (`SIGKILL`).
+    pub fn kill(child: &mut Child) {
+        signal_group(child.id(), libc::SIGKILL);
+    }
+
+    /// The signal that ended the command, if one did.
+    pub fn signal(status: &ExitStatus) -> Option<i32> {
+        status.signal()
+    }
+
+    /// Sends `sig` to every process in group `pgid`.
+    fn signal_group(pgid: u32, sig: libc::c_int) {
+        let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+            return;
+        };
+        // SAFETY: kill(2) with a negative pid signals a process group; it has no memory
+        // effects.
+        unsafe {
+            libc::kill(-pgid, sig);
+        }
+    }
+}
+
+/// Windows has no process groups and no `SIGTERM`: the command runs as a plain child, and
+/// both stopping and killing it end that child only (`TerminateProcess`). A process the
+/// command started itself is not killed by a timeout; if it still holds the output pipes,
+/// its output is dropped once [`DRAIN_GRACE`](super::DRAIN_GRACE) has passed, as for a
+/// process that left the group on Unix, so the log and its digest stay final.
+#[cfg(windows)]
+mod group {
+    use std::process::{Child, Command, ExitStatus};
+
+    /// Nothing to do: the command runs as a plain child.
+    pub fn isolate(_cmd: &mut Command) {}
+
+    /// Ends the child at once: Windows has no request to stop.
+    pub fn terminate(child: &mut Child) {
+        // An error means the child has already exited.
+        let _ = child.kill();
+    }
+
+    /// Ends the child.
+    pub fn kill(child: &mut Child) {
+        let _ = child.kill();
+    }
+
+    /// Always `None`: Windows ends processes with exit codes, not signals.
+    pub fn signal(_status: &ExitStatus) -> Option<i32> {
+        None
     }
 }
 
@@ -139,12 +201,11 @@ pub fn execute(req: &ExecRequest) -> Result<ExecRecord, ExecError> {
         c.args(&req.command[1..]);
         c
     };
-    use std::os::unix::process::CommandExt as _;
     cmd.current_dir(&req.cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+        .stderr(Stdio::piped());
+    group::isolate(&mut cmd);
 
     let log_err = |source| ExecError::Io {
         path: req.log_path.clone(),
@@ -170,7 +231,6 @@ pub fn execute(req: &ExecRequest) -> Result<ExecRecord, ExecError> {
         },
         source,
     })?;
-    let pgid = child.id();
 
     let mut readers: Vec<JoinHandle<io::Result<Vec<RedactionCount>>>> = Vec::new();
     if let Some(out) = child.stdout.take() {
@@ -202,7 +262,7 @@ pub fn execute(req: &ExecRequest) -> Result<ExecRecord, ExecError> {
         }
         if Instant::now() >= deadline {
             timed_out = true;
-            kill_group(pgid, libc::SIGTERM);
+            group::terminate(&mut child);
             let grace_end = Instant::now() + KILL_GRACE;
             let mut st = None;
             while Instant::now() < grace_end {
@@ -212,7 +272,7 @@ pub fn execute(req: &ExecRequest) -> Result<ExecRecord, ExecError> {
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            kill_group(pgid, libc::SIGKILL);
+            group::kill(&mut child);
             break match st {
                 Some(s) => s,
                 None => child.wait().map_err(log_err)?,
@@ -229,7 +289,7 @@ pub fn execute(req: &ExecRequest) -> Result<ExecRecord, ExecError> {
         std::thread::sleep(Duration::from_millis(10));
     }
     if readers.iter().any(|r| !r.is_finished()) {
-        kill_group(pgid, libc::SIGKILL);
+        group::kill(&mut child);
         let end = Instant::now() + Duration::from_secs(1);
         while readers.iter().any(|r| !r.is_finished()) && Instant::now() < end {
             std::thread::sleep(Duration::from_millis(10));
@@ -261,7 +321,6 @@ pub fn execute(req: &ExecRequest) -> Result<ExecRecord, ExecError> {
         super::manifest::hash_file(&req.log_path, &mut buf).map_err(log_err)?
     };
 
-    use std::os::unix::process::ExitStatusExt as _;
     Ok(ExecRecord {
         command: req.command.clone(),
         shell: req.shell,
@@ -269,7 +328,7 @@ pub fn execute(req: &ExecRequest) -> Result<ExecRecord, ExecError> {
         finished_at: rfc3339(finished_at),
         duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
         exit_code: status.code(),
-        signal: status.signal(),
+        signal: group::signal(&status),
         timed_out,
         timeout_secs: req.timeout.as_secs(),
         log: LogRecord {
