@@ -291,6 +291,24 @@ fn check_on_disk(root: &Path, rel: &str) -> Result<OnDisk, String> {
     }
 }
 
+/// A test path is hashed without following symbolic links (`proof::testpaths`): one that
+/// is, or passes through, a link inside the repository is refused here too, so `lint`
+/// says what `generate` would refuse.
+fn no_link_on_the_way(root: &Path, rel: &str) -> Result<(), String> {
+    let mut at = root.to_path_buf();
+    for part in rel.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        at.push(part);
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(format!(
+                "`{rel}` is reached through the symbolic link `{}`; test paths are hashed \
+                 without following links: name the real path",
+                at.strip_prefix(root).unwrap_or(&at).display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The real path of `path` (`rel` under `root`), refused when it lies outside `root`.
 /// `link`: `path` itself is a symbolic link (the reasons say so).
 fn real_inside(root: &Path, path: &Path, rel: &str, link: bool) -> Result<PathBuf, String> {
@@ -1042,7 +1060,9 @@ impl Ctx<'_> {
         });
         let probed = probed.into_inner();
         let (sel, on_disk) = parsed.and_then(|sel| match sel.test_file() {
-            Some(f) if !f.is_empty() => check_on_disk(root, f).map(|d| (sel, Some(d))),
+            Some(f) if !f.is_empty() => check_on_disk(root, f)
+                .and_then(|d| no_link_on_the_way(root, f).map(|()| d))
+                .map(|d| (sel, Some(d))),
             _ => Ok((sel, None)),
         })?;
         Ok((sel, Probe { on_disk, probed }))

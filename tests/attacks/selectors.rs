@@ -100,6 +100,17 @@ fn finding_7_a_fifo_is_a_lint_error() {
 
 #[cfg(unix)]
 #[test]
+fn finding_7_a_test_path_through_a_link_inside_the_repository_is_a_lint_error() {
+    // `generate` and `verify` hash test paths without following links; lint says so
+    // before CI does.
+    let l = lint_rejects("pytest linked/test_x.py", |root| {
+        std::os::unix::fs::symlink("tests", root.join("linked")).unwrap();
+    });
+    assert!(l.contains("through the symbolic link `linked`"), "{l}");
+}
+
+#[cfg(unix)]
+#[test]
 fn finding_7_a_folder_symlinked_out_of_the_repository_is_a_lint_error() {
     let l = lint_rejects("pytest tests/etc/passwd::t", |root| {
         std::os::unix::fs::symlink("/etc", root.join("tests/etc")).unwrap();

@@ -180,19 +180,22 @@ fn a_test_folder_holding_a_link_out_of_the_repository_is_hashed_without_reading_
 }
 
 #[test]
-fn a_declared_test_folder_that_is_a_link_is_an_input_error_for_generate() {
+fn a_declared_test_folder_that_is_a_link_is_refused_and_never_certified() {
     let repo = Repo::from_fixture("folder-repo");
     let root = repo.root();
     std::fs::rename(root.join("tests/backup"), root.join("tests/real")).unwrap();
     std::os::unix::fs::symlink("real", root.join("tests/backup")).unwrap();
+    // The model refuses the path (lint says so with its position), so no test is mapped
+    // to the script: its proof is FAIL and `generate` exits 1.
     let o = repo.generate(&["--commit", COMMIT]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let err = text(&o);
     assert!(
-        err.contains("`tests/backup` is a symbolic link") && err.contains("backup"),
+        err.contains("`tests/backup` is reached through the symbolic link"),
         "{err}"
     );
-    assert!(!repo.proofs().join("proof-backup.json").exists());
+    let proof = std::fs::read_to_string(repo.proofs().join("proof-backup.json")).unwrap();
+    assert!(proof.contains("\"verdict\": \"FAIL\""), "{proof}");
 }
 
 fn git(root: &Path, args: &[&str]) -> String {
