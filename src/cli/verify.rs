@@ -179,25 +179,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     }
     drop(stdout);
 
-    if let Some(path) = args.summary.clone().or_else(|| env.step_summary.clone()) {
-        let used = std::fs::metadata(&path)
-            .map(|m| m.len() as usize)
-            .unwrap_or(0);
-        let limit = github::SUMMARY_LIMIT.saturating_sub(used);
-        let md = render::markdown(&report, &overflow, limit);
-        github::append_to(&path, &md).io_context(format!(
-            "could not append the job summary to `{}`",
-            path.display()
-        ))?;
-    }
-    if let Some(path) = &env.output {
-        let report_path = args.report.as_ref().map(|p| p.display().to_string());
-        let outputs = render::outputs(&report, report_path.as_deref());
-        github::outputs::append_outputs(path, &outputs).io_context(format!(
-            "could not append step outputs to `{}`",
-            path.display()
-        ))?;
-    }
+    write_summary_and_outputs(&args, &env, &report, &overflow)?;
     if let Some(name) = &args.check_run {
         // A pull request's checks belong to its head commit (`GITHUB_SHA` is the merge
         // commit), a merge group's to the group's head.
@@ -209,6 +191,36 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         Verdict::Pass => Outcome::Yes,
         Verdict::Fail => Outcome::No,
     })
+}
+
+/// Appends the Markdown job summary (`--summary`, else `GITHUB_STEP_SUMMARY`) within what
+/// is left of the step's 1 MiB, and the step outputs (`GITHUB_OUTPUT`).
+fn write_summary_and_outputs(
+    args: &Args,
+    env: &RunnerEnv,
+    report: &verify::Report,
+    overflow: &[&github::Annotation],
+) -> Result<(), CliError> {
+    if let Some(path) = args.summary.clone().or_else(|| env.step_summary.clone()) {
+        let used = std::fs::metadata(&path)
+            .map(|m| m.len() as usize)
+            .unwrap_or(0);
+        let limit = github::SUMMARY_LIMIT.saturating_sub(used);
+        let md = render::markdown(report, overflow, limit);
+        github::append_to(&path, &md).io_context(format!(
+            "could not append the job summary to `{}`",
+            path.display()
+        ))?;
+    }
+    if let Some(path) = &env.output {
+        let report_path = args.report.as_ref().map(|p| p.display().to_string());
+        let outputs = render::outputs(report, report_path.as_deref());
+        github::outputs::append_outputs(path, &outputs).io_context(format!(
+            "could not append step outputs to `{}`",
+            path.display()
+        ))?;
+    }
+    Ok(())
 }
 
 /// The base and head commits of the event that started the workflow, when it judges a
