@@ -15,6 +15,7 @@
 //! | [`verify`] | the gate and its reports |
 //! | [`github`] | runner environment, job summary, annotations, outputs |
 //! | [`bundle`] | run wrapper, source manifest, Merkle tree, ledger |
+//! | [`pipeline`] | `proofgate run`: tests → proofs → manifest → bundle → ledger |
 
 pub mod artifact;
 pub mod bundle;
@@ -26,6 +27,7 @@ pub mod init;
 pub mod junit;
 pub mod model;
 mod par;
+pub mod pipeline;
 pub mod proof;
 pub mod sign;
 pub mod verify;
