@@ -15,7 +15,7 @@ use crate::bundle::exec::{self, ExecError, ExecRecord, ExecRequest};
 use crate::bundle::git::{self, GitError};
 use crate::bundle::ledger::{EventKind, Ledger, LedgerError};
 use crate::bundle::manifest::{self, BuiltManifest, ManifestError, ManifestRequest};
-use crate::bundle::redact::{RedactionCount, Redactor, Secrets};
+use crate::bundle::redact::{RedactionCount, Redactor, Secrets, merge_counts};
 use crate::bundle::run::{self, BUNDLE_FORMAT_VERSION, FileRef, ManifestRef, ProofRef, RunBundle};
 use crate::bundle::write_atomic;
 use crate::digest::Sha256Digest;
@@ -443,50 +443,12 @@ fn relative_to_root(path: &Path, root: &Path) -> Option<String> {
     rel.to_str().map(|s| s.to_owned())
 }
 
-/// Adds the redactions counted in test messages to those counted in the log, one row a
-/// kind, sorted.
-fn merge_counts(into: &mut Vec<RedactionCount>, more: Vec<RedactionCount>) {
-    for c in more {
-        match into.iter_mut().find(|x| x.kind == c.kind) {
-            Some(x) => x.count += c.count,
-            None => into.push(c),
-        }
-    }
-    into.sort_by(|a, b| a.kind.cmp(&b.kind));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::redact::SecretKind;
 
     #[test]
-    fn redaction_counts_merge_by_kind_and_stay_sorted() {
-        let mut into = vec![RedactionCount {
-            kind: SecretKind::SigningKey,
-            count: 2,
-        }];
-        merge_counts(
-            &mut into,
-            vec![
-                RedactionCount {
-                    kind: SecretKind::SigningKey,
-                    count: 1,
-                },
-                RedactionCount {
-                    kind: SecretKind::Env("NPM_TOKEN".into()),
-                    count: 4,
-                },
-            ],
-        );
-        let total: u64 = into.iter().map(|c| c.count).sum();
-        assert_eq!(total, 7);
-        assert_eq!(into.len(), 2);
-        assert!(into.windows(2).all(|w| w[0].kind <= w[1].kind));
-    }
-
-    #[test]
-    fn a_locked_or_unreadable_ledger_is_an_io_failure_only_when_it_is_io() {
+    fn an_unreadable_ledger_is_an_io_failure_and_a_bad_shard_a_usage_error() {
         let io = RunError::Ledger(LedgerError::Io {
             path: PathBuf::from("l.jsonl"),
             source: std::io::Error::other("disk"),

@@ -16,7 +16,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
-use super::redact::{RedactionCount, Redactor, Secrets};
+use super::redact::{RedactionCount, Redactor, Secrets, merge_counts};
 use crate::digest::Sha256Digest;
 
 /// How long a timed-out group gets between `SIGTERM` and `SIGKILL`.
@@ -366,16 +366,6 @@ fn close_log(
 
 /// An output reader: its redaction counts once its pipe is closed.
 type Reader = JoinHandle<io::Result<Vec<RedactionCount>>>;
-
-fn merge_counts(into: &mut Vec<RedactionCount>, more: Vec<RedactionCount>) {
-    for c in more {
-        match into.iter_mut().find(|x| x.kind == c.kind) {
-            Some(x) => x.count += c.count,
-            None => into.push(c),
-        }
-    }
-    into.sort_by(|a, b| a.kind.cmp(&b.kind));
-}
 
 /// The log file, shared by the two output readers.
 #[derive(Debug)]
