@@ -19,7 +19,6 @@ use crate::bundle::redact::{RedactionCount, Redactor, Secrets, merge_counts};
 use crate::bundle::run::{self, BUNDLE_FORMAT_VERSION, FileRef, ManifestRef, ProofRef, RunBundle};
 use crate::bundle::write_atomic;
 use crate::digest::Sha256Digest;
-use crate::exit::{ExitClass, Failure};
 use crate::junit::{self, JunitError, ParseOptions};
 use crate::model::Model;
 use crate::proof::context::{BadShard, RunContext};
@@ -161,26 +160,6 @@ pub enum RunError {
     /// The ledger could not be read or appended to.
     #[error(transparent)]
     Ledger(LedgerError),
-}
-
-impl Failure for RunError {
-    fn exit_class(&self) -> ExitClass {
-        match self {
-            RunError::CreateDir { .. }
-            | RunError::Read { .. }
-            | RunError::Write { .. }
-            | RunError::Json(_)
-            | RunError::Exec(ExecError::Io { .. })
-            | RunError::Ledger(LedgerError::Io { .. }) => ExitClass::Io,
-            RunError::Generate(e) => e.exit_class(),
-            RunError::Manifest(e) => e.exit_class(),
-            RunError::Exec(_)
-            | RunError::Shard(_)
-            | RunError::Git(_)
-            | RunError::LedgerOpen { .. }
-            | RunError::Ledger(_) => ExitClass::Usage,
-        }
-    }
 }
 
 /// Runs the tests and writes the proofs, the manifest, the bundle and the ledger event.
@@ -446,6 +425,7 @@ fn relative_to_root(path: &Path, root: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::{ExitClass, Failure};
 
     #[test]
     fn an_unreadable_ledger_is_an_io_failure_and_a_bad_shard_a_usage_error() {
