@@ -98,3 +98,27 @@ impl Failure for crate::model::ModelError {
         }
     }
 }
+
+/// As `proofgate run` has always classed them: a ledger that cannot be continued for any
+/// cause but I/O is a usage error, whatever the ledger's own commands say.
+impl Failure for crate::pipeline::RunError {
+    fn exit_class(&self) -> ExitClass {
+        use crate::bundle::{exec::ExecError, ledger::LedgerError};
+        use crate::pipeline::RunError;
+        match self {
+            RunError::CreateDir { .. }
+            | RunError::Read { .. }
+            | RunError::Write { .. }
+            | RunError::Json(_)
+            | RunError::Exec(ExecError::Io { .. })
+            | RunError::Ledger(LedgerError::Io { .. }) => ExitClass::Io,
+            RunError::Generate(e) => e.exit_class(),
+            RunError::Manifest(e) => e.exit_class(),
+            RunError::Exec(_)
+            | RunError::Shard(_)
+            | RunError::Git(_)
+            | RunError::LedgerOpen { .. }
+            | RunError::Ledger(_) => ExitClass::Usage,
+        }
+    }
+}

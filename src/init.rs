@@ -209,8 +209,28 @@ struct ScriptPlan<'a> {
 
 /// Makes the plan. Pure: the same view always gives the same plan.
 pub fn plan(view: &RepoView) -> Result<Plan, InitError> {
+    check_requests(&view.scripts)?;
+    let owners = match &view.codeowners {
+        Some((path, text)) => parse_codeowners(path, text)?,
+        None => Vec::new(),
+    };
+    let scripts = assign_ids(view, &owners)?;
     let mut out = Plan::default();
-    for s in &view.scripts {
+    plan_config(view, &owners, &mut out);
+    plan_workflow(view, &mut out);
+    for s in &scripts {
+        plan_header(view, s, &mut out);
+    }
+    if let Some(entry) = view.key_path.as_deref().map(ignore_entry) {
+        out.files.push(plan_gitignore(view, &entry));
+    }
+    Ok(out)
+}
+
+/// Refuses a script or test path that could leave the repository, a script whose
+/// language has no comment header, and a test path a shell would split.
+fn check_requests(scripts: &[ScriptRequest]) -> Result<(), InitError> {
+    for s in scripts {
         check_inside("--script", &s.path)?;
         if !takes_comment_header(&s.path, &s.text) {
             return Err(InitError::NoCommentSyntax(s.path.clone()));
@@ -225,12 +245,15 @@ pub fn plan(view: &RepoView) -> Result<Plan, InitError> {
             }
         }
     }
-    let owners = match &view.codeowners {
-        Some((path, text)) => parse_codeowners(path, text)?,
-        None => Vec::new(),
-    };
+    Ok(())
+}
 
-    // Ids: from the file name, unique against the repository and each other.
+/// Ids from the file names, unique against the repository and each other (empty for a
+/// script that already has a header), and owners from CODEOWNERS.
+fn assign_ids<'a>(
+    view: &'a RepoView,
+    owners: &[OwnerRule],
+) -> Result<Vec<ScriptPlan<'a>>, InitError> {
     let mut taken = view.taken_ids.clone();
     let mut scripts = Vec::new();
     for req in &view.scripts {
@@ -247,13 +270,18 @@ pub fn plan(view: &RepoView) -> Result<Plan, InitError> {
         if !id.is_empty() {
             taken.insert(id.clone());
         }
-        let owner = owner_for(&req.path, &owners).unwrap_or_else(|| "platform-team".to_owned());
+        let owner = owner_for(&req.path, owners).unwrap_or_else(|| "platform-team".to_owned());
         scripts.push(ScriptPlan { req, id, owner });
     }
+    Ok(scripts)
+}
 
+/// `proofgate.yaml`: the script roots, the include list, the owners CODEOWNERS adds to
+/// the built-in ones, and the trusted key.
+fn plan_config(view: &RepoView, owners: &[OwnerRule], out: &mut Plan) {
     let builtin = Allowed::default().owners;
     let mut extra_owners: Vec<String> = Vec::new();
-    for rule in &owners {
+    for rule in owners {
         for o in &rule.owners {
             if !builtin.contains(o) && !extra_owners.contains(o) {
                 extra_owners.push(o.clone());
@@ -275,7 +303,11 @@ pub fn plan(view: &RepoView) -> Result<Plan, InitError> {
         config,
         view.force,
     ));
+}
 
+/// The workflow, with a placeholder test step (and a note) when no pytest tests are
+/// found.
+fn plan_workflow(view: &RepoView, out: &mut Plan) {
     let pytest = has_pytest_tests(view);
     if !pytest {
         out.notes.push(format!(
@@ -288,63 +320,63 @@ pub fn plan(view: &RepoView) -> Result<Plan, InitError> {
         render_workflow(pytest),
         view.force,
     ));
+}
 
-    for s in &scripts {
-        if s.id.is_empty() {
-            out.files.push(Planned {
-                path: s.req.path.clone(),
-                action: Action::Keep("it already has a header".to_owned()),
-                contents: String::new(),
-            });
-            continue;
-        }
-        let tests = if s.req.tests.is_empty() {
-            guess_tests(&s.req.path, view)
-        } else {
-            s.req.tests.clone()
-        };
-        if tests.is_empty() {
-            out.notes.push(format!(
-                "`{}` names no tests (`--tests {}=PATH`): its header says `evidence: manual` until you add some",
-                s.req.path, s.req.path
-            ));
-        }
-        let header = render_header(&s.id, &s.owner, &tests);
+/// A script's header, with its tests as given or guessed; kept when it has one.
+fn plan_header(view: &RepoView, s: &ScriptPlan<'_>, out: &mut Plan) {
+    if s.id.is_empty() {
         out.files.push(Planned {
             path: s.req.path.clone(),
-            action: Action::Update(format!("header `{}` added", s.id)),
-            contents: insert_header(&s.req.text, &header),
+            action: Action::Keep("it already has a header".to_owned()),
+            contents: String::new(),
         });
+        return;
     }
+    let tests = if s.req.tests.is_empty() {
+        guess_tests(&s.req.path, view)
+    } else {
+        s.req.tests.clone()
+    };
+    if tests.is_empty() {
+        out.notes.push(format!(
+            "`{}` names no tests (`--tests {}=PATH`): its header says `evidence: manual` until you add some",
+            s.req.path, s.req.path
+        ));
+    }
+    let header = render_header(&s.id, &s.owner, &tests);
+    out.files.push(Planned {
+        path: s.req.path.clone(),
+        action: Action::Update(format!("header `{}` added", s.id)),
+        contents: insert_header(&s.req.text, &header),
+    });
+}
 
-    if let Some(entry) = view.key_path.as_deref().map(ignore_entry) {
-        let current = view.gitignore.as_deref().unwrap_or("");
-        if ignores(current, &entry) {
-            out.files.push(Planned {
-                path: ".gitignore".to_owned(),
-                action: Action::Keep(format!("it already ignores `{entry}`")),
-                contents: String::new(),
-            });
-        } else {
-            let mut text = current.to_owned();
-            if !text.is_empty() && !text.ends_with('\n') {
-                text.push('\n');
-            }
-            text.push_str("# the CI signing key made by `proofgate init`: never commit it\n");
-            text.push_str(&entry);
-            text.push('\n');
-            out.files.push(Planned {
-                path: ".gitignore".to_owned(),
-                action: if view.gitignore.is_some() {
-                    Action::Update(format!("`{entry}` added"))
-                } else {
-                    Action::Create
-                },
-                contents: text,
-            });
-        }
+/// `.gitignore` with the signing key's `entry`, unless it already ignores it.
+fn plan_gitignore(view: &RepoView, entry: &str) -> Planned {
+    let current = view.gitignore.as_deref().unwrap_or("");
+    if ignores(current, entry) {
+        return Planned {
+            path: ".gitignore".to_owned(),
+            action: Action::Keep(format!("it already ignores `{entry}`")),
+            contents: String::new(),
+        };
     }
-    Ok(out)
+    let mut text = current.to_owned();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# the CI signing key made by `proofgate init`: never commit it\n");
+    text.push_str(entry);
+    text.push('\n');
+    Planned {
+        path: ".gitignore".to_owned(),
+        action: if view.gitignore.is_some() {
+            Action::Update(format!("`{entry}` added"))
+        } else {
+            Action::Create
+        },
+        contents: text,
+    }
 }
 
 /// Refuses a `--script` or `--tests` path that could leave the repository: empty,

@@ -13,11 +13,14 @@
 //! | [`sign`] | keys, DSSE envelopes, in-toto statements |
 //! | [`artifact`] | zip, the Actions artifact protocol, REST download |
 //! | [`verify`] | the gate and its reports |
+//! | [`demo`] | `proofgate demo`: an embedded example through generate and the gate |
 //! | [`github`] | runner environment, job summary, annotations, outputs |
 //! | [`bundle`] | run wrapper, source manifest, Merkle tree, ledger |
+//! | [`pipeline`] | `proofgate run`: tests → proofs → manifest → bundle → ledger |
 
 pub mod artifact;
 pub mod bundle;
+pub mod demo;
 pub mod digest;
 pub mod env;
 pub mod exit;
@@ -26,6 +29,7 @@ pub mod init;
 pub mod junit;
 pub mod model;
 mod par;
+pub mod pipeline;
 pub mod proof;
 pub mod sign;
 pub mod verify;

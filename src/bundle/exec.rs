@@ -7,15 +7,16 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 
-use super::redact::{RedactionCount, Redactor, Secrets};
+use super::redact::{RedactionCount, Redactor, Secrets, merge_counts};
 use crate::digest::Sha256Digest;
 
 /// How long a timed-out group gets between `SIGTERM` and `SIGKILL`.
@@ -191,135 +192,24 @@ mod group {
 
 /// Runs the command to completion or timeout.
 pub fn execute(req: &ExecRequest) -> Result<ExecRecord, ExecError> {
-    let program = req.command.first().ok_or(ExecError::Empty)?;
-    let mut cmd = if req.shell {
-        let mut c = Command::new("sh");
-        c.arg("-c").arg(req.command.join(" "));
-        c
-    } else {
-        let mut c = Command::new(program);
-        c.args(&req.command[1..]);
-        c
-    };
-    cmd.current_dir(&req.cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    group::isolate(&mut cmd);
-
+    let (mut cmd, program) = command(req)?;
     let log_err = |source| ExecError::Io {
         path: req.log_path.clone(),
         source,
     };
-    if let Some(dir) = req.log_path.parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir).map_err(log_err)?;
-    }
-    let log = Arc::new(Mutex::new(LogFile {
-        file: File::create(&req.log_path).map_err(log_err)?,
-        closed: false,
-    }));
+    let log = open_log(&req.log_path).map_err(log_err)?;
 
     let started_at = Utc::now();
     let start = Instant::now();
-    let mut child: Child = cmd.spawn().map_err(|source| ExecError::Spawn {
-        program: if req.shell {
-            "sh".into()
-        } else {
-            program.clone()
-        },
-        source,
-    })?;
-
-    let mut readers: Vec<JoinHandle<io::Result<Vec<RedactionCount>>>> = Vec::new();
-    if let Some(out) = child.stdout.take() {
-        readers.push(pump(
-            out,
-            Arc::clone(&log),
-            req.secrets.clone(),
-            req.echo
-                .then(|| Box::new(io::stdout()) as Box<dyn Write + Send>),
-        ));
-    }
-    if let Some(err) = child.stderr.take() {
-        readers.push(pump(
-            err,
-            Arc::clone(&log),
-            req.secrets.clone(),
-            req.echo
-                .then(|| Box::new(io::stderr()) as Box<dyn Write + Send>),
-        ));
-    }
-
-    let deadline = start + req.timeout;
-    let mut timed_out = false;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) => {}
-            Err(e) => return Err(log_err(e)),
-        }
-        if Instant::now() >= deadline {
-            timed_out = true;
-            group::terminate(&mut child);
-            let grace_end = Instant::now() + KILL_GRACE;
-            let mut st = None;
-            while Instant::now() < grace_end {
-                if let Ok(Some(s)) = child.try_wait() {
-                    st = Some(s);
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            group::kill(&mut child);
-            break match st {
-                Some(s) => s,
-                None => child.wait().map_err(log_err)?,
-            };
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut child: Child = cmd
+        .spawn()
+        .map_err(|source| ExecError::Spawn { program, source })?;
+    let readers = start_readers(&mut child, &log, req);
+    let (status, timed_out) = wait_until(&mut child, start + req.timeout).map_err(log_err)?;
     let finished_at = Utc::now();
     let duration = start.elapsed();
-
-    // Let the pipes drain; a process left behind holding them is killed with its group.
-    let drain_end = Instant::now() + DRAIN_GRACE;
-    while readers.iter().any(|r| !r.is_finished()) && Instant::now() < drain_end {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    if readers.iter().any(|r| !r.is_finished()) {
-        group::kill(&mut child);
-        let end = Instant::now() + Duration::from_secs(1);
-        while readers.iter().any(|r| !r.is_finished()) && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-    // A process that left the group (setsid) may still hold a pipe: its reader is left
-    // behind, and the log is closed to it so the digest below stays true.
-    let mut counts: Vec<RedactionCount> = Vec::new();
-    if let Ok(mut f) = log.lock() {
-        f.closed = true;
-    }
-    for r in readers {
-        if !r.is_finished() {
-            continue;
-        }
-        match r.join() {
-            Ok(Ok(c)) => merge_counts(&mut counts, c),
-            Ok(Err(e)) => return Err(log_err(e)),
-            Err(_) => return Err(log_err(io::Error::other("output reader panicked"))),
-        }
-    }
-    if let Ok(mut f) = log.lock() {
-        f.file.flush().map_err(log_err)?;
-        f.file.sync_all().map_err(log_err)?;
-    }
-    drop(log);
-    let (digest, bytes) = {
-        let mut buf = vec![0u8; 64 * 1024];
-        super::manifest::hash_file(&req.log_path, &mut buf).map_err(log_err)?
-    };
+    drain(&readers, &mut child);
+    let (counts, digest, bytes) = close_log(log, readers).map_err(log_err)?;
 
     Ok(ExecRecord {
         command: req.command.clone(),
@@ -340,15 +230,142 @@ pub fn execute(req: &ExecRequest) -> Result<ExecRecord, ExecError> {
     })
 }
 
-fn merge_counts(into: &mut Vec<RedactionCount>, more: Vec<RedactionCount>) {
-    for c in more {
-        match into.iter_mut().find(|x| x.kind == c.kind) {
-            Some(x) => x.count += c.count,
-            None => into.push(c),
+/// The command to start, in a process group of its own, with its output piped; and the
+/// program's name for an error.
+fn command(req: &ExecRequest) -> Result<(Command, String), ExecError> {
+    let program = req.command.first().ok_or(ExecError::Empty)?;
+    let (mut cmd, name) = if req.shell {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(req.command.join(" "));
+        (c, "sh".to_owned())
+    } else {
+        let mut c = Command::new(program);
+        c.args(&req.command[1..]);
+        (c, program.clone())
+    };
+    cmd.current_dir(&req.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    group::isolate(&mut cmd);
+    Ok((cmd, name))
+}
+
+/// Creates the log (and its directory).
+fn open_log(path: &Path) -> io::Result<Arc<Mutex<LogFile>>> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    Ok(Arc::new(Mutex::new(LogFile {
+        file: File::create(path)?,
+        closed: false,
+        hasher: Sha256::new(),
+        bytes: 0,
+    })))
+}
+
+/// A reader thread a pipe: each copies its pipe, redacted, to the log and the terminal.
+fn start_readers(child: &mut Child, log: &Arc<Mutex<LogFile>>, req: &ExecRequest) -> Vec<Reader> {
+    let mut readers = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        readers.push(pump(
+            out,
+            Arc::clone(log),
+            req.secrets.clone(),
+            req.echo
+                .then(|| Box::new(io::stdout()) as Box<dyn Write + Send>),
+        ));
+    }
+    if let Some(err) = child.stderr.take() {
+        readers.push(pump(
+            err,
+            Arc::clone(log),
+            req.secrets.clone(),
+            req.echo
+                .then(|| Box::new(io::stderr()) as Box<dyn Write + Send>),
+        ));
+    }
+    readers
+}
+
+/// Waits for the command until `deadline`; then asks its group to stop, gives it
+/// [`KILL_GRACE`], and kills it. Returns how it ended and whether the timeout ended it.
+fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<(ExitStatus, bool)> {
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok((status, false));
+        }
+        if Instant::now() >= deadline {
+            group::terminate(child);
+            let grace_end = Instant::now() + KILL_GRACE;
+            let mut st = None;
+            while Instant::now() < grace_end {
+                if let Ok(Some(s)) = child.try_wait() {
+                    st = Some(s);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            group::kill(child);
+            let status = match st {
+                Some(s) => s,
+                None => child.wait()?,
+            };
+            return Ok((status, true));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Lets the pipes drain for [`DRAIN_GRACE`]; a process left behind holding them is
+/// killed with its group.
+fn drain(readers: &[Reader], child: &mut Child) {
+    let drain_end = Instant::now() + DRAIN_GRACE;
+    while readers.iter().any(|r| !r.is_finished()) && Instant::now() < drain_end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if readers.iter().any(|r| !r.is_finished()) {
+        group::kill(child);
+        let end = Instant::now() + Duration::from_secs(1);
+        while readers.iter().any(|r| !r.is_finished()) && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
-    into.sort_by(|a, b| a.kind.cmp(&b.kind));
 }
+
+/// Makes the log final: closed to later output, the readers' redaction counts merged,
+/// flushed and synced. Returns the counts and the log's digest and size, taken from the
+/// bytes as they were written.
+fn close_log(
+    log: Arc<Mutex<LogFile>>,
+    readers: Vec<Reader>,
+) -> io::Result<(Vec<RedactionCount>, Sha256Digest, u64)> {
+    // A process that left the group (setsid) may still hold a pipe: its reader is left
+    // behind, and the log is closed to it so the digest below stays true.
+    if let Ok(mut f) = log.lock() {
+        f.closed = true;
+    }
+    let mut counts: Vec<RedactionCount> = Vec::new();
+    for r in readers {
+        if !r.is_finished() {
+            continue;
+        }
+        match r.join() {
+            Ok(c) => merge_counts(&mut counts, c?),
+            Err(_) => return Err(io::Error::other("output reader panicked")),
+        }
+    }
+    let mut f = log.lock().unwrap_or_else(PoisonError::into_inner);
+    f.file.flush()?;
+    f.file.sync_all()?;
+    let digest = Sha256Digest::from_bytes(f.hasher.clone().finalize().into());
+    Ok((counts, digest, f.bytes))
+}
+
+/// An output reader: its redaction counts once its pipe is closed.
+type Reader = JoinHandle<io::Result<Vec<RedactionCount>>>;
 
 /// The log file, shared by the two output readers.
 #[derive(Debug)]
@@ -356,6 +373,20 @@ struct LogFile {
     file: File,
     /// Set once the log is final; later output is dropped.
     closed: bool,
+    /// The digest of every byte written so far.
+    hasher: Sha256,
+    /// How many bytes were written.
+    bytes: u64,
+}
+
+impl LogFile {
+    /// Writes to the log and takes the bytes into its digest.
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        self.file.write_all(data)?;
+        self.hasher.update(data);
+        self.bytes += data.len() as u64;
+        Ok(())
+    }
 }
 
 /// Copies one pipe through a redactor to the log and, optionally, the terminal.
@@ -364,7 +395,7 @@ fn pump(
     log: Arc<Mutex<LogFile>>,
     secrets: Secrets,
     mut echo: Option<Box<dyn Write + Send>>,
-) -> JoinHandle<io::Result<Vec<RedactionCount>>> {
+) -> Reader {
     std::thread::spawn(move || {
         let mut redactor = Redactor::new(secrets);
         let mut buf = vec![0u8; 64 * 1024];
@@ -377,7 +408,7 @@ fn pump(
                 .lock()
                 .map_err(|_| io::Error::other("log lock poisoned"))?;
             if !f.closed {
-                f.file.write_all(out)?;
+                f.write_all(out)?;
                 if let Some(e) = echo.as_mut() {
                     // The terminal going away must not stop the log.
                     let _ = e.write_all(out).and_then(|()| e.flush());

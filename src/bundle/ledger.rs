@@ -504,133 +504,17 @@ fn check(
         .enumerate()
         .map(|(i, l)| read_line(l, i + 1, trusted))
         .collect();
-    let mut report = LedgerReport {
-        integrity_model: "HASH_CHAIN",
-        verification_status: "VERIFIED",
-        ledger_id: None,
-        chain_length: 0,
-        line_count: lines.len(),
-        root_hash: None,
-        signers: Vec::new(),
-        first_bad_sequence: None,
-        first_bad_line: None,
-        reason: None,
-        message: None,
+    let mut report = LedgerReport::verified(lines.len());
+    let mut walk = Walk {
+        expected: 1,
+        prev: None,
+        seen_links: Vec::new(),
     };
-    let fail = |report: &mut LedgerReport, seq: u64, line: usize, reason, message: String| {
-        report.verification_status = "BROKEN";
-        report.first_bad_sequence = Some(seq);
-        report.first_bad_line = Some(line);
-        report.reason = Some(reason);
-        report.message = Some(message);
-    };
-    let mut expected: u64 = 1;
-    let mut prev: Option<Sha256Digest> = None;
-    let mut seen_links: Vec<Sha256Digest> = Vec::new();
-    for (i, line) in parsed.iter().enumerate() {
-        let lineno = i + 1;
-        let (event, link, signer) = match line {
-            Line::Bad { reason, message } => {
-                fail(&mut report, expected, lineno, *reason, message.clone());
-                return report;
-            }
-            Line::Good {
-                event,
-                link,
-                signer,
-            } => (event, link, signer),
-        };
-        let ledger_id = match &report.ledger_id {
-            Some(id) => id.clone(),
-            None => {
-                report.ledger_id = Some(event.ledger_id.clone());
-                report.root_hash = Some(genesis_hash(&event.ledger_id));
-                event.ledger_id.clone()
-            }
-        };
-        if event.ledger_id != ledger_id {
-            let msg = format!(
-                "line {lineno} belongs to ledger `{}`, not `{ledger_id}`",
-                event.ledger_id
-            );
-            fail(
-                &mut report,
-                expected,
-                lineno,
-                BreakReason::LedgerMismatch,
-                msg,
-            );
+    for i in 0..parsed.len() {
+        if let Err((reason, message)) = walk.step(&mut report, &parsed, i) {
+            report.fail(walk.expected, i + 1, reason, message);
             return report;
         }
-        if event.sequence != expected {
-            let seq = event.sequence;
-            let (reason, msg) = if seq < expected {
-                if seen_links.contains(link) {
-                    (
-                        BreakReason::Duplicate,
-                        format!("line {lineno} repeats event {seq}, which appeared earlier"),
-                    )
-                } else {
-                    (
-                        BreakReason::Reorder,
-                        format!(
-                            "line {lineno} holds event {seq} after event {}",
-                            expected - 1
-                        ),
-                    )
-                }
-            } else {
-                let later = parsed[i + 1..].iter().any(|l| {
-                    matches!(l, Line::Good { event, .. } if event.sequence == expected && event.ledger_id == ledger_id)
-                });
-                if later {
-                    (
-                        BreakReason::Reorder,
-                        format!(
-                            "line {lineno} holds event {seq} where event {expected} belongs; event {expected} comes later"
-                        ),
-                    )
-                } else {
-                    (
-                        BreakReason::Gap,
-                        format!("event {expected} is missing: line {lineno} holds event {seq}"),
-                    )
-                }
-            };
-            fail(&mut report, expected, lineno, reason, msg);
-            return report;
-        }
-        let want_prev = prev.unwrap_or_else(|| genesis_hash(&ledger_id));
-        if event.prev_hash != want_prev {
-            let msg = if expected == 1 {
-                format!(
-                    "line {lineno}: event 1 does not start from the genesis of ledger `{ledger_id}`"
-                )
-            } else {
-                format!(
-                    "line {lineno}: event {expected} does not link to the line before it: event {} was altered or replaced after event {expected} was written",
-                    expected - 1
-                )
-            };
-            fail(
-                &mut report,
-                expected,
-                lineno,
-                BreakReason::ChainMismatch,
-                msg,
-            );
-            return report;
-        }
-        report.chain_length += 1;
-        report.root_hash = Some(*link);
-        if let Some(s) = signer
-            && !report.signers.contains(s)
-        {
-            report.signers.push(s.clone());
-        }
-        seen_links.push(*link);
-        prev = Some(*link);
-        expected += 1;
     }
     if let Some(want) = expect_head
         && report.root_hash.as_ref() != Some(want)
@@ -641,10 +525,164 @@ fn check(
                 .root_hash
                 .map_or_else(|| "empty".to_owned(), |h| h.to_string())
         );
-        let line = lines.len();
-        fail(&mut report, expected, line, BreakReason::HeadMismatch, msg);
+        report.fail(walk.expected, lines.len(), BreakReason::HeadMismatch, msg);
     }
     report
+}
+
+impl LedgerReport {
+    /// A report on `line_count` lines before any of them is checked.
+    fn verified(line_count: usize) -> Self {
+        LedgerReport {
+            integrity_model: "HASH_CHAIN",
+            verification_status: "VERIFIED",
+            ledger_id: None,
+            chain_length: 0,
+            line_count,
+            root_hash: None,
+            signers: Vec::new(),
+            first_bad_sequence: None,
+            first_bad_line: None,
+            reason: None,
+            message: None,
+        }
+    }
+
+    /// Marks the chain broken at event `seq`, line `line`.
+    fn fail(&mut self, seq: u64, line: usize, reason: BreakReason, message: String) {
+        self.verification_status = "BROKEN";
+        self.first_bad_sequence = Some(seq);
+        self.first_bad_line = Some(line);
+        self.reason = Some(reason);
+        self.message = Some(message);
+    }
+}
+
+/// Why a line breaks the chain.
+type Break = (BreakReason, String);
+
+/// Where a walk along the chain stands.
+struct Walk {
+    /// The sequence number the next line must hold.
+    expected: u64,
+    /// The link hash of the last line taken.
+    prev: Option<Sha256Digest>,
+    /// Every link hash taken, to tell a repeated event from a reordered one.
+    seen_links: Vec<Sha256Digest>,
+}
+
+impl Walk {
+    /// Takes line `i` of `parsed` into the chain and the report, or says why it breaks it.
+    fn step(&mut self, report: &mut LedgerReport, parsed: &[Line], i: usize) -> Result<(), Break> {
+        let lineno = i + 1;
+        let (event, link, signer) = match parsed.get(i) {
+            None => return Ok(()),
+            Some(Line::Bad { reason, message }) => return Err((*reason, message.clone())),
+            Some(Line::Good {
+                event,
+                link,
+                signer,
+            }) => (event, link, signer),
+        };
+        let ledger_id = match &report.ledger_id {
+            Some(id) => id.clone(),
+            None => {
+                report.ledger_id = Some(event.ledger_id.clone());
+                report.root_hash = Some(genesis_hash(&event.ledger_id));
+                event.ledger_id.clone()
+            }
+        };
+        if event.ledger_id != ledger_id {
+            return Err((
+                BreakReason::LedgerMismatch,
+                format!(
+                    "line {lineno} belongs to ledger `{}`, not `{ledger_id}`",
+                    event.ledger_id
+                ),
+            ));
+        }
+        if event.sequence != self.expected {
+            return Err(self.out_of_order(parsed, i, event.sequence, link, &ledger_id));
+        }
+        self.check_prev(event, lineno, &ledger_id)?;
+        report.chain_length += 1;
+        report.root_hash = Some(*link);
+        if let Some(s) = signer
+            && !report.signers.contains(s)
+        {
+            report.signers.push(s.clone());
+        }
+        self.seen_links.push(*link);
+        self.prev = Some(*link);
+        self.expected += 1;
+        Ok(())
+    }
+
+    /// Line `i` holds event `seq` where another belongs: a repeat, a reorder or a gap.
+    fn out_of_order(
+        &self,
+        parsed: &[Line],
+        i: usize,
+        seq: u64,
+        link: &Sha256Digest,
+        ledger_id: &str,
+    ) -> Break {
+        let lineno = i + 1;
+        let expected = self.expected;
+        if seq < expected {
+            if self.seen_links.contains(link) {
+                (
+                    BreakReason::Duplicate,
+                    format!("line {lineno} repeats event {seq}, which appeared earlier"),
+                )
+            } else {
+                (
+                    BreakReason::Reorder,
+                    format!(
+                        "line {lineno} holds event {seq} after event {}",
+                        expected - 1
+                    ),
+                )
+            }
+        } else {
+            let later = parsed.get(i + 1..).unwrap_or_default().iter().any(|l| {
+                matches!(l, Line::Good { event, .. } if event.sequence == expected && event.ledger_id == ledger_id)
+            });
+            if later {
+                (
+                    BreakReason::Reorder,
+                    format!(
+                        "line {lineno} holds event {seq} where event {expected} belongs; event {expected} comes later"
+                    ),
+                )
+            } else {
+                (
+                    BreakReason::Gap,
+                    format!("event {expected} is missing: line {lineno} holds event {seq}"),
+                )
+            }
+        }
+    }
+
+    /// The event must link to the line before it (the first, to the ledger's genesis).
+    fn check_prev(&self, event: &LedgerEvent, lineno: usize, ledger_id: &str) -> Result<(), Break> {
+        let expected = self.expected;
+        let want_prev = self.prev.unwrap_or_else(|| genesis_hash(ledger_id));
+        if event.prev_hash == want_prev {
+            return Ok(());
+        }
+        let msg = if expected == 1 {
+            format!(
+                "line {lineno}: event 1 does not start from the genesis of ledger `{ledger_id}`"
+            )
+        } else {
+            format!(
+                "line {lineno}: event {expected} does not link to the line before it: event {} was altered or replaced after event {expected} was written",
+                expected - 1
+            )
+        };
+        Err((BreakReason::ChainMismatch, msg))
+    }
 }
 
 /// Verifies a ledger against trusted keys. `expect_head` pins the head, which also

@@ -74,6 +74,17 @@ pub struct RedactionCount {
     pub count: u64,
 }
 
+/// Adds `more` to `into`, one row a kind, sorted by kind.
+pub fn merge_counts(into: &mut Vec<RedactionCount>, more: Vec<RedactionCount>) {
+    for c in more {
+        match into.iter_mut().find(|x| x.kind == c.kind) {
+            Some(x) => x.count += c.count,
+            None => into.push(c),
+        }
+    }
+    into.sort_by(|a, b| a.kind.cmp(&b.kind));
+}
+
 /// The secrets to look for. Cheap to clone: one per output stream.
 #[derive(Debug, Clone, Default)]
 pub struct Secrets {
@@ -449,6 +460,31 @@ fn find_pem_end(s: &[u8], eof: bool) -> PemEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redaction_counts_merge_by_kind_and_stay_sorted() {
+        let mut into = vec![RedactionCount {
+            kind: SecretKind::SigningKey,
+            count: 2,
+        }];
+        merge_counts(
+            &mut into,
+            vec![
+                RedactionCount {
+                    kind: SecretKind::SigningKey,
+                    count: 1,
+                },
+                RedactionCount {
+                    kind: SecretKind::Env("NPM_TOKEN".into()),
+                    count: 4,
+                },
+            ],
+        );
+        let total: u64 = into.iter().map(|c| c.count).sum();
+        assert_eq!(total, 7);
+        assert_eq!(into.len(), 2);
+        assert!(into.windows(2).all(|w| w[0].kind <= w[1].kind));
+    }
 
     const GHP: &str = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
     const PEM: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nQUJDREVGR0g=\n-----END OPENSSH PRIVATE KEY-----";

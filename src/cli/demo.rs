@@ -28,6 +28,6 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
         }
     };
     let mut out = std::io::stdout().lock();
-    let ok = proofgate::verify::demo::run(&dir, chrono::Utc::now(), &mut out).or_io()?;
+    let ok = proofgate::demo::run(&dir, chrono::Utc::now(), &mut out).or_io()?;
     Ok(if ok { Outcome::Yes } else { Outcome::No })
 }

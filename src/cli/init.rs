@@ -46,6 +46,64 @@ pub struct Args {
 
 pub fn run(args: Args, global: &Global) -> CliResult {
     let root = &global.root;
+    check_root(global)?;
+    let scripts = read_scripts(root, script_requests(&args)?)?;
+    let key = KeyPlace::of(&args.key_file, root);
+    let (public_key, key_created) = key_pair(&key.path)?;
+
+    let view = RepoView {
+        files: walk(root),
+        codeowners: codeowners(root)?,
+        scripts,
+        taken_ids: taken_ids(global),
+        config: read_opt(&root.join(CONFIG_PATH))?,
+        workflow: read_opt(&root.join(WORKFLOW_PATH))?,
+        gitignore: read_opt(&root.join(".gitignore"))?,
+        public_key: public_key.clone(),
+        key_path: key
+            .inside
+            .as_ref()
+            .map(|p| normalize_path(&p.to_string_lossy())),
+        force: args.force,
+    };
+    let plan = init::plan(&view).or_usage()?;
+
+    let mut out = String::new();
+    if key_created {
+        out.push_str(&format!(
+            "created      {} (the CI signing key, mode 0600)\n",
+            key.rel
+        ));
+    } else {
+        out.push_str(&format!(
+            "left alone   {} (the key exists and is reused)\n",
+            key.rel
+        ));
+    }
+    out.push_str(&carry_out(root, &plan)?);
+    if !plan.changes_anything() && !key_created {
+        out.push_str("nothing to do: every file is already in place\n");
+    }
+    for n in &plan.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    out.push_str(
+        "\nnext: store the key pair where the workflow reads it (from the repository root):\n",
+    );
+    for line in init::next_steps(&key.shown, &public_key) {
+        out.push_str(&format!("  {line}\n"));
+    }
+    out.push_str(
+        "then commit proofgate.yaml, the workflow and the headers, and make `certify` a required status check\n",
+    );
+    print!("{}", proofgate::github::log::untrusted_lines(&out));
+    lint_scaffold(root);
+    Ok(Outcome::Yes)
+}
+
+/// `init` needs a root folder and writes its own `proofgate.yaml` there.
+fn check_root(global: &Global) -> Result<(), CliError> {
+    let root = &global.root;
     if !root.is_dir() {
         return Err(CliError::usage(anyhow!(
             "`--root {}` is not a directory",
@@ -57,14 +115,22 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             "`init` writes `{CONFIG_PATH}` under `--root`; `--config` does not apply to it"
         )));
     }
-    let requests = script_requests(&args)?;
-    let mut scripts = Vec::new();
+    Ok(())
+}
+
+/// Every named script, read: a regular UTF-8 file inside the root, with tests that
+/// exist. Every path is checked before any file is read.
+fn read_scripts(
+    root: &Path,
+    requests: Vec<(String, Vec<String>)>,
+) -> Result<Vec<ScriptRequest>, CliError> {
     for (path, tests) in &requests {
         init::check_inside("--script", path).or_usage()?;
         for t in tests {
             init::check_inside("--tests", t).or_usage()?;
         }
     }
+    let mut scripts = Vec::new();
     for (path, tests) in requests {
         let full = root.join(&path);
         let meta = std::fs::symlink_metadata(&full).map_err(|_| {
@@ -92,50 +158,51 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         }
         scripts.push(ScriptRequest { path, text, tests });
     }
+    Ok(scripts)
+}
 
-    let key_path = if args.key_file.is_absolute() {
-        args.key_file.clone()
-    } else {
-        root.join(&args.key_file)
-    };
-    // The key's path inside the repository (to be git-ignored), when it is inside.
-    let key_inside = if args.key_file.is_absolute() {
-        let base = std::fs::canonicalize(root).unwrap_or_else(|_| root.clone());
-        args.key_file
-            .strip_prefix(&base)
-            .or_else(|_| args.key_file.strip_prefix(root))
-            .ok()
-            .map(Path::to_path_buf)
-    } else {
-        Some(args.key_file.clone())
-    };
-    let key_rel = normalize_path(&args.key_file.to_string_lossy());
-    let (public_key, key_created) = key_pair(&key_path)?;
+/// Where the private key goes, and how it is named.
+struct KeyPlace {
+    /// The file.
+    path: PathBuf,
+    /// Its path inside the repository (to be git-ignored), when it is inside.
+    inside: Option<PathBuf>,
+    /// `--key-file` normalised, as the report names it.
+    rel: String,
+    /// As the next steps name it: absolute when given so.
+    shown: String,
+}
 
-    let view = RepoView {
-        files: walk(root),
-        codeowners: codeowners(root)?,
-        scripts,
-        taken_ids: taken_ids(global),
-        config: read_opt(&root.join(CONFIG_PATH))?,
-        workflow: read_opt(&root.join(WORKFLOW_PATH))?,
-        gitignore: read_opt(&root.join(".gitignore"))?,
-        public_key: public_key.clone(),
-        key_path: key_inside.map(|p| normalize_path(&p.to_string_lossy())),
-        force: args.force,
-    };
-    let plan = init::plan(&view).or_usage()?;
-
-    let mut out = String::new();
-    if key_created {
-        out.push_str(&format!(
-            "created      {key_rel} (the CI signing key, mode 0600)\n"
-        ));
-    } else {
-        out.push_str(&format!(
-            "left alone   {key_rel} (the key exists and is reused)\n"
-        ));
+impl KeyPlace {
+    fn of(key_file: &Path, root: &Path) -> Self {
+        let rel = normalize_path(&key_file.to_string_lossy());
+        if key_file.is_absolute() {
+            let base = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+            let inside = key_file
+                .strip_prefix(&base)
+                .or_else(|_| key_file.strip_prefix(root))
+                .ok()
+                .map(Path::to_path_buf);
+            KeyPlace {
+                path: key_file.to_path_buf(),
+                inside,
+                rel,
+                shown: key_file.display().to_string(),
+            }
+        } else {
+            KeyPlace {
+                path: root.join(key_file),
+                inside: Some(key_file.to_path_buf()),
+                shown: rel.clone(),
+                rel,
+            }
+        }
     }
+}
+
+/// Writes what the plan writes; returns a line a file saying what became of it.
+fn carry_out(root: &Path, plan: &init::Plan) -> Result<String, CliError> {
+    let mut out = String::new();
     for f in &plan.files {
         if f.action.writes() {
             write(root, &f.path, &f.contents)?;
@@ -148,29 +215,11 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         };
         out.push_str(&format!("{verb:<12} {}{why}\n", f.path));
     }
-    if !plan.changes_anything() && !key_created {
-        out.push_str("nothing to do: every file is already in place\n");
-    }
-    for n in &plan.notes {
-        out.push_str(&format!("note: {n}\n"));
-    }
-    let key_shown = if args.key_file.is_absolute() {
-        args.key_file.display().to_string()
-    } else {
-        key_rel.clone()
-    };
-    out.push_str(
-        "\nnext: store the key pair where the workflow reads it (from the repository root):\n",
-    );
-    for line in init::next_steps(&key_shown, &public_key) {
-        out.push_str(&format!("  {line}\n"));
-    }
-    out.push_str(
-        "then commit proofgate.yaml, the workflow and the headers, and make `certify` a required status check\n",
-    );
-    print!("{}", proofgate::github::log::untrusted_lines(&out));
+    Ok(out)
+}
 
-    // The scaffold must lint clean: say so now rather than in CI.
+/// The scaffold must lint clean: say so now rather than in CI.
+fn lint_scaffold(root: &Path) {
     match Model::load(root, &root.join(CONFIG_PATH), false) {
         Ok((_, findings)) => {
             let errors: Vec<_> = findings
@@ -192,7 +241,6 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             proofgate::github::log::untrusted_lines(&format!("{e}"))
         ),
     }
-    Ok(Outcome::Yes)
 }
 
 /// `--script` and `--tests` as (script, tests) pairs, in order, without repeats.

@@ -203,19 +203,11 @@ where
 /// Sets the run context's shard from `--shard` (which wins over `PROOFGATE_SHARD`) and
 /// checks it can be part of a file name.
 pub fn apply_shard(
-    mut context: proofgate::proof::context::RunContext,
+    context: proofgate::proof::context::RunContext,
     flag: Option<&str>,
 ) -> Result<proofgate::proof::context::RunContext, CliError> {
-    if let Some(s) = flag {
-        context.shard = Some(s.to_owned());
-    }
-    if let Some(s) = &context.shard
-        && !proofgate::proof::context::is_valid_shard(s)
-    {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "shard {s:?} (from `--shard` or `PROOFGATE_SHARD`) must be 1 to 64 of A-Z a-z 0-9 . _ - and not start with `.`"
-        )));
-    }
+    let context = context.override_shard(flag);
+    context.check_shard().map_err(CliError::usage)?;
     Ok(context)
 }
 

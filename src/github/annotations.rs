@@ -65,28 +65,24 @@ impl Annotation {
 
 /// Escapes a command's message: `%`, `\r`, `\n`.
 pub fn escape_data(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '%' => out.push_str("%25"),
-            '\r' => out.push_str("%0D"),
-            '\n' => out.push_str("%0A"),
-            c => out.push(c),
-        }
-    }
-    out
+    escape(s, false)
 }
 
 /// Escapes a command's property value: `%`, `\r`, `\n`, `:` and `,`.
 pub fn escape_property(s: &str) -> String {
+    escape(s, true)
+}
+
+/// The runner's escaping: `%`, `\r` and `\n` always; `:` and `,` in a property.
+fn escape(s: &str, property: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
             '%' => out.push_str("%25"),
             '\r' => out.push_str("%0D"),
             '\n' => out.push_str("%0A"),
-            ':' => out.push_str("%3A"),
-            ',' => out.push_str("%2C"),
+            ':' if property => out.push_str("%3A"),
+            ',' if property => out.push_str("%2C"),
             c => out.push(c),
         }
     }

@@ -102,6 +102,22 @@ impl RunContext {
         self
     }
 
+    /// Sets the shard from a flag, which wins over `PROOFGATE_SHARD`, without checking it.
+    pub fn override_shard(mut self, flag: Option<&str>) -> Self {
+        if let Some(s) = flag {
+            self.shard = Some(s.to_owned());
+        }
+        self
+    }
+
+    /// Checks that the shard, when there is one, can be part of a file name.
+    pub fn check_shard(&self) -> Result<(), BadShard> {
+        match &self.shard {
+            Some(s) if !is_valid_shard(s) => Err(BadShard(s.clone())),
+            _ => Ok(()),
+        }
+    }
+
     /// Sets `run_url` from server, repository, run id and attempt when the repository and
     /// run id are known ([`crate::env::run_url`]).
     fn derive_run_url(&mut self) {
@@ -116,6 +132,13 @@ impl RunContext {
         };
     }
 }
+
+/// A shard name that cannot be part of a proof's file name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "shard {0:?} (from `--shard` or `PROOFGATE_SHARD`) must be 1 to 64 of A-Z a-z 0-9 . _ - and not start with `.`"
+)]
+pub struct BadShard(pub String);
 
 /// Whether `name` may name a shard: 1–64 of `[A-Za-z0-9._-]`, not starting with `.`.
 /// Shard names become part of proof file names (`proof-<ID>@<SHARD>.json`).
@@ -194,6 +217,24 @@ mod tests {
         assert_eq!(
             ctx.run_url.as_deref(),
             Some("https://github.com/o/r/actions/runs/7")
+        );
+    }
+
+    #[test]
+    fn the_shard_flag_wins_over_the_environment_and_is_checked_as_a_file_name_part() {
+        let ctx = RunContext::from_env(env(&[("PROOFGATE_SHARD", "linux")]));
+        assert_eq!(
+            ctx.clone().override_shard(None).shard.as_deref(),
+            Some("linux")
+        );
+        let flagged = ctx.override_shard(Some(".hidden"));
+        assert_eq!(flagged.shard.as_deref(), Some(".hidden"));
+        assert_eq!(flagged.check_shard(), Err(BadShard(".hidden".into())));
+        assert!(
+            flagged
+                .override_shard(Some("py3.12-linux"))
+                .check_shard()
+                .is_ok()
         );
     }
 }

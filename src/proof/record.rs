@@ -210,64 +210,133 @@ pub fn build_proof(
     generated_at: &str,
     flaky_policy: FlakyPolicy,
 ) -> Result<Proof, JcsError> {
-    let mut summary = TestSummary::default();
-    let mut flaky = 0u64;
-    let mut tests = Vec::with_capacity(cases.len());
-    let mut used_sources = vec![false; sources.len()];
-    for (case, src) in cases {
-        if let Some(u) = used_sources.get_mut(*src) {
-            *u = true;
-        }
-        summary.total += 1;
-        match case.status {
-            Status::Passed => summary.passed += 1,
-            Status::Flaky => {
-                summary.passed += 1;
-                flaky += 1;
-            }
-            Status::Failed => summary.failed += 1,
-            Status::Error => summary.errors += 1,
-            Status::Skipped => summary.skipped += 1,
-        }
-        tests.push(ProofTest {
-            name: case.name.clone(),
-            classname: case.classname.clone(),
-            file: case.file.clone(),
-            status: case.status,
-            time: if case.duration.is_finite() && case.duration > 0.0 {
-                case.duration
-            } else {
-                0.0
-            },
-            attempts: case.attempts,
-            message: case.message.clone(),
-        });
-    }
-    tests.sort_by(|a, b| {
-        (&a.file, &a.classname, &a.name, a.status).cmp(&(&b.file, &b.classname, &b.name, b.status))
-    });
-    summary.pass_rate = if summary.total == 0 {
-        0.0
-    } else {
-        ((summary.passed as f64 / summary.total as f64) * 10_000.0).round() / 100.0
-    };
+    let tally = Tally::of(cases, sources.len());
+    let mut reasons = result_reasons(&tally.summary, tally.flaky, flaky_policy, &facts.id);
+    let test_files = declared_test_files(facts, context, &mut reasons);
+    let tests_digest = tests_digest(&test_files)?;
+    let mut used: Vec<SourceRef> = sources
+        .iter()
+        .zip(&tally.used_sources)
+        .filter(|(_, u)| **u)
+        .map(|(s, _)| s.clone())
+        .collect();
+    used.sort_by(|a, b| a.path.cmp(&b.path));
 
+    Ok(Proof {
+        schema_version: SCHEMA_VERSION.to_owned(),
+        script_id: facts.id.clone(),
+        generated_at: generated_at.to_owned(),
+        commit_sha: context.sha.clone(),
+        ci_run_id: context.run_id.clone(),
+        test_summary: tally.summary,
+        verdict: if reasons.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        },
+        reasons,
+        evidence: facts.evidence,
+        script_path: facts.path.clone(),
+        script_digest: facts.digests.sha256,
+        script_git_blob: facts.digests.git_blob.clone(),
+        tests_digest,
+        test_files,
+        sources: used,
+        flaky: tally.flaky,
+        context: context.clone(),
+        tests: tally.tests,
+    })
+}
+
+/// A script's cases counted by the counting rule, as the proof lists them.
+struct Tally {
+    summary: TestSummary,
+    /// Tests that passed only on a retry.
+    flaky: u64,
+    /// Every case, sorted by file, class name, name and status.
+    tests: Vec<ProofTest>,
+    /// Which sources gave at least one case.
+    used_sources: Vec<bool>,
+}
+
+impl Tally {
+    fn of(cases: &[(&TestCase, usize)], sources: usize) -> Self {
+        let mut summary = TestSummary::default();
+        let mut flaky = 0u64;
+        let mut tests = Vec::with_capacity(cases.len());
+        let mut used_sources = vec![false; sources];
+        for (case, src) in cases {
+            if let Some(u) = used_sources.get_mut(*src) {
+                *u = true;
+            }
+            summary.total += 1;
+            match case.status {
+                Status::Passed => summary.passed += 1,
+                Status::Flaky => {
+                    summary.passed += 1;
+                    flaky += 1;
+                }
+                Status::Failed => summary.failed += 1,
+                Status::Error => summary.errors += 1,
+                Status::Skipped => summary.skipped += 1,
+            }
+            tests.push(ProofTest {
+                name: case.name.clone(),
+                classname: case.classname.clone(),
+                file: case.file.clone(),
+                status: case.status,
+                time: if case.duration.is_finite() && case.duration > 0.0 {
+                    case.duration
+                } else {
+                    0.0
+                },
+                attempts: case.attempts,
+                message: case.message.clone(),
+            });
+        }
+        tests.sort_by(|a, b| {
+            (&a.file, &a.classname, &a.name, a.status).cmp(&(
+                &b.file,
+                &b.classname,
+                &b.name,
+                b.status,
+            ))
+        });
+        summary.pass_rate = if summary.total == 0 {
+            0.0
+        } else {
+            ((summary.passed as f64 / summary.total as f64) * 10_000.0).round() / 100.0
+        };
+        Tally {
+            summary,
+            flaky,
+            tests,
+            used_sources,
+        }
+    }
+}
+
+/// Why the results fail the script: no tests, none ran, failures, errors, or flaky tests
+/// under `flaky: fail`.
+fn result_reasons(
+    summary: &TestSummary,
+    flaky: u64,
+    flaky_policy: FlakyPolicy,
+    id: &str,
+) -> Vec<Reason> {
     let mut reasons = Vec::new();
     let ran = summary.total - summary.skipped;
     if summary.total == 0 {
         reasons.push(Reason::new(
             "NO_TESTS",
-            format!(
-                "no test case in the JUnit input maps to script `{}`",
-                facts.id
-            ),
+            format!("no test case in the JUnit input maps to script `{id}`"),
         ));
     } else if ran == 0 {
         reasons.push(Reason::new(
             "NO_TESTS_RAN",
             format!(
-                "all {} test(s) of script `{}` were skipped",
-                summary.total, facts.id
+                "all {} test(s) of script `{id}` were skipped",
+                summary.total
             ),
         ));
     }
@@ -289,6 +358,16 @@ pub fn build_proof(
             format!("{flaky} test(s) passed only on a retry and the policy is `flaky: fail`"),
         ));
     }
+    reasons
+}
+
+/// The declared test files, once each and sorted by path, with their digests; a missing
+/// one, or (outside a shard) one that produced no results, adds a reason.
+fn declared_test_files(
+    facts: &ScriptFacts,
+    context: &RunContext,
+    reasons: &mut Vec<Reason>,
+) -> Vec<TestFileRef> {
     let mut test_files: Vec<TestFileRef> = Vec::with_capacity(facts.test_files.len());
     let mut seen = BTreeMap::new();
     for tf in &facts.test_files {
@@ -316,40 +395,7 @@ pub fn build_proof(
         });
     }
     test_files.sort_by(|a, b| a.path.cmp(&b.path));
-    let tests_digest = tests_digest(&test_files)?;
-
-    let mut used: Vec<SourceRef> = sources
-        .iter()
-        .zip(&used_sources)
-        .filter(|(_, u)| **u)
-        .map(|(s, _)| s.clone())
-        .collect();
-    used.sort_by(|a, b| a.path.cmp(&b.path));
-
-    Ok(Proof {
-        schema_version: SCHEMA_VERSION.to_owned(),
-        script_id: facts.id.clone(),
-        generated_at: generated_at.to_owned(),
-        commit_sha: context.sha.clone(),
-        ci_run_id: context.run_id.clone(),
-        test_summary: summary,
-        verdict: if reasons.is_empty() {
-            Verdict::Pass
-        } else {
-            Verdict::Fail
-        },
-        reasons,
-        evidence: facts.evidence,
-        script_path: facts.path.clone(),
-        script_digest: facts.digests.sha256,
-        script_git_blob: facts.digests.git_blob.clone(),
-        tests_digest,
-        test_files,
-        sources: used,
-        flaky,
-        context: context.clone(),
-        tests,
-    })
+    test_files
 }
 
 impl Proof {

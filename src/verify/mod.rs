@@ -6,7 +6,6 @@
 
 pub mod base;
 mod combine;
-pub mod demo;
 mod evidence;
 pub mod gate;
 mod input;

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
+use proofgate::demo::{DEMO_COMMIT, EXAMPLE, generate_proofs};
 use proofgate::model::Model;
 use proofgate::sign::SigningKey;
-use proofgate::verify::demo::{DEMO_COMMIT, EXAMPLE, generate_proofs};
 
 use crate::helpers::{HOSTILE, bash_script, command_lines, proofgate, repo, text};
 

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use proofgate::demo::{DEMO_COMMIT, EXAMPLE, generate_proofs};
 use proofgate::model::Model;
 use proofgate::sign::SigningKey;
-use proofgate::verify::demo::{DEMO_COMMIT, EXAMPLE, generate_proofs};
 
 use crate::common::{bin, crate_root, peer, run, stderr, stdout};
 

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use proofgate::verify::demo::EXAMPLE;
+use proofgate::demo::EXAMPLE;
 
 use crate::common::{bin, run, stderr, stdout};
 

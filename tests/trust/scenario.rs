@@ -17,9 +17,9 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use proofgate::demo::generate_proofs;
 use proofgate::model::{Model, Severity};
 use proofgate::sign::SigningKey;
-use proofgate::verify::demo::generate_proofs;
 use proofgate::verify::pipeline::{self, VerifyRequest};
 use proofgate::verify::{Reason, Report, Verdict};
 

@@ -8,43 +8,43 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::pipeline::{self, VerifyRequest};
-use super::render;
-use super::report::{Reason, Report, Verdict};
 use crate::model::{self, Model};
 use crate::proof::RunContext;
 use crate::proof::generate::{self, GenerateReport, GenerateRequest, JunitInput};
 use crate::sign::SigningKey;
+use crate::verify::pipeline::{self, VerifyRequest};
+use crate::verify::render;
+use crate::verify::report::{Reason, Report, Verdict};
 
 /// The embedded example: path in the repository → contents.
 pub const EXAMPLE: &[(&str, &str)] = &[
     (
         "scripts/backup_db.py",
-        include_str!("../../tests/fixtures/gate/demo/scripts/backup_db.py"),
+        include_str!("../tests/fixtures/gate/demo/scripts/backup_db.py"),
     ),
     (
         "scripts/rotate_logs.py",
-        include_str!("../../tests/fixtures/gate/demo/scripts/rotate_logs.py"),
+        include_str!("../tests/fixtures/gate/demo/scripts/rotate_logs.py"),
     ),
     (
         "scripts/lint_dns.py",
-        include_str!("../../tests/fixtures/gate/demo/scripts/lint_dns.py"),
+        include_str!("../tests/fixtures/gate/demo/scripts/lint_dns.py"),
     ),
     (
         "tests/test_backup_db.py",
-        include_str!("../../tests/fixtures/gate/demo/tests/test_backup_db.py"),
+        include_str!("../tests/fixtures/gate/demo/tests/test_backup_db.py"),
     ),
     (
         "tests/test_rotate_logs.py",
-        include_str!("../../tests/fixtures/gate/demo/tests/test_rotate_logs.py"),
+        include_str!("../tests/fixtures/gate/demo/tests/test_rotate_logs.py"),
     ),
     (
         "tests/test_lint_dns.py",
-        include_str!("../../tests/fixtures/gate/demo/tests/test_lint_dns.py"),
+        include_str!("../tests/fixtures/gate/demo/tests/test_lint_dns.py"),
     ),
     (
         "test-results/junit.xml",
-        include_str!("../../tests/fixtures/gate/demo/junit.xml"),
+        include_str!("../tests/fixtures/gate/demo/junit.xml"),
     ),
 ];
 
@@ -77,7 +77,7 @@ pub enum DemoError {
     Sign(#[from] crate::sign::SignError),
     /// The proofs could not be read back.
     #[error(transparent)]
-    Load(#[from] super::load::LoadError),
+    Load(#[from] crate::verify::load::LoadError),
     /// A trusted key is malformed.
     #[error(transparent)]
     Verify(#[from] pipeline::VerifyError),
@@ -175,15 +175,107 @@ fn row_reason(r: &Report, id: &str) -> Option<Reason> {
     r.scripts.iter().find(|s| s.id == id).map(|s| s.reason)
 }
 
+fn exit_of(r: &Report) -> u8 {
+    match r.verdict {
+        Verdict::Pass => 0,
+        Verdict::Fail => 1,
+    }
+}
+
+/// Where the demo shows what a user would see; a failed write is a [`DemoError::Io`].
+struct Screen<'a>(&'a mut dyn Write);
+
+impl Screen<'_> {
+    fn print(&mut self, args: std::fmt::Arguments<'_>) -> Result<(), DemoError> {
+        self.0.write_fmt(args).map_err(|source| DemoError::Io {
+            path: PathBuf::from("<stdout>"),
+            source,
+        })
+    }
+
+    /// A report's table, indented under its step.
+    fn table(&mut self, report: &Report) -> Result<(), DemoError> {
+        self.print(format_args!("{}", indent(&render::table(report))))
+    }
+}
+
 /// Runs the demo in `dir` (an empty directory), writing what a user would see to `out`.
 /// Returns `true` when every step behaved as designed: the first gate passes, the
 /// edited script fails with `SCRIPT_DIGEST_MISMATCH`, the edited proof with
 /// `STATEMENT_MISMATCH`.
 pub fn run(dir: &Path, now: DateTime<Utc>, out: &mut dyn Write) -> Result<bool, DemoError> {
-    let o = |e: std::io::Error| DemoError::Io {
-        path: PathBuf::from("<stdout>"),
-        source: e,
-    };
+    let mut screen = Screen(out);
+    let root = write_example(dir)?;
+    screen.print(format_args!(
+        "proofgate demo: the whole pipeline, offline, in {}\n\n",
+        dir.display()
+    ))?;
+
+    // 1. A throwaway key, trusted by the repository.
+    let (key, model) = trust_a_throwaway_key(&root)?;
+    show_scripts(&mut screen, &model)?;
+    screen.print(format_args!(
+        "\n2. A throwaway signing key, trusted in proofgate.yaml: {}\n",
+        key.key_id().as_str()
+    ))?;
+
+    // 2. Generate and sign, as `proofgate generate` does.
+    let proofs = dir.join("proofs");
+    let junit = root.join("test-results/junit.xml");
+    let generated = generate_proofs(
+        &model,
+        std::slice::from_ref(&junit),
+        Some(&key),
+        &proofs,
+        DEMO_COMMIT,
+        now,
+    )?;
+    show_proofs(&mut screen, &generated)?;
+
+    // 3. "Upload": a local directory stands in for the artifact store.
+    let store = dir.join("artifact-store/proofgate-proofs");
+    let n = copy_dir(&proofs, &store)?;
+    screen.print(format_args!(
+        "\n4. Upload: {n} files copied to the local artifact store {}\n",
+        store.display()
+    ))?;
+
+    // 4. Verify, as `proofgate verify` does.
+    let honest = gate(&root, &store, DEMO_COMMIT, now)?;
+    screen.print(format_args!(
+        "\n5. proofgate verify (exit {}):\n\n",
+        exit_of(&honest)
+    ))?;
+    screen.table(&honest)?;
+
+    // 5. Tamper with a script.
+    edit_script(&root)?;
+    let edited_script = gate(&root, &store, DEMO_COMMIT, now)?;
+    screen.print(format_args!("\n6. Someone edits scripts/backup_db.py after its proof was made; proofgate verify (exit {}):\n\n", exit_of(&edited_script)))?;
+    screen.table(&edited_script)?;
+
+    // 6. Tamper with a proof.
+    edit_proof(&store)?;
+    let edited_proof = gate(&root, &store, DEMO_COMMIT, now)?;
+    screen.print(format_args!("\n7. Someone also edits proof-rotate-logs.json in the artifact store; proofgate verify (exit {}):\n\n", exit_of(&edited_proof)))?;
+    screen.table(&edited_proof)?;
+
+    let ok = honest.verdict == Verdict::Pass
+        && row_reason(&edited_script, "backup-db") == Some(Reason::ScriptDigestMismatch)
+        && row_reason(&edited_proof, "rotate-logs") == Some(Reason::StatementMismatch);
+    screen.print(format_args!(
+        "\n{}\n",
+        if ok {
+            "The gate passed the honest run and caught both tampering attempts."
+        } else {
+            "UNEXPECTED: the demo did not behave as designed (see above)."
+        }
+    ))?;
+    Ok(ok)
+}
+
+/// Writes the embedded example under `dir/repo` and returns that root.
+fn write_example(dir: &Path) -> Result<PathBuf, DemoError> {
     let root = dir.join("repo");
     for (rel, text) in EXAMPLE {
         let p = root.join(rel);
@@ -192,14 +284,12 @@ pub fn run(dir: &Path, now: DateTime<Utc>, out: &mut dyn Write) -> Result<bool, 
         }
         std::fs::write(&p, text).map_err(io(&p))?;
     }
-    writeln!(
-        out,
-        "proofgate demo: the whole pipeline, offline, in {}\n",
-        dir.display()
-    )
-    .map_err(o)?;
+    Ok(root)
+}
 
-    // 1. A throwaway key, trusted by the repository.
+/// Makes a throwaway key, trusts it in the example's `proofgate.yaml`, and loads the
+/// model that results.
+fn trust_a_throwaway_key(root: &Path) -> Result<(SigningKey, Model), DemoError> {
     let (key, _) = SigningKey::generate()?;
     let cfg = root.join("proofgate.yaml");
     let yaml = format!(
@@ -207,14 +297,17 @@ pub fn run(dir: &Path, now: DateTime<Utc>, out: &mut dyn Write) -> Result<bool, 
         key.public_key().to_base64()
     );
     std::fs::write(&cfg, yaml).map_err(io(&cfg))?;
-    let (m, _) = Model::load(&root, &cfg, true)?;
-    writeln!(
-        out,
-        "1. The repository has {} scripts with certification headers:",
-        m.scripts.len()
-    )
-    .map_err(o)?;
-    for s in &m.scripts {
+    let (model, _) = Model::load(root, &cfg, true)?;
+    Ok((key, model))
+}
+
+/// Step 1: the scripts, their evidence and their impact.
+fn show_scripts(screen: &mut Screen<'_>, model: &Model) -> Result<(), DemoError> {
+    screen.print(format_args!(
+        "1. The repository has {} scripts with certification headers:\n",
+        model.scripts.len()
+    ))?;
+    for s in &model.scripts {
         let impact = s
             .header
             .risk_profile
@@ -226,49 +319,31 @@ pub fn run(dir: &Path, now: DateTime<Utc>, out: &mut dyn Write) -> Result<bool, 
             .evidence
             .map(|e| format!("{e:?}").to_lowercase())
             .unwrap_or_else(|| "-".into());
-        writeln!(
-            out,
-            "   {:<12} {:<24} evidence {:<8} impact {impact}",
+        screen.print(format_args!(
+            "   {:<12} {:<24} evidence {:<8} impact {impact}\n",
             s.id.to_string(),
             s.path,
             ev
-        )
-        .map_err(o)?;
+        ))?;
     }
-    writeln!(
-        out,
-        "\n2. A throwaway signing key, trusted in proofgate.yaml: {}",
-        key.key_id().as_str()
-    )
-    .map_err(o)?;
+    Ok(())
+}
 
-    // 2. Generate and sign.
-    let proofs = dir.join("proofs");
-    let junit = root.join("test-results/junit.xml");
-    let g = generate_proofs(
-        &m,
-        std::slice::from_ref(&junit),
-        Some(&key),
-        &proofs,
-        DEMO_COMMIT,
-        now,
-    )?;
-    writeln!(
-        out,
-        "\n3. proofgate generate --junit test-results/junit.xml --signing-key-file demo.key"
-    )
-    .map_err(o)?;
-    let width = g
+/// Step 3: a proof a line, with its verdict and envelope.
+fn show_proofs(screen: &mut Screen<'_>, generated: &GenerateReport) -> Result<(), DemoError> {
+    screen.print(format_args!(
+        "\n3. proofgate generate --junit test-results/junit.xml --signing-key-file demo.key\n"
+    ))?;
+    let width = generated
         .proofs
         .iter()
         .map(|p| p.script_id.as_str().len())
         .max()
         .unwrap_or(0)
         + "proof-.json".len();
-    for p in &g.proofs {
-        writeln!(
-            out,
-            "   {:<width$}  {}  {} tests, {} passed  (signed: {})",
+    for p in &generated.proofs {
+        screen.print(format_args!(
+            "   {:<width$}  {}  {} tests, {} passed  (signed: {})\n",
             format!("proof-{}.json", p.script_id),
             serde_json::to_value(p.verdict)
                 .ok()
@@ -281,65 +356,27 @@ pub fn run(dir: &Path, now: DateTime<Utc>, out: &mut dyn Write) -> Result<bool, 
             } else {
                 "no".into()
             }
-        )
-        .map_err(o)?;
+        ))?;
     }
+    Ok(())
+}
 
-    // 3. "Upload": a local directory stands in for the artifact store.
-    let store = dir.join("artifact-store/proofgate-proofs");
-    let n = copy_dir(&proofs, &store)?;
-    writeln!(
-        out,
-        "\n4. Upload: {n} files copied to the local artifact store {}",
-        store.display()
-    )
-    .map_err(o)?;
-
-    // 4. Verify.
-    let r1 = gate(&root, &store, DEMO_COMMIT, now)?;
-    writeln!(out, "\n5. proofgate verify (exit {}):\n", exit_of(&r1)).map_err(o)?;
-    write!(out, "{}", indent(&render::table(&r1))).map_err(o)?;
-
-    // 5. Tamper with a script.
+/// Sneaks a line into `scripts/backup_db.py` after its proof was made.
+fn edit_script(root: &Path) -> Result<(), DemoError> {
     let victim = root.join("scripts/backup_db.py");
-    let mut text = std::fs::read_to_string(&victim).map_err(io(&victim))?;
-    text = text.replace(
+    let text = std::fs::read_to_string(&victim).map_err(io(&victim))?;
+    let text = text.replace(
         "print(\"back up the database\")",
         "print(\"back up the database\")\n    drop_tables()  # sneaked in after the tests ran",
     );
-    std::fs::write(&victim, text).map_err(io(&victim))?;
-    let r2 = gate(&root, &store, DEMO_COMMIT, now)?;
-    writeln!(out, "\n6. Someone edits scripts/backup_db.py after its proof was made; proofgate verify (exit {}):\n", exit_of(&r2)).map_err(o)?;
-    write!(out, "{}", indent(&render::table(&r2))).map_err(o)?;
-
-    // 6. Tamper with a proof: turn a FAIL-free proof's counts around by editing the JSON.
-    let pf = store.join("proof-rotate-logs.json");
-    let mut proof = std::fs::read_to_string(&pf).map_err(io(&pf))?;
-    proof = proof.replacen("\"ci_run_id\": \"demo\"", "\"ci_run_id\": \"forged\"", 1);
-    std::fs::write(&pf, proof).map_err(io(&pf))?;
-    let r3 = gate(&root, &store, DEMO_COMMIT, now)?;
-    writeln!(out, "\n7. Someone also edits proof-rotate-logs.json in the artifact store; proofgate verify (exit {}):\n", exit_of(&r3)).map_err(o)?;
-    write!(out, "{}", indent(&render::table(&r3))).map_err(o)?;
-
-    let ok = r1.verdict == Verdict::Pass
-        && row_reason(&r2, "backup-db") == Some(Reason::ScriptDigestMismatch)
-        && row_reason(&r3, "rotate-logs") == Some(Reason::StatementMismatch);
-    writeln!(
-        out,
-        "\n{}",
-        if ok {
-            "The gate passed the honest run and caught both tampering attempts."
-        } else {
-            "UNEXPECTED: the demo did not behave as designed (see above)."
-        }
-    )
-    .map_err(o)?;
-    Ok(ok)
+    std::fs::write(&victim, text).map_err(io(&victim))
 }
 
-fn exit_of(r: &Report) -> u8 {
-    match r.verdict {
-        Verdict::Pass => 0,
-        Verdict::Fail => 1,
-    }
+/// Edits a signed proof in the artifact store: its run id no longer matches the
+/// signed statement.
+fn edit_proof(store: &Path) -> Result<(), DemoError> {
+    let pf = store.join("proof-rotate-logs.json");
+    let proof = std::fs::read_to_string(&pf).map_err(io(&pf))?;
+    let proof = proof.replacen("\"ci_run_id\": \"demo\"", "\"ci_run_id\": \"forged\"", 1);
+    std::fs::write(&pf, proof).map_err(io(&pf))
 }
