@@ -157,12 +157,12 @@ fn adversarial_inputs_are_declined_or_read_exactly() {
         // Markup hidden in comments, CDATA and processing instructions.
         in_suite(&format!("<!-- <testcase name=\"x\"/> -->{two}")),
         in_suite(&format!("{two}<?pi <testcase name=\"x\"/>?>")),
-        in_suite(&format!(
-            "<testcase classname=\"c\" name=\"a\"><system-out><![CDATA[</testcase></testsuite><testcase name=\"z\"/>]]></system-out></testcase><testcase classname=\"c\" name=\"b\"/>"
-        )),
-        in_suite(&format!(
-            "<testcase classname=\"c\" name=\"a\"><system-out><!-- </system-out> --></system-out></testcase><testcase classname=\"c\" name=\"b\"/>"
-        )),
+        in_suite(
+            "<testcase classname=\"c\" name=\"a\"><system-out><![CDATA[</testcase></testsuite><testcase name=\"z\"/>]]></system-out></testcase><testcase classname=\"c\" name=\"b\"/>",
+        ),
+        in_suite(
+            "<testcase classname=\"c\" name=\"a\"><system-out><!-- </system-out> --></system-out></testcase><testcase classname=\"c\" name=\"b\"/>",
+        ),
         // References in attribute values.
         in_suite(
             r#"<testcase classname="c" name="&quot;a&quot;"/><testcase classname="c" name="&#x41;&#66;"/>"#,
