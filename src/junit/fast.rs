@@ -162,7 +162,7 @@ enum Elem {
     RerunFailure,
     RerunError,
     /// `system-out`, `system-err`, `properties`: content skipped.
-    Skip,
+    Skip(&'static [u8]),
     Other,
 }
 
@@ -179,8 +179,28 @@ impl Elem {
             b"flakyError" => Elem::FlakyError,
             b"rerunFailure" => Elem::RerunFailure,
             b"rerunError" => Elem::RerunError,
-            b"system-out" | b"system-err" | b"properties" => Elem::Skip,
+            b"system-out" => Elem::Skip(b"system-out"),
+            b"system-err" => Elem::Skip(b"system-err"),
+            b"properties" => Elem::Skip(b"properties"),
             _ => Elem::Other,
+        }
+    }
+
+    /// The name of a result child.
+    fn name(self) -> &'static [u8] {
+        match self {
+            Elem::Failure => b"failure",
+            Elem::Error => b"error",
+            Elem::Skipped => b"skipped",
+            Elem::FlakyFailure => b"flakyFailure",
+            Elem::FlakyError => b"flakyError",
+            Elem::RerunFailure => b"rerunFailure",
+            Elem::RerunError => b"rerunError",
+            Elem::Testsuites => b"testsuites",
+            Elem::Testsuite => b"testsuite",
+            Elem::Testcase => b"testcase",
+            Elem::Skip(name) => name,
+            Elem::Other => b"",
         }
     }
 
@@ -209,6 +229,29 @@ impl Elem {
 struct Attr {
     key: (usize, usize),
     value: (usize, usize),
+    /// No `&` or `\r`: the value is used as written.
+    plain: bool,
+}
+
+/// Bytes that end or change the reading of an attribute value.
+const VALUE_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'\'' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'&' as usize] = true;
+    t[b'\r' as usize] = true;
+    t
+};
+
+/// Appends an attribute value, decoding it unless it is plain.
+fn push_value(out: &mut String, value: &str, plain: bool) {
+    if plain {
+        out.push_str(value);
+    } else {
+        out.push_str(&decode_attr(value));
+    }
 }
 
 /// A start tag read in place.
@@ -312,11 +355,25 @@ fn read_tag(s: &[u8], attrs: &mut Vec<Attr>) -> TagRead {
             Some(_) => return TagRead::Bad,
         };
         let vs = i + 1;
-        let Some(len) = memchr::memchr(q, &s[vs..]) else {
-            return TagRead::Incomplete;
-        };
-        let ve = vs + len;
-        if memchr::memchr2(b'<', b'>', &s[vs..ve]).is_some() || !references_ok(&s[vs..ve]) {
+        // One pass over the value: its end, no `<` or `>`, and whether it needs decoding.
+        let mut j = vs;
+        let mut plain = true;
+        loop {
+            let Some(&c) = s.get(j) else {
+                return TagRead::Incomplete;
+            };
+            if VALUE_SPECIAL[usize::from(c)] {
+                match c {
+                    b'<' | b'>' => return TagRead::Bad,
+                    b'&' | b'\r' => plain = false,
+                    _ if c == q => break,
+                    _ => {}
+                }
+            }
+            j += 1;
+        }
+        let ve = j;
+        if !plain && !references_ok(&s[vs..ve]) {
             return TagRead::Bad;
         }
         if attrs.len() >= MAX_ATTRS {
@@ -325,6 +382,7 @@ fn read_tag(s: &[u8], attrs: &mut Vec<Attr>) -> TagRead {
         attrs.push(Attr {
             key: (ks, ke),
             value: (vs, ve),
+            plain,
         });
         i = ve + 1;
     }
@@ -567,17 +625,23 @@ impl<'o, R: Read> Scanner<'o, R> {
                 self.open_container(&tag, elem == Elem::Testsuites)
             }
             (Some(true), Elem::Testcase) => self.open_case(&tag),
-            (Some(_), Elem::Skip) => {
-                let name = self.win.avail()[1..tag.name_end].to_vec();
+            (Some(_), Elem::Skip(name)) => {
                 self.win.advance(tag.len);
                 if !tag.empty {
-                    self.skip_content(&name)?;
+                    self.skip_content(name)?;
                 }
                 Ok(())
             }
-            (Some(false), e) if e != Elem::Other && e != Elem::Testcase => {
-                self.case_child(&tag, elem)
-            }
+            (
+                Some(false),
+                Elem::Failure
+                | Elem::Error
+                | Elem::Skipped
+                | Elem::FlakyFailure
+                | Elem::FlakyError
+                | Elem::RerunFailure
+                | Elem::RerunError,
+            ) => self.case_child(&tag, elem),
             _ => Err(Declined),
         }
     }
@@ -725,12 +789,12 @@ impl<'o, R: Read> Scanner<'o, R> {
             match bit {
                 1 => {
                     has_name = true;
-                    self.k_name.push_str(&decode_attr(value));
+                    push_value(&mut self.k_name, value, a.plain);
                 }
-                2 => self.k_class.push_str(&decode_attr(value)),
+                2 => push_value(&mut self.k_class, value, a.plain),
                 4 => {
                     has_file = true;
-                    self.k_file.push_str(&decode_attr(value));
+                    push_value(&mut self.k_file, value, a.plain);
                 }
                 8 => line_raw = value.trim().parse::<u32>().ok(),
                 16 => duration = dialect::parse_time(value).map_err(|_| Declined)?,
@@ -829,9 +893,8 @@ impl<'o, R: Read> Scanner<'o, R> {
             && child.carries_message()
             && self.case.as_ref().is_some_and(|c| c.message.is_none())
             && message.as_deref().is_none_or(|m| m.trim().is_empty());
-        let name = self.win.avail()[1..tag.name_end].to_vec();
         self.win.advance(tag.len);
-        if !tag.empty && self.skip_content(&name)? && wants_text {
+        if !tag.empty && self.skip_content(child.name())? && wants_text {
             // The message would come from the text: the full reader keeps it.
             return Err(Declined);
         }
