@@ -4,7 +4,7 @@
 Run through `bash benches/junit/run.sh [--full]`, which builds proofgate in release mode
 and installs the pinned Python baseline (requirements.txt) first. Sub-commands:
 
-    bench.py run --proofgate BIN [--full] [--runs N]   the benchmark and its table
+    bench.py run --proofgate BIN [--quick|--full] [--runs N]   the benchmark and its table
     bench.py gen CASES OUT                             write a synthetic report
     bench.py count-iterparse FILE                      count statuses (xml.etree.iterparse)
     bench.py count-junitparser FILE                    count statuses (junitparser)
@@ -33,7 +33,7 @@ CASES_PER_MODULE = 1_000
 MODULES_PER_PACKAGE = 10
 KEYS = ("tests", "passed", "failed", "errors", "skipped")
 
-TARGET_RSS_MB = 32.0
+TARGET_RSS_MB = 16.0
 TARGET_VS_ITERPARSE = 10.0
 TARGET_VS_JUNITPARSER = 30.0
 
@@ -266,15 +266,31 @@ def totals_from_proofgate(stdout):
     return {k: t[k] for k in KEYS} | ({"flaky": t["flaky"]} if t.get("flaky") else {})
 
 
+def sizes_for(args):
+    """(cases, rounds) per report size for the chosen mode."""
+    if args.quick:
+        sizes = [(20_000, 3)]
+    elif args.full:
+        sizes = [(1_000_000, 5), (5_000_000, 3)]
+    else:
+        sizes = [(1_000_000, 5)]
+    return [(cases, args.runs or rounds) for cases, rounds in sizes]
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
 def bench(args):
     root = Path(__file__).resolve().parents[2]
     cache = root / "target" / "bench-junit"
-    sizes = [(1_000_000, args.runs or 3), (5_000_000, args.runs or 1)] if args.full else [(100_000, args.runs or 3)]
     py = sys.executable
     me = str(Path(__file__).resolve())
     results = []
     failed = False
-    for cases, runs in sizes:
+    for cases, rounds in sizes_for(args):
         xml, expected = ensure_report(cache, cases)
         size_mb = xml.stat().st_size / 1e6
         with open(xml, "rb") as f:  # warm the page cache once for everyone
@@ -285,10 +301,10 @@ def bench(args):
             ("iterparse", [py, me, "count-iterparse", str(xml)], json.loads),
             ("junitparser", [py, me, "count-junitparser", str(xml)], json.loads),
         ]
-        row = {}
-        for name, cmd, parse in tools:
-            best, best_cpu, peak = None, None, 0.0
-            for _ in range(runs):
+        samples = {name: [] for name, _, _ in tools}
+        # Paired: every round runs each tool once, in the same order (A B C A B C …).
+        for r in range(rounds):
+            for name, cmd, parse in tools:
                 seconds, cpu, rss, out, err, code = run_measured(cmd)
                 if code not in (0, 1):
                     sys.exit(f"{name} exited {code} on {xml}:\n{err.decode(errors='replace')}")
@@ -296,20 +312,36 @@ def bench(args):
                 if got != expected:
                     print(f"MISMATCH {name} on {xml.name}: {got} != {expected}", file=sys.stderr)
                     failed = True
-                best = seconds if best is None else min(best, seconds)
-                best_cpu = cpu if best_cpu is None else min(best_cpu, cpu)
-                peak = max(peak, rss)
-                print(f"  {name:<12} {cases:>9} cases  {seconds:7.2f}s wall {cpu:7.2f}s CPU {rss:8.1f} MB", file=sys.stderr)
-            row[name] = {"seconds": best, "cpu_seconds": best_cpu, "rss_mb": peak, "runs": runs}
+                samples[name].append((seconds, cpu, rss))
+                print(
+                    f"  round {r + 1}/{rounds} {name:<12} {cases:>9} cases  {seconds:7.2f}s wall {cpu:7.2f}s CPU {rss:8.1f} MB",
+                    file=sys.stderr,
+                )
+        row = {}
+        for name, runs in samples.items():
+            row[name] = {
+                "seconds": median([x[0] for x in runs]),
+                "cpu_seconds": median([x[1] for x in runs]),
+                "rss_mb": max(x[2] for x in runs),
+                "runs": len(runs),
+                "all_seconds": [x[0] for x in runs],
+            }
         results.append({"cases": cases, "file_mb": size_mb, "counts": expected, "tools": row})
 
-    print_table(results, args)
+    checks = print_table(results, args)
     (cache / "results.json").write_text(json.dumps(results, indent=2))
+    rows_file = os.environ.get("BENCH_ROWS")
+    if rows_file:
+        with open(rows_file, "a", encoding="utf-8") as f:
+            for row in checks:
+                f.write("\t".join(row) + "\n")
     if failed:
         sys.exit("the tools disagree on the counts (see MISMATCH above)")
 
 
 def print_table(results, args):
+    """Prints the table and the targets; returns the rows of the shared bench protocol
+    (path, figure, anchor, ratio, target, met|missed)."""
     cpu = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -318,18 +350,20 @@ def print_table(results, args):
                 break
     except OSError:
         pass
-    print(f"\nJUnit ingestion, {'full' if args.full else 'quick'} run, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    mode = "quick" if args.quick else "full" if args.full else "default"
+    print(f"\nJUnit ingestion, {mode} run, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     try:
         load = "load average %.1f" % os.getloadavg()[0]
     except OSError:
         load = "load average unknown"
     print(
         f"{cpu}, {os.cpu_count()} CPUs, {load}, {platform.python_implementation()} "
-        f"{platform.python_version()}; best of N runs, page cache warm\n"
+        f"{platform.python_version()}; median of N paired rounds (A B C A B C …), page cache warm\n"
     )
-    print("| tool | cases | file MB | runs | seconds | MB/s | CPU s | peak RSS MB | vs iterparse | vs junitparser |")
+    print("| tool | cases | file MB | rounds | median s | MB/s | median CPU s | peak RSS MB | vs iterparse | vs junitparser |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     checks = []
+    rows = []
     for r in results:
         t = r["tools"]
         for name in ("proofgate", "iterparse", "junitparser"):
@@ -342,18 +376,42 @@ def print_table(results, args):
                 f"{vs_it:.1f}× | {vs_jp:.1f}× |"
             )
         pg = t["proofgate"]
-        checks.append((f"{r['cases']:,} cases: proofgate peak RSS ≤ {TARGET_RSS_MB:.0f} MB ({pg['rss_mb']:.1f} MB)", pg["rss_mb"] <= TARGET_RSS_MB))
+        path = f"inspect --summary {r['file_mb']:.0f} MB"
         for base, target in (("iterparse", TARGET_VS_ITERPARSE), ("junitparser", TARGET_VS_JUNITPARSER)):
             wall = t[base]["seconds"] / pg["seconds"]
-            cpu = t[base]["cpu_seconds"] / max(pg["cpu_seconds"], 0.01)
-            checks.append((f"{r['cases']:,} cases: ≥ {target:.0f}× {base}, wall time ({wall:.1f}×)", wall >= target))
-            checks.append((f"{r['cases']:,} cases: ≥ {target:.0f}× {base}, CPU time ({cpu:.1f}×)", cpu >= target))
+            cpu_ratio = t[base]["cpu_seconds"] / max(pg["cpu_seconds"], 0.01)
+            ok = wall >= target
+            checks.append((f"{r['cases']:,} cases: ≥ {target:.0f}× {base}, wall time ({wall:.1f}×)", ok))
+            checks.append((f"{r['cases']:,} cases: (CPU time, for reference: {cpu_ratio:.1f}×)", None))
+            rows.append(
+                (
+                    path,
+                    f"{pg['seconds']:.2f} s",
+                    f"{base} {t[base]['seconds']:.2f} s",
+                    f"{wall:.1f}×",
+                    f"≥ {target:.0f}×",
+                    "met" if ok else "missed",
+                )
+            )
+        ok = pg["rss_mb"] <= TARGET_RSS_MB
+        checks.append((f"{r['cases']:,} cases: proofgate peak RSS ≤ {TARGET_RSS_MB:.0f} MB ({pg['rss_mb']:.1f} MB)", ok))
+        rows.append(
+            (
+                f"{path} peak RSS",
+                f"{pg['rss_mb']:.1f} MB",
+                f"iterparse {t['iterparse']['rss_mb']:.1f} MB",
+                f"{t['iterparse']['rss_mb'] / pg['rss_mb']:.1f}×",
+                f"≤ {TARGET_RSS_MB:.0f} MB",
+                "met" if ok else "missed",
+            )
+        )
     print(
-        "\nRatios are wall seconds of the baseline over proofgate's, measured in the same run; "
-        "CPU s is user + system time (GNU time), which a busy machine distorts less.\n"
+        "\nRatios are median wall seconds of the baseline over proofgate's, measured in the same "
+        "paired run; CPU s is user + system time (GNU time), which a busy machine distorts less.\n"
     )
     for text, ok in checks:
-        print(f"{'PASS' if ok else 'MISS'}  {text}")
+        print(f"{'    ' if ok is None else 'MET ' if ok else 'MISS'}  {text}")
+    return rows
 
 
 def main():
@@ -361,8 +419,9 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
     r.add_argument("--proofgate", required=True)
-    r.add_argument("--full", action="store_true", help="1M and 5M cases (~200 MB and ~1 GB) instead of 100k")
-    r.add_argument("--runs", type=int, default=0, help="runs per tool and size (best is kept)")
+    r.add_argument("--quick", action="store_true", help="20k cases (~4 MB), 3 rounds: seconds")
+    r.add_argument("--full", action="store_true", help="1M and 5M cases (~200 MB and ~1 GB)")
+    r.add_argument("--runs", type=int, default=0, help="paired rounds per size (the median is kept)")
     g = sub.add_parser("gen")
     g.add_argument("cases", type=int)
     g.add_argument("out")

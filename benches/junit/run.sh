@@ -2,10 +2,15 @@
 # JUnit ingestion benchmark: `proofgate inspect --format json --summary` against Python's
 # xml.etree.ElementTree.iterparse and PyPI junitparser on the same synthetic report.
 #
-#   bash benches/junit/run.sh            # quick: 100k test cases (~20 MB), best of 3
-#   bash benches/junit/run.sh --full     # 1M cases (~200 MB, best of 3) and 5M (~1 GB, 1 run)
-#   bash benches/junit/run.sh --runs 5   # more runs per tool and size
+#   bash benches/junit/run.sh --quick    # 20k test cases (~4 MB), 3 rounds: seconds (CI)
+#   bash benches/junit/run.sh            # 1M cases (~204 MB), 5 rounds
+#   bash benches/junit/run.sh --full     # 1M cases (5 rounds) and 5M (~1 GB, 3 rounds)
+#   bash benches/junit/run.sh --runs 7   # more rounds per size
 #
+# The three tools run paired, one after the other in each round (A B C A B C …), and the
+# median of each is quoted, with proofgate's peak RSS. Targets: >= 10x iterparse and
+# >= 30x junitparser (wall time), peak RSS <= 16 MB, printed as MET or MISS. With
+# BENCH_ROWS=FILE, one row per target is appended to FILE (see benches/README.md).
 # Generated reports are cached in target/bench-junit/ (never committed); the table is
 # printed on stdout and saved as target/bench-junit/results.json.
 set -euo pipefail

@@ -180,10 +180,7 @@ pub(crate) fn fenced<W: Write>(
 
 /// Parses without keeping the cases: only the totals and warnings.
 fn read_summary(path: &Path, shown: &str, opts: &ParseOptions) -> Result<FileReport, JunitError> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| JunitError::new(shown, 1, 1, junit::JunitErrorKind::Open(e)))?;
-    let reader = std::io::BufReader::with_capacity(8 * 1024, file);
-    let s = junit::count(reader, shown, opts)?;
+    let s = junit::count_file(path, shown, opts)?;
     Ok(FileReport {
         path: shown.to_owned(),
         cases: Vec::new(),

@@ -146,7 +146,7 @@ pub(crate) fn decode_text(raw: &str, out: &mut String) {
 
 /// Decodes one reference at the start of `s` (which starts with `&`): the character
 /// and the bytes used.
-fn decode_reference(s: &str) -> Option<(char, usize)> {
+pub(crate) fn decode_reference(s: &str) -> Option<(char, usize)> {
     let semi = s.get(..s.len().min(12))?.find(';')?;
     let body = &s[1..semi];
     let c = match body {

@@ -45,6 +45,7 @@
 mod case;
 mod dialect;
 mod error;
+mod fast;
 mod group;
 mod inputs;
 mod parser;
@@ -160,20 +161,81 @@ pub fn count<R: BufRead>(
     }
 }
 
-/// Convenience: opens a file (a byte order mark is fine), parses it and collects the
-/// cases. The report's `path` is `path` as given.
-pub fn read_file(path: &Path, opts: &ParseOptions) -> Result<FileReport, JunitError> {
-    let name = path.display().to_string();
+/// The fast path alone, for checking it against [`parse`]: every logical test and the
+/// totals when the scanner accepts the input, `None` when it declines (then only the
+/// full reader gives the answer, or the error). When it accepts, the result equals
+/// [`parse`]'s (which then has no warnings).
+pub fn fast_parse<R: std::io::Read>(
+    reader: R,
+    opts: &ParseOptions,
+) -> Option<(Vec<TestCase>, Totals)> {
+    fast::parse(reader, opts).ok()
+}
+
+/// The fast path alone for totals (see [`fast_parse`]); when it accepts, the result
+/// equals [`count`]'s.
+pub fn fast_count<R: std::io::Read>(reader: R, opts: &ParseOptions) -> Option<Totals> {
+    fast::count(reader, opts).ok()
+}
+
+/// Opens a file for reading, refusing a directory.
+fn open(path: &Path, name: &str) -> Result<std::fs::File, JunitError> {
     let file = std::fs::File::open(path)
-        .map_err(|e| JunitError::new(&name, 1, 1, JunitErrorKind::Open(e)))?;
+        .map_err(|e| JunitError::new(name, 1, 1, JunitErrorKind::Open(e)))?;
     if file.metadata().is_ok_and(|m| m.is_dir()) {
         return Err(JunitError::new(
-            &name,
+            name,
             1,
             1,
             JunitErrorKind::Open(std::io::Error::other("is a directory")),
         ));
     }
+    Ok(file)
+}
+
+/// Back to the start of a file after the fast path declined it.
+fn rewind(file: &mut std::fs::File, name: &str) -> Result<(), JunitError> {
+    use std::io::Seek;
+    file.rewind()
+        .map_err(|e| JunitError::new(name, 1, 1, JunitErrorKind::Read(e)))
+}
+
+/// [`count`] over a file: the fast path (a scanner for the common shape of a report,
+/// see `fast.rs`) when it accepts the file, otherwise the full reader from the start.
+/// Either way the result is the one [`count`] gives. `source` names the file in errors
+/// and warnings.
+pub fn count_file(
+    path: &Path,
+    source: &str,
+    opts: &ParseOptions,
+) -> Result<ParseSummary, JunitError> {
+    let mut file = open(path, source)?;
+    if let Ok(totals) = fast::count(&mut file, opts) {
+        return Ok(ParseSummary {
+            totals,
+            warnings: Vec::new(),
+        });
+    }
+    rewind(&mut file, source)?;
+    let reader = std::io::BufReader::with_capacity(8 * 1024, file);
+    count(reader, source, opts)
+}
+
+/// Convenience: opens a file (a byte order mark is fine), parses it and collects the
+/// cases. The report's `path` is `path` as given. Takes the fast path when it accepts
+/// the file (see [`count_file`]), with the same result as [`parse`].
+pub fn read_file(path: &Path, opts: &ParseOptions) -> Result<FileReport, JunitError> {
+    let name = path.display().to_string();
+    let mut file = open(path, &name)?;
+    if let Ok((cases, totals)) = fast::parse(&mut file, opts) {
+        return Ok(FileReport {
+            path: name,
+            cases,
+            totals,
+            warnings: Vec::new(),
+        });
+    }
+    rewind(&mut file, &name)?;
     // The parser reads in large blocks; a small BufReader lets those bypass it.
     let reader = std::io::BufReader::with_capacity(8 * 1024, file);
     let mut cases = Vec::new();

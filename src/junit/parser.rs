@@ -532,7 +532,7 @@ impl<'o, R: BufRead> Parser<'o, R> {
     ) -> Result<(), JunitError> {
         let mut declared = Declared::default();
         let mut name = None;
-        for attr in RawAttrs::new(e.attributes_raw()) {
+        for attr in attributes(e) {
             let Some(attr) = attr else {
                 return Err(self.err_at(start, malformed_attributes(e)));
             };
@@ -590,7 +590,7 @@ impl<'o, R: BufRead> Parser<'o, R> {
         let mut duration = 0.0;
         let mut status_skip = false;
         let mut has_timestamp = false;
-        for attr in RawAttrs::new(e.attributes_raw()) {
+        for attr in attributes(e) {
             let Some(attr) = attr else {
                 return Err(self.err_at(start, malformed_attributes(e)));
             };
@@ -696,7 +696,7 @@ impl<'o, R: BufRead> Parser<'o, R> {
         let mut message = None;
         let mut kind = None;
         let mut record_time = 0.0;
-        for attr in RawAttrs::new(e.attributes_raw()) {
+        for attr in attributes(e) {
             let Some(attr) = attr else {
                 return Err(self.err_at(start, malformed_attributes(e)));
             };
@@ -954,102 +954,62 @@ struct RawAttr<'a> {
     value: &'a str,
 }
 
-/// A fast scan of a start tag's attributes (`key="value"` or `key='value'`, separated by
-/// whitespace). Yields `None` once for malformed input, then stops.
-struct RawAttrs<'a> {
-    s: &'a str,
-    i: usize,
-    done: bool,
-}
-
-impl<'a> RawAttrs<'a> {
-    fn new(s: &'a str) -> Self {
-        Self {
-            s,
-            i: 0,
-            done: false,
-        }
-    }
-}
-
-impl<'a> Iterator for RawAttrs<'a> {
-    type Item = Option<RawAttr<'a>>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
+/// The attributes of a start tag, read by quick-xml's attribute parser without its
+/// duplicate check (a repeated attribute is read again): the local name and the raw
+/// value of each. Yields `None` once for malformed attributes, then stops.
+fn attributes<'a>(e: &'a BytesStart<'_>) -> impl Iterator<Item = Option<RawAttr<'a>>> + 'a {
+    let mut attrs = e.attributes();
+    attrs.with_checks(false);
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
             return None;
         }
-        let b = self.s.as_bytes();
-        let mut i = self.i;
-        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
-            i += 1;
-        }
-        if i >= b.len() {
-            self.done = true;
-            return None;
-        }
-        let ks = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'=' {
-            i += 1;
-        }
-        let ke = i;
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let quote = if i + 1 < b.len() && b[i] == b'=' {
-            i += 1;
-            while i < b.len() && b[i].is_ascii_whitespace() {
-                i += 1;
+        let attr = match attrs.next()? {
+            Ok(a) => a,
+            Err(_) => {
+                done = true;
+                return Some(None);
             }
-            b.get(i).copied()
-        } else {
-            None
         };
-        let (Some(q @ (b'"' | b'\'')), true) = (quote, ke > ks) else {
-            self.done = true;
-            return Some(None);
+        let key = Some(attr.key.local_name().into_inner());
+        let value = match attr.value {
+            std::borrow::Cow::Borrowed(v) => Some(v),
+            std::borrow::Cow::Owned(_) => None,
         };
-        let vs = i + 1;
-        let Some(len) = memchr::memchr(q, &b[vs.min(b.len())..]) else {
-            self.done = true;
-            return Some(None);
-        };
-        self.i = vs + len + 1;
-        // Every cut is next to an ASCII byte, so on a character boundary.
-        let key = self.s.get(ks..ke).unwrap_or_default();
-        // The local name: after the last `:` (an ASCII byte, so a character boundary).
-        let key = match key.bytes().rposition(|c| c == b':') {
-            Some(p) => key.get(p + 1..).unwrap_or_default(),
-            None => key,
-        };
-        let value = self.s.get(vs..vs + len).unwrap_or_default();
-        Some(Some(RawAttr { key, value }))
-    }
+        match (key, value) {
+            (Some(key), Some(value)) => Some(Some(RawAttr { key, value })),
+            _ => {
+                done = true;
+                Some(None)
+            }
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn scan(s: &str) -> Vec<Option<(String, String)>> {
-        RawAttrs::new(s)
+    fn scan(tag: &str) -> Vec<Option<(String, String)>> {
+        let e = BytesStart::from_content(tag, "t".len());
+        attributes(&e)
             .map(|a| a.map(|a| (a.key.to_owned(), a.value.to_owned())))
             .collect()
     }
 
     #[test]
-    fn raw_attributes_are_scanned_with_local_names() {
+    fn attributes_are_read_with_local_names() {
         let some = |k: &str, v: &str| Some((k.to_owned(), v.to_owned()));
         assert_eq!(
-            scan(" a=\"1\" j:b = 'x\"y'\n\tc=\"\""),
+            scan("t a=\"1\" j:b = 'x\"y'\n\tc=\"\""),
             [some("a", "1"), some("b", "x\"y"), some("c", "")]
         );
-        assert_eq!(scan("   "), []);
-        assert_eq!(scan(" a=\"1\" /"), [some("a", "1")]);
-        assert_eq!(scan(" a"), [None]);
-        assert_eq!(scan(" a=1"), [None]);
-        assert_eq!(scan(" a=\"1"), [None]);
-        assert_eq!(scan(" =\"1\""), [None]);
-        assert_eq!(scan(" a=\"é\" b='ü'"), [some("a", "é"), some("b", "ü")]);
+        assert_eq!(scan("t   "), []);
+        assert_eq!(scan("t a=\"1\" a=\"2\""), [some("a", "1"), some("a", "2")]);
+        assert_eq!(scan("t a"), [None]);
+        assert_eq!(scan("t a=1"), [None]);
+        assert_eq!(scan("t a=\"1"), [None]);
+        assert_eq!(scan("t a=\"é\" b='ü'"), [some("a", "é"), some("b", "ü")]);
     }
 }

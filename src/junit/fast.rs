@@ -1,0 +1,1160 @@
+//! The fast path: a scanner for the common shape of a JUnit report that bypasses the
+//! general XML event loop. `memchr` finds each `<`, start tags are read in place with a
+//! strict attribute grammar, and the content that is not read (`system-out`, stack
+//! traces, CDATA) is skipped by searching for its end; UTF-8 is checked once per block
+//! of input, not per token.
+//!
+//! JUnit text is written by the change under test, so this scanner is a security
+//! boundary: it accepts only what it fully understands and then gives exactly the full
+//! reader's result (the same attribute decoding, time and line rules and the same
+//! [`Grouper`]). On anything else it declines, and the caller runs the full reader from
+//! the start, which also gives every error its position. It declines on:
+//!
+//! - a byte order mark, a declaration with an encoding other than UTF-8, a DOCTYPE,
+//!   comments, processing instructions, `<!` of any kind but CDATA inside skipped content;
+//! - bytes that are not UTF-8, an input that ends early, a second root element, text
+//!   that is not whitespace outside skipped content;
+//! - a namespace prefix, an element it does not know where the full reader looks at
+//!   elements, a `<failure>`/`<error>` directly inside a suite, an end tag that is not
+//!   exactly `</name>` of the open element, a tag larger than its window;
+//! - attributes that are not `name="value"` pairs separated by whitespace, a repeated
+//!   attribute, `<` or `>` in a value, a reference other than the five predefined
+//!   entities and character references;
+//! - whatever the full reader would warn about (a test case without a `name`, an
+//!   unreadable `time`, suite counts that do not match the elements), so that the
+//!   warnings come from the full reader;
+//! - a failure message that would come from the element's text (no `message` attribute)
+//!   when test cases are built.
+
+use std::io::{self, Read};
+
+use memchr::memmem;
+
+use super::ParseOptions;
+use super::case::{TestCase, Totals};
+use super::dialect::{self, decode_attr};
+use super::group::{self, Attempts, Grouper, Outcome, Record};
+use super::source::push_bounded;
+
+/// The fast path does not read this input: run the full reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Declined;
+
+type Res<T> = Result<T, Declined>;
+
+/// Size of the window over the input; also the largest tag read.
+const WINDOW: usize = 256 * 1024;
+/// Deepest nesting of suites (below the full reader's limit).
+const MAX_DEPTH: usize = 200;
+/// Deepest nesting of elements inside skipped content.
+const MAX_SKIP_DEPTH: usize = 64;
+/// Most attributes in one tag.
+const MAX_ATTRS: usize = 64;
+/// pytest's marker for an xfail test that passed under `strict`: a failure.
+const XPASS_STRICT: &str = "xfail-marked test passes unexpectedly";
+
+/// Totals only, as [`super::count`] gives them (with no warnings).
+pub(crate) fn count<R: Read>(reader: R, opts: &ParseOptions) -> Res<Totals> {
+    let mut s = Scanner::new(reader, opts, true);
+    s.run()?;
+    Ok(s.totals)
+}
+
+/// Every logical test and the totals, as [`super::parse`] gives them (with no
+/// warnings). Nothing is handed out before the whole input is accepted.
+pub(crate) fn parse<R: Read>(reader: R, opts: &ParseOptions) -> Res<(Vec<TestCase>, Totals)> {
+    let mut s = Scanner::new(reader, opts, false);
+    s.run()?;
+    Ok((s.cases, s.totals))
+}
+
+/// A window over the input, UTF-8 checked as it is read.
+struct Window<R> {
+    inner: R,
+    buf: Box<[u8]>,
+    pos: usize,
+    end: usize,
+    /// `buf[..checked]` is known to be UTF-8 (up to a character cut by `end`).
+    checked: usize,
+    eof: bool,
+}
+
+impl<R: Read> Window<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            buf: vec![0u8; WINDOW].into_boxed_slice(),
+            pos: 0,
+            end: 0,
+            checked: 0,
+            eof: false,
+        }
+    }
+
+    fn avail(&self) -> &[u8] {
+        &self.buf[self.pos..self.end]
+    }
+
+    fn advance(&mut self, n: usize) {
+        debug_assert!(self.pos + n <= self.end);
+        self.pos += n;
+    }
+
+    /// Reads more input after the unconsumed bytes; false when there is none (end of
+    /// input, or the window is full of unconsumed bytes).
+    fn more(&mut self) -> Res<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.checked -= self.pos;
+            self.pos = 0;
+        }
+        let before = self.end;
+        while self.end < self.buf.len() {
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(k) => {
+                    self.end += k;
+                    if self.end - before >= WINDOW / 4 {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(Declined),
+            }
+        }
+        match std::str::from_utf8(&self.buf[self.checked..self.end]) {
+            Ok(_) => self.checked = self.end,
+            Err(e) if e.error_len().is_none() && !self.eof => self.checked += e.valid_up_to(),
+            Err(_) => return Err(Declined),
+        }
+        Ok(self.end > before)
+    }
+
+    /// Makes at least `n` bytes available; false if the input ends first.
+    fn ensure(&mut self, n: usize) -> Res<bool> {
+        while self.end - self.pos < n {
+            if !self.more()? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The elements the scanner tells apart.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Elem {
+    Testsuites,
+    Testsuite,
+    Testcase,
+    Failure,
+    Error,
+    Skipped,
+    FlakyFailure,
+    FlakyError,
+    RerunFailure,
+    RerunError,
+    /// `system-out`, `system-err`, `properties`: content skipped.
+    Skip(&'static [u8]),
+    Other,
+}
+
+impl Elem {
+    fn of(name: &[u8]) -> Self {
+        match name {
+            b"testsuites" => Elem::Testsuites,
+            b"testsuite" => Elem::Testsuite,
+            b"testcase" => Elem::Testcase,
+            b"failure" => Elem::Failure,
+            b"error" => Elem::Error,
+            b"skipped" => Elem::Skipped,
+            b"flakyFailure" => Elem::FlakyFailure,
+            b"flakyError" => Elem::FlakyError,
+            b"rerunFailure" => Elem::RerunFailure,
+            b"rerunError" => Elem::RerunError,
+            b"system-out" => Elem::Skip(b"system-out"),
+            b"system-err" => Elem::Skip(b"system-err"),
+            b"properties" => Elem::Skip(b"properties"),
+            _ => Elem::Other,
+        }
+    }
+
+    /// The name of a result child.
+    fn name(self) -> &'static [u8] {
+        match self {
+            Elem::Failure => b"failure",
+            Elem::Error => b"error",
+            Elem::Skipped => b"skipped",
+            Elem::FlakyFailure => b"flakyFailure",
+            Elem::FlakyError => b"flakyError",
+            Elem::RerunFailure => b"rerunFailure",
+            Elem::RerunError => b"rerunError",
+            Elem::Testsuites => b"testsuites",
+            Elem::Testsuite => b"testsuite",
+            Elem::Testcase => b"testcase",
+            Elem::Skip(name) => name,
+            Elem::Other => b"",
+        }
+    }
+
+    fn is_record(self) -> bool {
+        matches!(
+            self,
+            Elem::FlakyFailure | Elem::FlakyError | Elem::RerunFailure | Elem::RerunError
+        )
+    }
+
+    fn carries_message(self) -> bool {
+        matches!(
+            self,
+            Elem::Failure
+                | Elem::Error
+                | Elem::FlakyFailure
+                | Elem::FlakyError
+                | Elem::RerunFailure
+                | Elem::RerunError
+        )
+    }
+}
+
+/// One attribute of the tag just read: offsets into the tag.
+#[derive(Clone, Copy)]
+struct Attr {
+    key: (usize, usize),
+    value: (usize, usize),
+    /// No `&` or `\r`: the value is used as written.
+    plain: bool,
+}
+
+/// Bytes that end or change the reading of an attribute value.
+const VALUE_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'\'' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'&' as usize] = true;
+    t[b'\r' as usize] = true;
+    t
+};
+
+/// Appends an attribute value, decoding it unless it is plain.
+fn push_value(out: &mut String, value: &str, plain: bool) {
+    if plain {
+        out.push_str(value);
+    } else {
+        out.push_str(&decode_attr(value));
+    }
+}
+
+/// A start tag read in place.
+struct Tag {
+    name_end: usize,
+    len: usize,
+    empty: bool,
+}
+
+enum TagRead {
+    Tag(Tag),
+    /// The tag runs past the bytes given.
+    Incomplete,
+    /// Not in the accepted grammar.
+    Bad,
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+fn is_name_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_'
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+}
+
+/// Reads a start tag at the start of `s` (which starts with `<`): a name, then
+/// `key="value"` or `key='value'` pairs each after whitespace, then `>` or `/>`.
+fn read_tag(s: &[u8], attrs: &mut Vec<Attr>) -> TagRead {
+    attrs.clear();
+    let mut i = 1;
+    match s.get(i) {
+        None => return TagRead::Incomplete,
+        Some(&b) if is_name_start(b) => i += 1,
+        Some(_) => return TagRead::Bad,
+    }
+    while i < s.len() && is_name_byte(s[i]) {
+        i += 1;
+    }
+    let name_end = i;
+    loop {
+        let Some(&b) = s.get(i) else {
+            return TagRead::Incomplete;
+        };
+        match b {
+            b'>' => {
+                return TagRead::Tag(Tag {
+                    name_end,
+                    len: i + 1,
+                    empty: false,
+                });
+            }
+            b'/' => {
+                return match s.get(i + 1) {
+                    None => TagRead::Incomplete,
+                    Some(b'>') => TagRead::Tag(Tag {
+                        name_end,
+                        len: i + 2,
+                        empty: true,
+                    }),
+                    Some(_) => TagRead::Bad,
+                };
+            }
+            _ if is_ws(b) => {}
+            _ => return TagRead::Bad,
+        }
+        while i < s.len() && is_ws(s[i]) {
+            i += 1;
+        }
+        let Some(&b) = s.get(i) else {
+            return TagRead::Incomplete;
+        };
+        if b == b'>' || b == b'/' {
+            continue;
+        }
+        if !is_name_start(b) {
+            return TagRead::Bad;
+        }
+        let ks = i;
+        while i < s.len() && is_name_byte(s[i]) {
+            i += 1;
+        }
+        let ke = i;
+        while i < s.len() && is_ws(s[i]) {
+            i += 1;
+        }
+        match s.get(i) {
+            None => return TagRead::Incomplete,
+            Some(b'=') => i += 1,
+            Some(_) => return TagRead::Bad,
+        }
+        while i < s.len() && is_ws(s[i]) {
+            i += 1;
+        }
+        let q = match s.get(i) {
+            None => return TagRead::Incomplete,
+            Some(&q @ (b'"' | b'\'')) => q,
+            Some(_) => return TagRead::Bad,
+        };
+        let vs = i + 1;
+        // One pass over the value: its end, no `<` or `>`, and whether it needs decoding.
+        let mut j = vs;
+        let mut plain = true;
+        loop {
+            let Some(&c) = s.get(j) else {
+                return TagRead::Incomplete;
+            };
+            if VALUE_SPECIAL[usize::from(c)] {
+                match c {
+                    b'<' | b'>' => return TagRead::Bad,
+                    b'&' | b'\r' => plain = false,
+                    _ if c == q => break,
+                    _ => {}
+                }
+            }
+            j += 1;
+        }
+        let ve = j;
+        if !plain && !references_ok(&s[vs..ve]) {
+            return TagRead::Bad;
+        }
+        if attrs.len() >= MAX_ATTRS {
+            return TagRead::Bad;
+        }
+        attrs.push(Attr {
+            key: (ks, ke),
+            value: (vs, ve),
+            plain,
+        });
+        i = ve + 1;
+    }
+}
+
+/// Whether every `&` in an attribute value starts a reference the decoder knows.
+fn references_ok(v: &[u8]) -> bool {
+    let mut rest = v;
+    while let Some(i) = memchr::memchr(b'&', rest) {
+        let tail = &rest[i..];
+        let cut = tail.len().min(12);
+        let Ok(s) = std::str::from_utf8(&tail[..cut])
+            .or_else(|e| std::str::from_utf8(&tail[..e.valid_up_to()]))
+        else {
+            return false;
+        };
+        match dialect::decode_reference(s) {
+            Some((_, used)) => rest = &tail[used..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Counts a suite declares in its attributes.
+#[derive(Default, Clone, Copy)]
+struct Declared {
+    tests: Option<u64>,
+    failures: Option<u64>,
+    errors: Option<u64>,
+    skipped: Option<u64>,
+    disabled: Option<u64>,
+}
+
+/// `<testcase>` elements seen in a suite and the suites inside it.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    tests: u64,
+    failures: u64,
+    errors: u64,
+    skipped: u64,
+}
+
+struct Container {
+    root_list: bool,
+    pytest: bool,
+    declared: Declared,
+    seen: Seen,
+    grouper: Grouper,
+}
+
+enum Frame {
+    Container(Box<Container>),
+    Case,
+}
+
+/// The `<testcase>` being read.
+struct CaseBuild {
+    file: Option<String>,
+    classname: String,
+    name: String,
+    line: Option<u32>,
+    duration: f64,
+    records: u32,
+    record_errors: u32,
+    failures: u32,
+    errors: u32,
+    skipped: bool,
+    xpass_strict: bool,
+    message: Option<String>,
+    key: Option<u128>,
+}
+
+struct Scanner<'o, R> {
+    win: Window<R>,
+    opts: &'o ParseOptions,
+    count_only: bool,
+    frames: Vec<Frame>,
+    case: Option<CaseBuild>,
+    roots: u32,
+    totals: Totals,
+    cases: Vec<TestCase>,
+    attrs: Vec<Attr>,
+    spare: Vec<Grouper>,
+    /// Names of the elements open inside skipped content, back to back.
+    skip_names: Vec<u8>,
+    skip_lens: Vec<usize>,
+    k_file: String,
+    k_class: String,
+    k_name: String,
+    k_derived: String,
+    cdata_end: memmem::Finder<'static>,
+}
+
+impl<'o, R: Read> Scanner<'o, R> {
+    fn new(reader: R, opts: &'o ParseOptions, count_only: bool) -> Self {
+        Self {
+            win: Window::new(reader),
+            opts,
+            count_only,
+            frames: Vec::new(),
+            case: None,
+            roots: 0,
+            totals: Totals::default(),
+            cases: Vec::new(),
+            attrs: Vec::with_capacity(16),
+            spare: Vec::new(),
+            skip_names: Vec::new(),
+            skip_lens: Vec::new(),
+            k_file: String::new(),
+            k_class: String::new(),
+            k_name: String::new(),
+            k_derived: String::new(),
+            cdata_end: memmem::Finder::new(b"]]>"),
+        }
+    }
+
+    fn run(&mut self) -> Res<()> {
+        self.prolog()?;
+        loop {
+            // Between tags outside skipped content: whitespace only.
+            let Some(b) = self.skip_ws()? else {
+                return if self.frames.is_empty() && self.roots == 1 {
+                    Ok(())
+                } else {
+                    Err(Declined)
+                };
+            };
+            if b != b'<' || !self.win.ensure(2)? {
+                return Err(Declined);
+            }
+            match self.win.avail()[1] {
+                b'/' => self.end_tag()?,
+                b'!' | b'?' => return Err(Declined),
+                _ => self.start_tag()?,
+            }
+        }
+    }
+
+    /// An optional `<?xml …?>` at the very start (UTF-8 or no encoding named).
+    fn prolog(&mut self) -> Res<()> {
+        self.win.ensure(6)?;
+        let a = self.win.avail();
+        if a.is_empty() || a.starts_with(b"\xEF\xBB\xBF") {
+            return Err(Declined);
+        }
+        if !a.starts_with(b"<?xml") {
+            return Ok(());
+        }
+        if !is_ws(a.get(5).copied().unwrap_or(0)) {
+            return Err(Declined);
+        }
+        let end = loop {
+            let a = self.win.avail();
+            if let Some(i) = memmem::find(a, b"?>") {
+                break i;
+            }
+            if a.len() >= 1024 || !self.win.more()? {
+                return Err(Declined);
+            }
+        };
+        let decl = &self.win.avail()[5..end];
+        if decl.contains(&b'<') || decl.contains(&b'>') {
+            return Err(Declined);
+        }
+        if let Some(i) = memmem::find(decl, b"encoding") {
+            let rest = &decl[i + 8..];
+            let rest = trim_ws(rest);
+            let rest = rest.strip_prefix(b"=").map(trim_ws).ok_or(Declined)?;
+            let (q, rest) = rest.split_first().ok_or(Declined)?;
+            if !matches!(q, b'"' | b'\'') {
+                return Err(Declined);
+            }
+            let close = memchr::memchr(*q, rest).ok_or(Declined)?;
+            let enc = &rest[..close];
+            if !(enc.eq_ignore_ascii_case(b"utf-8") || enc.eq_ignore_ascii_case(b"utf8")) {
+                return Err(Declined);
+            }
+        }
+        self.win.advance(end + 2);
+        Ok(())
+    }
+
+    /// Consumes whitespace; the next byte, or `None` at the end of the input.
+    fn skip_ws(&mut self) -> Res<Option<u8>> {
+        loop {
+            let a = self.win.avail();
+            if let Some(i) = a.iter().position(|&b| !is_ws(b)) {
+                self.win.advance(i);
+                return Ok(Some(self.win.avail()[0]));
+            }
+            let n = a.len();
+            self.win.advance(n);
+            if !self.win.more()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Reads the start tag at the window's position into `self.attrs`.
+    fn tag(&mut self) -> Res<Tag> {
+        loop {
+            match read_tag(self.win.avail(), &mut self.attrs) {
+                TagRead::Tag(t) => return Ok(t),
+                TagRead::Bad => return Err(Declined),
+                TagRead::Incomplete => {
+                    if !self.win.more()? {
+                        return Err(Declined);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The attribute `i` of the tag at the window's position: key and raw value.
+    fn attr(&self, i: usize) -> Res<(&[u8], &str)> {
+        let a = self.attrs[i];
+        let t = self.win.avail();
+        let value = std::str::from_utf8(&t[a.value.0..a.value.1]).map_err(|_| Declined)?;
+        Ok((&t[a.key.0..a.key.1], value))
+    }
+
+    fn start_tag(&mut self) -> Res<()> {
+        let tag = self.tag()?;
+        let elem = Elem::of(&self.win.avail()[1..tag.name_end]);
+        let top = match self.frames.last() {
+            None => None,
+            Some(Frame::Container(_)) => Some(true),
+            Some(Frame::Case) => Some(false),
+        };
+        match (top, elem) {
+            (None, Elem::Testsuites | Elem::Testsuite) if self.roots == 0 => {
+                self.roots = 1;
+                self.open_container(&tag, elem == Elem::Testsuites)
+            }
+            (Some(true), Elem::Testsuites | Elem::Testsuite) => {
+                if self.frames.len() >= MAX_DEPTH {
+                    return Err(Declined);
+                }
+                self.open_container(&tag, elem == Elem::Testsuites)
+            }
+            (Some(true), Elem::Testcase) => self.open_case(&tag),
+            (Some(_), Elem::Skip(name)) => {
+                self.win.advance(tag.len);
+                if !tag.empty {
+                    self.skip_content(name)?;
+                }
+                Ok(())
+            }
+            (
+                Some(false),
+                Elem::Failure
+                | Elem::Error
+                | Elem::Skipped
+                | Elem::FlakyFailure
+                | Elem::FlakyError
+                | Elem::RerunFailure
+                | Elem::RerunError,
+            ) => self.case_child(&tag, elem),
+            _ => Err(Declined),
+        }
+    }
+
+    fn end_tag(&mut self) -> Res<()> {
+        let name: &[u8] = match self.frames.last() {
+            Some(Frame::Container(c)) if c.root_list => b"testsuites",
+            Some(Frame::Container(_)) => b"testsuite",
+            Some(Frame::Case) => b"testcase",
+            None => return Err(Declined),
+        };
+        self.expect_end(name)?;
+        match self.frames.pop() {
+            Some(Frame::Case) => self.close_case(),
+            Some(Frame::Container(c)) => self.close_container(c),
+            None => Err(Declined),
+        }
+    }
+
+    /// Consumes exactly `</name>` at the window's position.
+    fn expect_end(&mut self, name: &[u8]) -> Res<()> {
+        if !self.win.ensure(name.len() + 3)? {
+            return Err(Declined);
+        }
+        let a = self.win.avail();
+        if a.starts_with(b"</") && a[2..].starts_with(name) && a[2 + name.len()] == b'>' {
+            self.win.advance(name.len() + 3);
+            Ok(())
+        } else {
+            Err(Declined)
+        }
+    }
+
+    fn open_container(&mut self, tag: &Tag, root_list: bool) -> Res<()> {
+        let mut declared = Declared::default();
+        let mut name = None;
+        let mut seen_keys = 0u8;
+        for i in 0..self.attrs.len() {
+            let (key, value) = self.attr(i)?;
+            let (bit, slot) = match key {
+                b"name" => {
+                    name = Some(decode_attr(value).into_owned());
+                    (1, None)
+                }
+                b"tests" => (2, Some(&mut declared.tests)),
+                b"failures" => (4, Some(&mut declared.failures)),
+                b"errors" => (8, Some(&mut declared.errors)),
+                b"skipped" => (16, Some(&mut declared.skipped)),
+                b"disabled" => (32, Some(&mut declared.disabled)),
+                _ => continue,
+            };
+            if seen_keys & bit != 0 {
+                return Err(Declined);
+            }
+            seen_keys |= bit;
+            if let Some(slot) = slot {
+                *slot = value.trim().parse().ok();
+            }
+        }
+        let parent_pytest = self.frames.iter().any(|f| match f {
+            Frame::Container(c) => c.pytest,
+            Frame::Case => false,
+        });
+        let pytest = parent_pytest
+            || matches!(
+                (root_list, name.as_deref()),
+                (true, Some("pytest tests")) | (false, Some("pytest"))
+            );
+        self.win.advance(tag.len);
+        let c = Box::new(Container {
+            root_list,
+            pytest,
+            declared,
+            seen: Seen::default(),
+            grouper: self.spare.pop().unwrap_or_default(),
+        });
+        if tag.empty {
+            self.close_container(c)
+        } else {
+            self.frames.push(Frame::Container(c));
+            Ok(())
+        }
+    }
+
+    fn close_container(&mut self, mut c: Box<Container>) -> Res<()> {
+        let d = c.declared;
+        let s = c.seen;
+        let skipped = match (d.skipped, d.disabled) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        let checks = [
+            (d.tests, s.tests),
+            (d.failures, s.failures),
+            (d.errors, s.errors),
+            (skipped, s.skipped),
+        ];
+        if checks.iter().any(|(d, s)| d.is_some_and(|d| d != *s)) {
+            // The full reader warns.
+            return Err(Declined);
+        }
+        let cases = &mut self.cases;
+        c.grouper.drain(&mut self.totals, |tc| cases.push(tc));
+        if let Some(Frame::Container(parent)) = self.frames.last_mut() {
+            parent.seen.tests += s.tests;
+            parent.seen.failures += s.failures;
+            parent.seen.errors += s.errors;
+            parent.seen.skipped += s.skipped;
+        }
+        if self.spare.len() < 8 {
+            self.spare.push(std::mem::take(&mut c.grouper));
+        }
+        Ok(())
+    }
+
+    fn open_case(&mut self, tag: &Tag) -> Res<()> {
+        let (mut has_file, mut has_name) = (false, false);
+        self.k_file.clear();
+        self.k_class.clear();
+        self.k_name.clear();
+        let mut line_raw = None;
+        let mut duration = 0.0;
+        let mut status_skip = false;
+        let mut has_timestamp = false;
+        let mut seen_keys = 0u8;
+        for i in 0..self.attrs.len() {
+            let a = self.attrs[i];
+            let t = self.win.avail();
+            let key = &t[a.key.0..a.key.1];
+            let bit = match key {
+                b"name" => 1,
+                b"classname" => 2,
+                b"file" => 4,
+                b"line" => 8,
+                b"time" => 16,
+                b"timestamp" => 32,
+                b"status" => 64,
+                _ => continue,
+            };
+            if seen_keys & bit != 0 {
+                return Err(Declined);
+            }
+            seen_keys |= bit;
+            let value = std::str::from_utf8(&t[a.value.0..a.value.1]).map_err(|_| Declined)?;
+            match bit {
+                1 => {
+                    has_name = true;
+                    push_value(&mut self.k_name, value, a.plain);
+                }
+                2 => push_value(&mut self.k_class, value, a.plain),
+                4 => {
+                    has_file = true;
+                    push_value(&mut self.k_file, value, a.plain);
+                }
+                8 => line_raw = value.trim().parse::<u32>().ok(),
+                16 => duration = dialect::parse_time(value).map_err(|_| Declined)?,
+                32 => has_timestamp = true,
+                _ => {
+                    let v = value.trim();
+                    status_skip = ["disabled", "ignored", "notrun", "skipped"]
+                        .iter()
+                        .any(|s| v.eq_ignore_ascii_case(s));
+                }
+            }
+        }
+        if !has_name {
+            // The full reader warns.
+            return Err(Declined);
+        }
+        let pytest = matches!(self.frames.last(), Some(Frame::Container(c)) if c.pytest);
+        let given_file = (has_file && !self.k_file.is_empty()).then_some(self.k_file.as_str());
+        let line = line_raw.map(|l| {
+            if dialect::line_is_zero_based(given_file, has_timestamp) {
+                l.saturating_add(1)
+            } else {
+                l
+            }
+        });
+        let derived = given_file.is_none()
+            && pytest
+            && dialect::pytest_file_into(&self.k_class, &mut self.k_derived);
+        let file: Option<&str> = match given_file {
+            Some(f) => Some(f),
+            None if derived => Some(self.k_derived.as_str()),
+            None => None,
+        };
+        let (file, classname, name, key) = if self.count_only {
+            let key = group::key_hash128(file, &self.k_class, &self.k_name);
+            (None, String::new(), String::new(), Some(key))
+        } else {
+            (
+                file.map(str::to_owned),
+                self.k_class.clone(),
+                self.k_name.clone(),
+                None,
+            )
+        };
+        self.case = Some(CaseBuild {
+            file,
+            classname,
+            name,
+            line,
+            duration,
+            records: 0,
+            record_errors: 0,
+            failures: 0,
+            errors: 0,
+            skipped: status_skip,
+            xpass_strict: false,
+            message: None,
+            key,
+        });
+        self.win.advance(tag.len);
+        if tag.empty {
+            self.close_case()
+        } else {
+            self.frames.push(Frame::Case);
+            Ok(())
+        }
+    }
+
+    fn case_child(&mut self, tag: &Tag, child: Elem) -> Res<()> {
+        let mut message: Option<String> = None;
+        let mut kind: Option<String> = None;
+        let mut record_time = 0.0;
+        let mut seen_keys = 0u8;
+        for i in 0..self.attrs.len() {
+            let (key, value) = self.attr(i)?;
+            let bit = match key {
+                b"message" => 1,
+                b"type" => 2,
+                b"time" => 4,
+                _ => continue,
+            };
+            if seen_keys & bit != 0 {
+                return Err(Declined);
+            }
+            seen_keys |= bit;
+            match bit {
+                1 => message = Some(decode_attr(value).into_owned()),
+                2 => kind = Some(decode_attr(value).into_owned()),
+                _ if child.is_record() => {
+                    record_time = dialect::parse_time(value).map_err(|_| Declined)?
+                }
+                _ => {}
+            }
+        }
+        let wants_text = !self.count_only
+            && child.carries_message()
+            && self.case.as_ref().is_some_and(|c| c.message.is_none())
+            && message.as_deref().is_none_or(|m| m.trim().is_empty());
+        self.win.advance(tag.len);
+        if !tag.empty && self.skip_content(child.name())? && wants_text {
+            // The message would come from the text: the full reader keeps it.
+            return Err(Declined);
+        }
+        let Some(case) = self.case.as_mut() else {
+            return Err(Declined);
+        };
+        case.duration += record_time;
+        match child {
+            Elem::Failure => case.failures = case.failures.saturating_add(1),
+            Elem::Error => case.errors = case.errors.saturating_add(1),
+            Elem::Skipped => {
+                if message.as_deref() == Some(XPASS_STRICT) {
+                    case.xpass_strict = true;
+                    if case.message.is_none() {
+                        case.message = Some(XPASS_STRICT.to_owned());
+                    }
+                } else {
+                    case.skipped = true;
+                }
+            }
+            Elem::FlakyFailure | Elem::RerunFailure => {
+                case.records = case.records.saturating_add(1)
+            }
+            Elem::FlakyError | Elem::RerunError => {
+                case.records = case.records.saturating_add(1);
+                case.record_errors = case.record_errors.saturating_add(1);
+            }
+            _ => return Err(Declined),
+        }
+        if child.carries_message() && case.message.is_none() && !self.count_only {
+            let chosen = message
+                .filter(|m| !m.trim().is_empty())
+                .map(|m| m.trim().to_owned())
+                .or_else(|| kind.filter(|k| !k.trim().is_empty()));
+            if let Some(m) = chosen {
+                let mut bounded = String::new();
+                push_bounded(&mut bounded, &m, self.opts.max_message_bytes);
+                case.message = Some(bounded);
+            }
+        }
+        Ok(())
+    }
+
+    fn close_case(&mut self) -> Res<()> {
+        let c = self.case.take().ok_or(Declined)?;
+        let primary = if c.errors > 0 {
+            Outcome::Error
+        } else if c.failures > 0 || c.xpass_strict {
+            Outcome::Failed
+        } else if c.skipped {
+            Outcome::Skipped
+        } else {
+            Outcome::Passed
+        };
+        let attempts = Attempts::of_element(
+            c.records,
+            c.record_errors,
+            c.failures.saturating_add(u32::from(c.xpass_strict)),
+            c.errors,
+            primary,
+        );
+        let record = Record {
+            file: c.file,
+            classname: c.classname,
+            name: c.name,
+            line: c.line,
+            duration: c.duration,
+            message: c.message,
+            attempts,
+            anonymous: false,
+            key: c.key,
+        };
+        let Some(Frame::Container(cont)) = self.frames.last_mut() else {
+            return Err(Declined);
+        };
+        cont.seen.tests += 1;
+        match primary {
+            Outcome::Failed => cont.seen.failures += 1,
+            Outcome::Error => cont.seen.errors += 1,
+            Outcome::Skipped => cont.seen.skipped += 1,
+            Outcome::Passed => {}
+        }
+        cont.grouper.add(record);
+        Ok(())
+    }
+
+    /// Consumes the content of the element `name` whose start tag was just read,
+    /// through its end tag. True when it had anything but whitespace (text, CDATA or
+    /// elements).
+    fn skip_content(&mut self, name: &[u8]) -> Res<bool> {
+        self.skip_names.clear();
+        self.skip_lens.clear();
+        let mut content = false;
+        loop {
+            let a = self.win.avail();
+            let stop = memchr::memchr(b'<', a);
+            let run = &a[..stop.unwrap_or(a.len())];
+            if !content && !run.iter().all(|&b| is_ws(b)) {
+                content = true;
+            }
+            let Some(stop) = stop else {
+                let n = a.len();
+                self.win.advance(n);
+                if !self.win.more()? {
+                    return Err(Declined);
+                }
+                continue;
+            };
+            self.win.advance(stop);
+            if !self.win.ensure(9)? {
+                // Too short for CDATA; an end tag may still fit.
+                if !self.win.ensure(2)? {
+                    return Err(Declined);
+                }
+            }
+            let a = self.win.avail();
+            if a.starts_with(b"<![CDATA[") {
+                content = true;
+                self.win.advance(9);
+                self.skip_cdata()?;
+            } else if a.starts_with(b"</") {
+                match self.skip_lens.pop() {
+                    None => {
+                        self.expect_end(name)?;
+                        return Ok(content);
+                    }
+                    Some(len) => {
+                        let at = self.skip_names.len() - len;
+                        let inner = self.skip_names.split_off(at);
+                        self.expect_end(&inner)?;
+                    }
+                }
+            } else if a.len() >= 2 && (a[1] == b'!' || a[1] == b'?') {
+                return Err(Declined);
+            } else {
+                content = true;
+                let tag = self.tag()?;
+                let inner = &self.win.avail()[1..tag.name_end];
+                if inner.contains(&b':') {
+                    return Err(Declined);
+                }
+                if !tag.empty {
+                    if self.skip_lens.len() >= MAX_SKIP_DEPTH {
+                        return Err(Declined);
+                    }
+                    self.skip_names.extend_from_slice(inner);
+                    self.skip_lens.push(tag.name_end - 1);
+                }
+                self.win.advance(tag.len);
+            }
+        }
+    }
+
+    /// Consumes CDATA content through its `]]>`.
+    fn skip_cdata(&mut self) -> Res<()> {
+        loop {
+            let a = self.win.avail();
+            if let Some(i) = self.cdata_end.find(a) {
+                self.win.advance(i + 3);
+                return Ok(());
+            }
+            // Keep a tail that could start `]]>`.
+            let n = a.len().saturating_sub(2);
+            self.win.advance(n);
+            if !self.win.more()? {
+                return Err(Declined);
+            }
+        }
+    }
+}
+
+fn trim_ws(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&b| !is_ws(b)).unwrap_or(s.len());
+    let s = &s[start..];
+    let end = s.iter().rposition(|&b| !is_ws(b)).map_or(0, |i| i + 1);
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counted(s: &str) -> Res<Totals> {
+        count(s.as_bytes(), &ParseOptions::default())
+    }
+
+    #[test]
+    fn a_plain_report_is_read() {
+        let t = counted(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites><testsuite name="s" tests="3" failures="1" skipped="1">
+  <properties><property name="a" value="b"/></properties>
+  <testcase classname="c" name="a &amp; b" time="0.5"><system-out><![CDATA[x</testsuite>]]></system-out></testcase>
+  <testcase classname="c" name="f"><failure message="m">trace</failure></testcase>
+  <testcase classname="c" name="s"><skipped/></testcase>
+</testsuite></testsuites>
+"#,
+        )
+        .unwrap();
+        assert_eq!((t.tests, t.passed, t.failed, t.skipped), (3, 1, 1, 1));
+    }
+
+    #[test]
+    fn unusual_input_is_declined() {
+        for doc in [
+            "",
+            "\u{FEFF}<testsuite/>",
+            "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><testsuite/>",
+            "<!DOCTYPE x><testsuite/>",
+            "<testsuite><!-- <testcase name=\"x\"/> --></testsuite>",
+            "<testsuite><?pi <testcase name=\"x\"/> ?></testsuite>",
+            "<testsuite><testcase name=\"a>b\"/></testsuite>",
+            "<testsuite><testcase name=\"a&bogus;\"/></testsuite>",
+            "<testsuite><testcase name=\"a\" name=\"b\"/></testsuite>",
+            "<testsuite><testcase/></testsuite>",
+            "<testsuite><testcase name=\"a\" time=\"x\"/></testsuite>",
+            "<testsuite tests=\"2\"><testcase name=\"a\"/></testsuite>",
+            "<j:testsuite><testcase name=\"a\"/></j:testsuite>",
+            "<testsuite><testcase j:name=\"a\"/></testsuite>",
+            "<testsuite><weird/></testsuite>",
+            "<testsuite><error/></testsuite>",
+            "<testsuite></testsuites>",
+            "<testsuite ></testsuite >",
+            "<testsuite>text</testsuite>",
+            "<testsuite/><testsuite/>",
+            "<testsuite><testcase name=\"a\">",
+            "<testsuite><testcase name=\"a\"><system-out><![CDATA[x]]</system-out></testcase></testsuite>",
+        ] {
+            assert_eq!(counted(doc), Err(Declined), "{doc:?}");
+        }
+        let bad_utf8 =
+            b"<testsuite><testcase name=\"a\"><system-out>\xFF</system-out></testcase></testsuite>";
+        assert_eq!(
+            count(&bad_utf8[..], &ParseOptions::default()),
+            Err(Declined)
+        );
+    }
+
+    #[test]
+    fn text_messages_are_left_to_the_full_reader_when_cases_are_built() {
+        let doc = "<testsuite><testcase name=\"a\"><failure>trace</failure></testcase></testsuite>";
+        assert!(parse(doc.as_bytes(), &ParseOptions::default()).is_err());
+        assert!(counted(doc).is_ok());
+        let doc = "<testsuite><testcase name=\"a\"><failure type=\"T\"> </failure></testcase></testsuite>";
+        let (cases, _) = parse(doc.as_bytes(), &ParseOptions::default()).unwrap();
+        assert_eq!(cases[0].message.as_deref(), Some("T"));
+    }
+
+    #[test]
+    fn tags_across_window_ends_are_read() {
+        let mut doc = String::from("<testsuites><testsuite>");
+        let mut n = 0u64;
+        while doc.len() < 3 * WINDOW {
+            doc.push_str(&format!(
+                "<testcase classname=\"c\" name=\"t{n}\"><system-out><![CDATA[{}]]></system-out></testcase>\n",
+                "é".repeat(n as usize % 300)
+            ));
+            n += 1;
+        }
+        doc.push_str("</testsuite></testsuites>");
+        assert_eq!(counted(&doc).unwrap().tests, n);
+    }
+}
