@@ -42,10 +42,14 @@ done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# One release build for every script (each would otherwise build it again).
+# One release build for every script (each would otherwise build it again). The binary
+# alone first, exactly as the scripts build it: built together with an example, cargo
+# unifies the dev-dependencies' features into the dependencies, and the scripts' own
+# `cargo build --release --bin proofgate` would then rebuild them.
 echo "== building (release)" >&2
 t0=$(date +%s.%N)
-cargo build --release --locked --quiet --bin proofgate --example sha_limit
+cargo build --release --locked --quiet --bin proofgate
+cargo build --release --locked --quiet --example sha_limit
 export PROOFGATE_BIN=$PWD/target/release/proofgate
 printf '== release build: %.1f s\n' "$(echo "$(date +%s.%N) - $t0" | bc -l)" >&2
 

@@ -31,7 +31,10 @@ if [ -n "${PROOFGATE_BIN:-}" ]; then
   limit=$(dirname "$bin")/examples/sha_limit
 else
   echo "== building (release)" >&2
-  cargo build --quiet --release --bin proofgate --example sha_limit
+  # Separately: together, the example's dev-dependency features would change the binary's
+  # dependencies and every other bench script's build would start over.
+  cargo build --quiet --release --locked --bin proofgate
+  cargo build --quiet --release --locked --example sha_limit
   bin=target/release/proofgate
   limit=target/release/examples/sha_limit
 fi
