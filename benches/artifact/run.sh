@@ -4,7 +4,7 @@
 # (tests/peers/artifact-js/server.mjs; act rejects the official client's uploads),
 # downloads from act's artifact server. Then one large upload's peak RSS.
 #
-#   bash benches/artifact/run.sh --quick  # seconds: 300 files, uploads only, 3 pairs
+#   bash benches/artifact/run.sh --quick  # seconds: 200 files, one upload each (no act)
 #   bash benches/artifact/run.sh          # short: 2,000 files, a 64 MiB upload
 #   bash benches/artifact/run.sh --full   # full: 10,000 files (~20 MB), a 1 GiB upload
 #
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.."
 root=$(pwd)
 files=2000 big_mb=64 reps=1 downloads=1
 case "${1:-}" in
-  --quick) files=300 big_mb=0 reps=3 downloads=0 ;;
+  --quick) files=200 big_mb=0 reps=1 downloads=0 ;;
   --full) files=10000 big_mb=1024 reps=3 ;;
   "") ;;
   *) echo "usage: bash benches/artifact/run.sh [--quick|--full]" >&2; exit 2 ;;
