@@ -66,7 +66,7 @@ for name in "${benches[@]}"; do
   echo "== $script ${mode}" >&2
   s=$(date +%s.%N)
   # shellcheck disable=SC2086 # an empty mode passes no argument
-  if ! BENCH_ROWS=$PWD/$rows bash "$script" $mode > "$work/$name.log" 2>&1; then
+  if ! BENCH_ROWS=$rows bash "$script" $mode > "$work/$name.log" 2>&1; then
     tail -n 30 "$work/$name.log" >&2
     errors+=("$name: $script $mode failed (log tail printed above)")
   elif [ ! -s "$rows" ]; then
