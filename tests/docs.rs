@@ -249,9 +249,11 @@ fn normalise(p: &Path) -> PathBuf {
     out
 }
 
-/// Long flags of other tools that the docs mention (pytest, bats, cargo, gh, curl …).
+/// Long flags of other tools that the docs mention (pytest, bats, cargo, gh, curl, the
+/// bench scripts …).
 const OTHER_TOOLS_FLAGS: &[&str] = &[
     "--body",
+    "--check",
     "--cov",
     "--deselect",
     "--dry-run",
@@ -269,9 +271,11 @@ const OTHER_TOOLS_FLAGS: &[&str] = &[
     "--lib",
     "--locked",
     "--package",
+    "--quick",
     "--repo",
     "--rerun-fails",
     "--rootdir",
+    "--rows",
     "--skip",
     "--splits",
     "--sw",

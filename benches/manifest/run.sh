@@ -1,31 +1,44 @@
 #!/usr/bin/env bash
-# Benchmark `proofgate manifest` against (a) the SHA-256 ceiling: the same bytes hashed
-# from memory with the same library on every core (examples/sha_limit.rs), and (b)
-# `find DIR -type f -print0 | xargs -0 -P2 sha256sum`. Warm page cache; best of N runs.
+# Benchmark `proofgate manifest` against, in the same run: (a) the SHA-256 ceiling, the
+# same files' bytes already in memory hashed file by file with the same library on every
+# core (examples/sha_limit.rs), and (b) `find DIR -type f -print0 | xargs -0 -P2 sha256sum`.
+# Warm page cache; the three are run in turn (A B C A B C …) and the median of each quoted.
 #
-#   bash benches/manifest/run.sh          # quick: 10,000 files / 100 MB
-#   bash benches/manifest/run.sh --full   # full: 100,000 files / 1 GB
+#   bash benches/manifest/run.sh --quick  # 2,000 files / 20 MB, 5 rounds (seconds)
+#   bash benches/manifest/run.sh          # 10,000 files / 100 MB, 5 rounds
+#   bash benches/manifest/run.sh --full   # 100,000 files / 1 GB, 5 rounds
 #
-# Targets: manifest >= 80% of (a); >= 3x faster than (b).
+# Targets: manifest >= 80% of (a) (ratio (a)/manifest >= 0.8); >= 3x faster than (b).
+# PROOFGATE_BIN=path uses that binary (and sha_limit beside it in examples/) instead of
+# building; BENCH_ROWS=file appends one row per target (benches/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-files=10000
-total_mb=100
-runs=3
-if [ "${1:-}" = "--full" ]; then
-  files=100000
-  total_mb=1000
-fi
+files=10000 total_mb=100 rounds=5
+case "${1:-}" in
+  --quick) files=2000 total_mb=20 ;;
+  --full) files=100000 total_mb=1000 ;;
+  "") ;;
+  *) echo "usage: bash benches/manifest/run.sh [--quick|--full]" >&2; exit 2 ;;
+esac
 
 base=target/bench-manifest
 tree="$base/tree-${files}-${total_mb}"
 mkdir -p "$base"
 
-echo "== building (release)" >&2
-cargo build --quiet --release --bin proofgate --example sha_limit
-bin=target/release/proofgate
-limit=target/release/examples/sha_limit
+if [ -n "${PROOFGATE_BIN:-}" ]; then
+  bin=$PROOFGATE_BIN
+  limit=$(dirname "$bin")/examples/sha_limit
+else
+  echo "== building (release)" >&2
+  # Separately: together, the example's dev-dependency features would change the binary's
+  # dependencies and every other bench script's build would start over.
+  cargo build --quiet --release --locked --bin proofgate
+  cargo build --quiet --release --locked --example sha_limit
+  bin=target/release/proofgate
+  limit=target/release/examples/sha_limit
+fi
+[ -x "$limit" ] || { echo "missing $limit: cargo build --release --example sha_limit" >&2; exit 2; }
 
 if [ ! -f "$tree/.complete" ]; then
   echo "== generating $files files / $total_mb MB under $tree" >&2
@@ -50,38 +63,54 @@ open(os.path.join(root, ".complete"), "w").close()
 PY
 fi
 
-best() { sort -n | head -1; }
-
 # Warm the cache.
 find "$tree" -type f -print0 | xargs -0 cat > /dev/null
 
-echo "== measuring ($runs runs each, best kept)" >&2
-m_times=(); l_times=(); s_times=()
-for _ in $(seq "$runs"); do
+secs() { python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.4f}")' "$1" "$2"; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+echo "== measuring ($rounds rounds, manifest / ceiling / find|xargs in turn, medians)" >&2
+: > "$base/m.times"; : > "$base/l.times"; : > "$base/s.times"
+for _ in $(seq "$rounds"); do
   s=$(date +%s.%N)
   "$bin" --root "$tree" manifest --exclude .complete --format table > "$base/manifest.txt"
   e=$(date +%s.%N)
-  m_times+=("$(echo "$e - $s" | bc -l)")
+  secs "$s" "$e" >> "$base/m.times"
 
-  l_times+=("$("$limit" "$tree" | cut -d' ' -f1)")
+  "$limit" "$tree" | cut -d' ' -f1 >> "$base/l.times"
 
   s=$(date +%s.%N)
   find "$tree" -type f -print0 | xargs -0 -P2 sha256sum > /dev/null
   e=$(date +%s.%N)
-  s_times+=("$(echo "$e - $s" | bc -l)")
+  secs "$s" "$e" >> "$base/s.times"
 done
-m=$(printf '%s\n' "${m_times[@]}" | best)
-l=$(printf '%s\n' "${l_times[@]}" | best)
-s=$(printf '%s\n' "${s_times[@]}" | best)
+m=$(median < "$base/m.times")
+l=$(median < "$base/l.times")
+s=$(median < "$base/s.times")
 bytes=$(awk '/^bytes/ {print $2}' "$base/manifest.txt")
 nfiles=$(awk '/^files/ {print $2}' "$base/manifest.txt")
 
-mbps() { echo "scale=0; $bytes / $1 / 1000000" | bc -l; }
-printf '\n%s files, %s bytes, %s cores, best of %s\n\n' "$nfiles" "$bytes" "$(nproc)" "$runs"
-printf '| %-44s | %8s | %9s | %-22s |\n' "measurement" "seconds" "MB/s" "ratio"
-printf '| %-44s | %8s | %9s | %-22s |\n' "--------------------------------------------" "--------" "---------" "----------------------"
-printf '| %-44s | %8.3f | %9s | %-22s |\n' "proofgate manifest (walk + hash + Merkle)" "$m" "$(mbps "$m")" "-"
-printf '| %-44s | %8.3f | %9s | %-22s |\n' "(a) SHA-256 from memory, same lib, all cores" "$l" "$(mbps "$l")" "manifest at $(echo "scale=1; 100 * $l / $m" | bc -l)% of (a)"
-printf '| %-44s | %8.3f | %9s | %-22s |\n' "(b) find | xargs -0 -P2 sha256sum" "$s" "$(mbps "$s")" "manifest $(echo "scale=2; $s / $m" | bc -l)x faster"
-echo
-echo "targets: >= 80% of (a), >= 3x faster than (b)"
+python3 - "$m" "$l" "$s" "$bytes" "$nfiles" "$rounds" "$total_mb" "${BENCH_ROWS:-}" <<'PY'
+import os, sys
+m, l, s = (float(x) for x in sys.argv[1:4])
+nbytes, nfiles, rounds, total_mb, rows = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), sys.argv[8]
+mbps = lambda t: f"{nbytes / t / 1e6:.0f}"
+print(f"\n{nfiles} files, {nbytes} bytes, {os.cpu_count()} cores, median of {rounds} rounds\n")
+print("| measurement | seconds | MB/s | ratio |")
+print("| --- | ---: | ---: | --- |")
+print(f"| proofgate manifest (walk + hash + Merkle) | {m:.3f} | {mbps(m)} | — |")
+print(f"| (a) SHA-256 from memory, same library, all cores | {l:.3f} | {mbps(l)} | manifest at {100 * l / m:.0f}% of (a) |")
+print(f"| (b) find \\| xargs -0 -P2 sha256sum | {s:.3f} | {mbps(s)} | manifest {s / m:.2f}× faster |")
+size = f"{nfiles // 1000}k files {total_mb / 1000:g} GB" if total_mb >= 1000 else f"{nfiles // 1000}k files {total_mb} MB"
+targets = [
+    (f"manifest {size}: share of the SHA-256 ceiling", f"ceiling {l:.3f} s", l / m, 0.8, "≥ 0.80× (80% of the ceiling)"),
+    (f"manifest {size}: vs find | xargs -P2 sha256sum", f"find|xargs {s:.3f} s", s / m, 3.0, "≥ 3×"),
+]
+print()
+for path, anchor, ratio, goal, target in targets:
+    status = "met" if ratio >= goal else "missed"
+    print(f"{path}: {ratio:.2f}× (target {target}) {status}")
+    if rows:
+        with open(rows, "a", encoding="utf-8") as f:
+            f.write(f"{path}\t{m:.3f} s\t{anchor}\t{ratio:.2f}×\t{target}\t{status}\n")
+PY

@@ -17,6 +17,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use super::filehash::{FileHashError, FileHasher};
 use super::merkle;
 use crate::digest::Sha256Digest;
 
@@ -87,6 +88,16 @@ pub enum ManifestError {
         #[source]
         source: io::Error,
     },
+    /// A file's length changed while it was being read, so no digest vouches for it.
+    #[error("`{path}` changed while being read ({expected} bytes when opened, {read} bytes read)")]
+    Changed {
+        /// The file.
+        path: PathBuf,
+        /// The length when it was opened.
+        expected: u64,
+        /// The bytes read.
+        read: u64,
+    },
     /// The ignore-aware walk reported an error.
     #[error("cannot walk the scope: {0}")]
     Walk(String),
@@ -117,7 +128,7 @@ pub enum ManifestError {
 impl ManifestError {
     /// `true` when the failure is the file system's (exit 3), not the input's (exit 2).
     pub fn is_io(&self) -> bool {
-        matches!(self, Self::Io { .. } | Self::Walk(_))
+        matches!(self, Self::Io { .. } | Self::Changed { .. } | Self::Walk(_))
     }
 }
 
@@ -347,44 +358,30 @@ pub fn build(req: &ManifestRequest) -> Result<BuiltManifest, ManifestError> {
         .threads(threads)
         .filter_entry(move |entry| keep_entry(entry, &filter_root, &filter_scope, &filter_exclude));
 
-    let results: Mutex<Vec<(String, Sha256Digest, u64)>> = Mutex::new(Vec::new());
-    let first_error: Mutex<Option<ManifestError>> = Mutex::new(None);
-    let root = req.root.clone();
-    let scope_ref = &scope;
-
-    builder.build_parallel().run(|| {
-        let mut buf = vec![0u8; 256 * 1024];
-        let results = &results;
-        let first_error = &first_error;
-        let root = &root;
-        Box::new(move |entry| match visit(entry, root, scope_ref, &mut buf) {
-            Ok(Some(item)) => {
-                if let Ok(mut r) = results.lock() {
-                    r.push(item);
-                }
-                ignore::WalkState::Continue
-            }
-            Ok(None) => ignore::WalkState::Continue,
-            Err(e) => {
-                if let Ok(mut slot) = first_error.lock()
-                    && slot.is_none()
-                {
-                    *slot = Some(e);
-                }
-                ignore::WalkState::Quit
-            }
-        })
-    });
-    if let Some(e) = first_error.into_inner().ok().flatten() {
+    let shared = Shared {
+        root: &req.root,
+        scope: &scope,
+        done: Mutex::new(Vec::new()),
+        first_error: Mutex::new(None),
+    };
+    builder
+        .build_parallel()
+        .visit(&mut VisitorBuilder { shared: &shared });
+    if let Some(e) = shared.first_error.into_inner().ok().flatten() {
         return Err(e);
     }
-    let items = results.into_inner().unwrap_or_default();
+    let mut items: Vec<(String, Sha256Digest)> = Vec::new();
     let mut bytes = 0u64;
-    let mut files = BTreeMap::new();
-    for (p, d, n) in items {
-        bytes += n;
-        files.insert(p, d);
+    for part in shared.done.into_inner().unwrap_or_default() {
+        bytes += part.bytes;
+        if items.is_empty() {
+            items = part.items;
+        } else {
+            items.extend(part.items);
+        }
     }
+    items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let files: BTreeMap<String, Sha256Digest> = items.into_iter().collect();
     Ok(BuiltManifest {
         manifest: Manifest::from_files(scope, exclude, files),
         bytes,
@@ -430,12 +427,81 @@ fn keep_entry(entry: &ignore::DirEntry, root: &Path, scope: &[String], exclude: 
     }
 }
 
+/// What every walking thread shares: the inputs, the finished per-thread results, and
+/// the first error.
+struct Shared<'a> {
+    root: &'a Path,
+    scope: &'a [String],
+    done: Mutex<Vec<Part>>,
+    first_error: Mutex<Option<ManifestError>>,
+}
+
+/// One thread's results, handed over once when its walk ends.
+#[derive(Default)]
+struct Part {
+    items: Vec<(String, Sha256Digest)>,
+    bytes: u64,
+}
+
+/// Makes one [`Visitor`] per walking thread.
+struct VisitorBuilder<'s> {
+    shared: &'s Shared<'s>,
+}
+
+impl<'s> ignore::ParallelVisitorBuilder<'s> for VisitorBuilder<'s> {
+    fn build(&mut self) -> Box<dyn ignore::ParallelVisitor + 's> {
+        Box::new(Visitor {
+            shared: self.shared,
+            hasher: FileHasher::new(),
+            part: Part::default(),
+        })
+    }
+}
+
+/// A walking thread: hashes the files of the directories it reads, with its own buffer
+/// and result list, so files cost no lock; its list is handed over when it is dropped.
+struct Visitor<'s> {
+    shared: &'s Shared<'s>,
+    hasher: FileHasher,
+    part: Part,
+}
+
+impl ignore::ParallelVisitor for Visitor<'_> {
+    fn visit(&mut self, entry: Result<ignore::DirEntry, ignore::Error>) -> ignore::WalkState {
+        match visit(entry, self.shared.root, self.shared.scope, &mut self.hasher) {
+            Ok(Some((path, digest, n))) => {
+                self.part.items.push((path, digest));
+                self.part.bytes += n;
+                ignore::WalkState::Continue
+            }
+            Ok(None) => ignore::WalkState::Continue,
+            Err(e) => {
+                if let Ok(mut slot) = self.shared.first_error.lock()
+                    && slot.is_none()
+                {
+                    *slot = Some(e);
+                }
+                ignore::WalkState::Quit
+            }
+        }
+    }
+}
+
+impl Drop for Visitor<'_> {
+    fn drop(&mut self) {
+        let part = std::mem::take(&mut self.part);
+        if let Ok(mut done) = self.shared.done.lock() {
+            done.push(part);
+        }
+    }
+}
+
 /// Hashes one walked entry: `Ok(None)` for directories and other non-files.
 fn visit(
     entry: Result<ignore::DirEntry, ignore::Error>,
     root: &Path,
     scope: &[String],
-    buf: &mut [u8],
+    hasher: &mut FileHasher,
 ) -> Result<Option<(String, Sha256Digest, u64)>, ManifestError> {
     let entry = entry.map_err(|e| match e.io_error() {
         Some(io) => ManifestError::Io {
@@ -454,17 +520,20 @@ fn visit(
     let rel = path.strip_prefix(root).unwrap_or(path);
     let rel = rel
         .to_str()
-        .ok_or_else(|| ManifestError::NonUtf8Path(path.to_owned()))?
-        .replace(std::path::MAIN_SEPARATOR, "/");
+        .ok_or_else(|| ManifestError::NonUtf8Path(path.to_owned()))?;
+    let rel = if std::path::MAIN_SEPARATOR == '/' {
+        rel.to_owned()
+    } else {
+        rel.replace(std::path::MAIN_SEPARATOR, "/")
+    };
     if !scope.iter().any(|s| is_within(&rel, s)) {
         return Ok(None);
     }
-    let io_err = |source| ManifestError::Io {
-        path: path.to_owned(),
-        source,
-    };
     if ft.is_symlink() {
-        let target = std::fs::read_link(path).map_err(io_err)?;
+        let target = std::fs::read_link(path).map_err(|source| ManifestError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         let text = target.as_os_str().as_encoded_bytes();
         return Ok(Some((rel, Sha256Digest::of(text), text.len() as u64)));
     }
@@ -472,7 +541,17 @@ fn visit(
         // Sockets, FIFOs and devices have no content to vouch for.
         return Ok(None);
     }
-    let (digest, n) = hash_file(path, buf).map_err(io_err)?;
+    let (digest, n) = hasher.hash_path(path).map_err(|e| match e {
+        FileHashError::Io(source) => ManifestError::Io {
+            path: path.to_owned(),
+            source,
+        },
+        FileHashError::Changed { expected, read } => ManifestError::Changed {
+            path: path.to_owned(),
+            expected,
+            read,
+        },
+    })?;
     Ok(Some((rel, digest, n)))
 }
 
@@ -557,6 +636,36 @@ mod tests {
         );
         assert_eq!(m.files["src/a.py"], Sha256Digest::of(b"a"));
         assert!(m.is_self_consistent());
+    }
+
+    #[test]
+    fn the_manifest_is_the_same_whatever_the_number_of_threads() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        for i in 0..300u32 {
+            let data = vec![(i % 256) as u8; (i as usize * 37) % 5000];
+            write(r, &format!("d{}/e{}/f{i}.txt", i % 7, i % 3), &data);
+        }
+        write(r, "d1/.gitignore", b"f1*.txt\n");
+        std::os::unix::fs::symlink("e0/f0.txt", r.join("d0/link")).unwrap();
+        let built = |threads| {
+            let mut q = req(r);
+            q.threads = threads;
+            let b = build(&q).unwrap();
+            (serde_json::to_string(&b.manifest).unwrap(), b.bytes)
+        };
+        let one = built(1);
+        for threads in [2, 3, 8, 0] {
+            assert_eq!(built(threads), one, "{threads} threads");
+        }
+        let m: Manifest = serde_json::from_str(&one.0).unwrap();
+        assert!(m.files.contains_key("d0/link"));
+        assert!(!m.files.contains_key("d1/e1/f1.txt"));
+        let ignored = (0..300u32)
+            .filter(|i| i % 7 == 1 && i.to_string().starts_with('1'))
+            .count();
+        // The files, the `.gitignore` and the link, less the ignored ones.
+        assert_eq!(m.file_count, 300 + 2 - ignored);
     }
 
     #[test]
