@@ -385,7 +385,7 @@ def print_table(results, args):
             checks.append((f"{r['cases']:,} cases: (CPU time, for reference: {cpu_ratio:.1f}×)", None))
             rows.append(
                 (
-                    path,
+                    f"{path} vs {base}",
                     f"{pg['seconds']:.2f} s",
                     f"{base} {t[base]['seconds']:.2f} s",
                     f"{wall:.1f}×",
