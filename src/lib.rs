@@ -15,12 +15,14 @@
 //! | [`verify`] | the gate and its reports |
 //! | [`github`] | runner environment, job summary, annotations, outputs |
 //! | [`bundle`] | run wrapper, source manifest, Merkle tree, ledger |
+//! | [`fsutil`] | file writes with one stated crash guarantee each, safe joins, relative paths |
 
 pub mod artifact;
 pub mod bundle;
 pub mod digest;
 pub mod env;
 pub mod exit;
+pub mod fsutil;
 pub mod github;
 pub mod init;
 pub mod junit;

@@ -14,15 +14,14 @@ use proofgate::bundle::redact::{RedactionCount, Redactor, SecretKind, Secrets};
 use proofgate::bundle::run::{
     self, BUNDLE_FORMAT_VERSION, FileRef, ManifestRef, RunBundle, RunOutcome,
 };
-use proofgate::bundle::write_atomic;
 use proofgate::digest::Sha256Digest;
+use proofgate::fsutil::{relative_under, repo_relative, write_durable};
 use proofgate::junit::{self, ParseOptions};
 use proofgate::model::{Model, Severity};
 use proofgate::proof::context::RunContext;
 use proofgate::proof::generate::{self as gen_core, GenerateRequest, JunitInput};
 use proofgate::sign::{self, KeySource, SigningKey};
 
-use super::manifest::relative_to_root;
 use super::{CliError, CliResult, Global, Outcome, ResultExt};
 
 /// Where proofs and the bundle go by default, relative to the root (as `generate`).
@@ -126,7 +125,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     if record.timed_out {
         eprintln!("Tests timed out after {}s.", args.timeout);
     }
-    record.log.path = rel(root, &log_path);
+    record.log.path = repo_relative(root, &log_path);
 
     let mut proofs = Vec::new();
     let mut junit = Vec::new();
@@ -138,13 +137,13 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     }
 
     let mut exclude: Vec<String> = Vec::new();
-    exclude.extend(relative_to_root(&out_dir, root));
-    exclude.extend(relative_to_root(&log_path, root));
+    exclude.extend(relative_under(root, &out_dir));
+    exclude.extend(relative_under(root, &log_path));
     // Test results are outputs of the run, not sources.
     exclude.extend(
         junit
             .iter()
-            .filter_map(|f| relative_to_root(&root.join(&f.path), root)),
+            .filter_map(|f| relative_under(root, &root.join(&f.path))),
     );
     let built = manifest::build(&ManifestRequest {
         root: root.clone(),
@@ -156,7 +155,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     let manifest_path = out_dir.join("manifest.json");
     let mut mjson = serde_json::to_vec_pretty(&built.manifest).or_io()?;
     mjson.push(b'\n');
-    write_atomic(&manifest_path, &mjson)
+    write_durable(&manifest_path, &mjson)
         .io_context(format!("cannot write `{}`", manifest_path.display()))?;
 
     let github_base = proofgate::github::RunnerEnv::from_process().base_ref;
@@ -171,7 +170,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         junit,
         proofs,
         manifest: ManifestRef {
-            path: rel(root, &manifest_path),
+            path: repo_relative(root, &manifest_path),
             root_hash: built.manifest.root_hash,
             file_count: built.manifest.file_count,
             scope: built.manifest.scope.clone(),
@@ -180,15 +179,15 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     let mut bjson = serde_json::to_vec_pretty(&bundle).or_io()?;
     bjson.push(b'\n');
     let bundle_path = out_dir.join("bundle.json");
-    write_atomic(&bundle_path, &bjson)
+    write_durable(&bundle_path, &bjson)
         .io_context(format!("cannot write `{}`", bundle_path.display()))?;
     let summary_path = out_dir.join("summary.md");
-    write_atomic(&summary_path, bundle.summary_markdown().as_bytes())
+    write_durable(&summary_path, bundle.summary_markdown().as_bytes())
         .io_context(format!("cannot write `{}`", summary_path.display()))?;
     if let Some(k) = &key {
         let env = sign::dsse::sign(k, run::BUNDLE_PAYLOAD_TYPE, &bjson);
         let p = out_dir.join("bundle.dsse.json");
-        write_atomic(&p, &env.to_json_pretty())
+        write_durable(&p, &env.to_json_pretty())
             .io_context(format!("cannot write `{}`", p.display()))?;
         if !args.no_ledger {
             let ledger_path = match &args.ledger {
@@ -260,14 +259,6 @@ fn append_generate_event(
     Ok(())
 }
 
-/// `path` relative to `root` when it lies under it, as written in the bundle.
-fn rel(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .to_string_lossy()
-        .into_owned()
-}
-
 fn merge_counts(into: &mut Vec<RedactionCount>, more: Vec<RedactionCount>) {
     for c in more {
         match into.iter_mut().find(|x| x.kind == c.kind) {
@@ -324,7 +315,7 @@ fn generate_proofs(
         let digest = Sha256Digest::of_file(&f.path)
             .io_context(format!("cannot read `{}`", f.path.display()))?;
         refs.push(FileRef {
-            path: rel(root, &f.path),
+            path: repo_relative(root, &f.path),
             digest,
         });
     }
@@ -346,7 +337,7 @@ fn generate_proofs(
         // The digest of the bytes just written: no second read.
         proofs.push(run::ProofRef {
             script_id: p.script_id.clone(),
-            path: rel(root, &p.proof),
+            path: repo_relative(root, &p.proof),
             digest: p.proof_digest,
             verdict: p.verdict.as_str().to_owned(),
         });
