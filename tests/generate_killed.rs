@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const SCRIPTS: usize = 2000;
-const CASES: usize = 20;
+const SCRIPTS: usize = 800;
+const CASES: usize = 10;
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
 fn bin() -> Command {
@@ -22,7 +22,7 @@ fn text(b: &[u8]) -> String {
 }
 
 /// A repository of `SCRIPTS` scripts with `CASES` passing cases each, a signing key and
-/// its public key (`pub.pem`).
+/// its public key (`public-key`, base64).
 fn repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
@@ -58,7 +58,11 @@ fn repo() -> tempfile::TempDir {
         .output()
         .unwrap();
     assert!(k.status.success(), "{}", text(&k.stderr));
-    std::fs::write(root.join("pub.pem"), &k.stdout).unwrap();
+    let public = text(&k.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("public-key: ").map(str::to_owned))
+        .expect("keygen prints the public key");
+    std::fs::write(root.join("public-key"), public).unwrap();
     dir
 }
 
@@ -125,7 +129,7 @@ fn verify(root: &Path, proofs: &Path) -> BTreeMap<String, String> {
         ])
         .args(["--now", "2026-03-01T00:00:00Z"])
         .arg("--trusted-key")
-        .arg(format!("@{}", root.join("pub.pem").display()))
+        .arg(std::fs::read_to_string(root.join("public-key")).unwrap())
         .arg("--proofs")
         .arg(proofs)
         .output()
@@ -179,7 +183,7 @@ fn a_generate_killed_in_a_fresh_directory_leaves_only_whole_or_unreadable_files(
     assert!(all.values().all(|v| v == "pass"), "{all:?}");
 
     let mut killed_mid_run = 0;
-    for (k, after) in [1, 50, SCRIPTS / 2, SCRIPTS].into_iter().enumerate() {
+    for (k, after) in [1, 50, SCRIPTS].into_iter().enumerate() {
         let out = root.join(format!("killed-{k}"));
         let entries = || std::fs::read_dir(&out).map_or(0, |d| d.count());
         if !kill_when(generate_cmd(root, &out, at), || entries() >= after) {
@@ -190,6 +194,15 @@ fn a_generate_killed_in_a_fresh_directory_leaves_only_whole_or_unreadable_files(
             continue;
         }
         killed_mid_run += 1;
+        let cut = left
+            .iter()
+            .filter(|(n, b)| want.get(*n) != Some(*b))
+            .count();
+        eprintln!(
+            "killed after {after}: {} of {} files left, {cut} of them cut short",
+            left.len(),
+            want.len()
+        );
         for (name, bytes) in &left {
             let full = want
                 .get(name)
@@ -255,6 +268,8 @@ fn a_generate_killed_over_earlier_proofs_leaves_old_or_new_files_and_verify_pass
             continue;
         }
         killed_mid_run += 1;
+        let changed = left.iter().filter(|(n, b)| new.get(*n) == Some(*b)).count();
+        eprintln!("killed after s{at:05} was replaced: {changed} files replaced");
         for (name, bytes) in &left {
             if name.ends_with(".tmp") {
                 assert!(name.starts_with(".proof-"), "{name}");
