@@ -29,10 +29,13 @@ use std::path::{Component, Path, PathBuf};
 /// rename, no `stat`.
 ///
 /// Crash guarantee: a process killed during the call leaves `path` missing, empty or
-/// holding a prefix of `bytes`. Nothing is fsynced.
+/// holding a prefix of `bytes`. Nothing is fsynced. When the write fails (a full disk),
+/// the file this call created is removed.
 pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut f = OpenOptions::new().write(true).create_new(true).open(path)?;
-    f.write_all(bytes)
+    f.write_all(bytes).inspect_err(|_| {
+        drop(std::fs::remove_file(path));
+    })
 }
 
 /// Replaces (or creates) `path` with `bytes` through a temporary file in the same

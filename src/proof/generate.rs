@@ -650,6 +650,7 @@ mod tests {
             out_dir: &out,
         };
         let report = generate(&req).unwrap();
+        assert_eq!(report.mode, OutputMode::Fresh, "a new directory");
         assert_eq!(report.proofs.len(), 1, "manual scripts get no proof");
         assert!(report.all_pass(), "{:?}", report.proofs);
         let bytes = std::fs::read(out.join("proof-a.json")).unwrap();
@@ -666,8 +667,8 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
             .collect();
         assert!(leftovers.is_empty());
-        // Same inputs, same bytes.
-        generate(&req).unwrap();
+        // Same inputs, same bytes, now replacing the files.
+        assert_eq!(generate(&req).unwrap().mode, OutputMode::Replace);
         assert_eq!(std::fs::read(out.join("proof-a.json")).unwrap(), bytes);
         // An unsigned run removes the stale envelope.
         let req = GenerateRequest { key: None, ..req };
