@@ -382,13 +382,7 @@ fn plan_gitignore(view: &RepoView, entry: &str) -> Planned {
 /// Refuses a `--script` or `--tests` path that could leave the repository: empty,
 /// absolute, or with a `..` component.
 pub fn check_inside(flag: &'static str, path: &str) -> Result<(), InitError> {
-    let b = path.as_bytes();
-    let drive = b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic();
-    if path.is_empty()
-        || path.starts_with(['/', '\\'])
-        || drive
-        || path.split(['/', '\\']).any(|c| c == "..")
-    {
+    if path.is_empty() || !crate::fsutil::stays_inside(path) {
         return Err(InitError::OutsideRepository {
             flag,
             path: path.to_owned(),

@@ -17,6 +17,7 @@
 //! | [`github`] | runner environment, job summary, annotations, outputs |
 //! | [`bundle`] | run wrapper, source manifest, Merkle tree, ledger |
 //! | [`pipeline`] | `proofgate run`: tests → proofs → manifest → bundle → ledger |
+//! | [`fsutil`] | file writes with one stated crash guarantee each, safe joins, relative paths |
 
 pub mod artifact;
 pub mod bundle;
@@ -24,6 +25,7 @@ pub mod demo;
 pub mod digest;
 pub mod env;
 pub mod exit;
+pub mod fsutil;
 pub mod github;
 pub mod init;
 pub mod junit;

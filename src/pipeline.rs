@@ -17,8 +17,8 @@ use crate::bundle::ledger::{EventKind, Ledger, LedgerError};
 use crate::bundle::manifest::{self, BuiltManifest, ManifestError, ManifestRequest};
 use crate::bundle::redact::{RedactionCount, Redactor, Secrets, merge_counts};
 use crate::bundle::run::{self, BUNDLE_FORMAT_VERSION, FileRef, ManifestRef, ProofRef, RunBundle};
-use crate::bundle::write_atomic;
 use crate::digest::Sha256Digest;
+use crate::fsutil::{relative_under, repo_relative, write_durable};
 use crate::junit::{self, JunitError, ParseOptions};
 use crate::model::Model;
 use crate::proof::context::{BadShard, RunContext};
@@ -212,7 +212,7 @@ fn run_tests(req: &RunRequest<'_>, note: &mut dyn FnMut(Note<'_>)) -> Result<Exe
             timeout: req.timeout,
         });
     }
-    record.log.path = rel(req.root, &req.log_path);
+    record.log.path = repo_relative(req.root, &req.log_path);
     Ok(record)
 }
 
@@ -255,7 +255,7 @@ fn generate_proofs(
         .iter()
         .map(|o| ProofRef {
             script_id: o.script_id.clone(),
-            path: rel(req.root, &o.proof),
+            path: repo_relative(req.root, &o.proof),
             // The digest of the bytes just written: no second read.
             digest: o.proof_digest,
             verdict: o.verdict.as_str().to_owned(),
@@ -296,7 +296,7 @@ fn junit_refs(root: &Path, input: &JunitInput) -> Result<Vec<FileRef>, RunError>
                 source,
             })?;
             Ok(FileRef {
-                path: rel(root, &f.path),
+                path: repo_relative(root, &f.path),
                 digest,
             })
         })
@@ -307,13 +307,13 @@ fn junit_refs(root: &Path, input: &JunitInput) -> Result<Vec<FileRef>, RunError>
 fn write_manifest(req: &RunRequest<'_>, junit: &[FileRef]) -> Result<ManifestRef, RunError> {
     let root = req.root;
     let mut exclude: Vec<String> = Vec::new();
-    exclude.extend(relative_to_root(&req.out_dir, root));
-    exclude.extend(relative_to_root(&req.log_path, root));
+    exclude.extend(relative_under(root, &req.out_dir));
+    exclude.extend(relative_under(root, &req.log_path));
     // Test results are outputs of the run, not sources.
     exclude.extend(
         junit
             .iter()
-            .filter_map(|f| relative_to_root(&root.join(&f.path), root)),
+            .filter_map(|f| relative_under(root, &root.join(&f.path))),
     );
     let BuiltManifest { manifest, .. } = manifest::build(&ManifestRequest {
         root: root.to_path_buf(),
@@ -326,7 +326,7 @@ fn write_manifest(req: &RunRequest<'_>, junit: &[FileRef]) -> Result<ManifestRef
     json.push(b'\n');
     write(&path, &json)?;
     Ok(ManifestRef {
-        path: rel(root, &path),
+        path: repo_relative(root, &path),
         root_hash: manifest.root_hash,
         file_count: manifest.file_count,
         scope: manifest.scope,
@@ -400,26 +400,10 @@ fn append_generate_event(
 }
 
 fn write(path: &Path, data: &[u8]) -> Result<(), RunError> {
-    write_atomic(path, data).map_err(|source| RunError::Write {
+    write_durable(path, data).map_err(|source| RunError::Write {
         path: path.to_owned(),
         source,
     })
-}
-
-/// `path` relative to `root` when it lies under it, as written in the bundle.
-fn rel(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// `path` relative to `root` when it lies under it, so the walk can leave it out.
-fn relative_to_root(path: &Path, root: &Path) -> Option<String> {
-    let p = std::path::absolute(path).ok()?;
-    let r = std::path::absolute(root).ok()?;
-    let rel = p.strip_prefix(&r).ok()?;
-    rel.to_str().map(|s| s.to_owned())
 }
 
 #[cfg(test)]

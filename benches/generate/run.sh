@@ -1,61 +1,141 @@
 #!/usr/bin/env bash
 # Benchmark: `proofgate generate` with signing on a synthetic repository.
 #
-#   bash benches/generate/run.sh          # quick: 1,000 scripts x 100 cases (100k cases)
-#   bash benches/generate/run.sh --full   # target size: 10,000 scripts x 100 cases (1M cases)
+#   bash benches/generate/run.sh --quick  # seconds (CI): 200 scripts x 100 cases (20k cases), 3 rounds
+#   bash benches/generate/run.sh          # 1,000 scripts x 100 cases (100k cases), 5 rounds
+#   bash benches/generate/run.sh --full   # target size: 10,000 scripts x 100 cases (1M cases), 5 rounds
 #
-# Prints wall times (best of 3 runs; 2 with --full) with ratios against two baselines measured in the
-# same run on the same JUnit files:
+# Each round runs, one after the other on the same JUnit files (paired), every command
+# below; the table gives the median wall time of the rounds, and user/system CPU and
+# peak RSS of the median round (`/usr/bin/time`):
 #   - `cat` of the JUnit files (the I/O floor),
 #   - `proofgate inspect --summary` (parsing alone),
-# and the phase split of the fastest generate run (`generate --timings`).
-# Target (full size): generate with signing <= 2 s wall.
+#   - the previous build of `generate` (`main`, or BENCH_BASE_REF), when it can be built:
+#     a `git worktree` of that commit built in release into target/bench-generate/base
+#     (kept there and rebuilt only when the commit changes; BENCH_BASE=0 skips it),
+#   - `generate --signing-key-file` into a new output directory (every round gets its own),
+#   - the same over the previous round's 20,000 files (files replaced, not created).
+# It then prints the phase split of the median signed run (`generate --timings`).
+# Target (full size): generate with signing <= 2 s wall for 1M cases. BENCH_ROUNDS=N
+# overrides the number of rounds.
+#
+# When BENCH_ROWS names a file, one tab-separated row per comparison of the signed run is
+# appended to it (benches/README.md, "row protocol"): path, figure, anchor, ratio, target,
+# met|missed. Below full size the target is scaled by cases (<= 2 s per 1M cases).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-scripts=1000 per=100 parts=4 runs=3
-if [ "${1:-}" = "--full" ]; then scripts=10000 parts=10 runs=2; fi
+mode=default scripts=1000 per=100 parts=4 rounds=5
+case "${1:-}" in
+  --quick) mode=quick scripts=200 parts=2 rounds=3 ;;
+  --full) mode=full scripts=10000 parts=10 rounds=5 ;;
+  "") ;;
+  *) echo "usage: bash benches/generate/run.sh [--quick|--full]" >&2; exit 2 ;;
+esac
+rounds=${BENCH_ROUNDS:-$rounds}
+cases=$((scripts * per))
 
 cargo build --release --locked --quiet --bin proofgate
 bin="$PWD/target/release/proofgate"
 
+# The previous build: a release build of BENCH_BASE_REF (default `main`) from a worktree.
+base=""
+if [ "${BENCH_BASE:-1}" != 0 ]; then
+  ref="${BENCH_BASE_REF:-main}"
+  if commit=$(git rev-parse --verify --quiet "$ref^{commit}"); then
+    bdir="$PWD/target/bench-generate/base"
+    if [ ! -x "$bdir/proofgate" ] || [ "$(cat "$bdir/COMMIT" 2>/dev/null)" != "$commit" ]; then
+      echo "building the previous generate ($ref, ${commit:0:12}) into $bdir" >&2
+      src="$PWD/target/bench-generate/src"
+      git worktree remove --force "$src" >/dev/null 2>&1 || rm -rf "$src"
+      git worktree add --detach "$src" "$commit" >/dev/null
+      # The shared target directory keeps the dependencies compiled once.
+      (cd "$src" && cargo build --release --locked --quiet --bin proofgate --target-dir "$OLDPWD/target/bench-generate/target")
+      mkdir -p "$bdir"
+      cp "$PWD/target/bench-generate/target/release/proofgate" "$bdir/proofgate"
+      echo "$commit" > "$bdir/COMMIT"
+      git worktree remove --force "$src"
+    fi
+    base="$bdir/proofgate"
+  else
+    echo "no $ref to compare with: the previous build is left out" >&2
+  fi
+fi
+
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-python3 benches/generate/make_repo.py "$work/repo" "$scripts" "$per" "$parts"
+python3 benches/generate/make_repo.py "$work/repo" "$scripts" "$per" "$parts" >/dev/null
 "$bin" keygen --out "$work/key.pem" >/dev/null 2>&1
+key="$work/key.pem"
+repo="$work/repo"
 
 calc() { python3 -c "print($1)"; }
 
-# best wall time in seconds of `runs` runs of a command
-best() {
-  local b="" s e t
-  for _ in $(seq "$runs"); do
-    s=$(date +%s.%N); "$@" >/dev/null 2>"$work/last.err" || true; e=$(date +%s.%N)
-    t=$(calc "$e - $s")
-    if [ -z "$b" ] || [ "$(calc "int($t < $b)")" = 1 ]; then b=$t; cp "$work/last.err" "$work/best.err"; fi
-  done
-  echo "$b"
+# measure NAME CMD…: one timed run; appends "wall user sys rss_kb" to $work/NAME.
+# The command's stderr of each run is kept as $work/NAME.err.N.
+measure() {
+  local name=$1 n
+  shift
+  n=0
+  [ -f "$work/$name" ] && n=$(wc -l < "$work/$name")
+  local rc=0
+  /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$@" >/dev/null 2>"$work/$name.err.$n" || rc=$?
+  # generate exits 1 when a proof is FAIL (the synthetic repository has some): not an error.
+  if [ "$rc" -gt 1 ]; then echo "failed ($rc): $*" >&2; cat "$work/$name.err.$n" >&2; exit 1; fi
+  grep -v '^Command' "$work/time" >> "$work/$name"
 }
 
-t_cat=$(best sh -c "cat '$work'/repo/junit/*.xml > /dev/null")
-t_inspect=$(best "$bin" --root "$work/repo" inspect --summary --format json 'junit/*.xml')
-t_unsigned=$(best "$bin" --root "$work/repo" generate --junit 'junit/*.xml' --out "$work/out-u" --timings)
-t_signed=$(best "$bin" --root "$work/repo" generate --junit 'junit/*.xml' --out "$work/out-s" \
-  --signing-key-file "$work/key.pem" --timings)
-split=$(grep '^timings' "$work/best.err" || true)
-cases=$((scripts * per))
-proofs=$(ls "$work/out-s" | grep -c '\.dsse\.json$' || true)
+gen=(--root "$repo" generate --junit 'junit/*.xml' --signing-key-file "$key")
 
-printf '\ngenerate benchmark: %d scripts, %d cases, %d JUnit files, %d signed proofs (best of %d, %s cores)\n' \
-  "$scripts" "$cases" "$parts" "$proofs" "$runs" "$(nproc)"
-printf '%-34s %9s %12s %14s\n' "command" "wall (s)" "vs cat" "vs inspect"
-row() { printf '%-34s %9.3f %11.1fx %13.2fx\n' "$1" "$2" "$(calc "$2 / $t_cat")" "$(calc "$2 / $t_inspect")"; }
-row "cat (baseline: I/O floor)" "$t_cat"
-row "inspect --summary (baseline)" "$t_inspect"
-row "generate (unsigned)" "$t_unsigned"
-row "generate --signing-key-file" "$t_signed"
+for r in $(seq "$rounds"); do
+  measure cat sh -c "cat '$repo'/junit/*.xml > /dev/null"
+  measure inspect "$bin" --root "$repo" inspect --summary --format json 'junit/*.xml'
+  if [ -n "$base" ]; then
+    rm -rf "$work/out-base"
+    measure base "$base" "${gen[@]}" --out "$work/out-base"
+  fi
+  rm -rf "$work/out"
+  measure signed "$bin" "${gen[@]}" --out "$work/out" --timings
+  measure replace "$bin" "${gen[@]}" --out "$work/out" --timings
+done
+
+# median NAME: the line of the median wall time (the upper median for an even count).
+median() { sort -n -k1,1 "$work/$1" | sed -n "$(( $(wc -l < "$work/$1") / 2 + 1 ))p"; }
+# index of the median round of NAME (its line number, from 0), for its stderr.
+median_round() { awk -v m="$(median "$1" | cut -d' ' -f1)" '$1 == m { print NR - 1; exit }' "$work/$1"; }
+wall() { median "$1" | cut -d' ' -f1; }
+
+proofs=$(find "$work/out" -name '*.dsse.json' | wc -l)
+printf '\ngenerate benchmark (%s): %d scripts, %d cases, %d JUnit files, %d signed proofs; median of %d paired rounds, %s cores\n' \
+  "$mode" "$scripts" "$cases" "$parts" "$proofs" "$rounds" "$(nproc)"
+printf '%-40s %9s %9s %9s %9s %10s\n' "command" "wall (s)" "user (s)" "sys (s)" "RSS (MB)" "vs signed"
+t_signed=$(wall signed)
+row() {
+  local m; m=$(median "$2")
+  read -r w u s k <<<"$m"
+  printf '%-40s %9.2f %9.2f %9.2f %9.0f %9.2fx\n' "$1" "$w" "$u" "$s" "$(calc "$k / 1024")" "$(calc "$w / max($t_signed, 0.001)")"
+}
+row "cat (I/O floor)" cat
+row "inspect --summary (parse only)" inspect
+[ -n "$base" ] && row "previous generate --signing-key-file" base
+row "generate --signing-key-file" signed
+row "  the same, replacing the previous files" replace
+split=$(grep -h '^timings' "$work/signed.err.$(median_round signed)" || true)
 echo "signed run split: ${split#timings }"
-echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-if [ "$scripts" -ge 10000 ]; then
-  if [ "$(calc "int($t_signed <= 2.0)")" = 1 ]; then echo "target (<= 2 s): met"; else echo "target (<= 2 s): NOT met"; fi
+echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# The target: 2 s for 1M cases (scaled by cases below full size).
+target_s=$(calc "2.0 * $cases / 1000000")
+if [ "$mode" = full ]; then target="≤ 2 s"; else target="≤ 2 s per 1M cases"; fi
+met=$(calc "'met' if $t_signed <= $target_s else 'missed'")
+echo "target (${target}, here ${target_s} s): $met"
+if [ -n "${BENCH_ROWS:-}" ]; then
+  label="generate signed $((cases / 1000))k cases"
+  emit() { # emit ANCHOR_NAME ANCHOR_SECONDS
+    printf '%s\t%.2f s\t%s %.2f s\t%.2f×\t%s\t%s\n' "$label" "$t_signed" "$1" "$2" \
+      "$(calc "$2 / max($t_signed, 0.001)")" "$target" "$met" >> "$BENCH_ROWS"
+  }
+  [ -n "$base" ] && emit "previous generate" "$(wall base)"
+  emit "inspect --summary" "$(wall inspect)"
+  emit "cat" "$(wall cat)"
 fi

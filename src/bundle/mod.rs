@@ -17,21 +17,3 @@ pub mod manifest;
 pub mod merkle;
 pub mod redact;
 pub mod run;
-
-use std::io::{self, Write};
-use std::path::Path;
-
-/// Writes `data` to `path` atomically: a temporary file beside it, then a rename, so a
-/// reader never sees half a file.
-pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(data)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}

@@ -13,7 +13,9 @@ use proofgate::github::{
 use proofgate::junit::{self, FileReport, ParseOptions, Status, TestCase};
 use proofgate::model::{Model, Severity, map_cases};
 use proofgate::proof::context::RunContext;
-use proofgate::proof::generate::{self as gen_core, GenerateReport, GenerateRequest, JunitInput};
+use proofgate::proof::generate::{
+    self as gen_core, GenerateReport, GenerateRequest, JunitInput, OutputMode,
+};
 use proofgate::proof::record::Verdict;
 
 use super::{CliError, CliResult, Global, Outcome, ResultExt as _};
@@ -383,7 +385,7 @@ fn print_timings(report: &GenerateReport, model: Duration, parse: Duration, tota
     let t = &report.timings;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     eprintln!(
-        "timings (ms, wall): model {:.1}  parse {:.1}  map {:.1}  hash {:.1}  build+sign+write {:.1} (summed over workers: build {:.1}, sign {:.1}, write {:.1})  total {:.1}",
+        "timings (ms, wall): model {:.1}  parse {:.1}  map {:.1}  hash {:.1}  build+sign+write {:.1} (summed over workers: build {:.1}, sign {:.1}, write {:.1}; {} output)  total {:.1}",
         ms(model),
         ms(parse),
         ms(t.map),
@@ -392,6 +394,10 @@ fn print_timings(report: &GenerateReport, model: Duration, parse: Duration, tota
         ms(t.build),
         ms(t.sign),
         ms(t.write),
+        match report.mode {
+            OutputMode::Fresh => "fresh",
+            OutputMode::Replace => "replaced",
+        },
         ms(total)
     );
 }
@@ -444,6 +450,7 @@ mod tests {
                 envelope: None,
             }],
             key_id: key.map(str::to_owned),
+            mode: OutputMode::Fresh,
             timings: Timings::default(),
         }
     }
@@ -499,6 +506,7 @@ mod tests {
         let empty = GenerateReport {
             proofs: vec![],
             key_id: None,
+            mode: OutputMode::Fresh,
             timings: Timings::default(),
         };
         assert!(

@@ -387,7 +387,7 @@ fn read_opt(path: &Path) -> Result<Option<String>, CliError> {
 fn write(root: &Path, rel: &str, text: &str) -> Result<(), CliError> {
     let path = root.join(rel);
     let mode = std::fs::metadata(&path).ok().map(|m| m.permissions());
-    proofgate::bundle::write_atomic(&path, text.as_bytes())
+    proofgate::fsutil::write_durable(&path, text.as_bytes())
         .with_context(|| format!("cannot write `{}`", path.display()))
         .or_io()?;
     let perms = match mode {

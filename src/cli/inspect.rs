@@ -63,16 +63,6 @@ struct Parsed {
     error: Option<JunitError>,
 }
 
-fn display_path(root: &Path, path: &Path) -> String {
-    let shown = path.strip_prefix(root).unwrap_or(path);
-    let s = shown.to_string_lossy();
-    if s.is_empty() {
-        path.to_string_lossy().into_owned()
-    } else {
-        s.into_owned()
-    }
-}
-
 pub fn run(args: Args, global: &Global) -> CliResult {
     let files: Vec<PathBuf> = junit::expand_inputs(&global.root, &args.inputs).or_usage()?;
     let opts = ParseOptions {
@@ -82,7 +72,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     let mut parsed = Vec::with_capacity(files.len());
     let (mut bad, mut any_io) = (0usize, false);
     for f in &files {
-        let shown = display_path(&global.root, f);
+        let shown = proofgate::fsutil::repo_relative(&global.root, f);
         let result = if args.summary {
             read_summary(f, &shown, &opts)
         } else {

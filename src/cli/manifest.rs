@@ -2,11 +2,11 @@
 //! check the tree against a recorded one.
 
 use std::io::{BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use proofgate::bundle::manifest::{self, Manifest, ManifestDiff, ManifestRequest};
-use proofgate::bundle::write_atomic;
+use proofgate::fsutil::{relative_under, write_durable};
 use serde::Serialize;
 
 use super::{CliError, CliResult, Global, Outcome, ResultExt};
@@ -55,14 +55,6 @@ struct VerifyReport<'a> {
     diff: &'a ManifestDiff,
 }
 
-/// `path` relative to `root` when it lies under it, so the walk can leave it out.
-pub(crate) fn relative_to_root(path: &Path, root: &Path) -> Option<String> {
-    let p = std::path::absolute(path).ok()?;
-    let r = std::path::absolute(root).ok()?;
-    let rel = p.strip_prefix(&r).ok()?;
-    rel.to_str().map(|s| s.to_owned())
-}
-
 pub fn run(args: Args, global: &Global) -> CliResult {
     let root = &global.root;
     if let Some(recorded_path) = &args.verify {
@@ -72,7 +64,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             Manifest::read(recorded_path, BufReader::new(f)).map_err(CliError::classified)?;
         let mut exclude = recorded.exclude.clone();
         exclude.extend(args.exclude.iter().cloned());
-        exclude.extend(relative_to_root(recorded_path, root));
+        exclude.extend(relative_under(root, recorded_path));
         let scope = if args.scope.is_empty() {
             recorded.scope.clone()
         } else {
@@ -130,7 +122,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
 
     let mut exclude = args.exclude.clone();
     if let Some(out) = &args.out {
-        exclude.extend(relative_to_root(out, root));
+        exclude.extend(relative_under(root, out));
     }
     let start = std::time::Instant::now();
     let built = manifest::build(&ManifestRequest {
@@ -145,7 +137,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     let mut json = serde_json::to_vec_pretty(m).or_io()?;
     json.push(b'\n');
     if let Some(out) = &args.out {
-        write_atomic(out, &json)
+        write_durable(out, &json)
             .with_context(|| format!("cannot write `{}`", out.display()))
             .or_io()?;
     }

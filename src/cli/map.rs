@@ -1,7 +1,6 @@
 //! `proofgate map`: which test cases certify which script.
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::Context as _;
 use proofgate::github::log::untrusted_lines;
@@ -32,23 +31,13 @@ pub struct Args {
     pub format: Format,
 }
 
-fn display_path(root: &Path, path: &Path) -> String {
-    let shown = path.strip_prefix(root).unwrap_or(path);
-    let s = shown.to_string_lossy().replace('\\', "/");
-    if s.is_empty() {
-        path.to_string_lossy().into_owned()
-    } else {
-        s
-    }
-}
-
 pub fn run(args: Args, global: &Global) -> CliResult {
     let (model, _findings) = super::lint::load_model(global)?;
     let files = junit::expand_inputs(&global.root, &args.junit).or_usage()?;
     let mut cases: Vec<TestCase> = Vec::new();
     let mut sources: Vec<String> = Vec::new();
     for f in &files {
-        let shown = display_path(&global.root, f);
+        let shown = proofgate::fsutil::repo_relative(&global.root, f);
         match junit::read_file(f, &ParseOptions::default()) {
             Ok(report) => {
                 sources.extend(std::iter::repeat_n(shown.clone(), report.cases.len()));

@@ -22,6 +22,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+
+use crate::fsutil;
 use serde_yaml_ng::Value;
 
 pub use config::{
@@ -302,7 +304,7 @@ fn no_link_on_the_way(root: &Path, rel: &str) -> Result<(), String> {
             return Err(format!(
                 "`{rel}` is reached through the symbolic link `{}`; test paths are hashed \
                  without following links: name the real path",
-                at.strip_prefix(root).unwrap_or(&at).display()
+                fsutil::repo_relative(root, &at)
             ));
         }
     }
@@ -329,11 +331,6 @@ fn real_inside(root: &Path, path: &Path, rel: &str, link: bool) -> Result<PathBu
         ));
     }
     Ok(real)
-}
-
-fn display_path(root: &Path, p: &Path) -> String {
-    let rel = p.strip_prefix(root).unwrap_or(p);
-    rel.to_string_lossy().replace('\\', "/")
 }
 
 /// A selector as written: where (key path, line, column; `None`: derived from
@@ -406,7 +403,7 @@ impl Model {
         config: &Path,
         config_required: bool,
     ) -> Result<(Model, Vec<Finding>), ModelError> {
-        let cfg_display = display_path(root, config);
+        let cfg_display = fsutil::repo_relative(root, config);
         let cfg = read_config(config, &cfg_display, config_required)?;
         let mut cx = Ctx {
             root,
@@ -539,7 +536,7 @@ fn discover(cx: &mut Ctx<'_>, cfg_display: &str) -> Vec<String> {
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 continue;
             }
-            let rel = display_path(cx.root, entry.path());
+            let rel = fsutil::repo_relative(cx.root, entry.path());
             if include.is_match(&rel) && !exclude.is_match(&rel) {
                 out.push(rel);
             }

@@ -15,6 +15,7 @@ use globset::{Glob, GlobMatcher};
 use serde::{Serialize, Serializer};
 
 use super::{Model, ScriptId};
+use crate::fsutil;
 use crate::junit::TestCase;
 
 /// One rule selecting test cases for a script.
@@ -126,20 +127,6 @@ pub fn normalize_path(p: &str) -> String {
     }
 }
 
-/// Refuses a path that could leave the repository whatever the checkout holds: absolute
-/// (`/x`, `\\x`, `C:x`), or with a `..` component. What it names on disk (a symlink, a
-/// device) is checked where the checkout is at hand ([`super::Model::load`]).
-fn inside_repository(t: &str) -> Result<(), String> {
-    let b = t.as_bytes();
-    let drive = b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic();
-    if t.starts_with(['/', '\\']) || drive || t.split(['/', '\\']).any(|c| c == "..") {
-        return Err(format!(
-            "{t:?} must be a path inside the repository (relative, without `..`)"
-        ));
-    }
-    Ok(())
-}
-
 fn glob(s: &str) -> Result<GlobSel, String> {
     Glob::new(s)
         .map(|g| GlobSel {
@@ -193,13 +180,14 @@ impl Selector {
                     "{t:?} is not a pytest node id (`file::Class::test`)"
                 ));
             }
-            inside_repository(file)?;
+            // What the path names on disk (a link, a device) is checked in `Model::load`.
+            fsutil::check_inside(file).map_err(|e| e.to_string())?;
             return Ok(Selector::NodeId {
                 file: normalize_path(file),
                 parts,
             });
         }
-        inside_repository(t)?;
+        fsutil::check_inside(t).map_err(|e| e.to_string())?;
         let path = normalize_path(t);
         if path.is_empty() {
             return Ok(Selector::Path { path, dir: true });

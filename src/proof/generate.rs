@@ -4,17 +4,25 @@
 //!
 //! Every input is read and hashed, and every check that could fail a proof's build is
 //! made, before anything is written; then worker threads build, sign and write one
-//! proof at a time, so memory stays proportional to the workers, not to the run. Each
-//! file is written atomically (a temporary file in the output directory, renamed into
-//! place).
+//! proof at a time, so memory stays proportional to the workers, not to the run.
+//!
+//! How files are written, and what a killed run leaves ([`OutputMode`]): into a new or
+//! empty output directory each file is created with `O_EXCL` and one write
+//! ([`fsutil::write_new`]), so a killed run may leave a file cut short but never a
+//! file with wrong content: a proof cut short is not JSON, an envelope cut short is not
+//! JSON, and a whole envelope binds the digest of its whole proof. Into a directory that
+//! already holds files each file is replaced whole ([`fsutil::write_replace`]: a
+//! temporary file and a rename), so a reader sees the old file or the new one; a killed
+//! run may leave a new proof beside the old envelope, which no longer matches it and is
+//! rejected by `verify`. Nothing is fsynced.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::digest::Sha256Digest;
+use crate::fsutil;
 use crate::junit::{FileReport, TestCase};
 use crate::model::{Evidence, Model, Script, ScriptMapping, map_cases};
 use crate::sign::SigningKey;
@@ -136,6 +144,9 @@ pub struct GenerateReport {
     pub proofs: Vec<ProofOutcome>,
     /// The key id that signed, when signing.
     pub key_id: Option<String>,
+    /// How the files were written.
+    #[serde(skip)]
+    pub mode: OutputMode,
     /// Phase timings.
     #[serde(skip)]
     pub timings: Timings,
@@ -216,13 +227,6 @@ pub fn format_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Repository-relative display of `path` with `/` separators.
-pub fn rel_path(root: &Path, path: &Path) -> String {
-    let p = path.strip_prefix(root).unwrap_or(path);
-    let s = p.to_string_lossy().replace('\\', "/");
-    s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
-}
-
 /// Builds every proof (and envelope) and writes it. See the module docs.
 pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateError> {
     let mut timings = Timings::default();
@@ -249,7 +253,7 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
     let mut flat: Vec<(&TestCase, usize)> = Vec::with_capacity(req.junit.cases.len());
     for (i, (f, digest)) in req.junit.files.iter().zip(digests).enumerate() {
         sources.push(SourceRef {
-            path: rel_path(root, &f.path),
+            path: fsutil::repo_relative(root, &f.path),
             digest: digest?,
         });
         let cases = req.junit.cases.get(f.start..f.end).unwrap_or_default();
@@ -285,10 +289,7 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
     // checked in `script_facts`), so writing as soon as a proof is built keeps the
     // guarantee that nothing is written unless every proof could be built, without
     // holding every proof in memory.
-    std::fs::create_dir_all(req.out_dir).map_err(|source| GenerateError::Write {
-        path: req.out_dir.to_path_buf(),
-        source,
-    })?;
+    let mode = OutputMode::prepare(req.out_dir)?;
     let generated_at = format_time(req.generated_at);
     // Writing is mostly system calls that block: more workers than cores helps.
     let workers = (threads * 2).clamp(1, 8);
@@ -301,7 +302,7 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
                 let flat = &flat;
                 let sources = &sources;
                 let generated_at = &generated_at;
-                scope.spawn(move || emit_part(req, part, flat, sources, generated_at))
+                scope.spawn(move || emit_part(req, mode, part, flat, sources, generated_at))
             })
             .collect();
         handles
@@ -326,13 +327,60 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
     Ok(GenerateReport {
         proofs,
         key_id: req.key.map(|k| k.key_id().to_string()),
+        mode,
         timings,
     })
+}
+
+/// How `generate` writes its files, decided once, before the first file is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputMode {
+    /// The output directory was new or empty: each file is created with `O_EXCL` and
+    /// one write ([`fsutil::write_new`]). A killed run leaves files that are whole,
+    /// cut short (not JSON) or missing.
+    Fresh,
+    /// The output directory already held files: each file is replaced whole
+    /// ([`fsutil::write_replace`]) and a stale envelope of an unsigned run is removed.
+    Replace,
+}
+
+impl OutputMode {
+    /// Creates `out_dir` when missing and tells how to write into it.
+    pub fn prepare(out_dir: &Path) -> Result<Self, GenerateError> {
+        match fsutil::ensure_empty_or_new_dir(out_dir) {
+            Ok(true) => Ok(OutputMode::Fresh),
+            Ok(false) => Ok(OutputMode::Replace),
+            Err(source) => Err(GenerateError::Write {
+                path: out_dir.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Writes one file. In a fresh directory a file that appeared meanwhile (another
+    /// writer) is replaced whole rather than refused.
+    fn write(self, path: &Path, bytes: &[u8]) -> Result<(), GenerateError> {
+        let written = match self {
+            OutputMode::Fresh => match fsutil::write_new(path, bytes) {
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    fsutil::write_replace(path, bytes)
+                }
+                r => r,
+            },
+            OutputMode::Replace => fsutil::write_replace(path, bytes),
+        };
+        written.map_err(|source| GenerateError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
 }
 
 /// Writes one proof (and its envelope, or removes a stale one).
 fn write_one(
     out_dir: &Path,
+    mode: OutputMode,
     proof: &Proof,
     proof_bytes: &[u8],
     proof_digest: Sha256Digest,
@@ -341,13 +389,15 @@ fn write_one(
     let id = &proof.script_id;
     let shard = proof.context.shard.as_deref();
     let proof_path = out_dir.join(attest::proof_file_name(id, shard));
-    write_atomic(&proof_path, proof_bytes)?;
+    mode.write(&proof_path, proof_bytes)?;
     let env_path = out_dir.join(attest::envelope_file_name(id, shard));
     let envelope = match envelope_bytes {
         Some(bytes) => {
-            write_atomic(&env_path, bytes)?;
+            mode.write(&env_path, bytes)?;
             Some(env_path)
         }
+        // A fresh directory holds no stale envelope.
+        None if mode == OutputMode::Fresh => None,
         None => {
             // A stale envelope would not match the new proof: remove it.
             match std::fs::remove_file(&env_path) {
@@ -451,6 +501,7 @@ type PartResult = Result<(Vec<ProofOutcome>, Spent), GenerateError>;
 /// Builds, signs and writes the proofs of `part`, one at a time.
 fn emit_part(
     req: &GenerateRequest<'_>,
+    mode: OutputMode,
     part: &[Part<'_>],
     flat: &[(&TestCase, usize)],
     sources: &[SourceRef],
@@ -483,6 +534,7 @@ fn emit_part(
         let t = Instant::now();
         out.push(write_one(
             req.out_dir,
+            mode,
             &proof,
             &proof_bytes,
             proof_digest,
@@ -505,29 +557,6 @@ fn header_descriptor(s: &Script) -> Option<ResourceDescriptor> {
         media_type: Some("application/json".into()),
         ..Default::default()
     })
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory
-/// (`.<name>.tmp`, a fixed name so an interrupted run leaves at most one per output
-/// and the next run reuses it) and a rename, so readers never see a partial file.
-/// Files are not fsynced one by one: the rename makes each file appear whole, and
-/// durability across a power loss is left to the file system's commit interval.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), GenerateError> {
-    let err = |source| GenerateError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(err(e));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -621,6 +650,7 @@ mod tests {
             out_dir: &out,
         };
         let report = generate(&req).unwrap();
+        assert_eq!(report.mode, OutputMode::Fresh, "a new directory");
         assert_eq!(report.proofs.len(), 1, "manual scripts get no proof");
         assert!(report.all_pass(), "{:?}", report.proofs);
         let bytes = std::fs::read(out.join("proof-a.json")).unwrap();
@@ -637,8 +667,8 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
             .collect();
         assert!(leftovers.is_empty());
-        // Same inputs, same bytes.
-        generate(&req).unwrap();
+        // Same inputs, same bytes, now replacing the files.
+        assert_eq!(generate(&req).unwrap().mode, OutputMode::Replace);
         assert_eq!(std::fs::read(out.join("proof-a.json")).unwrap(), bytes);
         // An unsigned run removes the stale envelope.
         let req = GenerateRequest { key: None, ..req };

@@ -155,11 +155,7 @@ fn walk(base: &Path, dir: &Path, depth: usize, out: &mut Vec<Found>) -> Result<(
         let Some(id) = name.to_str().and_then(proof_id_of) else {
             continue;
         };
-        let origin = path
-            .strip_prefix(base)
-            .unwrap_or(&path)
-            .to_string_lossy()
-            .replace('\\', "/");
+        let origin = crate::fsutil::repo_relative(base, &path);
         out.push((path.clone(), id.to_owned(), origin));
     }
     Ok(())

@@ -180,12 +180,7 @@ fn effective(req: &VerifyRequest<'_>) -> Result<Effective, VerifyError> {
 pub fn verify(req: &VerifyRequest<'_>) -> Result<Verified, VerifyError> {
     let e = effective(req)?;
     if e.policy.require_signatures && e.keys.is_empty() {
-        let config = req
-            .config
-            .strip_prefix(req.root)
-            .unwrap_or(req.config)
-            .display()
-            .to_string();
+        let config = crate::fsutil::repo_relative(req.root, req.config);
         return Err(VerifyError::NoTrustedKey { config });
     }
     let needs_commit = e
