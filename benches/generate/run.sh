@@ -12,7 +12,8 @@
 #   - `proofgate inspect --summary` (parsing alone),
 #   - the previous build of `generate` (`main`, or BENCH_BASE_REF), when it can be built:
 #     a `git worktree` of that commit built in release into target/bench-generate/base
-#     (kept there and rebuilt only when the commit changes; BENCH_BASE=0 skips it),
+#     (kept there and rebuilt only when the commit changes; BENCH_BASE=0 skips it, and
+#     --quick skips it unless BENCH_BASE=1),
 #   - `generate --signing-key-file` into a new output directory (every round gets its own),
 #   - the same over the previous round's 20,000 files (files replaced, not created).
 # It then prints the phase split of the median signed run (`generate --timings`).
@@ -39,8 +40,11 @@ cargo build --release --locked --quiet --bin proofgate
 bin="$PWD/target/release/proofgate"
 
 # The previous build: a release build of BENCH_BASE_REF (default `main`) from a worktree.
+# Not in --quick (CI): building another release binary costs minutes, not seconds.
 base=""
-if [ "${BENCH_BASE:-1}" != 0 ]; then
+base_default=1
+[ "$mode" = quick ] && base_default=0
+if [ "${BENCH_BASE:-$base_default}" != 0 ]; then
   ref="${BENCH_BASE_REF:-main}"
   if commit=$(git rev-parse --verify --quiet "$ref^{commit}"); then
     bdir="$PWD/target/bench-generate/base"
