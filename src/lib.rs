@@ -15,6 +15,7 @@
 //! | [`verify`] | the gate and its reports |
 //! | [`github`] | runner environment, job summary, annotations, outputs |
 //! | [`bundle`] | run wrapper, source manifest, Merkle tree, ledger |
+//! | [`store`] | the evidence store: runs kept per tenant in SQLite or PostgreSQL, its API and page |
 
 pub mod artifact;
 pub mod bundle;
@@ -28,4 +29,5 @@ pub mod model;
 mod par;
 pub mod proof;
 pub mod sign;
+pub mod store;
 pub mod verify;

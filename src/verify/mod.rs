@@ -7,7 +7,7 @@
 pub mod base;
 mod combine;
 pub mod demo;
-mod evidence;
+pub mod evidence;
 pub mod gate;
 mod input;
 pub mod keys;
