@@ -9,11 +9,14 @@
 //! | [`schema`] | tables and migrations for both databases |
 //! | [`db`] | the one database layer (tenants, keys, runs, proofs, files) |
 //! | [`api`] | the HTTP API (`proofgate serve`) |
-//! | [`html`] | the server-rendered run list and run detail page |
+//! | [`openapi`] | the OpenAPI description of the API |
 //! | [`client`] | `proofgate publish`: the upload over HTTP |
 
+pub mod api;
+pub mod client;
 pub mod db;
 mod error;
+pub mod openapi;
 pub mod schema;
 pub mod token;
 pub mod upload;
