@@ -66,6 +66,7 @@ fn publish_then_read_every_route(db: Db) {
     // The bundle, byte for byte.
     let b = server.get(&format!("/api/runs/{id}/proof"), &acme.read);
     assert_eq!(b.status, 200);
+    assert_eq!(b.header("content-type"), Some("application/json"));
     assert_eq!(b.body, std::fs::read(dir.join("bundle.json")).unwrap());
 
     let p = server
@@ -254,7 +255,16 @@ fn malformed_requests_get_json_errors(db: Db) {
         return;
     };
     let acme = tenant(&server.db, "acme", &public);
-    let cases: Vec<(&str, &str, Option<&str>, Option<Vec<u8>>, u16, &str)> = vec![
+    /// Method, path, token, body, expected status and error code.
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        Option<Vec<u8>>,
+        u16,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         ("GET", "/api/runs", None, None, 401, "UNAUTHORIZED"),
         (
             "GET",
