@@ -17,6 +17,7 @@ both!(
     malformed_requests_get_json_errors,
     every_documented_route_exists,
     export_then_import_verifies_again,
+    the_release_gate_reads_proofs_from_the_store,
 );
 
 fn setup(db: Db) -> Option<(tempfile::TempDir, Server, String, String)> {
@@ -479,4 +480,51 @@ fn the_database_file_is_created_owner_only() {
     let secret = secret.rsplit('_').next().unwrap();
     let bytes = std::fs::read(&db).unwrap();
     assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
+}
+
+fn the_release_gate_reads_proofs_from_the_store(db: Db) {
+    let Some((t, server, key, public)) = setup(db) else {
+        return;
+    };
+    let acme = tenant(&server.db, "acme", &public);
+    let repo = t.path().join("repo");
+    let dir = signed_run(&repo, &key, "test_sub", false);
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    let head = String::from_utf8(head.stdout).unwrap().trim().to_owned();
+    // The artifacts are gone: only the store has the proofs.
+    let verify = |token: &str| {
+        bin()
+            .arg("--root")
+            .arg(&repo)
+            .args(["verify", "--server", &server.url(), "--commit", &head])
+            .args([
+                "--repository",
+                "acme/scripts",
+                "--trusted-key",
+                &public,
+                "--format",
+                "json",
+            ])
+            .env("PROOFGATE_SERVER_TOKEN", token)
+            .env_remove("GITHUB_SHA")
+            .env_remove("GITHUB_EVENT_PATH")
+            .output()
+            .unwrap()
+    };
+    let o = verify(&acme.read);
+    assert_eq!(code(&o), 1, "nothing published yet: {}", text(&o));
+    let o = publish(&server, &dir, &acme.publish);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+    let o = verify(&acme.read);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["verdict"], "pass", "{report:#}");
+    // Another tenant's token sees no proofs: the gate fails closed.
+    let evil = tenant(&server.db, "evil", &public);
+    assert_eq!(code(&verify(&evil.read)), 1);
 }

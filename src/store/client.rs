@@ -290,6 +290,91 @@ impl StoreClient {
     }
 }
 
+impl StoreClient {
+    /// Writes the proofs and envelopes of every stored run of `commit` (and
+    /// `repository`, when given) under `dir/<run id>/`, for the gate to judge as it
+    /// judges downloaded artifacts (signatures are checked again against the gate's own
+    /// trusted keys). Returns how many runs were written.
+    pub async fn fetch_proofs(
+        &self,
+        commit: &str,
+        repository: Option<&str>,
+        dir: &Path,
+    ) -> Result<usize, ClientError> {
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+        #[derive(Deserialize)]
+        struct Page {
+            runs: Vec<RunId>,
+            next_cursor: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct RunId {
+            id: String,
+        }
+        let bad = |detail: String| ClientError::Transport {
+            server: self.server.clone(),
+            detail,
+        };
+        let mut ids = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!(
+                "/api/runs?limit=500&commit={}",
+                utf8_percent_encode(commit, NON_ALPHANUMERIC)
+            );
+            if let Some(r) = repository {
+                path.push_str(&format!(
+                    "&repository={}",
+                    utf8_percent_encode(r, NON_ALPHANUMERIC)
+                ));
+            }
+            if let Some(c) = &cursor {
+                path.push_str(&format!(
+                    "&cursor={}",
+                    utf8_percent_encode(c, NON_ALPHANUMERIC)
+                ));
+            }
+            let (_, bytes) = self.call(Method::GET, &path, None).await?;
+            let page: Page = serde_json::from_slice(&bytes)
+                .map_err(|e| bad(format!("the run list is not understood: {e}")))?;
+            ids.extend(page.runs.into_iter().map(|r| r.id));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        for id in &ids {
+            if !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(bad(format!(
+                    "the store named a run `{}`",
+                    id.escape_debug()
+                )));
+            }
+            let bytes = self.export(id).await?;
+            let archive: Archive = serde_json::from_slice(&bytes)
+                .map_err(|e| bad(format!("the archive of run {id} is not understood: {e}")))?;
+            let files = upload::decode(PublishBody {
+                files: archive.files,
+            })
+            .map_err(|r| bad(format!("the archive of run {id}: {}", r.message)))?;
+            let run_dir = dir.join(id);
+            std::fs::create_dir_all(&run_dir).map_err(|source| ClientError::Read {
+                path: run_dir.display().to_string(),
+                source,
+            })?;
+            for (name, content) in files.iter().filter(|(n, _)| n.starts_with("proof-")) {
+                // `decode` admits only plain run-file names.
+                let p = run_dir.join(name);
+                std::fs::write(&p, content).map_err(|source| ClientError::Read {
+                    path: p.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+        Ok(ids.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

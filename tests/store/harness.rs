@@ -97,6 +97,14 @@ pub fn junit(test_name: &str, failed: bool) -> String {
 /// `main`): returns the proofs directory.
 pub fn signed_run(root: &Path, key: &str, test_name: &str, failed: bool) -> PathBuf {
     copy_dir(&fixture_project(), root);
+    // A header the gate accepts (the fixture's lacks `dry_run`).
+    let script = root.join("scripts/calc.py");
+    let header = std::fs::read_to_string(&script).unwrap().replacen(
+        "maturity: 2\n",
+        "maturity: 2\ndry_run:\n  supported: true\n  command_hint: \"python3 scripts/calc.py --dry-run\"\n",
+        1,
+    );
+    std::fs::write(&script, header).unwrap();
     std::fs::write(root.join("README.md"), "fixture\n").unwrap();
     std::fs::write(root.join("junit.in.xml"), junit(test_name, failed)).unwrap();
     let ok = Command::new("sh")
@@ -111,6 +119,12 @@ pub fn signed_run(root: &Path, key: &str, test_name: &str, failed: bool) -> Path
         .unwrap()
         .success();
     assert!(ok);
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let head = String::from_utf8(head.stdout).unwrap().trim().to_owned();
     let o = bin()
         .arg("--root")
         .arg(root)
@@ -132,6 +146,7 @@ pub fn signed_run(root: &Path, key: &str, test_name: &str, failed: bool) -> Path
         .env("GITHUB_REF", "refs/heads/topic")
         .env("GITHUB_SERVER_URL", "https://github.example")
         .env("GITHUB_RUN_ID", "77")
+        .env("GITHUB_SHA", &head)
         .current_dir(root)
         .output()
         .unwrap();
