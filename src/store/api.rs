@@ -79,7 +79,8 @@ pub fn router(store: Store, limits: Limits) -> Router {
         .route("/api/scripts/{id}/history", get(script_history))
         .route("/api/proofs", get(proofs_by_subject))
         .route("/api/openapi.json", get(openapi));
-    api.fallback(unknown_route)
+    super::html::routes(api)
+        .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body))
         .layer(middleware::from_fn_with_state(state.clone(), timeout))

@@ -9,6 +9,7 @@
 //! | [`schema`] | tables and migrations for both databases |
 //! | [`db`] | the one database layer (tenants, keys, runs, proofs, files) |
 //! | [`api`] | the HTTP API (`proofgate serve`) |
+//! | [`html`] | the server-rendered run list and run detail page (the Proof tab) |
 //! | [`openapi`] | the OpenAPI description of the API |
 //! | [`client`] | `proofgate publish`: the upload over HTTP |
 
@@ -16,6 +17,7 @@ pub mod api;
 pub mod client;
 pub mod db;
 mod error;
+pub mod html;
 pub mod openapi;
 pub mod schema;
 pub mod token;
