@@ -3,6 +3,8 @@
 //! dumps and saves screenshots. A run whose failing test is named with markup and
 //! quotes checks that nothing from a run becomes an element.
 
+// Shared with `store.rs`, which uses the rest of it.
+#[allow(dead_code)]
 #[path = "store/harness.rs"]
 mod harness;
 
