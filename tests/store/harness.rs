@@ -422,3 +422,66 @@ macro_rules! both {
         )*
     };
 }
+
+/// A directory of `n` signed proofs made by `proofgate generate` over `n` scripts with one
+/// passing test each; returns the proofs directory and the public key.
+pub fn many_proofs(root: &Path, n: usize) -> (PathBuf, String) {
+    std::fs::create_dir_all(root.join("scripts")).unwrap();
+    std::fs::create_dir_all(root.join("tests")).unwrap();
+    let mut junit = String::from("<testsuite name=\"p\">\n");
+    for i in 0..n {
+        std::fs::write(
+            root.join(format!("scripts/s{i}.sh")),
+            format!(
+                "#!/bin/sh\n# ---\n# id: s{i}\n# type: script\n# owner: platform\n# status: active\n\
+                 # maturity: 1\n# test:\n#   runner: pytest\n#   command: \"pytest tests/test_s{i}.py\"\n\
+                 #   evidence: ci\n# ---\necho {i}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            root.join(format!("tests/test_s{i}.py")),
+            "def test_ok(): pass\n",
+        )
+        .unwrap();
+        junit.push_str(&format!(
+            "<testcase classname=\"tests.test_s{i}\" name=\"test_ok\" file=\"tests/test_s{i}.py\" time=\"0.001\"/>\n"
+        ));
+    }
+    junit.push_str("</testsuite>\n");
+    std::fs::write(root.join("junit.xml"), junit).unwrap();
+    let o = bin()
+        .arg("--root")
+        .arg(root)
+        .args(["keygen", "--out"])
+        .arg(root.join("key.pem"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let public = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let public = public
+        .lines()
+        .find_map(|l| l.strip_prefix("public-key: ").map(str::to_owned))
+        .unwrap();
+    let o = bin()
+        .arg("--root")
+        .arg(root)
+        .args([
+            "generate",
+            "--junit",
+            "junit.xml",
+            "--out",
+            "proofs",
+            "--signing-key-file",
+        ])
+        .arg(root.join("key.pem"))
+        .args(["--commit", "0123456789abcdef0123456789abcdef01234567"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    (root.join("proofs"), public)
+}
