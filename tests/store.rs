@@ -2,6 +2,8 @@
 //! `import` and the API, each test against SQLite and against PostgreSQL (the cluster
 //! `scripts/test.sh` starts; `PROOFGATE_TEST_PG_URL`).
 
+// Shared with `store_page.rs` and `store_faults.rs`, which use other parts of it.
+#[allow(dead_code)]
 #[path = "store/harness.rs"]
 mod harness;
 
