@@ -51,13 +51,19 @@ mkdir -p "$repo/scripts" "$repo/tests"
   done
   echo '</testsuite>'
 } >"$repo/junit.xml"
-"$pg" --root "$repo" keygen --out "$work/key.pem" 2>"$work/keygen.txt" >/dev/null
+"$pg" --root "$repo" keygen --out "$work/key.pem" >"$work/keygen.txt" 2>&1
 public=$(sed -n 's/^public-key: //p' "$work/keygen.txt")
 "$pg" --root "$repo" generate --junit junit.xml --out "$work/big" --signing-key-file "$work/key.pem" \
   --commit 0123456789abcdef0123456789abcdef01234567 >/dev/null 2>&1
-# A small run (one proof) for the load test's stored runs.
-mkdir -p "$work/small"
-cp "$work/big/proof-s1.json" "$work/big/proof-s1.dsse.json" "$work/small/"
+# A small run with a signed bundle (`proofgate run` on a one-script repository) for the
+# load test's stored runs.
+small_repo="$work/small-repo"
+mkdir -p "$small_repo/scripts" "$small_repo/tests"
+cp "$repo/scripts/s1.sh" "$small_repo/scripts/"
+cp "$repo/tests/test_s1.py" "$small_repo/tests/"
+printf '<testsuite name="bench"><testcase classname="tests.test_s1" name="test_ok" file="tests/test_s1.py" time="0.001"/></testsuite>\n' >"$small_repo/junit.in.xml"
+"$pg" --root "$small_repo" run --out "$work/small" --junit junit.xml --signing-key-file "$work/key.pem" \
+  -- cp "$small_repo/junit.in.xml" "$small_repo/junit.xml" >/dev/null 2>&1
 
 row() { [ -n "${BENCH_ROWS:-}" ] && printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$BENCH_ROWS"; return 0; }
 
