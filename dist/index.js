@@ -154,7 +154,14 @@ function plan(env = process.env) {
     if (input('name', env)) up.push('--name', input('name', env));
     if (input('retention-days', env)) up.push('--retention-days', input('retention-days', env));
     if (bool('overwrite', env)) up.push('--overwrite');
-    return { mode, commands: [gen, up], extraEnv, dir, warnings };
+    const commands = [gen, up];
+    const server = input('server', env);
+    if (server) {
+      // The token through the child's environment, never the command line.
+      extraEnv.PROOFGATE_SERVER_TOKEN = input('server-token', env);
+      commands.push(['publish', dir, '--server', server, '--token-env', 'PROOFGATE_SERVER_TOKEN']);
+    }
+    return { mode, commands, extraEnv, dir, warnings };
   }
   if (mode === 'verify') {
     const v = ['verify', ...common, '--download-to', dir];

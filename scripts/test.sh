@@ -9,6 +9,13 @@ if [ "${PROOFGATE_SKIP_SETUP:-0}" != 1 ]; then
 fi
 export PROOFGATE_REQUIRE_PEERS=1
 
+# One throwaway PostgreSQL cluster for the whole run; each store test makes its own database.
+pg_dir=$(mktemp -d /tmp/proofgate-pg.XXXXXX)
+chmod 755 "$pg_dir"
+trap 'bash scripts/pg.sh stop "$pg_dir"' EXIT
+PROOFGATE_TEST_PG_URL=$(bash scripts/pg.sh start "$pg_dir/cluster")
+export PROOFGATE_TEST_PG_URL
+
 echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings" >&2

@@ -18,6 +18,7 @@
 //! | [`bundle`] | run wrapper, source manifest, Merkle tree, ledger |
 //! | [`pipeline`] | `proofgate run`: tests → proofs → manifest → bundle → ledger |
 //! | [`fsutil`] | file writes with one stated crash guarantee each, safe joins, relative paths |
+//! | [`store`] | the evidence store: runs kept per tenant in SQLite or PostgreSQL, its API and page |
 
 pub mod artifact;
 pub mod bundle;
@@ -34,4 +35,5 @@ mod par;
 pub mod pipeline;
 pub mod proof;
 pub mod sign;
+pub mod store;
 pub mod verify;

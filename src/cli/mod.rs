@@ -14,7 +14,9 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod download;
+mod export;
 mod generate;
+mod import;
 mod init;
 mod inspect;
 mod key;
@@ -24,7 +26,10 @@ mod lint;
 mod manifest;
 mod map;
 mod matrix;
+mod publish;
 mod run;
+mod serve;
+mod tenant;
 mod upload;
 mod verify;
 mod verify_signature;
@@ -98,6 +103,16 @@ pub enum Command {
     Ledger(ledger::Args),
     /// The whole pipeline on an embedded example, offline.
     Demo(demo::Args),
+    /// Run the evidence store: an API and pages over SQLite or PostgreSQL.
+    Serve(serve::Args),
+    /// Tenants of the evidence store: create one, trust its keys.
+    Tenant(tenant::Args),
+    /// Upload what `run` or `generate` wrote to the evidence store.
+    Publish(publish::Args),
+    /// Write one stored run (bundle, proofs, envelopes, ledger) to an archive file.
+    Export(export::Args),
+    /// Publish an exported archive to a store, which verifies it again.
+    Import(import::Args),
 }
 
 /// What a command answered when it did not fail.
@@ -244,6 +259,11 @@ pub fn main() -> ExitCode {
         Command::Manifest(a) => manifest::run(a, &cli.global),
         Command::Ledger(a) => ledger::run(a, &cli.global),
         Command::Demo(a) => demo::run(a, &cli.global),
+        Command::Serve(a) => serve::run(a, &cli.global),
+        Command::Tenant(a) => tenant::run(a, &cli.global),
+        Command::Publish(a) => publish::run(a, &cli.global),
+        Command::Export(a) => export::run(a, &cli.global),
+        Command::Import(a) => import::run(a, &cli.global),
     };
     match result {
         Ok(Outcome::Yes) => ExitCode::SUCCESS,

@@ -27,6 +27,14 @@ pub struct Args {
     /// recursively. Without it, proofs are downloaded from the artifact service.
     #[arg(long, value_name = "DIR")]
     pub proofs: Option<PathBuf>,
+    /// Take the proofs for the commit under test from this evidence store
+    /// (`proofgate serve`) instead of artifacts: the release gate after artifacts
+    /// expired. The token is read from `--token-env`.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["proofs", "name", "pattern", "run_id"])]
+    pub server: Option<String>,
+    /// Environment variable holding the evidence store's token (with `--server`).
+    #[arg(long, value_name = "VAR", default_value = "PROOFGATE_SERVER_TOKEN")]
+    pub token_env: String,
     /// Where downloaded artifacts go [default: a temporary directory].
     #[arg(long, value_name = "DIR", conflicts_with = "proofs")]
     pub download_to: Option<PathBuf>,
@@ -118,9 +126,15 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             .flatten()
     });
 
-    let proofs_dir = match &args.proofs {
-        Some(d) => d.clone(),
-        None => download(&args, &env)?,
+    let proofs_dir = match (&args.proofs, &args.server) {
+        (Some(d), _) => d.clone(),
+        (None, Some(server)) => from_store(
+            &args,
+            server,
+            commit.as_deref(),
+            args.repository.as_deref().or(env.repository.as_deref()),
+        )?,
+        (None, None) => download(&args, &env)?,
     };
     let (config, named) = global.config_path();
     let verified = verify::pipeline::verify(&verify::pipeline::VerifyRequest {
@@ -277,6 +291,42 @@ fn parse_keys(keys: &[String]) -> Result<Vec<proofgate::sign::PublicKey>, CliErr
 }
 
 /// Downloads the proofs from the artifact service (this run, or `--run-id`).
+/// The proofs of the commit under test, fetched from the evidence store.
+fn from_store(
+    args: &Args,
+    server: &str,
+    commit: Option<&str>,
+    repository: Option<&str>,
+) -> Result<PathBuf, CliError> {
+    let commit = commit.ok_or_else(|| {
+        CliError::usage(anyhow!(
+            "`--server` needs the commit under test: pass `--commit SHA`"
+        ))
+    })?;
+    let client = super::publish::ServerArgs {
+        server: server.to_owned(),
+        token_env: args.token_env.clone(),
+        timeout: 300,
+    }
+    .client()?;
+    let path = match &args.download_to {
+        Some(p) => p.clone(),
+        None => tempfile::Builder::new()
+            .prefix("proofgate-proofs-")
+            .tempdir()
+            .io_context("could not make a temporary directory for the proofs")?
+            .keep(),
+    };
+    let rt = super::upload::runtime()?;
+    let runs = rt
+        .block_on(client.fetch_proofs(commit, repository, &path))
+        .map_err(|e| {
+            CliError::classified_with(e, "reading proofs from the evidence store failed")
+        })?;
+    eprintln!("proofgate: {runs} stored run(s) of commit {commit} from {server}");
+    Ok(path)
+}
+
 fn download(args: &Args, _env: &RunnerEnv) -> Result<PathBuf, CliError> {
     use proofgate::artifact::download::{Selector, Source};
     use proofgate::artifact::{self, DownloadRequest, Env};

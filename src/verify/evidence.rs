@@ -356,3 +356,79 @@ fn check_statement(
             .and_then(|d| d.get("sha256")),
     ))
 }
+
+/// What [`accept_published`] found wrong with a proof: the gate's reason code and a
+/// sentence saying why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The gate's reason code.
+    pub reason: Reason,
+    /// What is wrong, naming the proof.
+    pub message: String,
+}
+
+/// Authenticates one proof outside a checkout, the way the gate does (signature, payload
+/// type, statement binding, claims), for a store that keeps it: the script is the one
+/// the proof's file name and signed statement name, since there is no model to ask.
+/// The path read from the unauthenticated bytes is only an expectation: the signed
+/// statement must name it and must bind the proof file's digest. Returns the proof and
+/// the id of the key that signed it.
+pub fn accept_published(
+    p: &ProofInput,
+    verifier: &(dyn super::input::EnvelopeVerifier + Sync),
+    require_signatures: bool,
+    now: DateTime<Utc>,
+) -> Result<(Proof, Option<String>), Refused> {
+    #[derive(serde::Deserialize)]
+    struct PathOnly {
+        script_path: String,
+    }
+    let path = p
+        .json
+        .as_ref()
+        .ok()
+        .and_then(|b| serde_json::from_slice::<PathOnly>(b).ok())
+        .map(|x| x.script_path)
+        .unwrap_or_default();
+    let script = GateScript {
+        id: p.script_id.clone(),
+        path,
+        header_line: None,
+        evidence: None,
+        maturity: None,
+        production_impact: None,
+        test_files: Vec::new(),
+        lint_errors: Vec::new(),
+        downgrades: Vec::new(),
+    };
+    let policy = super::input::GatePolicy {
+        require_signatures,
+        ..Default::default()
+    };
+    let facts = std::collections::HashMap::new();
+    let policy_source = super::report::PolicySource {
+        from: "store",
+        base_commit: None,
+        trusted_keys: 0,
+        downgrades: Vec::new(),
+    };
+    let input = GateInput {
+        scripts: std::slice::from_ref(&script),
+        policy: &policy,
+        facts: &facts,
+        proofs: std::slice::from_ref(p),
+        verifier,
+        commit: None,
+        repository: None,
+        release: false,
+        now,
+        policy_source: &policy_source,
+        lint_errors: &[],
+    };
+    accept(&script, p, &input)
+        .map(|a| (a.proof, a.pref.keyid))
+        .map_err(|o| Refused {
+            reason: o.reason,
+            message: o.message,
+        })
+}

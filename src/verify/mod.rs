@@ -6,7 +6,7 @@
 
 pub mod base;
 mod combine;
-mod evidence;
+pub mod evidence;
 pub mod gate;
 mod input;
 pub mod keys;

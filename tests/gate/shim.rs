@@ -501,3 +501,31 @@ fn action_gives_every_matrix_leg_its_own_shard_under_act() {
         "{single}"
     );
 }
+
+#[test]
+fn shim_publishes_to_the_evidence_store_when_given_a_server_and_keeps_its_token_off_the_command_line()
+ {
+    let Some(p) = plan(&[
+        ("mode", "generate"),
+        ("server", "https://store.example"),
+        ("server-token", "pgt_SECRET"),
+    ]) else {
+        return;
+    };
+    let publish = command(&p, 2);
+    assert_eq!(publish[0], "publish");
+    assert!(
+        has_pair(&publish, "--server", "https://store.example"),
+        "{publish:?}"
+    );
+    assert!(
+        has_pair(&publish, "--token-env", "PROOFGATE_SERVER_TOKEN"),
+        "{publish:?}"
+    );
+    assert_eq!(p["extraEnv"]["PROOFGATE_SERVER_TOKEN"], "pgt_SECRET");
+    assert!(!p["commands"].to_string().contains("pgt_SECRET"), "{p}");
+    let Some(q) = plan(&[("mode", "generate")]) else {
+        return;
+    };
+    assert_eq!(q["commands"].as_array().unwrap().len(), 2);
+}

@@ -1,0 +1,67 @@
+//! `proofgate serve`: the evidence store's HTTP server.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use proofgate::store::{Store, api, db::DEFAULT_DB};
+
+use super::upload::runtime;
+use super::{CliError, CliResult, Global, Outcome, ResultExt as _};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Database: `sqlite://FILE` (created 0600 on first start) or `postgres://USER@HOST/DB`.
+    #[arg(long, value_name = "URL", default_value = DEFAULT_DB, env = "PROOFGATE_DB")]
+    pub db: String,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// The largest request body (a publish), in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub max_body_mb: usize,
+    /// How long one request may take, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub request_timeout: u64,
+}
+
+pub fn run(args: Args, _global: &Global) -> CliResult {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let store = Store::open(&args.db)
+            .await
+            .map_err(|e| CliError::classified_with(e, "cannot open the database"))?;
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on `{}`", args.listen))
+            .or_io()?;
+        let addr = listener.local_addr().or_io()?;
+        eprintln!("proofgate store listening on http://{addr}");
+        let limits = api::Limits {
+            max_body: args.max_body_mb.saturating_mul(1 << 20),
+            timeout: Duration::from_secs(args.request_timeout.max(1)),
+        };
+        axum::serve(listener, api::router(store.clone(), limits))
+            .with_graceful_shutdown(shutdown())
+            .await
+            .context("the server failed")
+            .or_io()?;
+        store.close().await;
+        Ok(Outcome::Yes)
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
