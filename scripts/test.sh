@@ -25,7 +25,7 @@ cargo test --locked --doc
 echo "== benches (quick), checked against benches/baseline.tsv" >&2
 # Fails only when a ratio fell by more than 2x against the committed quick table (a bench
 # that fails is printed as an error); needs the release build, incremental after the first.
-bash benches/run.sh --quick --check benches/baseline.tsv
+bash benches/run.sh --quick --check benches/baseline.tsv --rows target/bench-quick.tsv
 # Last, so that its summary line closes the run.
 echo "== cargo nextest run" >&2
 cargo nextest run --locked --no-fail-fast
