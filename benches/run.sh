@@ -26,7 +26,11 @@ benches=(
   artifact
   verify
   manifest
+  store
 )
+# Left out of --quick (CI), and said so in the output: the store bench builds its own load
+# client (a second release build) and starts a PostgreSQL cluster — minutes, not seconds.
+not_quick=(store)
 
 mode="" rows_out="" baseline=""
 while [ $# -gt 0 ]; do
@@ -58,6 +62,10 @@ errors=()
 for name in "${benches[@]}"; do
   script=benches/$name/run.sh
   rows=$work/$name.tsv
+  if [ "$mode" = --quick ] && [[ " ${not_quick[*]} " == *" $name "* ]]; then
+    echo "== $script: not run in --quick (run it without --quick)" >&2
+    continue
+  fi
   : > "$rows"
   if [ ! -f "$script" ]; then
     errors+=("$name: $script does not exist")
