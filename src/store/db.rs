@@ -227,6 +227,17 @@ pub fn validate_tenant_name(name: &str) -> Result<(), StoreError> {
     }
 }
 
+/// SQLITE_BUSY (5) or SQLITE_LOCKED (6), with or without an extended code.
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => d
+            .code()
+            .and_then(|c| c.parse::<i64>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
+        _ => false,
+    }
+}
+
 impl Store {
     /// Opens the database at `url` (`sqlite://FILE` or `postgres://…`), creating a SQLite
     /// file 0600 on first start, and applies the migrations.
@@ -265,14 +276,45 @@ impl Store {
                     .await?
             }
         };
-        if backend == Backend::Sqlite {
+        let store = Self { pool, backend };
+        // A second process opening a new SQLite file at the same moment (the README starts
+        // `serve` and runs `tenant add` right after) can be refused with SQLITE_BUSY while
+        // the first switches the file to WAL, without SQLite waiting on busy_timeout: try
+        // again for a while before giving up.
+        let started = std::time::Instant::now();
+        loop {
+            match store.prepare().await {
+                Err(StoreError::Db(e))
+                    if backend == Backend::Sqlite
+                        && is_busy(&e)
+                        && started.elapsed() < Duration::from_secs(10) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                other => return other.map(|()| store),
+            }
+        }
+    }
+
+    /// A transaction that will write. On SQLite it starts with `BEGIN IMMEDIATE`: a deferred
+    /// transaction that reads first and writes later is refused at once (SQLITE_BUSY, no
+    /// wait) when another process wrote in between; taking the write lock first waits on
+    /// busy_timeout instead.
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// WAL for SQLite, then the migrations.
+    async fn prepare(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
             sqlx::raw_sql("PRAGMA journal_mode = WAL")
-                .execute(&pool)
+                .execute(&self.pool)
                 .await?;
         }
-        let store = Self { pool, backend };
-        store.migrate().await?;
-        Ok(store)
+        self.migrate().await
     }
 
     /// The database kind.
@@ -285,14 +327,41 @@ impl Store {
         self.pool.close().await;
     }
 
-    /// Applies the migrations this database lacks, each in a transaction.
+    /// Applies the migrations this database lacks, in one transaction that one process
+    /// holds at a time.
     async fn migrate(&self) -> Result<(), StoreError> {
+        // One migrator at a time: `serve` and `tenant add` started together on a new
+        // database (the README's setup does exactly that) must not both create the tables.
+        // SQLite: `BEGIN IMMEDIATE` takes the write lock before the version is read (the
+        // other waits on busy_timeout); PostgreSQL: a transaction-scoped advisory lock.
+        let mut conn = self.pool.acquire().await?;
+        let begin = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        sqlx::raw_sql(begin).execute(&mut *conn).await?;
+        let result = self.migrate_locked(&mut conn).await;
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = sqlx::raw_sql(end).execute(&mut *conn).await;
+        result?;
+        ended?;
+        Ok(())
+    }
+
+    /// The migrations, inside the transaction [`Store::migrate`] opened.
+    async fn migrate_locked(&self, conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            // Any constant shared by every proofgate process: "proofgat" in ASCII.
+            sqlx::raw_sql("SELECT pg_advisory_xact_lock(8102940613561722228)")
+                .execute(&mut *conn)
+                .await?;
+        }
         sqlx::raw_sql(schema::MIGRATIONS_TABLE)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await?;
         let current: i64 =
             sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *conn)
                 .await?
                 .try_get("v")?;
         if current > schema::latest_version() {
@@ -305,17 +374,17 @@ impl Store {
             if m.version <= current {
                 continue;
             }
-            let mut tx = self.pool.begin().await?;
-            sqlx::raw_sql(m.sql(self.backend)).execute(&mut *tx).await?;
+            sqlx::raw_sql(m.sql(self.backend))
+                .execute(&mut *conn)
+                .await?;
             sqlx::query(
                 "INSERT INTO schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)",
             )
             .bind(m.version)
             .bind(m.description)
             .bind(now_text())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-            tx.commit().await?;
         }
         Ok(())
     }
@@ -326,7 +395,7 @@ impl Store {
         validate_tenant_name(name)?;
         let publish = token::generate()?;
         let read = token::generate()?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let exists = sqlx::query("SELECT name FROM tenants WHERE name = $1")
             .bind(name)
             .fetch_optional(&mut *tx)
@@ -459,7 +528,7 @@ impl Store {
 
     async fn insert_run(&self, tenant: &str, run: &CheckedRun) -> Result<(), StoreError> {
         let s = &run.summary;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let pk: i64 = sqlx::query(
             "INSERT INTO runs (tenant, id, repository, commit_sha, branch, run_url, verdict, \
              proofs, passed, failed, tests, published_at) \
