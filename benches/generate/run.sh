@@ -136,7 +136,7 @@ echo "target (${target}, here ${target_s} s): $met"
 if [ -n "${BENCH_ROWS:-}" ]; then
   label="generate signed $((cases / 1000))k cases"
   emit() { # emit ANCHOR_NAME ANCHOR_SECONDS
-    printf '%s\t%.2f s\t%s %.2f s\t%.2f×\t%s\t%s\n' "$label" "$t_signed" "$1" "$2" \
+    printf '%s\t%.2f s\t%s %.2f s\t%.2f×\t%s\t%s\n' "$label vs $1" "$t_signed" "$1" "$2" \
       "$(calc "$2 / max($t_signed, 0.001)")" "$target" "$met" >> "$BENCH_ROWS"
   }
   [ -n "$base" ] && emit "previous generate" "$(wall base)"
