@@ -12,16 +12,36 @@ pub(crate) fn par_map<T: Sync, R: Send>(
     if items.len() < 2 || threads < 2 {
         return items.iter().map(f).collect();
     }
+    par_chunks(items, threads, |part| {
+        part.iter().map(&f).collect::<Vec<R>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// `f` over up to `threads` contiguous chunks of `items` on scoped threads, one result per
+/// chunk in input order: for work that keeps per-worker state (buffers, timings) across
+/// the items of its chunk. Runs inline for fewer than two items or threads. A panic in
+/// `f` is re-raised on the caller's thread.
+pub(crate) fn par_chunks<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&[T]) -> R + Sync,
+) -> Vec<R> {
+    if items.len() < 2 || threads < 2 {
+        return vec![f(items)];
+    }
     let chunk = items.len().div_ceil(threads).max(1);
     let f = &f;
     std::thread::scope(|scope| {
         let handles: Vec<_> = items
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .map(|part| scope.spawn(move || f(part)))
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     })
 }
@@ -44,6 +64,17 @@ mod tests {
             let out = par_map(&items, threads, |x| x * 2);
             assert_eq!(out, items.iter().map(|x| x * 2).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn par_chunks_covers_every_item_once_in_order() {
+        let items: Vec<u32> = (0..1001).collect();
+        for threads in [0, 1, 2, 3, 8] {
+            let parts = par_chunks(&items, threads, |p| p.to_vec());
+            assert!(parts.len() <= threads.max(1), "{threads}");
+            assert_eq!(parts.concat(), items);
+        }
+        assert_eq!(par_chunks::<u32, usize>(&[], 4, <[u32]>::len), vec![0]);
     }
 
     #[test]

@@ -240,7 +240,6 @@ fn generate_proofs(
             *m = redactor.redact_all(m);
         }
     }
-    let junit = junit_refs(req.root, &input)?;
     p.context.check_shard()?;
     let report = generate::generate(&GenerateRequest {
         model: p.model,
@@ -261,8 +260,17 @@ fn generate_proofs(
             verdict: o.verdict.as_str().to_owned(),
         })
         .collect();
+    // The JUnit digests `generate` took for the proofs: each file is read once.
+    let junit_files = report
+        .sources
+        .into_iter()
+        .map(|s| FileRef {
+            path: s.path,
+            digest: s.digest,
+        })
+        .collect();
     Ok(Generated {
-        junit,
+        junit: junit_files,
         proofs,
         redactions: redactor.counts(),
     })
@@ -274,33 +282,14 @@ fn read_junit(root: &Path, globs: &[String], note: &mut dyn FnMut(Note<'_>)) -> 
         note(Note::JunitInputs(&e));
         Vec::new()
     });
-    let opts = ParseOptions::default();
     let mut reports = Vec::new();
-    for f in &files {
-        match junit::read_file(f, &opts) {
+    for r in junit::read_files(&files, &ParseOptions::default()) {
+        match r {
             Ok(r) => reports.push(r),
             Err(e) => note(Note::JunitLeftOut(&e)),
         }
     }
     JunitInput::from_reports(reports)
-}
-
-/// The bundle's references to the JUnit files, with their digests.
-fn junit_refs(root: &Path, input: &JunitInput) -> Result<Vec<FileRef>, RunError> {
-    input
-        .files
-        .iter()
-        .map(|f| {
-            let digest = Sha256Digest::of_file(&f.path).map_err(|source| RunError::Read {
-                path: f.path.clone(),
-                source,
-            })?;
-            Ok(FileRef {
-                path: repo_relative(root, &f.path),
-                digest,
-            })
-        })
-        .collect()
 }
 
 /// Walks the sources into `manifest.json`, leaving out what the run itself wrote.

@@ -7,10 +7,10 @@ use std::process::{Command, Output};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use proofgate::digest::{FileDigests, git_blob, jcs};
 use proofgate::junit::{Status, TestCase};
 use proofgate::proof::attest::{self, ExtraConfig};
 use proofgate::proof::context::RunContext;
-use proofgate::proof::jcs::{self, FileDigests};
 use proofgate::proof::record::{
     EvidenceLevel, FlakyPolicy, ScriptFacts, SourceRef, TestFileFacts, build_proof,
 };
@@ -769,7 +769,7 @@ fn generate_on_the_fixture_repo_signs_proofs_that_independent_verifiers_accept()
     assert_eq!(st["subject"][0]["name"], "scripts/greet.py");
     assert_eq!(
         st["subject"][0]["digest"]["gitBlob"],
-        jcs::git_blob(&script),
+        git_blob(&script),
         "gitBlob equals `git hash-object`"
     );
 

@@ -24,9 +24,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
-use crate::digest::Sha256Digest;
+use crate::digest::{Sha256Digest, jcs};
 use crate::sign::dsse::{self, Envelope};
 use crate::sign::{PublicKey, SignError, SigningKey};
 
@@ -316,19 +315,13 @@ pub fn validate_ledger_id(id: &str) -> Result<(), LedgerError> {
 
 /// `SHA-256("proofgate/ledger-genesis/v1" ‖ 0x00 ‖ ledger_id)`.
 pub fn genesis_hash(ledger_id: &str) -> Sha256Digest {
-    let mut h = Sha256::new();
-    h.update(GENESIS_TAG);
-    h.update(ledger_id.as_bytes());
-    Sha256Digest::from_bytes(h.finalize().into())
+    Sha256Digest::tagged(GENESIS_TAG, &[ledger_id.as_bytes()])
 }
 
 /// `SHA-256("proofgate/ledger-link/v1" ‖ 0x00 ‖ JCS(line))` of one line's JSON value.
 pub fn link_hash(line: &serde_json::Value) -> Result<Sha256Digest, String> {
-    let canonical = serde_jcs::to_vec(line).map_err(|e| e.to_string())?;
-    let mut h = Sha256::new();
-    h.update(LINK_TAG);
-    h.update(&canonical);
-    Ok(Sha256Digest::from_bytes(h.finalize().into()))
+    let canonical = jcs::to_vec(line).map_err(|e| e.to_string())?;
+    Ok(Sha256Digest::tagged(LINK_TAG, &[&canonical]))
 }
 
 /// What one line turned out to be.

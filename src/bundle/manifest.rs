@@ -9,17 +9,15 @@
 //! records it. Files are hashed in parallel on every core.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
-use super::filehash::{FileHashError, FileHasher};
 use super::merkle;
 use crate::digest::Sha256Digest;
+use crate::digest::file::{FileHashError, FileHasher};
 
 /// The manifest format version written by this build.
 pub const MANIFEST_FORMAT_VERSION: u32 = 1;
@@ -563,25 +561,6 @@ fn error_path(e: &ignore::Error) -> Option<PathBuf> {
         }
         _ => None,
     }
-}
-
-/// SHA-256 of a file, read through `buf`; returns the digest and the byte count.
-pub fn hash_file(path: &Path, buf: &mut [u8]) -> io::Result<(Sha256Digest, u64)> {
-    let mut f = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut total = 0u64;
-    loop {
-        match f.read(buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                h.update(&buf[..n]);
-                total += n as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok((Sha256Digest::from_bytes(h.finalize().into()), total))
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! Run bundles, the source manifest with its Merkle tree, and the ledger (DESIGN.md §2.6).
 //!
 //! - [`merkle`]: the RFC 9162 Merkle Tree Hash with domain separation;
-//! - [`filehash`]: one file's SHA-256, read in one sized read, with a check that it did not change;
 //! - [`manifest`]: the gitignore-aware, parallel source manifest (`manifest.json`);
 //! - [`ledger`]: the hash-chained ledger of DSSE-signed events;
 //! - [`redact`]: streaming secret redaction;
@@ -10,7 +9,6 @@
 //! - [`run`]: the run bundle (`bundle.json`, `summary.md`).
 
 pub mod exec;
-pub mod filehash;
 pub mod git;
 pub mod ledger;
 pub mod manifest;

@@ -171,34 +171,10 @@ fn pinned_time(flag: Option<&str>, epoch: Option<String>) -> Result<DateTime<Utc
 
 /// Parses every file, several at a time; the first error (in file order) wins.
 fn parse_all(files: &[PathBuf]) -> Result<Vec<FileReport>, CliError> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8)
-        .min(files.len().max(1));
-    let opts = ParseOptions::default();
-    let mut slots: Vec<Option<Result<FileReport, junit::JunitError>>> =
-        (0..files.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let chunk = files.len().div_ceil(threads).max(1);
-        for (paths, out) in files.chunks(chunk).zip(slots.chunks_mut(chunk)) {
-            let opts = &opts;
-            scope.spawn(move || {
-                for (p, slot) in paths.iter().zip(out.iter_mut()) {
-                    *slot = Some(junit::read_file(p, opts));
-                }
-            });
-        }
-    });
-    let mut reports = Vec::with_capacity(files.len());
-    for slot in slots {
-        match slot {
-            Some(Ok(r)) => reports.push(r),
-            Some(Err(e)) => return Err(CliError::usage(e)),
-            None => return Err(CliError::io(anyhow!("a JUnit reader thread failed"))),
-        }
-    }
-    Ok(reports)
+    junit::read_files(files, &ParseOptions::default())
+        .into_iter()
+        .map(|r| r.map_err(CliError::usage))
+        .collect()
 }
 
 fn print_table(report: &GenerateReport, out_dir: &std::path::Path, cases: usize) {
@@ -450,6 +426,7 @@ mod tests {
                 envelope: None,
             }],
             key_id: key.map(str::to_owned),
+            sources: vec![],
             mode: OutputMode::Fresh,
             timings: Timings::default(),
         }
@@ -506,6 +483,7 @@ mod tests {
         let empty = GenerateReport {
             proofs: vec![],
             key_id: None,
+            sources: vec![],
             mode: OutputMode::Fresh,
             timings: Timings::default(),
         };

@@ -52,7 +52,7 @@ mod parser;
 mod source;
 
 use std::io::BufRead;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -219,6 +219,12 @@ pub fn count_file(
     rewind(&mut file, source)?;
     let reader = std::io::BufReader::with_capacity(8 * 1024, file);
     count(reader, source, opts)
+}
+
+/// [`read_file`] for many files, on every core; one result per file, in input order.
+pub fn read_files(paths: &[PathBuf], opts: &ParseOptions) -> Vec<Result<FileReport, JunitError>> {
+    let threads = crate::par::threads_for(paths.len(), 1);
+    crate::par::par_map(paths, threads, |p| read_file(p, opts))
 }
 
 /// Convenience: opens a file (a byte order mark is fine), parses it and collects the

@@ -218,9 +218,9 @@ pub fn sign_statement(statement: &ProofStatement, key: &SigningKey) -> Envelope 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::FileDigests;
     use crate::junit::TestCase;
     use crate::proof::context::RunContext;
-    use crate::proof::jcs::FileDigests;
     use crate::proof::record::{
         EvidenceLevel, FlakyPolicy, ScriptFacts, SourceRef, TestFileFacts, build_proof,
     };

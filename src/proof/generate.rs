@@ -30,12 +30,13 @@ use crate::sign::intoto::ResourceDescriptor;
 
 use super::attest::{self, ExtraConfig};
 use super::context::RunContext;
-use super::jcs::{self, FileDigests, JcsError};
 use super::record::{
     EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, Verdict, build_proof,
 };
 use super::testpaths::{TestPathCache, TestPathError, hash_test_paths_cached};
-use crate::par::par_map;
+use crate::digest::FileDigests;
+use crate::digest::jcs::{self, JcsError};
+use crate::par::{par_chunks, par_map};
 
 /// The parsed JUnit input: every case of every file in one list (so the model's
 /// mapping can index it), and which range of it each file holds.
@@ -144,6 +145,9 @@ pub struct GenerateReport {
     pub proofs: Vec<ProofOutcome>,
     /// The key id that signed, when signing.
     pub key_id: Option<String>,
+    /// The JUnit files read, with the digests the proofs quote (one read of each).
+    #[serde(skip)]
+    pub sources: Vec<SourceRef>,
     /// How the files were written.
     #[serde(skip)]
     pub mode: OutputMode,
@@ -293,26 +297,9 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
     let generated_at = format_time(req.generated_at);
     // Writing is mostly system calls that block: more workers than cores helps.
     let workers = (threads * 2).clamp(1, 8);
-    let chunk = facts.len().div_ceil(workers).max(1);
     let t = Instant::now();
-    let results: Vec<PartResult> = std::thread::scope(|scope| {
-        let handles: Vec<_> = facts
-            .chunks(chunk)
-            .map(|part| {
-                let flat = &flat;
-                let sources = &sources;
-                let generated_at = &generated_at;
-                scope.spawn(move || emit_part(req, mode, part, flat, sources, generated_at))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(GenerateError::Jcs(JcsError::internal("a worker panicked")))
-                })
-            })
-            .collect()
+    let results: Vec<PartResult> = par_chunks(&facts, workers, |part| {
+        emit_part(req, mode, part, &flat, &sources, &generated_at)
     });
     timings.build_sign_wall = t.elapsed();
     let mut proofs = Vec::with_capacity(facts.len());
@@ -327,6 +314,7 @@ pub fn generate(req: &GenerateRequest<'_>) -> Result<GenerateReport, GenerateErr
     Ok(GenerateReport {
         proofs,
         key_id: req.key.map(|k| k.key_id().to_string()),
+        sources,
         mode,
         timings,
     })

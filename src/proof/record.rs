@@ -9,7 +9,8 @@ use crate::digest::Sha256Digest;
 use crate::junit::{Status, TestCase};
 
 use super::context::RunContext;
-use super::jcs::{self, FileDigests, JcsError};
+use crate::digest::FileDigests;
+use crate::digest::jcs::{self, JcsError};
 
 /// The proof format's version. `1.0` was goldenpath's; `2.0` keeps its fields and adds
 /// the digests, sources, context and reasons.

@@ -1,7 +1,7 @@
 //! The one reading of a script's declared test paths ([`hash_test_paths`]): `generate`
 //! records what it returns and `verify` compares the checkout against it, so a test file
 //! or folder is hashed the same way on both sides. A folder's digest and the tests digest
-//! are digests of canonical JSON ([`super::jcs`]).
+//! are digests of canonical JSON ([`crate::digest::jcs`]).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -13,8 +13,9 @@ use serde::Serialize;
 use sha1::Sha1;
 use sha2::{Digest as _, Sha256};
 
-use super::jcs::{FileDigests, JcsError, to_vec};
 use super::record::{TestFileRef, tests_digest};
+use crate::digest::FileDigests;
+use crate::digest::jcs::{JcsError, to_vec};
 use crate::digest::{Sha256Digest, hex_encode};
 
 /// Folders skipped wherever they appear under a test folder, whatever they hold: what

@@ -1,26 +1,17 @@
-//! Canonical JSON (RFC 8785, JCS) and the digests proofgate computes over JSON and
-//! files.
+//! Canonical JSON (RFC 8785, JCS) and the digests proofgate computes over JSON.
 //!
 //! JCS is used only for JSON that is hashed without being signed byte-for-byte (the
 //! tests digest, folder digests, ledger event ids). Signed payloads are hashed and
 //! signed as the exact bytes written.
 
 use serde::Serialize;
-use sha1::{Digest as _, Sha1};
 
-use crate::digest::{Sha256Digest, hex_encode};
+use super::Sha256Digest;
 
 /// A value that has no canonical JSON form.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot canonicalise JSON (RFC 8785): {0}")]
 pub struct JcsError(String);
-
-impl JcsError {
-    /// An error that is not about the value (a worker failed).
-    pub(crate) fn internal(msg: &str) -> Self {
-        Self(msg.to_owned())
-    }
-}
 
 /// The RFC 8785 canonical bytes of `value`: members sorted by UTF-16 code units, no
 /// whitespace, numbers written as ECMAScript does. NaN and infinities are errors.
@@ -40,47 +31,9 @@ pub fn digest<T: Serialize + ?Sized>(value: &T) -> Result<Sha256Digest, JcsError
     Ok(Sha256Digest::of(&to_vec(value)?))
 }
 
-/// The git blob id of `bytes` (`sha1("blob <len>\0" + bytes)`, lowercase hex): the
-/// in-toto `gitBlob` digest, equal to `git hash-object`.
-pub fn git_blob(bytes: &[u8]) -> String {
-    let mut h = Sha1::new();
-    h.update(format!("blob {}\0", bytes.len()).as_bytes());
-    h.update(bytes);
-    hex_encode(&h.finalize())
-}
-
-/// Both digests of a file's bytes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileDigests {
-    /// SHA-256 of the bytes.
-    pub sha256: Sha256Digest,
-    /// The git blob id (hex).
-    pub git_blob: String,
-}
-
-impl FileDigests {
-    /// The digests of `bytes`.
-    pub fn of(bytes: &[u8]) -> Self {
-        Self {
-            sha256: Sha256Digest::of(bytes),
-            git_blob: git_blob(bytes),
-        }
-    }
-}
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn git_blob_matches_the_in_toto_example_and_git() {
-        // in-toto digest_set.md: gitBlob of "Hello".
-        assert_eq!(
-            git_blob(b"Hello"),
-            "5ab2f8a4323abafb10abb68657d9d39f1a775057"
-        );
-        // `git hash-object /dev/null`
-        assert_eq!(git_blob(b""), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
-    }
 
     #[test]
     fn jcs_sorts_keys_by_utf16_code_units() {

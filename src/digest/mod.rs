@@ -1,11 +1,19 @@
-//! SHA-256 digests as a domain type, written `sha256:<hex>` wherever they leave the
-//! program.
+//! Every digest proofgate computes, in one place: SHA-256 as a domain type (written
+//! `sha256:<hex>` wherever it leaves the program), git blob ids, a file's digests
+//! ([`file`]: sized reads with a length check), canonical JSON and its digest ([`jcs`]).
+//! Domain-separated tree and chain hashes build on these in `bundle::merkle` and
+//! `bundle::ledger`.
+
+pub mod file;
+mod finite;
+pub mod jcs;
 
 use std::fmt;
 use std::io::{self, Read};
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha1::Sha1;
 use sha2::{Digest as _, Sha256};
 
 /// A SHA-256 digest. Displays and serialises as `sha256:<64 lowercase hex>`.
@@ -26,6 +34,18 @@ impl Sha256Digest {
     /// The digest of `data`.
     pub fn of(data: &[u8]) -> Self {
         Self(Sha256::digest(data).into())
+    }
+
+    /// A domain-separated digest: `SHA-256(tag ‖ parts[0] ‖ parts[1] ‖ …)`. The tag
+    /// names the kind of value (and ends in a NUL), so that equal bytes hashed for two
+    /// purposes never give the same digest.
+    pub fn tagged(tag: &[u8], parts: &[&[u8]]) -> Self {
+        let mut h = Sha256::new();
+        h.update(tag);
+        for p in parts {
+            h.update(p);
+        }
+        Self(h.finalize().into())
     }
 
     /// The digest of everything `reader` yields, read in 64 KiB blocks.
@@ -131,6 +151,33 @@ impl<'de> Deserialize<'de> for Sha256Digest {
     }
 }
 
+/// The git blob id of `bytes` (`sha1("blob <len>\0" + bytes)`, lowercase hex): the
+/// in-toto `gitBlob` digest, equal to `git hash-object`.
+pub fn git_blob(bytes: &[u8]) -> String {
+    let mut h = Sha1::new();
+    h.update(format!("blob {}\0", bytes.len()).as_bytes());
+    h.update(bytes);
+    hex_encode(&h.finalize())
+}
+
+/// Both digests of a file's bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileDigests {
+    /// SHA-256 of the bytes.
+    pub sha256: Sha256Digest,
+    /// The git blob id (hex).
+    pub git_blob: String,
+}
+
+impl FileDigests {
+    /// The digests of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self {
+            sha256: Sha256Digest::of(bytes),
+            git_blob: git_blob(bytes),
+        }
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +216,16 @@ mod tests {
             Sha256Digest::of_reader(&data[..]).unwrap(),
             Sha256Digest::of(&data)
         );
+    }
+
+    #[test]
+    fn git_blob_matches_the_in_toto_example_and_git() {
+        // in-toto digest_set.md: gitBlob of "Hello".
+        assert_eq!(
+            git_blob(b"Hello"),
+            "5ab2f8a4323abafb10abb68657d9d39f1a775057"
+        );
+        // `git hash-object /dev/null`
+        assert_eq!(git_blob(b""), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
     }
 }
