@@ -99,26 +99,53 @@ impl Failure for crate::model::ModelError {
     }
 }
 
-/// As `proofgate run` has always classed them: a ledger that cannot be continued for any
-/// cause but I/O is a usage error, whatever the ledger's own commands say.
+/// A ledger that exists but cannot be continued is a usage error (move it away or pass
+/// `--no-ledger`); an append that fails is classed as the ledger's own commands class it
+/// (I/O, a lock held by another append, or no randomness: exit 3).
 impl Failure for crate::pipeline::RunError {
     fn exit_class(&self) -> ExitClass {
-        use crate::bundle::{exec::ExecError, ledger::LedgerError};
+        use crate::bundle::exec::ExecError;
         use crate::pipeline::RunError;
         match self {
             RunError::CreateDir { .. }
             | RunError::Read { .. }
             | RunError::Write { .. }
             | RunError::Json(_)
-            | RunError::Exec(ExecError::Io { .. })
-            | RunError::Ledger(LedgerError::Io { .. }) => ExitClass::Io,
+            | RunError::Exec(ExecError::Io { .. }) => ExitClass::Io,
             RunError::Generate(e) => e.exit_class(),
+            RunError::Ledger(e) => e.exit_class(),
             RunError::Manifest(e) => e.exit_class(),
             RunError::Exec(_)
             | RunError::Shard(_)
             | RunError::Git(_)
-            | RunError::LedgerOpen { .. }
-            | RunError::Ledger(_) => ExitClass::Usage,
+            | RunError::LedgerOpen { .. } => ExitClass::Usage,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::ledger::LedgerError;
+    use crate::pipeline::RunError;
+    use std::path::PathBuf;
+
+    #[test]
+    fn run_classes_a_ledger_append_as_the_ledger_commands_do() {
+        let locked = || LedgerError::Locked {
+            path: PathBuf::from("ledger.jsonl"),
+            lock: PathBuf::from("ledger.jsonl.lock"),
+        };
+        assert_eq!(locked().exit_class(), ExitClass::Io);
+        assert_eq!(RunError::Ledger(locked()).exit_class(), ExitClass::Io);
+        let opened = RunError::LedgerOpen {
+            path: PathBuf::from("ledger.jsonl"),
+            source: locked(),
+        };
+        assert_eq!(
+            opened.exit_class(),
+            ExitClass::Usage,
+            "move it away: a usage error"
+        );
     }
 }

@@ -407,28 +407,16 @@ async fn upload_blob(
         xml.push_str("</Latest>");
     }
     xml.push_str("</BlockList>");
-    let xml = Bytes::from(xml);
     let target = with_query(url, "comp=blocklist");
-    retrying(
-        &http.retry,
+    put(
+        http,
         "committing the block list to blob storage",
-        || {
-            let body = xml.clone();
-            let target = target.clone();
-            async move {
-                let req = Request::put(&target)
-                    .header("content-type", "application/xml")
-                    .header("x-ms-blob-content-type", "application/zip")
-                    .header("x-ms-version", MS_VERSION)
-                    .header("user-agent", USER_AGENT)
-                    .body(Full::new(body))
-                    .map_err(|e| Fail::Fatal {
-                        status: None,
-                        detail: format!("bad upload URL: {e}"),
-                    })?;
-                expect_success(http, req).await
-            }
-        },
+        &target,
+        &[
+            ("content-type", "application/xml"),
+            ("x-ms-blob-content-type", "application/zip"),
+        ],
+        Bytes::from(xml),
     )
     .await?;
     Ok((size, digest))
@@ -450,27 +438,45 @@ async fn put_block(
     block: Bytes,
 ) -> Result<u64, ArtifactError> {
     let len = block.len() as u64;
-    retrying(
-        &http.retry,
+    put(
+        http,
         &format!("uploading block {index} to blob storage"),
-        || {
-            let body = block.clone();
-            async move {
-                let req = Request::put(target)
-                    .header("content-type", "application/octet-stream")
-                    .header("x-ms-version", MS_VERSION)
-                    .header("user-agent", USER_AGENT)
-                    .body(Full::new(body))
-                    .map_err(|e| Fail::Fatal {
-                        status: None,
-                        detail: format!("bad upload URL: {e}"),
-                    })?;
-                expect_success(http, req).await
-            }
-        },
+        target,
+        &[("content-type", "application/octet-stream")],
+        block,
     )
     .await?;
     Ok(len)
+}
+
+/// One blob-storage `PUT` of `body` with `headers` (plus the service version and user
+/// agent), retried by the client's policy; `what` names it in errors.
+async fn put(
+    http: &HttpClient,
+    what: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<(), ArtifactError> {
+    retrying(&http.retry, what, || {
+        let body = body.clone();
+        async move {
+            let mut req = Request::put(target);
+            for (name, value) in headers {
+                req = req.header(*name, *value);
+            }
+            let req = req
+                .header("x-ms-version", MS_VERSION)
+                .header("user-agent", USER_AGENT)
+                .body(Full::new(body))
+                .map_err(|e| Fail::Fatal {
+                    status: None,
+                    detail: format!("bad upload URL: {e}"),
+                })?;
+            expect_success(http, req).await
+        }
+    })
+    .await
 }
 
 async fn expect_success(http: &HttpClient, req: Request<Full<Bytes>>) -> Result<(), Fail> {
