@@ -267,6 +267,48 @@ enum OnDisk {
 /// repository, a device (`/dev/zero` through a link), a FIFO or a socket is refused,
 /// since `generate` and `verify` would read it. The reason names the path.
 fn check_on_disk(root: &Path, rel: &str) -> Result<OnDisk, String> {
+    probe_on_disk(root, rel).map(|(d, _)| d)
+}
+
+/// [`check_on_disk`], walking `rel` one component at a time with `lstat`, and the first
+/// symbolic link met on the way. A path with no link on it is inside the root by
+/// construction (`..` is refused before), so it is not resolved: one `lstat` per
+/// component instead of a `realpath` of the path and of the root.
+fn probe_on_disk(root: &Path, rel: &str) -> Result<(OnDisk, Option<PathBuf>), String> {
+    let mut at = root.to_path_buf();
+    let mut last = None;
+    for part in rel.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Ok((resolved_on_disk(root, rel)?, Some(at)));
+            }
+            Ok(m) => last = Some(m),
+            Err(_) => return Ok((OnDisk::Missing, None)),
+        }
+    }
+    match last {
+        Some(meta) => classify(&meta, rel).map(|d| (d, None)),
+        None => Ok((resolved_on_disk(root, rel)?, None)),
+    }
+}
+
+/// A regular file or a directory; anything else is refused, naming `rel`.
+fn classify(meta: &std::fs::Metadata, rel: &str) -> Result<OnDisk, String> {
+    if meta.is_file() {
+        Ok(OnDisk::File)
+    } else if meta.is_dir() {
+        Ok(OnDisk::Dir)
+    } else {
+        Err(format!(
+            "`{rel}` is neither a regular file nor a directory (a device, FIFO or socket cannot be a test file)"
+        ))
+    }
+}
+
+/// [`check_on_disk`] for a path with a symbolic link on it: the link is followed and the
+/// real path must stay inside the root.
+fn resolved_on_disk(root: &Path, rel: &str) -> Result<OnDisk, String> {
     let path = root.join(rel);
     let meta = match std::fs::symlink_metadata(&path) {
         Ok(m) => m,
@@ -282,33 +324,18 @@ fn check_on_disk(root: &Path, rel: &str) -> Result<OnDisk, String> {
         }
         meta
     };
-    if followed.is_file() {
-        Ok(OnDisk::File)
-    } else if followed.is_dir() {
-        Ok(OnDisk::Dir)
-    } else {
-        Err(format!(
-            "`{rel}` is neither a regular file nor a directory (a device, FIFO or socket cannot be a test file)"
-        ))
-    }
+    classify(&followed, rel)
 }
 
 /// A test path is hashed without following symbolic links (`proof::testpaths`): one that
 /// is, or passes through, a link inside the repository is refused here too, so `lint`
-/// says what `generate` would refuse.
-fn no_link_on_the_way(root: &Path, rel: &str) -> Result<(), String> {
-    let mut at = root.to_path_buf();
-    for part in rel.split('/').filter(|p| !p.is_empty() && *p != ".") {
-        at.push(part);
-        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(format!(
-                "`{rel}` is reached through the symbolic link `{}`; test paths are hashed \
-                 without following links: name the real path",
-                fsutil::repo_relative(root, &at)
-            ));
-        }
-    }
-    Ok(())
+/// says what `generate` would refuse. `link` is the first link on the way.
+fn link_on_the_way(root: &Path, rel: &str, link: &Path) -> String {
+    format!(
+        "`{rel}` is reached through the symbolic link `{}`; test paths are hashed \
+         without following links: name the real path",
+        fsutil::repo_relative(root, link)
+    )
 }
 
 /// The real path of `path` (`rel` under `root`), refused when it lies outside `root`.
@@ -1057,9 +1084,10 @@ impl Ctx<'_> {
         });
         let probed = probed.into_inner();
         let (sel, on_disk) = parsed.and_then(|sel| match sel.test_file() {
-            Some(f) if !f.is_empty() => check_on_disk(root, f)
-                .and_then(|d| no_link_on_the_way(root, f).map(|()| d))
-                .map(|d| (sel, Some(d))),
+            Some(f) if !f.is_empty() => match probe_on_disk(root, f)? {
+                (_, Some(link)) => Err(link_on_the_way(root, f, &link)),
+                (d, None) => Ok((sel, Some(d))),
+            },
             _ => Ok((sel, None)),
         })?;
         Ok((sel, Probe { on_disk, probed }))
