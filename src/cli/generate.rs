@@ -18,16 +18,8 @@ use proofgate::proof::generate::{
 };
 use proofgate::proof::record::Verdict;
 
+use super::format::Format;
 use super::{CliError, CliResult, Global, Outcome, ResultExt as _};
-
-/// Output format of the report on stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Only the summary table (on stderr).
-    Table,
-    /// The summary table on stderr and a JSON report on stdout.
-    Json,
-}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -37,7 +29,8 @@ pub struct Args {
     /// Where to write `proof-<ID>.json` (relative to the root).
     #[arg(long, value_name = "DIR", default_value = "test-results/proofs")]
     pub out: PathBuf,
-    /// Report format on stdout.
+    /// Report format: `table` prints only the summary table (on stderr); `json` also writes
+    /// a JSON report on stdout.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
     #[command(flatten)]

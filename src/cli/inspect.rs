@@ -9,16 +9,8 @@ use serde::Serialize;
 use proofgate::github::untrusted;
 use proofgate::junit::{self, FileReport, JunitError, ParseOptions, Status, TestCase, Totals};
 
+use super::format::Format;
 use super::{CliError, CliResult, Global, Outcome, ResultExt};
-
-/// Output format of `inspect`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// A readable table per file.
-    Table,
-    /// One JSON object: `files[]{path, totals, cases[]}` and `totals`.
-    Json,
-}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,7 +18,8 @@ pub struct Args {
     /// against `--root`.
     #[arg(required = true, value_name = "FILE|GLOB")]
     pub inputs: Vec<String>,
-    /// Output format.
+    /// Output format: `table`, a readable table per file; `json`, one JSON object
+    /// (`files[]{path, totals, cases[]}` and `totals`).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Print only the totals (no `cases`).

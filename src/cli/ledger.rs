@@ -9,6 +9,7 @@ use proofgate::bundle::ledger::{self, EventKind, Ledger};
 use proofgate::digest::Sha256Digest;
 use proofgate::sign::{self, PublicKey, SigningKey};
 
+use super::format::Format;
 use super::{CliError, CliResult, Global, Outcome, ResultExt};
 
 /// The ledger file used when `--file` is not given (under the root).
@@ -48,7 +49,7 @@ pub struct AppendArgs {
     /// The key that signs the event (required).
     #[command(flatten)]
     pub key: super::key::KeyArgs,
-    /// Output format.
+    /// Output format: `json` on stdout, or `table` (aligned `key value` lines).
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
 }
@@ -65,18 +66,9 @@ pub struct VerifyArgs {
     /// The head the ledger must end at (`sha256:<hex>`), to detect lost newest events.
     #[arg(long, value_name = "DIGEST")]
     pub head: Option<String>,
-    /// Output format.
+    /// Output format: `json` on stdout, or `table` (aligned `key value` lines).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-}
-
-/// How to print the result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// JSON on stdout.
-    Json,
-    /// Aligned `key value` lines.
-    Table,
 }
 
 fn ledger_path(file: &Option<PathBuf>, global: &Global) -> PathBuf {

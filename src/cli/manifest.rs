@@ -9,16 +9,8 @@ use proofgate::bundle::manifest::{self, Manifest, ManifestDiff, ManifestRequest}
 use proofgate::fsutil::{relative_under, write_durable};
 use serde::Serialize;
 
+use super::format::Format;
 use super::{CliError, CliResult, Global, Outcome, ResultExt};
-
-/// How to print the result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// The manifest (or the verification report) as JSON.
-    Json,
-    /// A short human summary.
-    Table,
-}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -35,7 +27,8 @@ pub struct Args {
     /// Compare the tree with this recorded manifest; exit 1 on any difference.
     #[arg(long, value_name = "MANIFEST", conflicts_with = "out")]
     pub verify: Option<PathBuf>,
-    /// Output format.
+    /// Output format: `json`, the manifest (or the verification report); `table`, a short
+    /// human summary.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
     /// Hashing threads [default: one per core].

@@ -7,16 +7,8 @@ use proofgate::github::log::untrusted_lines;
 use proofgate::junit::{self, ParseOptions, TestCase};
 use proofgate::model::{map_cases, map_report};
 
+use super::format::Format;
 use super::{CliError, CliResult, Global, Outcome, ResultExt};
-
-/// Output format of `map`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Per script: its test files and its cases; then the unmatched cases.
-    Table,
-    /// One JSON object.
-    Json,
-}
 
 /// Show which test cases certify which script.
 ///
@@ -26,7 +18,8 @@ pub struct Args {
     /// JUnit XML files or globs (relative to `--root`).
     #[arg(long, required = true, num_args = 1.., value_name = "FILE|GLOB")]
     pub junit: Vec<String>,
-    /// Output format.
+    /// Output format: `table`, per script its test files and its cases, then the unmatched
+    /// cases; `json`, one JSON object.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }

@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod download;
 mod export;
+mod format;
 mod generate;
 mod import;
 mod init;
