@@ -309,14 +309,7 @@ fn from_store(
         timeout: 300,
     }
     .client()?;
-    let path = match &args.download_to {
-        Some(p) => p.clone(),
-        None => tempfile::Builder::new()
-            .prefix("proofgate-proofs-")
-            .tempdir()
-            .io_context("could not make a temporary directory for the proofs")?
-            .keep(),
-    };
+    let path = download_dir(args)?;
     let rt = super::upload::runtime()?;
     let runs = rt
         .block_on(client.fetch_proofs(commit, repository, &path))
@@ -327,18 +320,23 @@ fn from_store(
     Ok(path)
 }
 
+/// `--download-to`, or a new temporary directory that is kept (its path is printed).
+fn download_dir(args: &Args) -> Result<PathBuf, CliError> {
+    match &args.download_to {
+        Some(p) => Ok(p.clone()),
+        None => Ok(tempfile::Builder::new()
+            .prefix("proofgate-proofs-")
+            .tempdir()
+            .io_context("could not make a temporary directory for the proofs")?
+            .keep()),
+    }
+}
+
 fn download(args: &Args, _env: &RunnerEnv) -> Result<PathBuf, CliError> {
     use proofgate::artifact::download::{Selector, Source};
     use proofgate::artifact::{self, DownloadRequest, Env};
     let aenv = Env::from_process();
-    let path = match &args.download_to {
-        Some(p) => p.clone(),
-        None => tempfile::Builder::new()
-            .prefix("proofgate-proofs-")
-            .tempdir()
-            .io_context("could not make a temporary directory for the proofs")?
-            .keep(),
-    };
+    let path = download_dir(args)?;
     let req = DownloadRequest {
         selector: match (&args.name, &args.pattern) {
             (Some(n), _) => Selector::Name(n.clone()),
