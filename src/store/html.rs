@@ -218,11 +218,44 @@ fn in_scope(file: &str, scope: &[String]) -> bool {
     })
 }
 
-/// The run detail page with its Proof tab.
+/// The run detail page with its Proof tab: the run's facts, then one section each for
+/// the changes, the checks, scope violations, the scope, the ledger and the download.
 pub fn render_run(run: &RunRow, tab: &ProofTab, now: chrono::DateTime<chrono::Utc>) -> String {
-    let s = &run.summary;
     let id = esc(&run.id);
     let mut b = String::new();
+    run_facts(&mut b, run, &id, now);
+    b.push_str(
+        "<nav class=\"tabs\"><a class=\"current\" id=\"tab-proof\" href=\"#proof\">Proof</a></nav>\
+         <section id=\"proof\">",
+    );
+    let git = tab
+        .bundle
+        .as_ref()
+        .and_then(|v| v.get("git"))
+        .filter(|g| !g.is_null());
+    let changed = git
+        .map(|g| strings(&g["changed_files"]))
+        .unwrap_or_default();
+    changes_section(&mut b, git, &changed);
+    checks_section(&mut b, tab);
+    let manifest = tab.bundle.as_ref().map(|v| &v["manifest"]);
+    let scope = manifest.map(|m| strings(&m["scope"])).unwrap_or_default();
+    violations_section(&mut b, tab, manifest.is_some(), &changed, &scope);
+    scope_section(&mut b, manifest, &scope);
+    ledger_section(&mut b, tab);
+    if tab.bundle.is_some() {
+        let _ = write!(
+            b,
+            "<p><a class=\"button\" id=\"download\" href=\"/api/runs/{id}/proof\" download=\"bundle-{id}.json\">Download bundle JSON</a></p>"
+        );
+    }
+    b.push_str("</section>");
+    b
+}
+
+/// The heading and the table of the run's facts.
+fn run_facts(b: &mut String, run: &RunRow, id: &str, now: chrono::DateTime<chrono::Utc>) {
+    let s = &run.summary;
     let _ = write!(
         b,
         "<h1>Run <code>{id}</code> {badge}</h1><table id=\"facts\">\
@@ -241,19 +274,10 @@ pub fn render_run(run: &RunRow, tab: &ProofTab, now: chrono::DateTime<chrono::Ut
             .unwrap_or_default(),
         age = esc(&age(&run.published_at, now)),
     );
-    b.push_str(
-        "<nav class=\"tabs\"><a class=\"current\" id=\"tab-proof\" href=\"#proof\">Proof</a></nav>\
-         <section id=\"proof\">",
-    );
-    let git = tab
-        .bundle
-        .as_ref()
-        .and_then(|v| v.get("git"))
-        .filter(|g| !g.is_null());
-    let changed = git
-        .map(|g| strings(&g["changed_files"]))
-        .unwrap_or_default();
-    // Changed files and diff statistics.
+}
+
+/// Changed files and diff statistics.
+fn changes_section(b: &mut String, git: Option<&serde_json::Value>, changed: &[String]) {
     b.push_str("<h2>Changes</h2>");
     match git {
         Some(g) => {
@@ -266,7 +290,7 @@ pub fn render_run(run: &RunRow, tab: &ProofTab, now: chrono::DateTime<chrono::Ut
                 d["deleted"].as_u64().unwrap_or(0),
                 d["files"].as_u64().unwrap_or(0)
             );
-            for f in &changed {
+            for f in changed {
                 let _ = write!(b, "<li><code>{}</code></li>", esc(f));
             }
             b.push_str("</ul>");
@@ -275,7 +299,10 @@ pub fn render_run(run: &RunRow, tab: &ProofTab, now: chrono::DateTime<chrono::Ut
             "<p class=\"muted\">The run carries no git facts (no bundle, or not a work tree).</p>",
         ),
     }
-    // Check results.
+}
+
+/// Each script's verdict and test counts, failing tests named.
+fn checks_section(b: &mut String, tab: &ProofTab) {
     b.push_str("<h2>Checks</h2><table id=\"checks\"><thead><tr><th>script</th><th>result</th><th>tests</th><th>failing tests</th></tr></thead><tbody>");
     for (row, proof) in &tab.proofs {
         let failing: Vec<String> = proof["tests"]
@@ -306,13 +333,20 @@ pub fn render_run(run: &RunRow, tab: &ProofTab, now: chrono::DateTime<chrono::Ut
         );
     }
     b.push_str("</tbody></table>");
-    // Scope.
-    let manifest = tab.bundle.as_ref().map(|v| &v["manifest"]);
-    let scope = manifest.map(|m| strings(&m["scope"])).unwrap_or_default();
+}
+
+/// Changed files outside the manifest's scope, changed scripts without a passing proof.
+fn violations_section(
+    b: &mut String,
+    tab: &ProofTab,
+    has_manifest: bool,
+    changed: &[String],
+    scope: &[String],
+) {
     b.push_str("<h2>Scope violations</h2><ul id=\"violations\">");
     let mut violations = 0;
-    if manifest.is_some() {
-        for f in changed.iter().filter(|f| !in_scope(f, &scope)) {
+    if has_manifest {
+        for f in changed.iter().filter(|f| !in_scope(f, scope)) {
             violations += 1;
             let _ = write!(
                 b,
@@ -334,7 +368,12 @@ pub fn render_run(run: &RunRow, tab: &ProofTab, now: chrono::DateTime<chrono::Ut
     if violations == 0 {
         b.push_str("<li class=\"muted\">none</li>");
     }
-    b.push_str("</ul><h2>Scope</h2>");
+    b.push_str("</ul>");
+}
+
+/// The scope definition and the manifest's root.
+fn scope_section(b: &mut String, manifest: Option<&serde_json::Value>, scope: &[String]) {
+    b.push_str("<h2>Scope</h2>");
     match manifest {
         Some(m) => {
             let _ = write!(
@@ -351,6 +390,10 @@ pub fn render_run(run: &RunRow, tab: &ProofTab, now: chrono::DateTime<chrono::Ut
         }
         None => b.push_str("<p class=\"muted\">No manifest.</p>"),
     }
+}
+
+/// The ledger's status.
+fn ledger_section(b: &mut String, tab: &ProofTab) {
     b.push_str("<h2>Ledger</h2>");
     match &tab.ledger {
         Some(l) => {
@@ -372,14 +415,6 @@ pub fn render_run(run: &RunRow, tab: &ProofTab, now: chrono::DateTime<chrono::Ut
         }
         None => b.push_str("<p class=\"muted\">No ledger.</p>"),
     }
-    if tab.bundle.is_some() {
-        let _ = write!(
-            b,
-            "<p><a class=\"button\" id=\"download\" href=\"/api/runs/{id}/proof\" download=\"bundle-{id}.json\">Download bundle JSON</a></p>"
-        );
-    }
-    b.push_str("</section>");
-    b
 }
 
 async fn run_page(
