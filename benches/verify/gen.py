@@ -63,7 +63,7 @@ def main():
             f.write(test)
         test_files = [{"path": tpath, "digest": "sha256:" + sha(test)}]
         proof = {
-            "schema_version": "1.0",
+            "schema_version": "2.0",
             "script_id": sid,
             "generated_at": "2026-01-01T00:00:00Z",
             "commit_sha": commit,
@@ -74,10 +74,12 @@ def main():
             "evidence": "ci",
             "script_path": spath,
             "script_digest": "sha256:" + sha(script),
+            "script_git_blob": hashlib.sha1(b"blob %d\0" % len(script) + script).hexdigest(),
             "tests_digest": "sha256:" + sha(jcs(test_files)),
             "test_files": test_files,
             "sources": [{"path": "test-results/junit.xml", "digest": "sha256:" + "0" * 64}],
             "flaky": 0,
+            "context": {"tool": "bench", "sha": commit},
             "tests": [{"name": "test_" + sid, "classname": "tests.test_" + sid, "file": tpath,
                        "status": "passed", "time": 0.001, "attempts": 1, "message": None}],
         }
