@@ -1,62 +1,128 @@
-//! The SHA-256 ceiling for `benches/manifest/run.sh`: reads every file under a directory
-//! into memory (untimed), then hashes each file's bytes with the same library and the same
-//! per-file hasher as `proofgate manifest`, on every core, and prints the seconds taken.
+//! The bounds for `benches/manifest/run.sh`, on every core, over the files under a
+//! directory (listed untimed first):
 //!
-//! `cargo run --release --example sha_limit -- DIR [THREADS]`
+//! - `hash` (default): each file's bytes, read into memory untimed, hashed with the same
+//!   library and per-file hasher as `proofgate manifest` — the SHA-256 ceiling;
+//! - `read`: each file opened, read into a buffer sized to it, closed — no hashing: what
+//!   `read(2)` costs on this machine (the page-cache copy and the per-file calls);
+//! - `read-hash`: both, the least any `read(2)`-based manifest can do (no walk, no ignore
+//!   rules, no Merkle tree).
+//!
+//! Prints `seconds files bytes checksum`.
+//!
+//! `cargo run --release --example sha_limit -- DIR [THREADS] [hash|read|read-hash]`
 
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use sha2::{Digest as _, Sha256};
 
-fn collect(dir: &std::path::Path, out: &mut Vec<Vec<u8>>) -> std::io::Result<()> {
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for e in std::fs::read_dir(dir)? {
         let e = e?;
         let t = e.file_type()?;
         if t.is_dir() {
             collect(&e.path(), out)?;
         } else if t.is_file() {
-            out.push(std::fs::read(e.path())?);
+            out.push(e.path());
         }
     }
     Ok(())
 }
 
-fn main() -> std::io::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let dir = args
-        .next()
-        .ok_or_else(|| std::io::Error::other("usage: sha_limit DIR [THREADS]"))?;
-    let threads: usize = match args.next() {
-        Some(t) => t.parse().map_err(std::io::Error::other)?,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
-    let mut files = Vec::new();
-    collect(std::path::Path::new(&dir), &mut files)?;
-    let bytes: usize = files.iter().map(Vec::len).sum();
+/// Reads `path` into `buf` (grown to the file's size, plus one byte to see the end).
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut f = std::fs::File::open(path)?;
+    let len = usize::try_from(f.metadata()?.len()).map_err(std::io::Error::other)?;
+    if buf.len() < len + 1 {
+        buf.resize(len + 1, 0);
+    }
+    let mut n = 0;
+    loop {
+        match f.read(&mut buf[n..=len])? {
+            0 => return Ok(n),
+            k => n += k,
+        }
+        if n > len {
+            return Ok(n);
+        }
+    }
+}
+
+/// Runs `work` over the item indices on `threads` threads; XORs the bytes they return.
+fn on_all_cores(
+    threads: usize,
+    items: usize,
+    work: impl Fn(usize, &mut Vec<u8>) -> u8 + Sync,
+) -> u8 {
     let next = AtomicUsize::new(0);
-    let start = Instant::now();
-    let sink: Vec<u8> = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
+                    let mut buf = Vec::new();
                     let mut acc = 0u8;
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(f) = files.get(i) else { break acc };
-                        let d: [u8; 32] = Sha256::digest(f).into();
-                        acc ^= d[0];
+                        if i >= items {
+                            break acc;
+                        }
+                        acc ^= work(i, &mut buf);
                     }
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
-    });
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "{secs:.4} {} {bytes} {}",
-        files.len(),
-        sink.iter().fold(0u8, |a, b| a ^ b)
-    );
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(0))
+            .fold(0, |a, b| a ^ b)
+    })
+}
+
+fn main() -> std::io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let usage = || std::io::Error::other("usage: sha_limit DIR [THREADS] [hash|read|read-hash]");
+    let dir = args.next().ok_or_else(usage)?;
+    let threads: usize = match args.next() {
+        Some(t) => t.parse().map_err(std::io::Error::other)?,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let mode = args.next().unwrap_or_else(|| "hash".to_owned());
+    let mut paths = Vec::new();
+    collect(Path::new(&dir), &mut paths)?;
+    let sizes: Vec<u64> = paths
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()))
+        .collect::<Result<_, _>>()?;
+    let bytes: u64 = sizes.iter().sum();
+    let (secs, sink) = match mode.as_str() {
+        "hash" => {
+            let files: Vec<Vec<u8>> = paths.iter().map(std::fs::read).collect::<Result<_, _>>()?;
+            let start = Instant::now();
+            let sink = on_all_cores(threads, files.len(), |i, _| {
+                let d: [u8; 32] = Sha256::digest(&files[i]).into();
+                d[0]
+            });
+            (start.elapsed().as_secs_f64(), sink)
+        }
+        "read" | "read-hash" => {
+            let hash = mode == "read-hash";
+            let start = Instant::now();
+            let sink = on_all_cores(threads, paths.len(), |i, buf| {
+                let n = read_into(&paths[i], buf).unwrap_or(0);
+                if hash {
+                    let d: [u8; 32] = Sha256::digest(&buf[..n]).into();
+                    d[0]
+                } else {
+                    buf.first().copied().unwrap_or(0)
+                }
+            });
+            (start.elapsed().as_secs_f64(), sink)
+        }
+        _ => return Err(usage()),
+    };
+    println!("{secs:.4} {} {bytes} {sink}", paths.len());
     Ok(())
 }
