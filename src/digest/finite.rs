@@ -38,6 +38,15 @@ fn float(v: f64) -> R {
     }
 }
 
+/// Scalars other than floats cannot be NaN or infinite.
+macro_rules! scalars_are_finite {
+    ($($method:ident($t:ty)),* $(,)?) => {$(
+        fn $method(self, _: $t) -> R {
+            Ok(())
+        }
+    )*};
+}
+
 impl ser::Serializer for Check {
     type Ok = ();
     type Error = NonFinite;
@@ -49,47 +58,27 @@ impl ser::Serializer for Check {
     type SerializeStruct = Check;
     type SerializeStructVariant = Check;
 
-    fn serialize_bool(self, _: bool) -> R {
-        Ok(())
-    }
-    fn serialize_i8(self, _: i8) -> R {
-        Ok(())
-    }
-    fn serialize_i16(self, _: i16) -> R {
-        Ok(())
-    }
-    fn serialize_i32(self, _: i32) -> R {
-        Ok(())
-    }
-    fn serialize_i64(self, _: i64) -> R {
-        Ok(())
-    }
-    fn serialize_u8(self, _: u8) -> R {
-        Ok(())
-    }
-    fn serialize_u16(self, _: u16) -> R {
-        Ok(())
-    }
-    fn serialize_u32(self, _: u32) -> R {
-        Ok(())
-    }
-    fn serialize_u64(self, _: u64) -> R {
-        Ok(())
-    }
+    scalars_are_finite!(
+        serialize_bool(bool),
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+        serialize_char(char),
+        serialize_str(&str),
+        serialize_bytes(&[u8]),
+        serialize_unit_struct(&'static str),
+    );
+
     fn serialize_f32(self, v: f32) -> R {
         float(f64::from(v))
     }
     fn serialize_f64(self, v: f64) -> R {
         float(v)
-    }
-    fn serialize_char(self, _: char) -> R {
-        Ok(())
-    }
-    fn serialize_str(self, _: &str) -> R {
-        Ok(())
-    }
-    fn serialize_bytes(self, _: &[u8]) -> R {
-        Ok(())
     }
     fn serialize_none(self) -> R {
         Ok(())
@@ -98,9 +87,6 @@ impl ser::Serializer for Check {
         v.serialize(Check)
     }
     fn serialize_unit(self) -> R {
-        Ok(())
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> R {
         Ok(())
     }
     fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> R {
@@ -153,49 +139,30 @@ impl ser::Serializer for Check {
     }
 }
 
-impl ser::SerializeSeq for Check {
-    type Ok = ();
-    type Error = NonFinite;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
-        v.serialize(Check)
-    }
-    fn end(self) -> R {
-        Ok(())
-    }
+/// The compound serializers: each element or field is checked in turn.
+macro_rules! check_each {
+    ($($trait:ident :: $method:ident ($($name:ty)?)),* $(,)?) => {$(
+        impl ser::$trait for Check {
+            type Ok = ();
+            type Error = NonFinite;
+            fn $method<T: Serialize + ?Sized>(&mut self, $(_: $name,)? v: &T) -> R {
+                v.serialize(Check)
+            }
+            fn end(self) -> R {
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Check {
-    type Ok = ();
-    type Error = NonFinite;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
-        v.serialize(Check)
-    }
-    fn end(self) -> R {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for Check {
-    type Ok = ();
-    type Error = NonFinite;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
-        v.serialize(Check)
-    }
-    fn end(self) -> R {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleVariant for Check {
-    type Ok = ();
-    type Error = NonFinite;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
-        v.serialize(Check)
-    }
-    fn end(self) -> R {
-        Ok(())
-    }
-}
+check_each!(
+    SerializeSeq::serialize_element(),
+    SerializeTuple::serialize_element(),
+    SerializeTupleStruct::serialize_field(),
+    SerializeTupleVariant::serialize_field(),
+    SerializeStruct::serialize_field(&'static str),
+    SerializeStructVariant::serialize_field(&'static str),
+);
 
 impl ser::SerializeMap for Check {
     type Ok = ();
@@ -204,28 +171,6 @@ impl ser::SerializeMap for Check {
         k.serialize(Check)
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
-        v.serialize(Check)
-    }
-    fn end(self) -> R {
-        Ok(())
-    }
-}
-
-impl ser::SerializeStruct for Check {
-    type Ok = ();
-    type Error = NonFinite;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &'static str, v: &T) -> R {
-        v.serialize(Check)
-    }
-    fn end(self) -> R {
-        Ok(())
-    }
-}
-
-impl ser::SerializeStructVariant for Check {
-    type Ok = ();
-    type Error = NonFinite;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &'static str, v: &T) -> R {
         v.serialize(Check)
     }
     fn end(self) -> R {
