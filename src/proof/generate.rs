@@ -608,6 +608,22 @@ mod tests {
         }
     }
 
+    /// `generate` unsigned, now, with an empty run context.
+    fn unsigned(
+        model: &Model,
+        junit: &JunitInput,
+        out: &Path,
+    ) -> Result<GenerateReport, GenerateError> {
+        generate(&GenerateRequest {
+            model,
+            junit,
+            context: &RunContext::default(),
+            generated_at: Utc::now(),
+            key: None,
+            out_dir: out,
+        })
+    }
+
     #[test]
     fn script_ids_that_could_escape_the_directory_are_rejected() {
         assert!(is_valid_script_id("SCRIPT-0001"));
@@ -671,16 +687,7 @@ mod tests {
         let model = load(root);
         let junit = input(root, vec![case("tests/other.py", "x", Status::Passed)]);
         let out = root.join("out");
-        let ctx = RunContext::default();
-        let report = generate(&GenerateRequest {
-            model: &model,
-            junit: &junit,
-            context: &ctx,
-            generated_at: Utc::now(),
-            key: None,
-            out_dir: &out,
-        })
-        .unwrap();
+        let report = unsigned(&model, &junit, &out).unwrap();
         assert_eq!(report.proofs[0].verdict, Verdict::Fail);
         assert!(report.proofs[0].reasons.contains(&"NO_TESTS".to_owned()));
     }
@@ -693,16 +700,7 @@ mod tests {
         let mut junit = input(root, vec![]);
         junit.files[0].path = root.join("gone.xml");
         let out = root.join("out");
-        let ctx = RunContext::default();
-        let err = generate(&GenerateRequest {
-            model: &model,
-            junit: &junit,
-            context: &ctx,
-            generated_at: Utc::now(),
-            key: None,
-            out_dir: &out,
-        })
-        .unwrap_err();
+        let err = unsigned(&model, &junit, &out).unwrap_err();
         assert!(err.is_input_error());
         assert!(err.to_string().contains("gone.xml"), "{err}");
         assert!(!out.exists());
