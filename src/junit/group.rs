@@ -137,10 +137,7 @@ impl Grouper {
             } else {
                 key
             };
-            self.counts
-                .entry(key)
-                .and_modify(|a| *a = a.then(record.attempts))
-                .or_insert(record.attempts);
+            self.add_key(key, record.attempts);
             return;
         }
         if record.anonymous {
@@ -180,6 +177,16 @@ impl Grouper {
         self.pending.push(Pending { record, next: None });
     }
 
+    /// Counting mode: adds the attempts of an element with this key hash (of a named
+    /// test case: see [`key_hash128`]).
+    #[inline]
+    pub(crate) fn add_key(&mut self, key: u128, attempts: Attempts) {
+        self.counts
+            .entry(key)
+            .and_modify(|a| *a = a.then(attempts))
+            .or_insert(attempts);
+    }
+
     /// Whether nothing is pending.
     #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
@@ -215,17 +222,17 @@ impl Grouper {
 /// A 128-bit hash of the identity key, for counting without keeping the strings.
 /// One pass over the bytes feeds two independent FxHash-style lanes.
 #[inline]
-pub(crate) fn key_hash128(file: Option<&str>, classname: &str, name: &str) -> u128 {
+pub(crate) fn key_hash128(file: Option<&[u8]>, classname: &[u8], name: &[u8]) -> u128 {
     let mut h = Fx2(0, 0x9e37_79b9_7f4a_7c15);
     match file {
         Some(f) => {
             h.add(1);
-            h.bytes(f.as_bytes());
+            h.bytes(f);
         }
         None => h.add(0),
     }
-    h.bytes(classname.as_bytes());
-    h.bytes(name.as_bytes());
+    h.bytes(classname);
+    h.bytes(name);
     (u128::from(h.0) << 64) | u128::from(h.1)
 }
 
