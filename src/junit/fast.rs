@@ -1127,7 +1127,7 @@ mod tests {
             (format!("{long}'"), b'\'', Some((36, 0))),
             (format!("{long}'x\""), b'"', Some((38, 0))),
             (format!("{long}&amp;\""), b'"', Some((41, VALUE_DECODE))),
-            (format!("abcdefgh\rijk\""), b'"', Some((12, VALUE_DECODE))),
+            ("abcdefgh\rijk\"".to_owned(), b'"', Some((12, VALUE_DECODE))),
             (format!("{long}<\""), b'"', Some((37, VALUE_BAD))),
             (format!("{long}>{long}\""), b'"', Some((73, VALUE_BAD))),
             ("\"".to_owned(), b'"', Some((0, 0))),
