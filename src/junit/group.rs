@@ -256,10 +256,13 @@ impl Fx2 {
             w.copy_from_slice(c);
             self.add(u64::from_le_bytes(w));
         }
+        // The last 0 to 7 bytes, little-endian as above, without a call to copy them.
         let rest = chunks.remainder();
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        self.add(u64::from_le_bytes(w) ^ ((b.len() as u64) << 56));
+        let w = rest
+            .iter()
+            .rev()
+            .fold(0u64, |w, &x| (w << 8) | u64::from(x));
+        self.add(w ^ ((b.len() as u64) << 56));
     }
 }
 
@@ -299,10 +302,13 @@ impl Fx {
             w.copy_from_slice(c);
             self.add(u64::from_le_bytes(w));
         }
+        // The last 0 to 7 bytes, little-endian as above, without a call to copy them.
         let rest = chunks.remainder();
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        self.add(u64::from_le_bytes(w) ^ ((b.len() as u64) << 56));
+        let w = rest
+            .iter()
+            .rev()
+            .fold(0u64, |w, &x| (w << 8) | u64::from(x));
+        self.add(w ^ ((b.len() as u64) << 56));
     }
 }
 
