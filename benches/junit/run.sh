@@ -2,7 +2,7 @@
 # JUnit ingestion benchmark: `proofgate inspect --format json --summary` against Python's
 # xml.etree.ElementTree.iterparse and PyPI junitparser on the same synthetic report.
 #
-#   bash benches/junit/run.sh --quick    # 20k test cases (~4 MB), 3 rounds: seconds (CI)
+#   bash benches/junit/run.sh --quick    # 400k test cases (~82 MB), 3 rounds: ~20 s (CI)
 #   bash benches/junit/run.sh            # 1M cases (~204 MB), 5 rounds
 #   bash benches/junit/run.sh --full     # 1M cases (5 rounds) and 5M (~1 GB, 3 rounds)
 #   bash benches/junit/run.sh --runs 7   # more rounds per size

@@ -27,7 +27,7 @@ pub(crate) fn parse_time(raw: &str) -> Result<f64, TimeIssue> {
     if s.is_empty() {
         return Err(TimeIssue::Empty);
     }
-    if let Some(v) = simple_decimal(s) {
+    if let Some(v) = simple_decimal(s.as_bytes()) {
         return Ok(v);
     }
     let value: f64 = if s.contains(',') {
@@ -52,15 +52,52 @@ pub(crate) fn parse_time(raw: &str) -> Result<f64, TimeIssue> {
     Ok(value)
 }
 
+/// [`parse_time`] over the bytes of a value: the common `123.456` shape is read without
+/// making a string.
+pub(crate) fn parse_time_bytes(raw: &[u8]) -> Result<f64, TimeIssue> {
+    match simple_decimal(raw) {
+        Some(v) => Ok(v),
+        None => parse_time(&String::from_utf8_lossy(raw)),
+    }
+}
+
+/// Whether [`parse_time_bytes`] reads a value, without computing it (for counting).
+pub(crate) fn check_time_bytes(raw: &[u8]) -> Result<(), TimeIssue> {
+    if simple_decimal_shape(raw) {
+        return Ok(());
+    }
+    parse_time(&String::from_utf8_lossy(raw)).map(|_| ())
+}
+
+/// Whether `b` has the shape [`simple_decimal`] reads: 1 to 15 digits with at most one
+/// `.` between two of them.
+#[inline]
+fn simple_decimal_shape(b: &[u8]) -> bool {
+    let (mut digits, mut dots, mut last_dot) = (0usize, 0usize, false);
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                digits += 1;
+                last_dot = false;
+            }
+            b'.' => {
+                dots += 1;
+                last_dot = true;
+            }
+            _ => return false,
+        }
+    }
+    (1..=15).contains(&digits) && dots <= 1 && !last_dot && b.first() != Some(&b'.')
+}
+
 /// The common `123.456` shape (at most 15 digits in all) without the general float
 /// parser: the digits form an exact integer below 2^53 and the power of ten is exact, so
 /// one IEEE division gives the correctly rounded value, the same as `str::parse`.
 #[inline]
-fn simple_decimal(s: &str) -> Option<f64> {
+fn simple_decimal(b: &[u8]) -> Option<f64> {
     const POW10: [f64; 16] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
     ];
-    let b = s.as_bytes();
     if b.len() > 16 {
         return None;
     }
@@ -112,9 +149,10 @@ pub(crate) fn pytest_file_into(classname: &str, out: &mut String) -> bool {
 }
 
 /// pytest's `xunit1` lines are 0-based; its test cases carry `file` and `line` but no
-/// `timestamp` (unittest-xml-reporting, whose lines are 1-based, writes one).
-pub(crate) fn line_is_zero_based(file: Option<&str>, has_timestamp: bool) -> bool {
-    !has_timestamp && file.is_some_and(|f| f.ends_with(".py"))
+/// `timestamp` (unittest-xml-reporting, whose lines are 1-based, writes one). `file` is
+/// the one given on the test case.
+pub(crate) fn line_is_zero_based(file: &[u8], has_timestamp: bool) -> bool {
+    !has_timestamp && file.ends_with(b".py")
 }
 
 /// Decodes the five predefined entities and numeric character references, and
@@ -201,10 +239,13 @@ mod tests {
         ] {
             let want: f64 = s.parse().unwrap();
             assert_eq!(
-                simple_decimal(s).map(f64::to_bits),
+                simple_decimal(s.as_bytes()).map(f64::to_bits),
                 Some(want.to_bits()),
                 "{s}"
             );
+        }
+        for s in ["0", "0.001", "007.25", "999999999999999", "1.5"] {
+            assert!(simple_decimal_shape(s.as_bytes()), "{s}");
         }
         for s in [
             "",
@@ -216,7 +257,8 @@ mod tests {
             "1,5",
             "1234567890123456",
         ] {
-            assert_eq!(simple_decimal(s), None, "{s}");
+            assert_eq!(simple_decimal(s.as_bytes()), None, "{s}");
+            assert!(!simple_decimal_shape(s.as_bytes()), "{s}");
         }
     }
 

@@ -33,7 +33,8 @@ use memchr::memmem;
 use super::ParseOptions;
 use super::case::{TestCase, Totals};
 use super::dialect::{self, decode_attr};
-use super::group::{self, Attempts, Grouper, Outcome, Record};
+use super::group::{Attempts, Grouper, Outcome, Record};
+use super::head::{CaseAttr, CaseHead};
 use super::source::push_bounded;
 
 /// The fast path does not read this input: run the full reader.
@@ -233,26 +234,20 @@ struct Attr {
     plain: bool,
 }
 
-/// Bytes that end or change the reading of an attribute value.
-const VALUE_SPECIAL: [bool; 256] = {
-    let mut t = [false; 256];
-    t[b'"' as usize] = true;
-    t[b'\'' as usize] = true;
-    t[b'<' as usize] = true;
-    t[b'>' as usize] = true;
-    t[b'&' as usize] = true;
-    t[b'\r' as usize] = true;
+/// A byte a value must not hold (`<`, `>`): the tag is declined.
+const VALUE_BAD: u8 = 1;
+/// A byte that makes a value need decoding (`&`, `\r`).
+const VALUE_DECODE: u8 = 2;
+
+/// What each byte means inside an attribute value.
+const VALUE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'<' as usize] = VALUE_BAD;
+    t[b'>' as usize] = VALUE_BAD;
+    t[b'&' as usize] = VALUE_DECODE;
+    t[b'\r' as usize] = VALUE_DECODE;
     t
 };
-
-/// Appends an attribute value, decoding it unless it is plain.
-fn push_value(out: &mut String, value: &str, plain: bool) {
-    if plain {
-        out.push_str(value);
-    } else {
-        out.push_str(&decode_attr(value));
-    }
-}
 
 /// A start tag read in place.
 struct Tag {
@@ -269,16 +264,43 @@ enum TagRead {
     Bad,
 }
 
+const WS: u8 = 1;
+const NAME_START: u8 = 2;
+const NAME: u8 = 4;
+
+/// What each byte can be in a tag: whitespace, the start of a name, part of a name.
+const BYTE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            t[b] = WS;
+        }
+        if c.is_ascii_alphabetic() || c == b'_' {
+            t[b] = NAME_START | NAME;
+        }
+        if c.is_ascii_digit() || c == b'-' || c == b'.' {
+            t[b] = NAME;
+        }
+        b += 1;
+    }
+    t
+};
+
+#[inline]
 fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+    BYTE_CLASS[usize::from(b)] & WS != 0
 }
 
+#[inline]
 fn is_name_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_'
+    BYTE_CLASS[usize::from(b)] & NAME_START != 0
 }
 
+#[inline]
 fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+    BYTE_CLASS[usize::from(b)] & NAME != 0
 }
 
 /// Reads a start tag at the start of `s` (which starts with `<`): a name, then
@@ -355,24 +377,14 @@ fn read_tag(s: &[u8], attrs: &mut Vec<Attr>) -> TagRead {
             Some(_) => return TagRead::Bad,
         };
         let vs = i + 1;
-        // One pass over the value: its end, no `<` or `>`, and whether it needs decoding.
-        let mut j = vs;
-        let mut plain = true;
-        loop {
-            let Some(&c) = s.get(j) else {
-                return TagRead::Incomplete;
-            };
-            if VALUE_SPECIAL[usize::from(c)] {
-                match c {
-                    b'<' | b'>' => return TagRead::Bad,
-                    b'&' | b'\r' => plain = false,
-                    _ if c == q => break,
-                    _ => {}
-                }
-            }
-            j += 1;
+        let Some((len, class)) = scan_value(&s[vs..], q) else {
+            return TagRead::Incomplete;
+        };
+        let ve = vs + len;
+        if class & VALUE_BAD != 0 {
+            return TagRead::Bad;
         }
-        let ve = j;
+        let plain = class & VALUE_DECODE == 0;
         if !plain && !references_ok(&s[vs..ve]) {
             return TagRead::Bad;
         }
@@ -386,6 +398,22 @@ fn read_tag(s: &[u8], attrs: &mut Vec<Attr>) -> TagRead {
         });
         i = ve + 1;
     }
+}
+
+/// One pass over an attribute value: the length up to its closing quote `q`, and the
+/// classes of its bytes (`<` or `>`; whether it needs decoding) gathered without a
+/// branch. `None` when the quote is not in `v`. Kept out of line: inside `read_tag`
+/// this loop lost its registers to the rest of the tag.
+#[inline(never)]
+fn scan_value(v: &[u8], q: u8) -> Option<(usize, u8)> {
+    let mut class = 0u8;
+    for (k, &c) in v.iter().enumerate() {
+        if c == q {
+            return Some((k, class));
+        }
+        class |= VALUE_CLASS[usize::from(c)];
+    }
+    None
 }
 
 /// Whether every `&` in an attribute value starts a reference the decoder knows.
@@ -470,10 +498,8 @@ struct Scanner<'o, R> {
     /// Names of the elements open inside skipped content, back to back.
     skip_names: Vec<u8>,
     skip_lens: Vec<usize>,
-    k_file: String,
-    k_class: String,
-    k_name: String,
-    k_derived: String,
+    /// The attributes of the `<testcase>` being opened (buffers reused).
+    head: CaseHead,
     cdata_end: memmem::Finder<'static>,
 }
 
@@ -492,10 +518,7 @@ impl<'o, R: Read> Scanner<'o, R> {
             spare: Vec::new(),
             skip_names: Vec::new(),
             skip_lens: Vec::new(),
-            k_file: String::new(),
-            k_class: String::new(),
-            k_name: String::new(),
-            k_derived: String::new(),
+            head: CaseHead::new(count_only),
             cdata_end: memmem::Finder::new(b"]]>"),
         }
     }
@@ -758,86 +781,28 @@ impl<'o, R: Read> Scanner<'o, R> {
     }
 
     fn open_case(&mut self, tag: &Tag) -> Res<()> {
-        let (mut has_file, mut has_name) = (false, false);
-        self.k_file.clear();
-        self.k_class.clear();
-        self.k_name.clear();
-        let mut line_raw = None;
-        let mut duration = 0.0;
-        let mut status_skip = false;
-        let mut has_timestamp = false;
-        let mut seen_keys = 0u8;
-        for i in 0..self.attrs.len() {
-            let a = self.attrs[i];
-            let t = self.win.avail();
-            let key = &t[a.key.0..a.key.1];
-            let bit = match key {
-                b"name" => 1,
-                b"classname" => 2,
-                b"file" => 4,
-                b"line" => 8,
-                b"time" => 16,
-                b"timestamp" => 32,
-                b"status" => 64,
-                _ => continue,
-            };
-            if seen_keys & bit != 0 {
-                return Err(Declined);
-            }
-            seen_keys |= bit;
-            let value = std::str::from_utf8(&t[a.value.0..a.value.1]).map_err(|_| Declined)?;
-            match bit {
-                1 => {
-                    has_name = true;
-                    push_value(&mut self.k_name, value, a.plain);
-                }
-                2 => push_value(&mut self.k_class, value, a.plain),
-                4 => {
-                    has_file = true;
-                    push_value(&mut self.k_file, value, a.plain);
-                }
-                8 => line_raw = value.trim().parse::<u32>().ok(),
-                16 => duration = dialect::parse_time(value).map_err(|_| Declined)?,
-                32 => has_timestamp = true,
-                _ => {
-                    let v = value.trim();
-                    status_skip = ["disabled", "ignored", "notrun", "skipped"]
-                        .iter()
-                        .any(|s| v.eq_ignore_ascii_case(s));
-                }
+        self.head.clear();
+        let t = self.win.avail();
+        for a in &self.attrs {
+            if let Some(which) = CaseAttr::of(&t[a.key.0..a.key.1]) {
+                self.head
+                    .take(which, &t[a.value.0..a.value.1], !a.plain)
+                    .map_err(|_| Declined)?;
             }
         }
-        if !has_name {
-            // The full reader warns.
+        if !self.head.has_name() || self.head.repeated() {
+            // The full reader warns, or reads a repeated attribute its own way.
             return Err(Declined);
         }
         let pytest = matches!(self.frames.last(), Some(Frame::Container(c)) if c.pytest);
-        let given_file = (has_file && !self.k_file.is_empty()).then_some(self.k_file.as_str());
-        let line = line_raw.map(|l| {
-            if dialect::line_is_zero_based(given_file, has_timestamp) {
-                l.saturating_add(1)
-            } else {
-                l
-            }
-        });
-        let derived = given_file.is_none()
-            && pytest
-            && dialect::pytest_file_into(&self.k_class, &mut self.k_derived);
-        let file: Option<&str> = match given_file {
-            Some(f) => Some(f),
-            None if derived => Some(self.k_derived.as_str()),
-            None => None,
-        };
+        let (duration, status_skip) = (self.head.duration(), self.head.status_skip());
+        let id = self.head.identity(pytest);
+        let line = id.line;
         let (file, classname, name, key) = if self.count_only {
-            let key = group::key_hash128(file, &self.k_class, &self.k_name);
-            (None, String::new(), String::new(), Some(key))
+            (None, String::new(), String::new(), Some(id.key()))
         } else {
-            (
-                file.map(str::to_owned),
-                self.k_class.clone(),
-                self.k_name.clone(),
-                None,
-            )
+            let (file, classname, name) = id.owned();
+            (file, classname, name, None)
         };
         self.case = Some(CaseBuild {
             file,
@@ -880,11 +845,18 @@ impl<'o, R: Read> Scanner<'o, R> {
                 return Err(Declined);
             }
             seen_keys |= bit;
+            // Counting reads only what decides a status: a `<skipped>` message (pytest's
+            // strict xpass) and whether a retry record's time is readable.
             match bit {
-                1 => message = Some(decode_attr(value).into_owned()),
-                2 => kind = Some(decode_attr(value).into_owned()),
-                _ if child.is_record() => {
-                    record_time = dialect::parse_time(value).map_err(|_| Declined)?
+                1 if !self.count_only || child == Elem::Skipped => {
+                    message = Some(decode_attr(value).into_owned());
+                }
+                2 if !self.count_only => kind = Some(decode_attr(value).into_owned()),
+                4 if child.is_record() && self.count_only => {
+                    dialect::check_time_bytes(value.as_bytes()).map_err(|_| Declined)?;
+                }
+                4 if child.is_record() => {
+                    record_time = dialect::parse_time(value).map_err(|_| Declined)?;
                 }
                 _ => {}
             }
@@ -956,17 +928,6 @@ impl<'o, R: Read> Scanner<'o, R> {
             c.errors,
             primary,
         );
-        let record = Record {
-            file: c.file,
-            classname: c.classname,
-            name: c.name,
-            line: c.line,
-            duration: c.duration,
-            message: c.message,
-            attempts,
-            anonymous: false,
-            key: c.key,
-        };
         let Some(Frame::Container(cont)) = self.frames.last_mut() else {
             return Err(Declined);
         };
@@ -977,6 +938,21 @@ impl<'o, R: Read> Scanner<'o, R> {
             Outcome::Skipped => cont.seen.skipped += 1,
             Outcome::Passed => {}
         }
+        if let Some(key) = c.key {
+            cont.grouper.add_key(key, attempts);
+            return Ok(());
+        }
+        let record = Record {
+            file: c.file,
+            classname: c.classname,
+            name: c.name,
+            line: c.line,
+            duration: c.duration,
+            message: c.message,
+            attempts,
+            anonymous: false,
+            key: None,
+        };
         cont.grouper.add(record);
         Ok(())
     }
@@ -1141,6 +1117,25 @@ mod tests {
         let doc = "<testsuite><testcase name=\"a\"><failure type=\"T\"> </failure></testcase></testsuite>";
         let (cases, _) = parse(doc.as_bytes(), &ParseOptions::default()).unwrap();
         assert_eq!(cases[0].message.as_deref(), Some("T"));
+    }
+
+    #[test]
+    fn values_are_scanned_to_their_quote_with_every_byte_classed() {
+        let long = "abcdefghijklmnopqrstuvwxyz0123456789";
+        for (value, q, want) in [
+            (format!("{long}\""), b'"', Some((36, 0))),
+            (format!("{long}'"), b'\'', Some((36, 0))),
+            (format!("{long}'x\""), b'"', Some((38, 0))),
+            (format!("{long}&amp;\""), b'"', Some((41, VALUE_DECODE))),
+            ("abcdefgh\rijk\"".to_owned(), b'"', Some((12, VALUE_DECODE))),
+            (format!("{long}<\""), b'"', Some((37, VALUE_BAD))),
+            (format!("{long}>{long}\""), b'"', Some((73, VALUE_BAD))),
+            ("\"".to_owned(), b'"', Some((0, 0))),
+            (long.to_owned(), b'"', None),
+            ("été ü\"".to_owned(), b'"', Some((8, 0))),
+        ] {
+            assert_eq!(scan_value(value.as_bytes(), q), want, "{value:?}");
+        }
     }
 
     #[test]

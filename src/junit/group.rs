@@ -137,10 +137,7 @@ impl Grouper {
             } else {
                 key
             };
-            self.counts
-                .entry(key)
-                .and_modify(|a| *a = a.then(record.attempts))
-                .or_insert(record.attempts);
+            self.add_key(key, record.attempts);
             return;
         }
         if record.anonymous {
@@ -180,6 +177,16 @@ impl Grouper {
         self.pending.push(Pending { record, next: None });
     }
 
+    /// Counting mode: adds the attempts of an element with this key hash (of a named
+    /// test case: see [`key_hash128`]).
+    #[inline]
+    pub(crate) fn add_key(&mut self, key: u128, attempts: Attempts) {
+        self.counts
+            .entry(key)
+            .and_modify(|a| *a = a.then(attempts))
+            .or_insert(attempts);
+    }
+
     /// Whether nothing is pending.
     #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
@@ -215,17 +222,17 @@ impl Grouper {
 /// A 128-bit hash of the identity key, for counting without keeping the strings.
 /// One pass over the bytes feeds two independent FxHash-style lanes.
 #[inline]
-pub(crate) fn key_hash128(file: Option<&str>, classname: &str, name: &str) -> u128 {
+pub(crate) fn key_hash128(file: Option<&[u8]>, classname: &[u8], name: &[u8]) -> u128 {
     let mut h = Fx2(0, 0x9e37_79b9_7f4a_7c15);
     match file {
         Some(f) => {
             h.add(1);
-            h.bytes(f.as_bytes());
+            h.bytes(f);
         }
         None => h.add(0),
     }
-    h.bytes(classname.as_bytes());
-    h.bytes(name.as_bytes());
+    h.bytes(classname);
+    h.bytes(name);
     (u128::from(h.0) << 64) | u128::from(h.1)
 }
 
@@ -249,10 +256,13 @@ impl Fx2 {
             w.copy_from_slice(c);
             self.add(u64::from_le_bytes(w));
         }
+        // The last 0 to 7 bytes, little-endian as above, without a call to copy them.
         let rest = chunks.remainder();
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        self.add(u64::from_le_bytes(w) ^ ((b.len() as u64) << 56));
+        let w = rest
+            .iter()
+            .rev()
+            .fold(0u64, |w, &x| (w << 8) | u64::from(x));
+        self.add(w ^ ((b.len() as u64) << 56));
     }
 }
 
@@ -292,10 +302,13 @@ impl Fx {
             w.copy_from_slice(c);
             self.add(u64::from_le_bytes(w));
         }
+        // The last 0 to 7 bytes, little-endian as above, without a call to copy them.
         let rest = chunks.remainder();
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        self.add(u64::from_le_bytes(w) ^ ((b.len() as u64) << 56));
+        let w = rest
+            .iter()
+            .rev()
+            .fold(0u64, |w, &x| (w << 8) | u64::from(x));
+        self.add(w ^ ((b.len() as u64) << 56));
     }
 }
 

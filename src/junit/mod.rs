@@ -47,6 +47,7 @@ mod dialect;
 mod error;
 mod fast;
 mod group;
+mod head;
 mod inputs;
 mod parser;
 mod source;

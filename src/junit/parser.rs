@@ -11,6 +11,7 @@ use super::case::{TestCase, Totals};
 use super::dialect::{self, decode_attr};
 use super::error::{JunitError, JunitErrorKind};
 use super::group::{self, Attempts, Grouper, Outcome, Record};
+use super::head::{CaseAttr, CaseHead};
 use super::source::{ContentError, Source, push_bounded};
 use super::{FileReport, ParseOptions, ParseSummary, Warning};
 
@@ -141,10 +142,8 @@ pub(crate) struct Parser<'o, R: BufRead> {
     spare: Vec<Grouper>,
     /// Counting mode: no cases, keys hashed, messages not read.
     count_only: bool,
-    k_file: String,
-    k_class: String,
-    k_name: String,
-    k_derived: String,
+    /// The attributes of the `<testcase>` being opened (buffers reused).
+    head: CaseHead,
 }
 
 impl<'o, R: BufRead> Parser<'o, R> {
@@ -168,16 +167,14 @@ impl<'o, R: BufRead> Parser<'o, R> {
             scratch: String::new(),
             spare: Vec::new(),
             count_only: false,
-            k_file: String::new(),
-            k_class: String::new(),
-            k_name: String::new(),
-            k_derived: String::new(),
+            head: CaseHead::new(false),
         }
     }
 
     /// Counts only: totals and warnings, no cases (see [`super::count`]).
     pub(crate) fn count_only(mut self) -> Self {
         self.count_only = true;
+        self.head = CaseHead::new(true);
         self
     }
 
@@ -470,7 +467,7 @@ impl<'o, R: BufRead> Parser<'o, R> {
             _ => String::new(),
         };
         let (classname, name, key) = if self.count_only {
-            let key = group::key_hash128(None, &suite, name);
+            let key = group::key_hash128(None, suite.as_bytes(), name.as_bytes());
             (String::new(), String::new(), Some(key))
         } else {
             (suite, name.to_owned(), None)
@@ -582,41 +579,21 @@ impl<'o, R: BufRead> Parser<'o, R> {
     }
 
     fn open_case(&mut self, e: &BytesStart<'_>, start: u64) -> Result<(), JunitError> {
-        let (mut has_file, mut has_name) = (false, false);
-        self.k_file.clear();
-        self.k_class.clear();
-        self.k_name.clear();
-        let mut line_raw = None;
-        let mut duration = 0.0;
-        let mut status_skip = false;
-        let mut has_timestamp = false;
+        self.head.clear();
         for attr in attributes(e) {
             let Some(attr) = attr else {
                 return Err(self.err_at(start, malformed_attributes(e)));
             };
-            match attr.key {
-                "name" => {
-                    has_name = true;
-                    self.k_name.push_str(&decode_attr(attr.value));
-                }
-                "classname" => self.k_class.push_str(&decode_attr(attr.value)),
-                "file" => {
-                    has_file = true;
-                    self.k_file.push_str(&decode_attr(attr.value));
-                }
-                "line" => line_raw = attr.value.trim().parse::<u32>().ok(),
-                "time" => duration = self.time_value(attr.value, start),
-                "timestamp" => has_timestamp = true,
-                "status" => {
-                    let v = attr.value.trim();
-                    status_skip = ["disabled", "ignored", "notrun", "skipped"]
-                        .iter()
-                        .any(|s| v.eq_ignore_ascii_case(s));
-                }
-                _ => {}
+            let Some(which) = CaseAttr::of(attr.key.as_bytes()) else {
+                continue;
+            };
+            let raw = attr.value.as_bytes();
+            let decode = memchr::memchr2(b'&', b'\r', raw).is_some();
+            if let Err(issue) = self.head.take(which, raw, decode) {
+                self.warn_time(attr.value, &issue, start);
             }
         }
-        let anonymous = !has_name;
+        let anonymous = !self.head.has_name();
         if anonymous {
             self.warn_offset(
                 start,
@@ -624,32 +601,14 @@ impl<'o, R: BufRead> Parser<'o, R> {
             );
         }
         let pytest = matches!(self.frames.last(), Some(Frame::Container(c)) if c.pytest);
-        let given_file = (has_file && !self.k_file.is_empty()).then_some(self.k_file.as_str());
-        let line = line_raw.map(|l| {
-            if dialect::line_is_zero_based(given_file, has_timestamp) {
-                l.saturating_add(1)
-            } else {
-                l
-            }
-        });
-        let derived = given_file.is_none()
-            && pytest
-            && dialect::pytest_file_into(&self.k_class, &mut self.k_derived);
-        let file: Option<&str> = match given_file {
-            Some(f) => Some(f),
-            None if derived => Some(self.k_derived.as_str()),
-            None => None,
-        };
+        let (duration, status_skip) = (self.head.duration(), self.head.status_skip());
+        let id = self.head.identity(pytest);
+        let line = id.line;
         let (file, classname, name, key) = if self.count_only {
-            let key = group::key_hash128(file, &self.k_class, &self.k_name);
-            (None, String::new(), String::new(), Some(key))
+            (None, String::new(), String::new(), Some(id.key()))
         } else {
-            (
-                file.map(str::to_owned),
-                self.k_class.clone(),
-                self.k_name.clone(),
-                None,
-            )
+            let (file, classname, name) = id.owned();
+            (file, classname, name, None)
         };
         self.case = Some(CaseBuild {
             file,
@@ -674,13 +633,17 @@ impl<'o, R: BufRead> Parser<'o, R> {
         match dialect::parse_time(raw) {
             Ok(t) => t,
             Err(issue) => {
-                self.warn_offset(
-                    start,
-                    format!("`time=\"{raw}\"` {}; read as 0", issue.describe()),
-                );
+                self.warn_time(raw, &issue, start);
                 0.0
             }
         }
+    }
+
+    fn warn_time(&mut self, raw: &str, issue: &dialect::TimeIssue, start: u64) {
+        self.warn_offset(
+            start,
+            format!("`time=\"{raw}\"` {}; read as 0", issue.describe()),
+        );
     }
 
     fn case_child(
