@@ -9,6 +9,7 @@
 //! | [`schema`] | tables and migrations for both databases |
 //! | [`db`] | the one database layer (tenants, keys, runs, proofs, files) |
 //! | [`api`] | the HTTP API (`proofgate serve`) |
+//! | [`serve`] | the connection loop: header-read timeout, idle keep-alive timeout, a cap on connections |
 //! | [`html`] | the server-rendered run list and run detail page (the Proof tab) |
 //! | [`openapi`] | the OpenAPI description of the API |
 //! | [`client`] | `proofgate publish`: the upload over HTTP |
@@ -20,6 +21,7 @@ mod error;
 pub mod html;
 pub mod openapi;
 pub mod schema;
+pub mod serve;
 pub mod token;
 pub mod upload;
 
