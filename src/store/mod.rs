@@ -5,6 +5,7 @@
 //! | module | job |
 //! | --- | --- |
 //! | [`token`] | publish and read tokens: made random, stored as SHA-256, compared in constant time |
+//! | [`wire`] | the binary publish body: length-prefixed files, no base64 |
 //! | [`upload`] | the publish body and its check: every envelope and the ledger verified before anything is stored |
 //! | [`schema`] | tables and migrations for both databases |
 //! | [`db`] | the one database layer (tenants, keys, runs, proofs, files) |
@@ -24,6 +25,7 @@ pub mod schema;
 pub mod serve;
 pub mod token;
 pub mod upload;
+pub mod wire;
 
 pub use db::Store;
 pub use error::StoreError;
