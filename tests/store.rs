@@ -352,6 +352,38 @@ fn malformed_requests_get_json_errors(db: Db) {
                 .is_some_and(|m| !m.is_empty())
         );
     }
+    // Binary bodies: a bad magic, a length running past the end, a name no run carries,
+    // a name twice.
+    use proofgate::store::wire;
+    let truncated = {
+        let mut b = wire::encode([("proof-a.json", b"{}".as_slice())]).unwrap();
+        b.truncate(b.len() - 1);
+        b
+    };
+    let bodies: Vec<(Vec<u8>, &str)> = vec![
+        (b"{\"files\":[]}".to_vec(), "does not start"),
+        (truncated, "ends inside file 0"),
+        (
+            wire::encode([("../x", b"".as_slice())]).unwrap(),
+            "not a file a run carries",
+        ),
+        (
+            wire::encode([("proof-a.json", b"{}".as_slice()), ("proof-a.json", b"{}")]).unwrap(),
+            "appears twice",
+        ),
+    ];
+    for (body, says) in bodies {
+        let r = server.request_as(
+            "POST",
+            "/api/runs",
+            Some(&acme.publish),
+            Some(&body),
+            wire::CONTENT_TYPE,
+        );
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert_eq!(r.json()["error"]["code"], "BAD_UPLOAD");
+        assert!(r.text().contains(says), "{}", r.text());
+    }
 }
 
 fn every_documented_route_exists(db: Db) {

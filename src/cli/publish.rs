@@ -60,10 +60,10 @@ impl ServerArgs {
 
 pub fn run(args: Args, _global: &Global) -> CliResult {
     let client = args.server.client()?;
-    let body = client::read_dir(&args.dir).map_err(CliError::classified)?;
+    let files = client::read_files(&args.dir).map_err(CliError::classified)?;
     let rt = runtime()?;
     let published = rt
-        .block_on(client.publish(&body))
+        .block_on(client.publish_files(&files))
         .map_err(|e| CliError::classified_with(e, "publish failed"))?;
     print_published(&published, args.json);
     Ok(Outcome::Yes)

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use proofgate::store::{Store, api, db::DEFAULT_DB};
+use proofgate::store::{Store, api, db::DEFAULT_DB, serve};
 
 use super::upload::runtime;
 use super::{CliError, CliResult, Global, Outcome, ResultExt as _};
@@ -22,6 +22,13 @@ pub struct Args {
     /// How long one request may take, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     pub request_timeout: u64,
+    /// How long a client may take to send a request's header, in seconds; also how long
+    /// an idle keep-alive connection is kept. A client slower than this is disconnected.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Connections served at once; further ones wait until one closes.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_connections: usize,
 }
 
 pub fn run(args: Args, _global: &Global) -> CliResult {
@@ -40,11 +47,17 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
             max_body: args.max_body_mb.saturating_mul(1 << 20),
             timeout: Duration::from_secs(args.request_timeout.max(1)),
         };
-        axum::serve(listener, api::router(store.clone(), limits))
-            .with_graceful_shutdown(shutdown())
-            .await
-            .context("the server failed")
-            .or_io()?;
+        let conn_limits = serve::ConnLimits {
+            header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+            max_connections: args.max_connections.max(1),
+        };
+        serve::serve(
+            listener,
+            api::router(store.clone(), limits),
+            conn_limits,
+            shutdown(),
+        )
+        .await;
         store.close().await;
         Ok(Outcome::Yes)
     })

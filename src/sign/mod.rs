@@ -393,7 +393,12 @@ fn wipe_string(s: &mut String) {
 
 /// Decodes standard or URL-safe base64, padded or not, ignoring ASCII whitespace.
 pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    // Signatures and payloads are one line: copy only when there is whitespace to drop.
+    let compact: std::borrow::Cow<'_, str> = if text.bytes().any(|b| b.is_ascii_whitespace()) {
+        text.chars().filter(|c| !c.is_ascii_whitespace()).collect()
+    } else {
+        text.into()
+    };
     for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
         if let Ok(v) = engine.decode(compact.as_bytes()) {
             return Some(v);
@@ -414,6 +419,14 @@ MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n\
     const RFC8032_PUB_HEX: &str =
         "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
     const RFC8032_SIG_EMPTY_HEX: &str = "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
+
+    #[test]
+    fn base64_decodes_the_same_with_or_without_whitespace() {
+        assert_eq!(decode_base64("aGk="), Some(b"hi".to_vec()));
+        assert_eq!(decode_base64(" aG\nk=\r\n"), Some(b"hi".to_vec()));
+        assert_eq!(decode_base64("aGk"), Some(b"hi".to_vec()));
+        assert_eq!(decode_base64("a*k="), None);
+    }
 
     #[test]
     fn pkcs8_v1_pem_loads_and_signs_the_rfc8032_vector() {

@@ -216,28 +216,39 @@ async fn publish(
             ApiError::new(StatusCode::BAD_REQUEST, "BAD_BODY", e.body_text())
         }
     })?;
-    let parsed: PublishBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "BAD_JSON",
-            format!("the body is not a publish request: {e}"),
-        )
-    })?;
-    drop(body);
+    let binary = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(super::wire::CONTENT_TYPE));
     let keys = state.store.trusted_keys(&who.tenant).await?;
     let checked = tokio::task::spawn_blocking(move || {
-        let files = upload::decode(parsed)?;
-        upload::check(files, &keys, chrono::Utc::now())
+        let files = if binary {
+            upload::decode_wire(&body).map_err(PublishFailure::Refused)?
+        } else {
+            let parsed: PublishBody =
+                serde_json::from_slice(&body).map_err(PublishFailure::Json)?;
+            drop(body);
+            upload::decode(parsed).map_err(PublishFailure::Refused)?
+        };
+        upload::check(files, &keys, chrono::Utc::now()).map_err(PublishFailure::Refused)
     })
     .await
     .map_err(ApiError::internal)?
-    .map_err(|r| {
-        let status = if r.malformed {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        };
-        ApiError::new(status, &r.reason, r.message)
+    .map_err(|f| match f {
+        PublishFailure::Json(e) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_JSON",
+            format!("the body is not a publish request: {e}"),
+        ),
+        PublishFailure::Refused(r) => {
+            let status = if r.malformed {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            ApiError::new(status, &r.reason, r.message)
+        }
     })?;
     let (id, created) = state.store.publish(&who.tenant, &checked).await?;
     let status = if created {
@@ -249,6 +260,14 @@ async fn publish(
         status,
         &json!({"id": id, "url": run_url(&headers, &id), "created": created}),
     ))
+}
+
+/// Why a publish body was not accepted.
+enum PublishFailure {
+    /// A JSON body that is not a publish request.
+    Json(serde_json::Error),
+    /// Files that are malformed or do not verify.
+    Refused(upload::Refusal),
 }
 
 /// Query of `GET /api/runs`.

@@ -12,6 +12,7 @@ use http_body_util::Full;
 use serde::{Deserialize, Serialize};
 
 use super::upload::{self, PublishBody, WireFile};
+use super::wire;
 use crate::artifact::http::{HttpClient, RetryPolicy};
 
 /// The archive format's name.
@@ -135,7 +136,7 @@ pub fn read_archive(path: &Path) -> Result<PublishBody, ClientError> {
 
 /// Reads what `run` or `generate` wrote in `dir`: the files a run carries (regular
 /// files only; links are not followed), others ignored.
-pub fn read_dir(dir: &Path) -> Result<PublishBody, ClientError> {
+pub fn read_files(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, ClientError> {
     let read_err = |path: &Path, source| ClientError::Read {
         path: path.display().to_string(),
         source,
@@ -169,8 +170,13 @@ pub fn read_dir(dir: &Path) -> Result<PublishBody, ClientError> {
     {
         return Err(ClientError::NoProofs(dir.display().to_string()));
     }
+    Ok(files)
+}
+
+/// [`read_files`] as a JSON publish body (the shape of an archive's files).
+pub fn read_dir(dir: &Path) -> Result<PublishBody, ClientError> {
     Ok(PublishBody {
-        files: encode(&files),
+        files: encode(&read_files(dir)?),
     })
 }
 
@@ -228,7 +234,7 @@ impl StoreClient {
         &self,
         method: Method,
         path: &str,
-        body: Option<Vec<u8>>,
+        body: Option<(Vec<u8>, &'static str)>,
     ) -> Result<(StatusCode, Bytes), ClientError> {
         let transport = |detail: String| ClientError::Transport {
             server: self.server.clone(),
@@ -239,11 +245,15 @@ impl StoreClient {
             .uri(format!("{}{path}", self.server))
             .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
             .header(header::USER_AGENT, crate::artifact::http::USER_AGENT);
-        if body.is_some() {
-            req = req.header(header::CONTENT_TYPE, "application/json");
-        }
+        let body = match body {
+            Some((bytes, content_type)) => {
+                req = req.header(header::CONTENT_TYPE, content_type);
+                bytes
+            }
+            None => Vec::new(),
+        };
         let req = req
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .body(Full::new(Bytes::from(body)))
             .map_err(|e| transport(e.to_string()))?;
         let resp = self
             .http
@@ -270,10 +280,35 @@ impl StoreClient {
         })
     }
 
-    /// Publishes a run.
+    /// Publishes a run given as a JSON body (an archive's files).
     pub async fn publish(&self, body: &PublishBody) -> Result<Published, ClientError> {
         let json = serde_json::to_vec(body).unwrap_or_default();
-        let (_, bytes) = self.call(Method::POST, "/api/runs", Some(json)).await?;
+        self.post_run(json, "application/json").await
+    }
+
+    /// Publishes a run's files in the binary body ([`wire`]): no base64, no JSON.
+    pub async fn publish_files(
+        &self,
+        files: &BTreeMap<String, Vec<u8>>,
+    ) -> Result<Published, ClientError> {
+        let body =
+            wire::encode(files.iter().map(|(n, c)| (n.as_str(), c.as_slice()))).map_err(|e| {
+                ClientError::Transport {
+                    server: self.server.clone(),
+                    detail: format!("a file is too large to send: {e}"),
+                }
+            })?;
+        self.post_run(body, wire::CONTENT_TYPE).await
+    }
+
+    async fn post_run(
+        &self,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> Result<Published, ClientError> {
+        let (_, bytes) = self
+            .call(Method::POST, "/api/runs", Some((body, content_type)))
+            .await?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Transport {
             server: self.server.clone(),
             detail: format!("the answer to a publish is not understood: {e}"),

@@ -140,8 +140,11 @@ pub struct RunFilter {
     pub before: Option<i64>,
 }
 
-/// Placeholders `($a,$b,$c),($d,…)` for `rows` rows of `cols` values.
-fn values_list(rows: usize, cols: usize) -> String {
+/// Placeholders for `rows` rows of `cols` values: `(?,?),(?,?)` on SQLite, `($1,$2),($3,$4)`
+/// on PostgreSQL. SQLite's numbered parameters are looked up by a linear walk for each
+/// value bound (`sqlite3_bind_parameter_name`), which makes a statement of n values cost
+/// n²; anonymous `?` are bound in order.
+fn values_list(backend: Backend, rows: usize, cols: usize) -> String {
     let mut s = String::new();
     for r in 0..rows {
         if r > 0 {
@@ -152,8 +155,13 @@ fn values_list(rows: usize, cols: usize) -> String {
             if c > 0 {
                 s.push(',');
             }
-            s.push('$');
-            s.push_str(&(r * cols + c + 1).to_string());
+            match backend {
+                Backend::Sqlite => s.push('?'),
+                Backend::Postgres => {
+                    s.push('$');
+                    s.push_str(&(r * cols + c + 1).to_string());
+                }
+            }
         }
         s.push(')');
     }
@@ -553,7 +561,7 @@ impl Store {
         for chunk in files.chunks(BATCH_ROWS) {
             let sql = format!(
                 "INSERT INTO run_files (run_pk, name, content) VALUES {}",
-                values_list(chunk.len(), 3)
+                values_list(self.backend, chunk.len(), 3)
             );
             let mut q = sqlx::query(&sql);
             for (name, content) in chunk {
@@ -566,7 +574,7 @@ impl Store {
                 "INSERT INTO proofs (run_pk, tenant, file, script_id, script_path, script_digest, \
                  tests_digest, verdict, tests, passed, failed, errors, skipped, generated_at, keyid) \
                  VALUES {}",
-                values_list(chunk.len(), 15)
+                values_list(self.backend, chunk.len(), 15)
             );
             let mut q = sqlx::query(&sql);
             for p in chunk {
@@ -740,7 +748,8 @@ mod tests {
 
     #[test]
     fn values_lists_number_placeholders_in_order() {
-        assert_eq!(values_list(2, 2), "($1,$2),($3,$4)");
+        assert_eq!(values_list(Backend::Postgres, 2, 2), "($1,$2),($3,$4)");
+        assert_eq!(values_list(Backend::Sqlite, 2, 2), "(?,?),(?,?)");
     }
 
     #[test]

@@ -43,11 +43,14 @@ pub fn document() -> Value {
             "/api/runs": {
                 "post": {
                     "summary": "Publish a run: every envelope, the signed bundle and the ledger are verified against the tenant's trusted keys before anything is stored, in one transaction. Publishing the same files again answers the stored run.",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PublishBody"}}}},
+                    "requestBody": {"required": true, "content": {
+                        "application/vnd.proofgate.files": {"schema": {"type": "string", "contentMediaType": "application/vnd.proofgate.files", "description": "what `proofgate publish` sends: `proofgate-files1`, then per file a 4-byte big-endian name length, the UTF-8 name, a 4-byte big-endian content length and the bytes as they are"}},
+                        "application/json": {"schema": {"$ref": "#/components/schemas/PublishBody"}}
+                    }},
                     "responses": {
                         "201": ok("the run was stored", json!({"$ref": "#/components/schemas/Published"})),
                         "200": ok("the same files were published before", json!({"$ref": "#/components/schemas/Published"})),
-                        "400": error_response("malformed JSON or files (`BAD_JSON`, `BAD_UPLOAD`)"),
+                        "400": error_response("a malformed body or files (`BAD_JSON`, `BAD_UPLOAD`)"),
                         "401": unauthorized(),
                         "403": error_response("a read token cannot publish (`READ_ONLY_TOKEN`)"),
                         "413": error_response("the body exceeds the server's limit (`BODY_TOO_LARGE`)"),

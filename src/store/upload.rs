@@ -145,31 +145,66 @@ pub struct RunSummary {
 /// The most files one run may carry.
 pub const MAX_FILES: usize = 50_000;
 
-/// Decodes the body into files: names checked, each once, base64 valid.
+/// Decodes a JSON body into files: base64 valid, then [`collect`]'s checks.
 pub fn decode(body: PublishBody) -> Result<BTreeMap<String, Vec<u8>>, Refusal> {
-    if body.files.len() > MAX_FILES {
+    check_count(body.files.len())?;
+    let mut files = Vec::with_capacity(body.files.len());
+    for f in body.files {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(f.content.as_bytes())
+            .map_err(|e| {
+                Refusal::malformed(format!("`{}` is not base64: {e}", f.name.escape_debug()))
+            })?;
+        files.push((f.name, bytes));
+    }
+    collect(files)
+}
+
+/// Decodes a binary body ([`wire`](super::wire)) into files, then [`collect`]'s checks.
+pub fn decode_wire(body: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, Refusal> {
+    let files = super::wire::decode(body, MAX_FILES + 1)
+        .map_err(|e| Refusal::malformed(format!("the body is not a file list: {e}")))?;
+    check_count(files.len())?;
+    collect(
+        files
+            .into_iter()
+            .map(|(name, content)| (name.to_owned(), content.to_vec())),
+    )
+}
+
+fn check_count(n: usize) -> Result<(), Refusal> {
+    if n > MAX_FILES {
         return Err(Refusal::malformed(format!(
-            "an upload carries at most {MAX_FILES} files, this one {}",
-            body.files.len()
+            "an upload carries at most {MAX_FILES} files, this one {n}"
         )));
     }
-    let mut files = BTreeMap::new();
-    for f in body.files {
-        if !is_run_file(&f.name) {
+    Ok(())
+}
+
+/// The files of an upload, whatever the body kind: every name one a run carries, each
+/// once.
+pub fn collect(
+    files: impl IntoIterator<Item = (String, Vec<u8>)>,
+) -> Result<BTreeMap<String, Vec<u8>>, Refusal> {
+    let mut out = BTreeMap::new();
+    for (name, bytes) in files {
+        if !is_run_file(&name) {
             return Err(Refusal::malformed(format!(
                 "`{}` is not a file a run carries (proof-<ID>.json, proof-<ID>.dsse.json, {})",
-                f.name.escape_debug(),
+                name.escape_debug(),
                 RUN_FILES.join(", ")
             )));
         }
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(f.content.as_bytes())
-            .map_err(|e| Refusal::malformed(format!("`{}` is not base64: {e}", f.name)))?;
-        if files.insert(f.name.clone(), bytes).is_some() {
-            return Err(Refusal::malformed(format!("`{}` appears twice", f.name)));
+        match out.entry(name) {
+            std::collections::btree_map::Entry::Occupied(e) => {
+                return Err(Refusal::malformed(format!("`{}` appears twice", e.key())));
+            }
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(bytes);
+            }
         }
     }
-    Ok(files)
+    Ok(out)
 }
 
 /// The run id of a set of files: SHA-256 over their sorted names and digests, 32 hex

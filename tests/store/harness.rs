@@ -252,6 +252,18 @@ impl Server {
         token: Option<&str>,
         body: Option<&[u8]>,
     ) -> Response {
+        self.request_as(method, path, token, body, "application/json")
+    }
+
+    /// [`Server::request`] with a body of `content_type`.
+    pub fn request_as(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&[u8]>,
+        content_type: &str,
+    ) -> Response {
         let mut s = TcpStream::connect(&self.addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
         let mut head = format!(
@@ -263,7 +275,7 @@ impl Server {
         }
         if let Some(b) = body {
             head.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
                 b.len()
             ));
         }
