@@ -128,27 +128,32 @@ pub fn document() -> Value {
                 "get": {"summary": "This description.", "responses": {"200": ok("OpenAPI 3.1", json!({"type": "object"}))}}
             }
         },
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
-                "WireFile": {"type": "object", "required": ["name", "content"], "properties": {"name": {"type": "string"}, "content": {"type": "string", "contentEncoding": "base64"}}},
-                "PublishBody": {"type": "object", "required": ["files"], "properties": {"files": {"type": "array", "items": {"$ref": "#/components/schemas/WireFile"}}}},
-                "Archive": {"type": "object", "required": ["format", "format_version", "run_id", "files"], "properties": {"format": {"const": "proofgate-run-archive"}, "format_version": {"const": 1}, "run_id": {"type": "string"}, "files": {"type": "array", "items": {"$ref": "#/components/schemas/WireFile"}}}},
-                "Published": {"type": "object", "properties": {"id": {"type": "string"}, "url": {"type": "string"}, "created": {"type": "boolean"}}},
-                "Run": {"type": "object", "properties": {
-                    "id": {"type": "string"}, "repository": {"type": ["string", "null"]}, "commit": {"type": ["string", "null"]},
-                    "branch": {"type": ["string", "null"]}, "run_url": {"type": ["string", "null"]}, "verdict": {"enum": ["PASS", "FAIL"]},
-                    "proofs": {"type": "integer"}, "passed": {"type": "integer"}, "failed": {"type": "integer"}, "tests": {"type": "integer"},
-                    "published_at": {"type": "string"}
-                }},
-                "ProofRow": {"type": "object", "properties": {
-                    "run_id": {"type": "string"}, "file": {"type": "string"}, "script_id": {"type": "string"}, "script_path": {"type": "string"},
-                    "script_digest": {"type": "string"}, "tests_digest": {"type": "string"}, "verdict": {"type": "string"},
-                    "tests": {"type": "integer"}, "generated_at": {"type": "string"}, "keyid": {"type": "string"},
-                    "repository": {"type": ["string", "null"]}, "commit": {"type": ["string", "null"]}, "run_url": {"type": ["string", "null"]}
-                }}
-            }
+        "components": components()
+    })
+}
+
+/// The security scheme and the schemas the paths refer to.
+fn components() -> Value {
+    json!({
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+            "WireFile": {"type": "object", "required": ["name", "content"], "properties": {"name": {"type": "string"}, "content": {"type": "string", "contentEncoding": "base64"}}},
+            "PublishBody": {"type": "object", "required": ["files"], "properties": {"files": {"type": "array", "items": {"$ref": "#/components/schemas/WireFile"}}}},
+            "Archive": {"type": "object", "required": ["format", "format_version", "run_id", "files"], "properties": {"format": {"const": "proofgate-run-archive"}, "format_version": {"const": 1}, "run_id": {"type": "string"}, "files": {"type": "array", "items": {"$ref": "#/components/schemas/WireFile"}}}},
+            "Published": {"type": "object", "properties": {"id": {"type": "string"}, "url": {"type": "string"}, "created": {"type": "boolean"}}},
+            "Run": {"type": "object", "properties": {
+                "id": {"type": "string"}, "repository": {"type": ["string", "null"]}, "commit": {"type": ["string", "null"]},
+                "branch": {"type": ["string", "null"]}, "run_url": {"type": ["string", "null"]}, "verdict": {"enum": ["PASS", "FAIL"]},
+                "proofs": {"type": "integer"}, "passed": {"type": "integer"}, "failed": {"type": "integer"}, "tests": {"type": "integer"},
+                "published_at": {"type": "string"}
+            }},
+            "ProofRow": {"type": "object", "properties": {
+                "run_id": {"type": "string"}, "file": {"type": "string"}, "script_id": {"type": "string"}, "script_path": {"type": "string"},
+                "script_digest": {"type": "string"}, "tests_digest": {"type": "string"}, "verdict": {"type": "string"},
+                "tests": {"type": "integer"}, "generated_at": {"type": "string"}, "keyid": {"type": "string"},
+                "repository": {"type": ["string", "null"]}, "commit": {"type": ["string", "null"]}, "run_url": {"type": ["string", "null"]}
+            }}
         }
     })
 }
