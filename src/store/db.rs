@@ -692,15 +692,8 @@ impl Store {
 
     /// The proofs of one of the tenant's runs, by file name.
     pub async fn run_proofs(&self, tenant: &str, id: &str) -> Result<Vec<ProofRow>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {PROOF_COLUMNS} FROM proofs p JOIN runs r ON r.pk = p.run_pk \
-             WHERE r.tenant = $1 AND r.id = $2 ORDER BY p.file"
-        ))
-        .bind(tenant)
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(proof_row).collect::<Result<_, _>>()?)
+        self.proofs_where("r.id = $2 ORDER BY p.file", tenant, id)
+            .await
     }
 
     /// A script's proofs across the tenant's runs, newest run first.
@@ -710,16 +703,11 @@ impl Store {
         script_id: &str,
         limit: i64,
     ) -> Result<Vec<ProofRow>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {PROOF_COLUMNS} FROM proofs p JOIN runs r ON r.pk = p.run_pk \
-             WHERE p.tenant = $1 AND p.script_id = $2 ORDER BY r.pk DESC, p.file LIMIT {}",
+        let tail = format!(
+            "p.script_id = $2 ORDER BY r.pk DESC, p.file LIMIT {}",
             limit.clamp(1, 1000)
-        ))
-        .bind(tenant)
-        .bind(script_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(proof_row).collect::<Result<_, _>>()?)
+        );
+        self.proofs_where(&tail, tenant, script_id).await
     }
 
     /// The tenant's proofs whose in-toto subject has digest `subject` (`sha256:<hex>`).
@@ -729,13 +717,28 @@ impl Store {
         subject: &str,
         limit: i64,
     ) -> Result<Vec<ProofRow>, StoreError> {
+        let tail = format!(
+            "p.script_digest = $2 ORDER BY r.pk DESC, p.file LIMIT {}",
+            limit.clamp(1, 1000)
+        );
+        self.proofs_where(&tail, tenant, subject).await
+    }
+
+    /// The tenant's proof rows (joined with their runs, both of the tenant) that match
+    /// `condition` on `$2`;
+    /// `condition` also orders and limits. It is written here, never from request text.
+    async fn proofs_where(
+        &self,
+        condition: &str,
+        tenant: &str,
+        value: &str,
+    ) -> Result<Vec<ProofRow>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {PROOF_COLUMNS} FROM proofs p JOIN runs r ON r.pk = p.run_pk \
-             WHERE p.tenant = $1 AND p.script_digest = $2 ORDER BY r.pk DESC, p.file LIMIT {}",
-            limit.clamp(1, 1000)
+             WHERE p.tenant = $1 AND r.tenant = $1 AND {condition}"
         ))
         .bind(tenant)
-        .bind(subject)
+        .bind(value)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(proof_row).collect::<Result<_, _>>()?)
