@@ -74,8 +74,12 @@ fn the_readmes_store_setup_publishes_a_signed_run() {
         c
     };
 
-    let serve_line =
-        lines[0].trim_end_matches('&').trim().to_owned() + &format!(" --listen 127.0.0.1:{port}");
+    // `exec`: the shell becomes the server, so killing it below stops the server (without
+    // it the shell died and `proofgate serve` lived on, orphaned, after every run).
+    let serve_line = format!(
+        "exec {} --listen 127.0.0.1:{port}",
+        lines[0].trim_end_matches('&').trim()
+    );
     let mut server = sh(&serve_line)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
