@@ -134,13 +134,34 @@ fn the_fast_path_agrees_with_the_full_reader_on_every_fixture() {
 
 #[test]
 fn the_fast_path_agrees_with_the_full_reader_on_the_fuzz_corpus() {
+    // The minimised corpus of `cargo fuzz run junit_diff` (see docs/development.md), and
+    // any local fuzzing corpora on top.
+    let mut files = Vec::new();
+    files_under(
+        &crate_root().join("tests/fixtures/junit/fuzz-corpus"),
+        &mut files,
+    );
+    assert!(
+        files.len() >= 50,
+        "the committed fuzz corpus is missing ({} files)",
+        files.len()
+    );
+    let committed = files.len();
     for target in ["parse", "junit_diff"] {
-        let mut files = Vec::new();
         files_under(&crate_root().join("fuzz/corpus").join(target), &mut files);
-        for f in files {
-            check(&std::fs::read(&f).unwrap(), &f.display().to_string());
+    }
+    let mut accepted = 0;
+    for (i, f) in files.iter().enumerate() {
+        if check(&std::fs::read(f).unwrap(), &f.display().to_string()) && i < committed {
+            accepted += 1;
         }
     }
+    // The corpus must reach the fast path, not only the inputs it declines (55 of the 323
+    // files committed on 2026-12-07 do).
+    assert!(
+        accepted * 8 >= committed,
+        "only {accepted} of {committed} corpus files take the fast path"
+    );
 }
 
 const SUITE_OPEN: &str = r#"<testsuites name="all"><testsuite name="s" tests="2">"#;
