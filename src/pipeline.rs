@@ -1,7 +1,7 @@
 //! `proofgate run`'s pipeline: run the tests with a timeout and a redacted log, turn the
 //! JUnit files they wrote into proofs, walk the sources into a manifest, then write the run
 //! bundle (`bundle.json`, `summary.md`, and `bundle.dsse.json` with a key) and continue the
-//! ledger. Each step is a function; [`run`] calls them in order and reports what a person
+//! ledger. Each step is a function; [`run`](fn@run) calls them in order and reports what a person
 //! should see through a callback, so the caller decides how to show it.
 //!
 //! Every digest is taken once: the log's while it is written, each proof's from the bytes

@@ -1,6 +1,6 @@
 //! Every digest proofgate computes, in one place: SHA-256 as a domain type (written
 //! `sha256:<hex>` wherever it leaves the program), git blob ids, a file's digests
-//! ([`file`]: sized reads with a length check), canonical JSON and its digest ([`jcs`]).
+//! ([`file`](mod@file): sized reads with a length check), canonical JSON and its digest ([`jcs`]).
 //! Domain-separated tree and chain hashes build on these in `bundle::merkle` and
 //! `bundle::ledger`.
 

@@ -1,7 +1,7 @@
 //! The publish body and its check. `proofgate publish` sends the files `run` or
 //! `generate` wrote; the server keeps them only after [`check`] has verified every
 //! envelope against the tenant's trusted keys (the gate's own code:
-//! [`accept_published`](crate::verify::evidence::accept_published)), the signed bundle
+//! [`crate::verify::evidence::accept_published`]), the signed bundle
 //! and the ledger chain. A pure function of the files, the keys and the clock.
 
 use std::collections::BTreeMap;

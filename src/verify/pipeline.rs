@@ -1,6 +1,6 @@
 //! The gate from files to report: the model at the commit under test (and at the base,
 //! when a change is judged), the trusted keys, the checkout's digests and the proofs on
-//! disk, handed to the pure [`evaluate`](super::gate::evaluate). `proofgate verify` and
+//! disk, handed to the pure [`super::gate::evaluate`]. `proofgate verify` and
 //! `proofgate demo` both run it.
 
 use std::path::{Path, PathBuf};
@@ -52,8 +52,8 @@ pub struct Verified {
     pub findings: Vec<Finding>,
 }
 
-/// Why the gate could not run. Every variant but [`VerifyError::Io`]-like load failures
-/// is a usage or configuration problem (exit 2).
+/// Why the gate could not run. Every variant but the load failures that are I/O is a usage
+/// or configuration problem (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     /// The model at the commit under test could not be read.
