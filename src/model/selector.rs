@@ -14,7 +14,7 @@ use std::fmt;
 use globset::{Glob, GlobMatcher};
 use serde::{Serialize, Serializer};
 
-use super::{Model, ScriptId};
+use super::{Model, Script, ScriptId};
 use crate::fsutil;
 use crate::junit::TestCase;
 
@@ -734,27 +734,24 @@ impl Mapping {
 /// instead of scripts × cases × selectors; the result equals the plain definition
 /// (tested on random cases).
 pub fn map_cases(model: &Model, cases: &[TestCase]) -> Mapping {
-    let scripts = &model.scripts;
-    let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut global: Vec<usize> = Vec::new();
-    for (si, s) in scripts.iter().enumerate() {
-        let mut is_global = false;
-        for sel in &s.selectors {
-            match sel {
-                Selector::Path { path, .. } if !path.is_empty() => {
-                    by_path.entry(path.as_str()).or_default().push(si);
-                }
-                Selector::NodeId { file, .. } => {
-                    by_path.entry(file.as_str()).or_default().push(si);
-                }
-                _ => is_global = true,
-            }
-        }
-        if is_global {
-            global.push(si);
-        }
-    }
+    let threads = crate::par::threads_for(cases.len(), 100_000);
+    map_cases_in(model, cases, cases.len().div_ceil(threads).max(1), threads)
+}
 
+/// [`map_cases`] over ranges of `chunk` cases on `threads` threads.
+fn map_cases_in(model: &Model, cases: &[TestCase], chunk: usize, threads: usize) -> Mapping {
+    let scripts = &model.scripts;
+    let index = CandidateIndex::new(scripts);
+    // Cases are independent: contiguous ranges are mapped on every core and joined in
+    // order, so each script's case list stays ascending.
+    let chunk = chunk.max(1);
+    let starts: Vec<usize> = (0..cases.len()).step_by(chunk).collect();
+    let parts = crate::par::par_map(&starts, threads, |&start| {
+        let end = (start + chunk).min(cases.len());
+        map_range(scripts, &index, cases, start..end)
+    });
+
+    let mut out = Mapping::default();
     let mut per_script: Vec<ScriptMapping> = scripts
         .iter()
         .map(|s| ScriptMapping {
@@ -762,15 +759,77 @@ pub fn map_cases(model: &Model, cases: &[TestCase]) -> Mapping {
             test_files: s.test_files.iter().map(|f| (f.clone(), false)).collect(),
         })
         .collect();
-    let all: Vec<usize> = (0..scripts.len()).collect();
+    for part in parts {
+        for (m, (hit_cases, hit_files)) in per_script.iter_mut().zip(part) {
+            m.cases.extend(hit_cases);
+            for f in hit_files {
+                if let Some(v) = m.test_files.get_mut(f) {
+                    *v = true;
+                }
+            }
+        }
+    }
+    for (s, m) in scripts.iter().zip(per_script) {
+        out.scripts.entry(s.id.clone()).or_insert(m);
+    }
+    out
+}
+
+/// Which scripts can select a case, by the case's file: scripts whose path or node-id
+/// selectors name that file or a folder above it, and scripts with any other selector.
+struct CandidateIndex<'m> {
+    by_path: HashMap<&'m str, Vec<usize>>,
+    global: Vec<usize>,
+    all: Vec<usize>,
+}
+
+impl<'m> CandidateIndex<'m> {
+    fn new(scripts: &'m [Script]) -> Self {
+        let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut global: Vec<usize> = Vec::new();
+        for (si, s) in scripts.iter().enumerate() {
+            let mut is_global = false;
+            for sel in &s.selectors {
+                match sel {
+                    Selector::Path { path, .. } if !path.is_empty() => {
+                        by_path.entry(path.as_str()).or_default().push(si);
+                    }
+                    Selector::NodeId { file, .. } => {
+                        by_path.entry(file.as_str()).or_default().push(si);
+                    }
+                    _ => is_global = true,
+                }
+            }
+            if is_global {
+                global.push(si);
+            }
+        }
+        Self {
+            by_path,
+            global,
+            all: (0..scripts.len()).collect(),
+        }
+    }
+}
+
+/// Per script, the cases of `range` it selects (ascending) and the declared test files
+/// those cases matched.
+type RangeMapping<'m> = Vec<(Vec<usize>, Vec<&'m str>)>;
+
+fn map_range<'m>(
+    scripts: &'m [Script],
+    index: &CandidateIndex<'_>,
+    cases: &[TestCase],
+    range: std::ops::Range<usize>,
+) -> RangeMapping<'m> {
+    let mut per_script: RangeMapping<'m> = vec![(Vec::new(), Vec::new()); scripts.len()];
     let mut stamp = vec![usize::MAX; scripts.len()];
     let mut candidates: Vec<usize> = Vec::new();
-
-    for (i, case) in cases.iter().enumerate() {
-        let view = CaseView::new(case);
+    for i in range {
+        let view = CaseView::new(&cases[i]);
         candidates.clear();
         match &view.file {
-            None => candidates.extend_from_slice(&all),
+            None => candidates.extend_from_slice(&index.all),
             Some(f) => {
                 let mut add = |list: &[usize]| {
                     for &si in list {
@@ -780,45 +839,40 @@ pub fn map_cases(model: &Model, cases: &[TestCase]) -> Mapping {
                         }
                     }
                 };
-                if let Some(l) = by_path.get(f.as_str()) {
+                if let Some(l) = index.by_path.get(f.as_str()) {
                     add(l);
                 }
                 for (pos, b) in f.bytes().enumerate() {
                     if b == b'/'
                         && pos > 0
-                        && let Some(l) = by_path.get(&f[..pos])
+                        && let Some(l) = index.by_path.get(&f[..pos])
                     {
                         add(l);
                     }
                 }
-                add(&global);
+                add(&index.global);
             }
         }
         for &si in &candidates {
-            let m = &mut per_script[si];
+            let (hit_cases, hit_files) = &mut per_script[si];
             let mut hit = false;
             for sel in &scripts[si].selectors {
                 if sel.matches(&view) {
                     hit = true;
                     // A matching node id has already matched its file.
                     if let Some(f) = sel.test_file()
-                        && let Some(v) = m.test_files.get_mut(f)
+                        && !hit_files.contains(&f)
                     {
-                        *v = true;
+                        hit_files.push(f);
                     }
                 }
             }
             if hit {
-                m.cases.push(i);
+                hit_cases.push(i);
             }
         }
     }
-
-    let mut out = Mapping::default();
-    for (s, m) in scripts.iter().zip(per_script) {
-        out.scripts.entry(s.id.clone()).or_insert(m);
-    }
-    out
+    per_script
 }
 
 /// The definition [`map_cases`] is tested against: every selector of every script on
@@ -1103,6 +1157,9 @@ mod tests {
                 let want = map_cases_naive(model, &cases);
                 let got = map_cases(model, &cases);
                 assert_eq!(got, want, "model {k}, seed {seed}");
+                // Cut into uneven ranges on several threads: the same mapping.
+                let split = map_cases_in(model, &cases, 701, 3);
+                assert_eq!(split, want, "model {k}, seed {seed}, in ranges");
                 assert!(
                     want.scripts.values().any(|m| !m.cases.is_empty()),
                     "the random cases must select something"
