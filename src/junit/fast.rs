@@ -33,9 +33,8 @@ use memchr::memmem;
 use super::ParseOptions;
 use super::case::{TestCase, Totals};
 use super::dialect::{self, decode_attr};
-use super::group::{Attempts, Grouper, Outcome, Record};
-use super::head::{CaseAttr, CaseHead};
-use super::source::push_bounded;
+use super::group::Grouper;
+use super::head::{CaseAttr, CaseBuild, CaseHead, Seen, Verdict};
 
 /// The fast path does not read this input: run the full reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +50,6 @@ const MAX_DEPTH: usize = 200;
 const MAX_SKIP_DEPTH: usize = 64;
 /// Most attributes in one tag.
 const MAX_ATTRS: usize = 64;
-/// pytest's marker for an xfail test that passed under `strict`: a failure.
-const XPASS_STRICT: &str = "xfail-marked test passes unexpectedly";
 
 /// Totals only, as [`super::count`] gives them (with no warnings).
 pub(crate) fn count<R: Read>(reader: R, opts: &ParseOptions) -> Res<Totals> {
@@ -445,15 +442,6 @@ struct Declared {
     disabled: Option<u64>,
 }
 
-/// `<testcase>` elements seen in a suite and the suites inside it.
-#[derive(Default, Clone, Copy, PartialEq, Eq)]
-struct Seen {
-    tests: u64,
-    failures: u64,
-    errors: u64,
-    skipped: u64,
-}
-
 struct Container {
     root_list: bool,
     pytest: bool,
@@ -465,23 +453,6 @@ struct Container {
 enum Frame {
     Container(Box<Container>),
     Case,
-}
-
-/// The `<testcase>` being read.
-struct CaseBuild {
-    file: Option<String>,
-    classname: String,
-    name: String,
-    line: Option<u32>,
-    duration: f64,
-    records: u32,
-    record_errors: u32,
-    failures: u32,
-    errors: u32,
-    skipped: bool,
-    xpass_strict: bool,
-    message: Option<String>,
-    key: Option<u128>,
 }
 
 struct Scanner<'o, R> {
@@ -769,10 +740,7 @@ impl<'o, R: Read> Scanner<'o, R> {
         let cases = &mut self.cases;
         c.grouper.drain(&mut self.totals, |tc| cases.push(tc));
         if let Some(Frame::Container(parent)) = self.frames.last_mut() {
-            parent.seen.tests += s.tests;
-            parent.seen.failures += s.failures;
-            parent.seen.errors += s.errors;
-            parent.seen.skipped += s.skipped;
+            parent.seen.add(&s);
         }
         if self.spare.len() < 8 {
             self.spare.push(std::mem::take(&mut c.grouper));
@@ -795,30 +763,12 @@ impl<'o, R: Read> Scanner<'o, R> {
             return Err(Declined);
         }
         let pytest = matches!(self.frames.last(), Some(Frame::Container(c)) if c.pytest);
-        let (duration, status_skip) = (self.head.duration(), self.head.status_skip());
-        let id = self.head.identity(pytest);
-        let line = id.line;
-        let (file, classname, name, key) = if self.count_only {
-            (None, String::new(), String::new(), Some(id.key()))
-        } else {
-            let (file, classname, name) = id.owned();
-            (file, classname, name, None)
-        };
-        self.case = Some(CaseBuild {
-            file,
-            classname,
-            name,
-            line,
-            duration,
-            records: 0,
-            record_errors: 0,
-            failures: 0,
-            errors: 0,
-            skipped: status_skip,
-            xpass_strict: false,
-            message: None,
-            key,
-        });
+        self.case = Some(CaseBuild::start(
+            &mut self.head,
+            pytest,
+            self.count_only,
+            false,
+        ));
         self.win.advance(tag.len);
         if tag.empty {
             self.close_case()
@@ -873,86 +823,36 @@ impl<'o, R: Read> Scanner<'o, R> {
         let Some(case) = self.case.as_mut() else {
             return Err(Declined);
         };
-        case.duration += record_time;
-        match child {
-            Elem::Failure => case.failures = case.failures.saturating_add(1),
-            Elem::Error => case.errors = case.errors.saturating_add(1),
-            Elem::Skipped => {
-                if message.as_deref() == Some(XPASS_STRICT) {
-                    case.xpass_strict = true;
-                    if case.message.is_none() {
-                        case.message = Some(XPASS_STRICT.to_owned());
-                    }
-                } else {
-                    case.skipped = true;
-                }
-            }
-            Elem::FlakyFailure | Elem::RerunFailure => {
-                case.records = case.records.saturating_add(1)
-            }
-            Elem::FlakyError | Elem::RerunError => {
-                case.records = case.records.saturating_add(1);
-                case.record_errors = case.record_errors.saturating_add(1);
-            }
+        let verdict = match child {
+            Elem::Failure => Verdict::Failure,
+            Elem::Error => Verdict::Error,
+            Elem::Skipped => Verdict::Skipped,
+            Elem::FlakyFailure | Elem::RerunFailure => Verdict::Record,
+            Elem::FlakyError | Elem::RerunError => Verdict::RecordError,
             _ => return Err(Declined),
-        }
+        };
+        case.count(verdict, record_time, message.as_deref());
         if child.carries_message() && case.message.is_none() && !self.count_only {
             let chosen = message
                 .filter(|m| !m.trim().is_empty())
                 .map(|m| m.trim().to_owned())
                 .or_else(|| kind.filter(|k| !k.trim().is_empty()));
-            if let Some(m) = chosen {
-                let mut bounded = String::new();
-                push_bounded(&mut bounded, &m, self.opts.max_message_bytes);
-                case.message = Some(bounded);
-            }
+            case.keep_first_message(chosen, self.opts.max_message_bytes);
         }
         Ok(())
     }
 
     fn close_case(&mut self) -> Res<()> {
         let c = self.case.take().ok_or(Declined)?;
-        let primary = if c.errors > 0 {
-            Outcome::Error
-        } else if c.failures > 0 || c.xpass_strict {
-            Outcome::Failed
-        } else if c.skipped {
-            Outcome::Skipped
-        } else {
-            Outcome::Passed
-        };
-        let attempts = Attempts::of_element(
-            c.records,
-            c.record_errors,
-            c.failures.saturating_add(u32::from(c.xpass_strict)),
-            c.errors,
-            primary,
-        );
+        let (primary, record) = c.close();
         let Some(Frame::Container(cont)) = self.frames.last_mut() else {
             return Err(Declined);
         };
-        cont.seen.tests += 1;
-        match primary {
-            Outcome::Failed => cont.seen.failures += 1,
-            Outcome::Error => cont.seen.errors += 1,
-            Outcome::Skipped => cont.seen.skipped += 1,
-            Outcome::Passed => {}
-        }
-        if let Some(key) = c.key {
-            cont.grouper.add_key(key, attempts);
+        cont.seen.tally(primary);
+        if let Some(key) = record.key {
+            cont.grouper.add_key(key, record.attempts);
             return Ok(());
         }
-        let record = Record {
-            file: c.file,
-            classname: c.classname,
-            name: c.name,
-            line: c.line,
-            duration: c.duration,
-            message: c.message,
-            attempts,
-            anonymous: false,
-            key: None,
-        };
         cont.grouper.add(record);
         Ok(())
     }

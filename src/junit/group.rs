@@ -236,6 +236,24 @@ pub(crate) fn key_hash128(file: Option<&[u8]>, classname: &[u8], name: &[u8]) ->
     (u128::from(h.0) << 64) | u128::from(h.1)
 }
 
+/// `b` as the words a hash lane is fed: 8 bytes at a time, little-endian, then the last 0
+/// to 7 bytes (read without a call to copy them) with the length in the top byte.
+#[inline]
+fn words(b: &[u8], mut add: impl FnMut(u64)) {
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        add(u64::from_le_bytes(w));
+    }
+    let w = chunks
+        .remainder()
+        .iter()
+        .rev()
+        .fold(0u64, |w, &x| (w << 8) | u64::from(x));
+    add(w ^ ((b.len() as u64) << 56));
+}
+
 /// Two FxHash-style lanes with different seeds and multipliers, fed the same words.
 struct Fx2(u64, u64);
 
@@ -250,19 +268,7 @@ impl Fx2 {
 
     #[inline]
     fn bytes(&mut self, b: &[u8]) {
-        let mut chunks = b.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        // The last 0 to 7 bytes, little-endian as above, without a call to copy them.
-        let rest = chunks.remainder();
-        let w = rest
-            .iter()
-            .rev()
-            .fold(0u64, |w, &x| (w << 8) | u64::from(x));
-        self.add(w ^ ((b.len() as u64) << 56));
+        words(b, |w| self.add(w));
     }
 }
 
@@ -295,20 +301,9 @@ impl Fx {
         self.0 = (self.0.rotate_left(26) ^ w).wrapping_mul(Self::K);
     }
 
+    #[inline]
     fn bytes(&mut self, b: &[u8]) {
-        let mut chunks = b.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        // The last 0 to 7 bytes, little-endian as above, without a call to copy them.
-        let rest = chunks.remainder();
-        let w = rest
-            .iter()
-            .rev()
-            .fold(0u64, |w, &x| (w << 8) | u64::from(x));
-        self.add(w ^ ((b.len() as u64) << 56));
+        words(b, |w| self.add(w));
     }
 }
 

@@ -248,6 +248,185 @@ fn status_is_skip(raw: &[u8]) -> bool {
         .any(|s| v.eq_ignore_ascii_case(s))
 }
 
+/// The `<testcase>` being read, in either reader: its identity and what its children
+/// have said so far.
+pub(crate) struct CaseBuild {
+    pub(crate) file: Option<String>,
+    pub(crate) classname: String,
+    pub(crate) name: String,
+    pub(crate) line: Option<u32>,
+    pub(crate) duration: f64,
+    pub(crate) records: u32,
+    pub(crate) record_errors: u32,
+    pub(crate) failures: u32,
+    pub(crate) errors: u32,
+    pub(crate) skipped: bool,
+    pub(crate) xpass_strict: bool,
+    pub(crate) message: Option<String>,
+    /// It has no `name` (the full reader counts it on its own; the scanner declines).
+    pub(crate) anonymous: bool,
+    /// When counting: the identity's hash instead of its strings.
+    pub(crate) key: Option<u128>,
+}
+
+impl CaseBuild {
+    /// A case from its start tag's attributes, read into `head`; `pytest`: its suite was
+    /// written by pytest. Counting keeps the identity's hash, otherwise its strings.
+    pub(crate) fn start(
+        head: &mut CaseHead,
+        pytest: bool,
+        count_only: bool,
+        anonymous: bool,
+    ) -> Self {
+        let (duration, skipped) = (head.duration(), head.status_skip());
+        let id = head.identity(pytest);
+        let line = id.line;
+        let (file, classname, name, key) = if count_only {
+            (None, String::new(), String::new(), Some(id.key()))
+        } else {
+            let (file, classname, name) = id.owned();
+            (file, classname, name, None)
+        };
+        Self {
+            file,
+            classname,
+            name,
+            line,
+            duration,
+            records: 0,
+            record_errors: 0,
+            failures: 0,
+            errors: 0,
+            skipped,
+            xpass_strict: false,
+            message: None,
+            anonymous,
+            key,
+        }
+    }
+}
+
+/// What a child element of `<testcase>` counts as, in either reader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// `<failure>`.
+    Failure,
+    /// `<error>`.
+    Error,
+    /// `<skipped>`.
+    Skipped,
+    /// A failed earlier attempt (`<flakyFailure>`, `<rerunFailure>`).
+    Record,
+    /// An earlier attempt that erred (`<flakyError>`, `<rerunError>`).
+    RecordError,
+}
+
+/// pytest's `<skipped>` message for an xfail test that passed under `strict`: a failure.
+pub(crate) const XPASS_STRICT: &str = "xfail-marked test passes unexpectedly";
+
+impl CaseBuild {
+    /// Counts one child element of the case, with the child's own `time` and, for
+    /// `<skipped>`, its `message` (pytest's strict xpass is a failure, not a skip).
+    pub(crate) fn count(&mut self, v: Verdict, time: f64, message: Option<&str>) {
+        self.duration += time;
+        match v {
+            Verdict::Failure => self.failures = self.failures.saturating_add(1),
+            Verdict::Error => self.errors = self.errors.saturating_add(1),
+            Verdict::Skipped => {
+                if message == Some(XPASS_STRICT) {
+                    self.xpass_strict = true;
+                    if self.message.is_none() {
+                        self.message = Some(XPASS_STRICT.to_owned());
+                    }
+                } else {
+                    self.skipped = true;
+                }
+            }
+            Verdict::Record => self.records = self.records.saturating_add(1),
+            Verdict::RecordError => {
+                self.records = self.records.saturating_add(1);
+                self.record_errors = self.record_errors.saturating_add(1);
+            }
+        }
+    }
+
+    /// Keeps `chosen` as the case's message, cut to `limit` bytes, unless it has one.
+    pub(crate) fn keep_first_message(&mut self, chosen: Option<String>, limit: usize) {
+        if self.message.is_none()
+            && let Some(m) = chosen
+        {
+            let mut bounded = String::new();
+            super::source::push_bounded(&mut bounded, &m, limit);
+            self.message = Some(bounded);
+        }
+    }
+}
+
+/// `<testcase>` elements seen in a suite and the suites inside it, by outcome.
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Seen {
+    pub(crate) tests: u64,
+    pub(crate) failures: u64,
+    pub(crate) errors: u64,
+    pub(crate) skipped: u64,
+}
+
+impl Seen {
+    /// Adds what a nested suite saw.
+    pub(crate) fn add(&mut self, o: &Seen) {
+        self.tests += o.tests;
+        self.failures += o.failures;
+        self.errors += o.errors;
+        self.skipped += o.skipped;
+    }
+
+    /// Counts one test case with this outcome.
+    pub(crate) fn tally(&mut self, o: group::Outcome) {
+        self.tests += 1;
+        match o {
+            group::Outcome::Failed => self.failures += 1,
+            group::Outcome::Error => self.errors += 1,
+            group::Outcome::Skipped => self.skipped += 1,
+            group::Outcome::Passed => {}
+        }
+    }
+}
+
+impl CaseBuild {
+    /// The case's outcome and the record the grouping table takes: an error beats a
+    /// failure (or pytest's strict xpass), which beats a skip.
+    pub(crate) fn close(self) -> (group::Outcome, group::Record) {
+        let primary = if self.errors > 0 {
+            group::Outcome::Error
+        } else if self.failures > 0 || self.xpass_strict {
+            group::Outcome::Failed
+        } else if self.skipped {
+            group::Outcome::Skipped
+        } else {
+            group::Outcome::Passed
+        };
+        let attempts = group::Attempts::of_element(
+            self.records,
+            self.record_errors,
+            self.failures.saturating_add(u32::from(self.xpass_strict)),
+            self.errors,
+            primary,
+        );
+        let record = group::Record {
+            file: self.file,
+            classname: self.classname,
+            name: self.name,
+            line: self.line,
+            duration: self.duration,
+            message: self.message,
+            attempts,
+            anonymous: self.anonymous,
+            key: self.key,
+        };
+        (primary, record)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

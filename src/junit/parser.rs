@@ -10,17 +10,15 @@ use quick_xml::events::{BytesStart, Event};
 use super::case::{TestCase, Totals};
 use super::dialect::{self, decode_attr};
 use super::error::{JunitError, JunitErrorKind};
-use super::group::{self, Attempts, Grouper, Outcome, Record};
-use super::head::{CaseAttr, CaseHead};
-use super::source::{ContentError, Source, push_bounded};
+use super::group::{self, Grouper};
+use super::head::{CaseAttr, CaseBuild, CaseHead, Seen, Verdict};
+use super::source::{ContentError, Source};
 use super::{FileReport, ParseOptions, ParseSummary, Warning};
 
 /// Most warnings kept per file; the rest are counted in one last warning.
 const MAX_WARNINGS: usize = 100;
 /// Deepest nesting of suites.
 const MAX_DEPTH: usize = 256;
-/// pytest's marker for an xfail test that passed under `strict`: a failure.
-const XPASS_STRICT: &str = "xfail-marked test passes unexpectedly";
 
 /// Counts a suite declares in its attributes.
 #[derive(Default, Clone, Copy)]
@@ -30,24 +28,6 @@ struct Declared {
     errors: Option<u64>,
     skipped: Option<u64>,
     disabled: Option<u64>,
-}
-
-/// `<testcase>` elements seen in a suite (and the suites inside it).
-#[derive(Default, Clone, Copy)]
-struct Seen {
-    tests: u64,
-    failures: u64,
-    errors: u64,
-    skipped: u64,
-}
-
-impl Seen {
-    fn add(&mut self, o: &Seen) {
-        self.tests += o.tests;
-        self.failures += o.failures;
-        self.errors += o.errors;
-        self.skipped += o.skipped;
-    }
 }
 
 /// An open `<testsuites>` or `<testsuite>`.
@@ -60,24 +40,6 @@ struct Container {
     grouper: Grouper,
     line: u64,
     column: u64,
-}
-
-/// The `<testcase>` being read.
-struct CaseBuild {
-    file: Option<String>,
-    classname: String,
-    name: String,
-    line: Option<u32>,
-    duration: f64,
-    records: u32,
-    record_errors: u32,
-    failures: u32,
-    errors: u32,
-    skipped: bool,
-    xpass_strict: bool,
-    message: Option<String>,
-    anonymous: bool,
-    key: Option<u128>,
 }
 
 enum Frame {
@@ -601,31 +563,12 @@ impl<'o, R: BufRead> Parser<'o, R> {
             );
         }
         let pytest = matches!(self.frames.last(), Some(Frame::Container(c)) if c.pytest);
-        let (duration, status_skip) = (self.head.duration(), self.head.status_skip());
-        let id = self.head.identity(pytest);
-        let line = id.line;
-        let (file, classname, name, key) = if self.count_only {
-            (None, String::new(), String::new(), Some(id.key()))
-        } else {
-            let (file, classname, name) = id.owned();
-            (file, classname, name, None)
-        };
-        self.case = Some(CaseBuild {
-            file,
-            classname,
-            name,
-            line,
-            duration,
-            records: 0,
-            record_errors: 0,
-            failures: 0,
-            errors: 0,
-            skipped: status_skip,
-            xpass_strict: false,
-            message: None,
+        self.case = Some(CaseBuild::start(
+            &mut self.head,
+            pytest,
+            self.count_only,
             anonymous,
-            key,
-        });
+        ));
         Ok(())
     }
 
@@ -699,40 +642,22 @@ impl<'o, R: BufRead> Parser<'o, R> {
         let Some(case) = self.case.as_mut() else {
             return Ok(());
         };
-        case.duration += record_time;
-        match child {
-            Child::Failure => case.failures = case.failures.saturating_add(1),
-            Child::Error => case.errors = case.errors.saturating_add(1),
-            Child::Skipped => {
-                if message.as_deref() == Some(XPASS_STRICT) {
-                    case.xpass_strict = true;
-                    if case.message.is_none() {
-                        case.message = Some(XPASS_STRICT.to_owned());
-                    }
-                } else {
-                    case.skipped = true;
-                }
-            }
-            Child::FlakyFailure | Child::RerunFailure => {
-                case.records = case.records.saturating_add(1)
-            }
-            Child::FlakyError | Child::RerunError => {
-                case.records = case.records.saturating_add(1);
-                case.record_errors = case.record_errors.saturating_add(1);
-            }
-            Child::Other => {}
-        }
+        let verdict = match child {
+            Child::Failure => Verdict::Failure,
+            Child::Error => Verdict::Error,
+            Child::Skipped => Verdict::Skipped,
+            Child::FlakyFailure | Child::RerunFailure => Verdict::Record,
+            Child::FlakyError | Child::RerunError => Verdict::RecordError,
+            Child::Other => return Ok(()),
+        };
+        case.count(verdict, record_time, message.as_deref());
         if child.carries_message() && case.message.is_none() {
             let chosen = message
                 .filter(|m| !m.trim().is_empty())
                 .map(|m| m.trim().to_owned())
                 .or_else(|| text.filter(|t| !t.is_empty()))
                 .or_else(|| kind.filter(|k| !k.trim().is_empty()));
-            if let Some(m) = chosen {
-                let mut bounded = String::new();
-                push_bounded(&mut bounded, &m, limit);
-                case.message = Some(bounded);
-            }
+            case.keep_first_message(chosen, limit);
         }
         Ok(())
     }
@@ -741,41 +666,9 @@ impl<'o, R: BufRead> Parser<'o, R> {
         let Some(c) = self.case.take() else {
             return;
         };
-        let primary = if c.errors > 0 {
-            Outcome::Error
-        } else if c.failures > 0 || c.xpass_strict {
-            Outcome::Failed
-        } else if c.skipped {
-            Outcome::Skipped
-        } else {
-            Outcome::Passed
-        };
-        let attempts = Attempts::of_element(
-            c.records,
-            c.record_errors,
-            c.failures.saturating_add(u32::from(c.xpass_strict)),
-            c.errors,
-            primary,
-        );
-        let record = Record {
-            file: c.file,
-            classname: c.classname,
-            name: c.name,
-            line: c.line,
-            duration: c.duration,
-            message: c.message,
-            attempts,
-            anonymous: c.anonymous,
-            key: c.key,
-        };
+        let (primary, record) = c.close();
         if let Some(Frame::Container(cont)) = self.frames.last_mut() {
-            cont.seen.tests += 1;
-            match primary {
-                Outcome::Failed => cont.seen.failures += 1,
-                Outcome::Error => cont.seen.errors += 1,
-                Outcome::Skipped => cont.seen.skipped += 1,
-                Outcome::Passed => {}
-            }
+            cont.seen.tally(primary);
             cont.grouper.add(record);
         }
     }
