@@ -8,7 +8,8 @@
 mod harness;
 
 use harness::{
-    Db, Server, bin, body_of, code, database, key_pair, publish, signed_run, tenant, text,
+    Db, Server, bin, body_of, code, database, key_pair, publish, published_id, signed_run, tenant,
+    text,
 };
 use serde_json::Value;
 
@@ -194,10 +195,7 @@ fn another_tenants_run_is_not_found_and_a_read_token_cannot_publish(db: Db) {
 
     let o = publish(&server, &dir, &acme.publish);
     assert_eq!(code(&o), 0, "{}", text(&o));
-    let id = serde_json::from_slice::<Value>(&o.stdout).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = published_id(&o);
 
     for path in [
         format!("/api/runs/{id}"),
@@ -393,10 +391,7 @@ fn every_documented_route_exists(db: Db) {
     let acme = tenant(&server.db, "acme", &public);
     let dir = signed_run(&t.path().join("repo"), &key, "test_sub", false);
     let o = publish(&server, &dir, &acme.publish);
-    let id = serde_json::from_slice::<Value>(&o.stdout).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = published_id(&o);
     let doc = server
         .request("GET", "/api/openapi.json", None, None)
         .json();
@@ -429,10 +424,7 @@ fn export_then_import_verifies_again(db: Db) {
     let acme = tenant(&server.db, "acme", &public);
     let dir = signed_run(&t.path().join("repo"), &key, "test_sub", false);
     let o = publish(&server, &dir, &acme.publish);
-    let id = serde_json::from_slice::<Value>(&o.stdout).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = published_id(&o);
 
     let archive = t.path().join("run.json");
     let o = bin()

@@ -11,8 +11,9 @@ mod harness;
 use std::path::Path;
 use std::process::Command;
 
-use harness::{Db, Server, code, database, key_pair, peer, publish, signed_run, tenant, text};
-use serde_json::Value;
+use harness::{
+    Db, Server, code, database, key_pair, peer, publish, published_id, signed_run, tenant, text,
+};
 
 const HOSTILE: &str = "test_<script>alert('x')</script>\"q\"";
 
@@ -69,10 +70,7 @@ fn the_proof_tab_shows_changes_checks_scope_ledger_and_download_and_escapes_run_
     let dir = signed_run(&t.path().join("repo"), &key, HOSTILE, true);
     let o = publish(&server, &dir, &acme.publish);
     assert_eq!(code(&o), 0, "{}", text(&o));
-    let id = serde_json::from_slice::<Value>(&o.stdout).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = published_id(&o);
     let base = format!("http://reader:{}@{}", acme.read, server.addr);
 
     let o = chromium(&["--dump-dom"], &format!("{base}/runs/{id}"));

@@ -410,6 +410,14 @@ pub fn publish(server: &Server, dir: &Path, token: &str) -> Output {
         .unwrap()
 }
 
+/// The run id `proofgate publish --json` printed.
+pub fn published_id(o: &Output) -> String {
+    serde_json::from_slice::<Value>(&o.stdout).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// The publish body of a directory, as `proofgate publish` sends it.
 pub fn body_of(dir: &Path) -> Vec<u8> {
     let b = proofgate::store::client::read_dir(dir).unwrap();
