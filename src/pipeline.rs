@@ -1,4 +1,5 @@
-//! `proofgate run`'s pipeline: run the tests with a timeout and a redacted log, turn the
+//! `proofgate run`'s pipeline: run the tests with a timeout and a redacted log, read the
+//! seeds they ran with, rerun the failed tests when asked (`--rerun-failed`), turn the
 //! JUnit files they wrote into proofs, walk the sources into a manifest, then write the run
 //! bundle (`bundle.json`, `summary.md`, and `bundle.dsse.json` with a key) and continue the
 //! ledger. Each step is a function; [`run`](fn@run) calls them in order and reports what a person
@@ -16,13 +17,17 @@ use crate::bundle::git::{self, GitError};
 use crate::bundle::ledger::{EventKind, Ledger, LedgerError};
 use crate::bundle::manifest::{self, BuiltManifest, ManifestError, ManifestRequest};
 use crate::bundle::redact::{RedactionCount, Redactor, Secrets, merge_counts};
-use crate::bundle::run::{self, BUNDLE_FORMAT_VERSION, FileRef, ManifestRef, ProofRef, RunBundle};
+use crate::bundle::rerun::{self, Attempt, RerunError, RerunNote, RerunRequest, Results, Tool};
+use crate::bundle::run::{
+    self, BUNDLE_FORMAT_VERSION, FileRef, ManifestRef, ProofRef, RerunRecord, RerunScope, RunBundle,
+};
+use crate::bundle::seeds;
 use crate::digest::Sha256Digest;
 use crate::fsutil::{relative_under, repo_relative, write_durable};
-use crate::junit::{self, JunitError, ParseOptions};
+use crate::junit::{self, JunitError, ParseOptions, TestCase};
 use crate::model::Model;
 use crate::proof::context::{BadShard, RunContext};
-use crate::proof::generate::{self, GenerateError, GenerateRequest, JunitInput};
+use crate::proof::generate::{self, GenerateError, GenerateRequest, JunitFile, JunitInput};
 use crate::sign::{self, SigningKey};
 
 /// Everything a run needs; the caller has read the flags, the key and the model.
@@ -56,6 +61,9 @@ pub struct RunRequest<'a> {
     pub key: Option<&'a SigningKey>,
     /// The ledger to continue with a signed `GENERATE` event (only with a key).
     pub ledger: Option<PathBuf>,
+    /// Rerun failed tests up to this many times (`--rerun-failed`; 0: never). Needs
+    /// `proofs`: the failed tests are read from the JUnit files.
+    pub rerun_failed: u32,
 }
 
 /// How the run's JUnit files become proofs.
@@ -80,6 +88,17 @@ pub enum Note<'a> {
     JunitInputs(&'a JunitError),
     /// A JUnit file could not be parsed and was left out.
     JunitLeftOut(&'a JunitError),
+    /// What the reruns of failed tests are doing.
+    Rerun(RerunNote<'a>),
+    /// The reruns ended.
+    RerunsDone {
+        /// How many reruns ran.
+        attempts: usize,
+        /// Tests that failed and then passed on a rerun.
+        flaky: u64,
+        /// Tests still failing.
+        still_failing: u64,
+    },
     /// The ledger was continued.
     LedgerEvent {
         /// The ledger file.
@@ -133,6 +152,9 @@ pub enum RunError {
     /// The command could not be run.
     #[error(transparent)]
     Exec(#[from] ExecError),
+    /// The failed tests could not be rerun.
+    #[error(transparent)]
+    Rerun(#[from] RerunError),
     /// The shard cannot name a proof file.
     #[error(transparent)]
     Shard(#[from] BadShard),
@@ -170,8 +192,13 @@ pub fn run(req: &RunRequest<'_>, note: &mut dyn FnMut(Note<'_>)) -> Result<RunRe
         source,
     })?;
     let mut record = run_tests(req, note)?;
+    let seeds = seeds::detect(
+        &req.command,
+        crate::env::process_lookup,
+        &rerun::attempts::log_prefix(&req.log_path),
+    );
     let proofs = match &req.proofs {
-        Some(p) => generate_proofs(req, p, note)?,
+        Some(p) => generate_proofs(req, p, &record, &seeds, note)?,
         None => Generated::default(),
     };
     merge_counts(&mut record.redactions, proofs.redactions);
@@ -179,12 +206,14 @@ pub fn run(req: &RunRequest<'_>, note: &mut dyn FnMut(Note<'_>)) -> Result<RunRe
     let git = git::collect(req.root, req.base, req.github_base_ref)?;
     let bundle = RunBundle {
         format_version: BUNDLE_FORMAT_VERSION,
-        outcome: RunBundle::outcome_of(&record, &proofs.proofs),
+        outcome: RunBundle::outcome_of(&record, &proofs.reruns, &proofs.proofs),
         exec: record,
+        seeds,
         git,
         junit: proofs.junit,
         proofs: proofs.proofs,
         manifest,
+        reruns: proofs.reruns,
     };
     let (bundle_path, bundle_digest) = write_bundle(req, &bundle)?;
     if let (Some(key), Some(ledger)) = (req.key, &req.ledger) {
@@ -223,6 +252,8 @@ struct Generated {
     proofs: Vec<ProofRef>,
     /// Secrets redacted from test messages.
     redactions: Vec<RedactionCount>,
+    /// The reruns of failed tests.
+    reruns: Vec<RerunRecord>,
 }
 
 /// Reads the JUnit files the run wrote, redacts secrets from the test messages, and
@@ -231,9 +262,18 @@ struct Generated {
 fn generate_proofs(
     req: &RunRequest<'_>,
     p: &ProofsRequest<'_>,
+    first: &ExecRecord,
+    seeds: &BTreeMap<String, String>,
     note: &mut dyn FnMut(Note<'_>),
 ) -> Result<Generated, RunError> {
     let mut input = read_junit(req.root, p.junit, note);
+    let mut attempts = Vec::new();
+    // A run that timed out is not rerun: its tests did not all get to run.
+    if req.rerun_failed > 0 && !first.timed_out {
+        let (merged, made) = rerun_failed(req, p, input, seeds, note)?;
+        input = merged;
+        attempts = made;
+    }
     let mut redactor = Redactor::new(req.secrets.clone());
     for case in &mut input.cases {
         if let Some(m) = case.message.as_mut() {
@@ -261,7 +301,7 @@ fn generate_proofs(
         })
         .collect();
     // The JUnit digests `generate` took for the proofs: each file is read once.
-    let junit_files = report
+    let junit_files: Vec<FileRef> = report
         .sources
         .into_iter()
         .map(|s| FileRef {
@@ -269,11 +309,124 @@ fn generate_proofs(
             digest: s.digest,
         })
         .collect();
+    let reruns = attempts
+        .into_iter()
+        .map(|a| rerun_record(req.root, a, &junit_files))
+        .collect();
     Ok(Generated {
         junit: junit_files,
         proofs,
         redactions: redactor.counts(),
+        reruns,
     })
+}
+
+/// Reruns the failed tests of `input` (see [`rerun::rerun`]) and returns the merged
+/// input: each case under the JUnit file whose result decides it.
+fn rerun_failed(
+    req: &RunRequest<'_>,
+    p: &ProofsRequest<'_>,
+    input: JunitInput,
+    seeds: &BTreeMap<String, String>,
+    note: &mut dyn FnMut(Note<'_>),
+) -> Result<(JunitInput, Vec<Attempt>), RunError> {
+    let mut results = results_of(input);
+    let env = crate::env::process_lookup;
+    let attempts = rerun::rerun(
+        &RerunRequest {
+            times: req.rerun_failed,
+            command: &req.command,
+            shell: req.shell,
+            timeout: req.timeout,
+            root: req.root,
+            dir: req.out_dir.join("reruns"),
+            secrets: &req.secrets,
+            echo: req.echo,
+            junit: p.junit,
+            seeds,
+            env: &env,
+        },
+        &mut results,
+        &mut |n| note(Note::Rerun(n)),
+    )?;
+    if let Some(last) = attempts.last() {
+        note(Note::RerunsDone {
+            attempts: attempts.len(),
+            flaky: attempts.iter().map(|a| a.passed as u64).sum(),
+            still_failing: last.still_failing as u64,
+        });
+    }
+    Ok((input_of(results), attempts))
+}
+
+/// The parsed JUnit as the reruns see it: each case decided by the file it came from.
+fn results_of(input: JunitInput) -> Results {
+    let mut decided = vec![0; input.cases.len()];
+    for (i, f) in input.files.iter().enumerate() {
+        if let Some(d) = decided.get_mut(f.start..f.end) {
+            d.fill(i);
+        }
+    }
+    Results {
+        files: input.files.into_iter().map(|f| f.path).collect(),
+        cases: input.cases,
+        decided,
+    }
+}
+
+/// The merged results as `generate`'s input: every file (so each gets its digest), each
+/// case in the range of the file that decides it, in their first order within a file.
+fn input_of(results: Results) -> JunitInput {
+    let mut tagged: Vec<(usize, TestCase)> =
+        results.decided.into_iter().zip(results.cases).collect();
+    tagged.sort_by_key(|(d, _)| *d);
+    let mut input = JunitInput::default();
+    let mut next = tagged.into_iter().peekable();
+    for (i, path) in results.files.into_iter().enumerate() {
+        let start = input.cases.len();
+        while let Some((_, case)) = next.next_if(|(d, _)| *d == i) {
+            input.cases.push(case);
+        }
+        input.files.push(JunitFile {
+            path,
+            start,
+            end: input.cases.len(),
+        });
+    }
+    input
+}
+
+/// A rerun as `bundle.json` records it; its JUnit digests are the ones `generate` took.
+fn rerun_record(root: &Path, a: Attempt, digests: &[FileRef]) -> RerunRecord {
+    let junit = a
+        .junit
+        .iter()
+        .filter_map(|f| {
+            let path = repo_relative(root, f);
+            match digests.iter().find(|d| d.path == path) {
+                Some(d) => Some(d.clone()),
+                // A file that could not be parsed is no source of a proof: its digest
+                // is taken here, once.
+                None => Sha256Digest::of_file(f)
+                    .ok()
+                    .map(|digest| FileRef { path, digest }),
+            }
+        })
+        .collect();
+    RerunRecord {
+        attempt: a.number,
+        tool: a.tool.name().to_owned(),
+        scope: match a.tool {
+            Tool::Other => RerunScope::Command,
+            _ => RerunScope::Tests,
+        },
+        tests: a.tests,
+        exec: a.exec,
+        junit,
+        seeds: a.seeds,
+        passed: a.passed as u64,
+        still_failing: a.still_failing as u64,
+    }
 }
 
 /// Parses every JUnit file the globs name; what cannot be read is noted and left out.
