@@ -127,68 +127,6 @@ pub fn pytest_node_id(case: &TestCase) -> Option<String> {
     Some(id)
 }
 
-/// pytest options whose value is the next argument (when not written `--opt=value`).
-const PYTEST_VALUE_OPTIONS: &[&str] = &[
-    "-k",
-    "-m",
-    "-p",
-    "-c",
-    "-o",
-    "-W",
-    "-r",
-    "-n",
-    "--tb",
-    "--junitxml",
-    "--junit-xml",
-    "--junit-prefix",
-    "--rootdir",
-    "--confcutdir",
-    "--basetemp",
-    "--ignore",
-    "--ignore-glob",
-    "--deselect",
-    "--durations",
-    "--durations-min",
-    "--maxfail",
-    "--capture",
-    "--import-mode",
-    "--log-level",
-    "--log-format",
-    "--log-date-format",
-    "--log-file",
-    "--log-file-level",
-    "--log-file-format",
-    "--log-file-date-format",
-    "--log-cli-level",
-    "--log-cli-format",
-    "--log-cli-date-format",
-    "--override-ini",
-    "--config-file",
-    "--pythonwarnings",
-    "--color",
-    "--code-highlight",
-    "--show-capture",
-    "--cov",
-    "--cov-report",
-    "--cov-config",
-    "--cov-fail-under",
-    "--numprocesses",
-    "--maxprocesses",
-    "--dist",
-    "--randomly-seed",
-    "--hypothesis-seed",
-    "--hypothesis-profile",
-    "--hypothesis-verbosity",
-    "--reruns",
-    "--reruns-delay",
-    "--only-rerun",
-    "--timeout",
-    "--splits",
-    "--group",
-    "--splitting-algorithm",
-    "--durations-path",
-];
-
 /// What to do with one pytest argument when rerunning.
 #[derive(Debug, PartialEq, Eq)]
 enum PytestArg {
@@ -214,7 +152,7 @@ fn pytest_arg(arg: &str, root: &Path) -> PytestArg {
     if replaced.contains(&arg) {
         return PytestArg::Drop { takes_value: true };
     }
-    if PYTEST_VALUE_OPTIONS.contains(&arg) {
+    if crate::model::PYTEST_VALUE_OPTS.contains(&arg) {
         return PytestArg::Keep { takes_value: true };
     }
     if arg.starts_with('-') {
