@@ -470,3 +470,67 @@ fn nextest_a_test_that_fails_once_is_flaky_and_one_that_always_fails_stays_faile
     assert_eq!(test_in(&proof, "tests::flaky"), ("flaky".to_owned(), 2));
     assert_schema("bundle.schema.json", &b);
 }
+
+/// The venv `scripts/setup.d/55-rerun.sh` makes with pytest-randomly (kept apart: it
+/// shuffles every pytest run it is installed beside).
+fn randomly_python() -> Option<PathBuf> {
+    let python =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers/pytest-randomly/bin/python");
+    Command::new(&python)
+        .args(["-c", "import pytest_randomly"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+        .then_some(python)
+}
+
+#[test]
+fn pytest_randomly_seed_is_recorded_and_the_rerun_runs_with_it() {
+    let python = randomly_python();
+    if !peer(
+        "pytest-randomly (scripts/setup.d/55-rerun.sh)",
+        python.is_some(),
+    ) {
+        return;
+    }
+    let python = python.unwrap();
+    let t = pytest_project();
+    let root = t.path();
+    let state = tempfile::tempdir().unwrap();
+    // Without -q, so that pytest prints its header with the seed the plugin chose.
+    let cmd = [
+        python.to_str().unwrap(),
+        "-m",
+        "pytest",
+        "tests/test_tool.py",
+        "--junitxml=results/junit.xml",
+    ];
+    let (o, b, proof) = run(
+        root,
+        &["--rerun-failed", "1", "--junit", "results/junit.xml"],
+        &cmd,
+        &[("FIXTURE_STATE_DIR", path(&state))],
+        "tool",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let seed = b["seeds"]["pytest-randomly"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{b:#}"));
+    let log = std::fs::read_to_string(root.join("out/tests.log")).unwrap();
+    assert!(
+        log.contains(&format!("Using --randomly-seed={seed}\n")),
+        "{log}"
+    );
+    let r = &b["reruns"][0];
+    let command = strings(&r["command"]);
+    let pinned = format!("--randomly-seed={seed}");
+    assert!(
+        command
+            .windows(3)
+            .any(|w| w == ["-p", "randomly", pinned.as_str()]),
+        "{command:?}"
+    );
+    // The rerun's own header names the same seed.
+    assert_eq!(r["seeds"]["pytest-randomly"].as_str(), Some(seed), "{r:#}");
+    assert_eq!(test_in(&proof, "test_flaky"), ("flaky".to_owned(), 2));
+    assert_schema("bundle.schema.json", &b);
+}
