@@ -161,7 +161,7 @@ pub fn rerun(
     let tool = Tool::of(req.command, req.shell);
     let stash = match tool {
         Tool::Pytest { .. } => Vec::new(),
-        _ => stash_first_run(req, &results.files)?,
+        _ => stash_first_run(req)?,
     };
     let outcome = attempt_all(req, tool, results, &mut pending, note);
     // The first run's files go back where the command wrote them, whatever happened.
@@ -359,26 +359,24 @@ fn numbered_name(i: usize, path: &Path) -> String {
     format!("{i}-{name}")
 }
 
-/// Moves the first run's JUnit files to `<dir>/first/`, so that a rerun writes fresh
-/// ones. Returns each move, to be undone by [`restore`].
-fn stash_first_run(
-    req: &RerunRequest<'_>,
-    files: &[PathBuf],
-) -> Result<Vec<(PathBuf, PathBuf)>, RerunError> {
+/// Moves the files the run's JUnit globs match (the first run's, read or not) to
+/// `<dir>/first/`, so that a rerun writes fresh ones. Returns each move, to be undone by
+/// [`restore`].
+fn stash_first_run(req: &RerunRequest<'_>) -> Result<Vec<(PathBuf, PathBuf)>, RerunError> {
     let dir = req.dir.join("first");
     std::fs::create_dir_all(&dir).map_err(|source| RerunError::CreateDir {
         path: dir.clone(),
         source,
     })?;
     let mut moved = Vec::new();
-    for (i, f) in files.iter().enumerate().filter(|(_, f)| f.is_file()) {
-        let to = dir.join(numbered_name(i, f));
-        if let Err(e) = move_file(f, &to) {
+    for (i, f) in written_files(req).into_iter().enumerate() {
+        let to = dir.join(numbered_name(i, &f));
+        if let Err(e) = move_file(&f, &to) {
             // Put back what was moved before failing.
             let _ = restore(&moved);
             return Err(e);
         }
-        moved.push((f.clone(), to));
+        moved.push((f, to));
     }
     Ok(moved)
 }
@@ -444,6 +442,7 @@ mod tests {
     fn rerun_with(root: &Path, script: &str, times: u32) -> (Results, Vec<Attempt>, Vec<String>) {
         std::fs::create_dir_all(root.join("results")).unwrap();
         std::fs::write(root.join("results/junit.xml"), XML_FAIL).unwrap();
+        std::fs::write(root.join("results/broken.xml"), "<testsuite").unwrap();
         let mut results = Results {
             files: vec![root.join("results/junit.xml")],
             cases: vec![failed()],
@@ -504,6 +503,12 @@ mod tests {
             std::fs::read_to_string(root.join("results/junit.xml")).unwrap(),
             XML_FAIL
         );
+        // So is a file of the first run that could not be read, and no attempt took it.
+        assert_eq!(
+            std::fs::read_to_string(root.join("results/broken.xml")).unwrap(),
+            "<testsuite"
+        );
+        assert_eq!(results.files.len(), 2);
     }
 
     #[test]
