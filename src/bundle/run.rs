@@ -199,27 +199,7 @@ impl RunBundle {
             self.exec.log.bytes,
             self.exec.log.digest
         );
-        if !self.seeds.is_empty() {
-            let list: Vec<String> = self
-                .seeds
-                .iter()
-                .map(|(k, v)| format!("`{}={}`", md_code(k), md_code(v)))
-                .collect();
-            let _ = writeln!(s, "| Seeds | {} |", list.join(", "));
-        }
-        if let Some(last) = self.reruns.last() {
-            let passed: u64 = self.reruns.iter().map(|r| r.passed).sum();
-            let _ = writeln!(
-                s,
-                "| Reruns | {} ({}): {passed} passed on a rerun (flaky), {} still failing |",
-                self.reruns.len(),
-                match last.scope {
-                    RerunScope::Tests => "failed tests by id",
-                    RerunScope::Command => "the whole command",
-                },
-                last.still_failing
-            );
-        }
+        self.rerun_rows(&mut s);
         if !self.exec.redactions.is_empty() {
             let list: Vec<String> = self
                 .exec
@@ -250,6 +230,31 @@ impl RunBundle {
             }
         }
         s
+    }
+
+    /// The summary's rows for the seeds and the reruns, when there are any.
+    fn rerun_rows(&self, s: &mut String) {
+        if !self.seeds.is_empty() {
+            let list: Vec<String> = self
+                .seeds
+                .iter()
+                .map(|(k, v)| format!("`{}={}`", md_code(k), md_code(v)))
+                .collect();
+            let _ = writeln!(s, "| Seeds | {} |", list.join(", "));
+        }
+        if let Some(last) = self.reruns.last() {
+            let passed: u64 = self.reruns.iter().map(|r| r.passed).sum();
+            let _ = writeln!(
+                s,
+                "| Reruns | {} ({}): {passed} passed on a rerun (flaky), {} still failing |",
+                self.reruns.len(),
+                match last.scope {
+                    RerunScope::Tests => "failed tests by id",
+                    RerunScope::Command => "the whole command",
+                },
+                last.still_failing
+            );
+        }
     }
 }
 
@@ -426,6 +431,15 @@ mod tests {
             exec(Some(0), false),
             vec![proof("foo", "PASS"), proof("bar", "PASS")],
         );
+        insta::assert_snapshot!(b.summary_markdown());
+    }
+
+    #[test]
+    fn summary_of_a_run_its_reruns_cleared() {
+        let mut b = bundle(exec(Some(1), false), vec![proof("foo", "PASS")]);
+        b.seeds = [("PYTHONHASHSEED".to_owned(), "0".to_owned())].into();
+        b.reruns = vec![rerun(Some(1), 1), rerun(Some(0), 0)];
+        b.outcome = RunBundle::outcome_of(&b.exec, &b.reruns, &b.proofs);
         insta::assert_snapshot!(b.summary_markdown());
     }
 
