@@ -166,6 +166,8 @@ pub fn rerun(
     let outcome = attempt_all(req, tool, results, &mut pending, note);
     // The first run's files go back where the command wrote them, whatever happened.
     let restored = restore(&stash);
+    // Empty once everything is back; left (and harmless) otherwise.
+    let _ = std::fs::remove_dir(req.dir.join("first"));
     let attempts = outcome?;
     restored?;
     Ok(attempts)
