@@ -148,6 +148,7 @@ fn judge_script(
             proof: out.proof,
             combined: out.combined,
             downgrades: s.downgrades.clone(),
+            warnings: out.warnings,
         },
     )
 }

@@ -63,6 +63,9 @@ pub enum Reason {
     RepositoryMismatch,
     /// The proof says it was generated in the future.
     ProofFromFuture,
+    /// The proof passed, but a test in it passed only on a retry, and the policy says
+    /// `flaky: deny`.
+    FlakyDenied,
 }
 
 impl Reason {
@@ -102,11 +105,12 @@ impl Reason {
             Reason::ProofConflict => "PROOF_CONFLICT",
             Reason::RepositoryMismatch => "REPOSITORY_MISMATCH",
             Reason::ProofFromFuture => "PROOF_FROM_FUTURE",
+            Reason::FlakyDenied => "FLAKY_DENIED",
         }
     }
 
     /// Every code, in documentation order.
-    pub const ALL: [Reason; 25] = [
+    pub const ALL: [Reason; 26] = [
         Reason::CiProof,
         Reason::CiReused,
         Reason::DeclaredOk,
@@ -132,6 +136,7 @@ impl Reason {
         Reason::ProofConflict,
         Reason::RepositoryMismatch,
         Reason::ProofFromFuture,
+        Reason::FlakyDenied,
     ];
 }
 
@@ -210,6 +215,10 @@ pub struct ScriptReport {
     /// value (the base's) was applied.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub downgrades: Vec<String>,
+    /// What passed but deserves a look (flaky tests under `policy.flaky: warn`); shown as
+    /// warning annotations.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Whether proofs had to be signed.
