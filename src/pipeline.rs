@@ -64,6 +64,9 @@ pub struct RunRequest<'a> {
     /// Rerun failed tests up to this many times (`--rerun-failed`; 0: never). Needs
     /// `proofs`: the failed tests are read from the JUnit files.
     pub rerun_failed: u32,
+    /// Seeds given by the caller (`--seed`); for the same name they win over the seeds
+    /// read from the command, its environment and its log.
+    pub seeds: BTreeMap<String, String>,
 }
 
 /// How the run's JUnit files become proofs.
@@ -192,11 +195,12 @@ pub fn run(req: &RunRequest<'_>, note: &mut dyn FnMut(Note<'_>)) -> Result<RunRe
         source,
     })?;
     let mut record = run_tests(req, note)?;
-    let seeds = seeds::detect(
+    let mut seeds = seeds::detect(
         &req.command,
         crate::env::process_lookup,
         &rerun::attempts::log_prefix(&req.log_path),
     );
+    seeds.extend(req.seeds.clone());
     let proofs = match &req.proofs {
         Some(p) => generate_proofs(req, p, &record, &seeds, note)?,
         None => Generated::default(),
@@ -281,10 +285,13 @@ fn generate_proofs(
         }
     }
     p.context.check_shard()?;
+    // The proofs carry the run's seeds: every attempt ran with them.
+    let mut context = p.context.clone();
+    context.seeds.extend(seeds.clone());
     let report = generate::generate(&GenerateRequest {
         model: p.model,
         junit: &input,
-        context: &p.context,
+        context: &context,
         generated_at: chrono::Utc::now(),
         key: req.key,
         out_dir: &req.out_dir,

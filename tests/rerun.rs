@@ -195,6 +195,10 @@ fn pytest_tests_that_fail_once_are_flaky_after_a_rerun_by_node_id_and_the_run_pa
     assert_eq!(b["exit_code"], 1);
     assert_eq!(b["outcome"], "PASSED");
     assert_eq!(b["seeds"], serde_json::json!({"PYTHONHASHSEED": "0"}));
+    assert_eq!(
+        proof["context"]["seeds"], b["seeds"],
+        "the proof carries the run's seeds"
+    );
     let reruns = b["reruns"].as_array().unwrap();
     assert_eq!(reruns.len(), 1, "no second rerun once nothing fails: {b:#}");
     let r = &reruns[0];
@@ -321,6 +325,8 @@ fn a_command_that_is_not_pytest_or_nextest_is_rerun_whole_and_says_so() {
             "1",
             "--junit",
             "results/junit.xml",
+            "--seed",
+            "fixture=7",
         ],
         &[&PYTEST.join(" ")],
         &[("FIXTURE_STATE_DIR", path(&state))],
@@ -338,6 +344,9 @@ fn a_command_that_is_not_pytest_or_nextest_is_rerun_whole_and_says_so() {
         (Some("command"), Some("command"))
     );
     assert_eq!(r["tests"], serde_json::json!([]));
+    // A seed given with --seed is recorded like a detected one.
+    assert_eq!(b["seeds"], serde_json::json!({"fixture": "7"}));
+    assert_eq!(proof["context"]["seeds"], b["seeds"]);
     assert_eq!(r["command"], b["command"]);
     // The whole command ran again (five tests), and wrote where the first run did: its
     // file was kept in the rerun's directory, and the first run's put back.
@@ -531,6 +540,10 @@ fn pytest_randomly_seed_is_recorded_and_the_rerun_runs_with_it() {
     );
     // The rerun's own header names the same seed.
     assert_eq!(r["seeds"]["pytest-randomly"].as_str(), Some(seed), "{r:#}");
+    assert_eq!(
+        proof["context"]["seeds"]["pytest-randomly"].as_str(),
+        Some(seed)
+    );
     assert_eq!(test_in(&proof, "test_flaky"), ("flaky".to_owned(), 2));
     assert_schema("bundle.schema.json", &b);
 }

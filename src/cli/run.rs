@@ -67,6 +67,11 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 0,
           value_parser = clap::value_parser!(u32).range(0..=i64::from(proofgate::bundle::rerun::MAX_RERUNS)))]
     pub rerun_failed: u32,
+    /// A seed the tests ran with, `NAME=VALUE` (repeatable), for a seed `run` does not read
+    /// itself; it wins over a detected seed of the same name. Recorded in `bundle.json` and
+    /// in each proof's `context.seeds`.
+    #[arg(long = "seed", value_name = "NAME=VALUE", value_parser = parse_seed_arg)]
+    pub seeds: Vec<(String, String)>,
     /// This matrix leg or shard [env: PROOFGATE_SHARD]: proofs become partial evidence
     /// named `proof-<ID>@<SHARD>.json` (see `generate --shard`).
     #[arg(long, value_name = "NAME")]
@@ -113,6 +118,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         shell: args.shell,
         timeout: Duration::from_secs(args.timeout),
         rerun_failed: args.rerun_failed,
+        seeds: args.seeds.iter().cloned().collect(),
         out_dir,
         log_path,
         secrets,
@@ -147,6 +153,10 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     } else {
         Outcome::No
     })
+}
+
+fn parse_seed_arg(text: &str) -> Result<(String, String), String> {
+    proofgate::proof::context::parse_seed(text).map_err(|e| e.to_string())
 }
 
 /// The model, when the run writes proofs (`--junit`); its lint errors are warnings here.
