@@ -547,3 +547,28 @@ fn pytest_randomly_seed_is_recorded_and_the_rerun_runs_with_it() {
     assert_eq!(test_in(&proof, "test_flaky"), ("flaky".to_owned(), 2));
     assert_schema("bundle.schema.json", &b);
 }
+
+#[test]
+fn under_policy_flaky_deny_a_test_that_passed_only_on_a_rerun_fails_the_run() {
+    if !peer("python3 pytest", has_python_module("pytest")) {
+        return;
+    }
+    let t = pytest_project();
+    let root = t.path();
+    std::fs::write(root.join("proofgate.yaml"), "policy:\n  flaky: deny\n").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (o, b, proof) = run(
+        root,
+        &["--rerun-failed", "2", "--junit", "results/junit.xml"],
+        PYTEST,
+        &[("FIXTURE_STATE_DIR", path(&state))],
+        "tool",
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    // The reruns cleared every failure; the policy is what fails the proof.
+    assert_eq!(b["reruns"][0]["still_failing"], 0);
+    assert_eq!(b["outcome"], "FAILED");
+    assert_eq!(proof["verdict"], "FAIL");
+    assert_eq!(proof["flaky"], 2);
+    assert_eq!(test_in(&proof, "test_flaky"), ("flaky".to_owned(), 2));
+}
