@@ -9,6 +9,7 @@
 //!   the same options without its test name filters, filtersets, `--partition` and
 //!   `--rerun`, plus one `-E` filterset that selects exactly the failed tests by binary
 //!   id and name.
+//! - either behind `env VAR=VALUE…`, `uv run`, `poetry run` or `pipenv run`;
 //! - anything else, and any command run through `--shell`: the whole command again.
 
 use std::path::Path;
@@ -33,11 +34,26 @@ pub enum Tool {
 }
 
 impl Tool {
-    /// Tells which tool `command` runs. A command run through a shell is `Other`.
+    /// Tells which tool `command` runs, also behind `env VAR=VALUE…`, `uv run`,
+    /// `poetry run` and `pipenv run`. A command run through a shell is `Other`.
     pub fn of(command: &[String], shell: bool) -> Tool {
         if shell {
             return Tool::Other;
         }
+        let skip = wrapper_len(command);
+        match Tool::of_unwrapped(command.get(skip..).unwrap_or_default()) {
+            Tool::Pytest { args_at } => Tool::Pytest {
+                args_at: args_at + skip,
+            },
+            Tool::Nextest { args_at } => Tool::Nextest {
+                args_at: args_at + skip,
+            },
+            Tool::Other => Tool::Other,
+        }
+    }
+
+    /// [`Tool::of`] for a command without a wrapper.
+    fn of_unwrapped(command: &[String]) -> Tool {
         let Some(first) = command.first() else {
             return Tool::Other;
         };
@@ -94,6 +110,22 @@ impl Tool {
             Tool::Nextest { .. } => "cargo-nextest",
             Tool::Other => "command",
         }
+    }
+}
+
+/// How many words of `command` are a wrapper that runs the rest unchanged:
+/// `env VAR=VALUE…`, `uv run`, `poetry run`, `pipenv run` (without options of their own).
+fn wrapper_len(command: &[String]) -> usize {
+    let word = |i: usize| command.get(i).map(String::as_str);
+    match word(0).map(base_name) {
+        Some("env") => {
+            1 + command[1..]
+                .iter()
+                .take_while(|w| !w.starts_with('-') && w.contains('='))
+                .count()
+        }
+        Some("uv" | "poetry" | "pipenv") if word(1) == Some("run") => 2,
+        _ => 0,
     }
 }
 
@@ -410,6 +442,15 @@ mod tests {
         assert_eq!(t("cargo nextest list"), Tool::Other);
         assert_eq!(t("cargo test"), Tool::Other);
         assert_eq!(t("go test ./..."), Tool::Other);
+        assert_eq!(t("uv run pytest -q"), Tool::Pytest { args_at: 3 });
+        assert_eq!(
+            t("poetry run python -m pytest"),
+            Tool::Pytest { args_at: 5 }
+        );
+        assert_eq!(t("env A=1 B=2 pytest -x"), Tool::Pytest { args_at: 4 });
+        assert_eq!(t("env A=1 cargo nextest run"), Tool::Nextest { args_at: 5 });
+        assert_eq!(t("env -i pytest"), Tool::Other);
+        assert_eq!(t("uv run --with x pytest"), Tool::Other);
         assert_eq!(Tool::of(&argv("pytest -q"), true), Tool::Other);
         assert_eq!(Tool::of(&[], false), Tool::Other);
     }
