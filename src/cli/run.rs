@@ -228,6 +228,9 @@ fn print_rerun_note(note: RerunNote<'_>) {
         RerunNote::JunitLeftOut(e) => {
             eprintln!("proofgate: warning: JUnit file of a rerun left out: {e}")
         }
+        RerunNote::NotStarted { attempt, error } => eprintln!(
+            "proofgate: warning: rerun {attempt} could not start ({error}); the earlier failures stand"
+        ),
         RerunNote::TimedOut { attempt } => {
             eprintln!("proofgate: rerun {attempt} timed out; no further reruns")
         }

@@ -112,6 +112,13 @@ pub enum RerunNote<'a> {
     },
     /// A JUnit file of an attempt could not be read and was left out.
     JunitLeftOut(&'a JunitError),
+    /// An attempt could not be started: no further reruns; the failures stand.
+    NotStarted {
+        /// 1-based.
+        attempt: u32,
+        /// Why.
+        error: &'a ExecError,
+    },
     /// An attempt timed out: no further reruns.
     TimedOut {
         /// 1-based.
@@ -202,7 +209,7 @@ fn attempt_all(
             tests: tests.len(),
             failing: pending.len(),
         });
-        let mut record = exec::execute(&ExecRequest {
+        let started = exec::execute(&ExecRequest {
             command: argv,
             shell: req.shell,
             timeout: req.timeout,
@@ -210,7 +217,20 @@ fn attempt_all(
             log_path: dir.join("tests.log"),
             secrets: req.secrets.clone(),
             echo: req.echo,
-        })?;
+        });
+        let mut record = match started {
+            Ok(r) => r,
+            // A command line too long for the system (thousands of failed tests), say:
+            // the failures stand, and the run goes on to its proofs.
+            Err(e @ ExecError::Spawn { .. }) => {
+                note(RerunNote::NotStarted {
+                    attempt: number,
+                    error: &e,
+                });
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let seeds = seeds::detect(
             &record.command,
             req.env,
@@ -533,6 +553,45 @@ mod tests {
             2,
             "{notes:?}"
         );
+        assert_eq!(
+            std::fs::read_to_string(root.join("results/junit.xml")).unwrap(),
+            XML_FAIL
+        );
+    }
+
+    #[test]
+    fn a_rerun_that_cannot_start_keeps_the_failure_and_ends_the_reruns() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        std::fs::create_dir_all(root.join("results")).unwrap();
+        std::fs::write(root.join("results/junit.xml"), XML_FAIL).unwrap();
+        let mut results = Results {
+            files: vec![root.join("results/junit.xml")],
+            cases: vec![failed()],
+            decided: vec![0],
+        };
+        let command = vec![root.join("no-such-program").display().to_string()];
+        let globs = vec!["results/*.xml".to_owned()];
+        let env = |_: &str| None;
+        let req = RerunRequest {
+            times: 3,
+            command: &command,
+            shell: false,
+            timeout: Duration::from_secs(20),
+            root,
+            dir: root.join("out/reruns"),
+            secrets: &Secrets::default(),
+            echo: false,
+            junit: &globs,
+            seeds: &BTreeMap::new(),
+            env: &env,
+        };
+        let mut notes = Vec::new();
+        let attempts = rerun(&req, &mut results, &mut |n| notes.push(format!("{n:?}"))).unwrap();
+        assert!(attempts.is_empty());
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[1].starts_with("NotStarted { attempt: 1"), "{notes:?}");
+        assert_eq!(results.cases[0].status, Status::Failed);
         assert_eq!(
             std::fs::read_to_string(root.join("results/junit.xml")).unwrap(),
             XML_FAIL
