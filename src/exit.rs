@@ -114,9 +114,9 @@ impl Failure for crate::pipeline::RunError {
             | RunError::Json(_)
             | RunError::Exec(ExecError::Io { .. })
             | RunError::Rerun(RerunError::Exec(ExecError::Io { .. }))
-            | RunError::Rerun(RerunError::CreateDir { .. } | RerunError::Move { .. }) => {
-                ExitClass::Io
-            }
+            | RunError::Rerun(
+                RerunError::CreateDir { .. } | RerunError::Move { .. } | RerunError::Remove { .. },
+            ) => ExitClass::Io,
             RunError::Generate(e) => e.exit_class(),
             RunError::Ledger(e) => e.exit_class(),
             RunError::Manifest(e) => e.exit_class(),

@@ -270,7 +270,7 @@ fn generate_proofs(
     seeds: &BTreeMap<String, String>,
     note: &mut dyn FnMut(Note<'_>),
 ) -> Result<Generated, RunError> {
-    let mut input = read_junit(req.root, p.junit, note);
+    let mut input = read_junit(req.root, p.junit, &req.out_dir.join("reruns"), note);
     let mut attempts = Vec::new();
     // A run that timed out is not rerun: its tests did not all get to run.
     if req.rerun_failed > 0 && !first.timed_out {
@@ -436,12 +436,23 @@ fn rerun_record(root: &Path, a: Attempt, digests: &[FileRef]) -> RerunRecord {
     }
 }
 
-/// Parses every JUnit file the globs name; what cannot be read is noted and left out.
-fn read_junit(root: &Path, globs: &[String], note: &mut dyn FnMut(Note<'_>)) -> JunitInput {
-    let files = junit::expand_inputs(root, globs).unwrap_or_else(|e| {
-        note(Note::JunitInputs(&e));
-        Vec::new()
-    });
+/// Parses every JUnit file the globs name, except the reruns' own (under `reruns`,
+/// perhaps left by an earlier run); what cannot be read is noted and left out.
+fn read_junit(
+    root: &Path,
+    globs: &[String],
+    reruns: &Path,
+    note: &mut dyn FnMut(Note<'_>),
+) -> JunitInput {
+    let reruns = std::path::absolute(reruns).unwrap_or_else(|_| reruns.to_owned());
+    let files: Vec<PathBuf> = junit::expand_inputs(root, globs)
+        .unwrap_or_else(|e| {
+            note(Note::JunitInputs(&e));
+            Vec::new()
+        })
+        .into_iter()
+        .filter(|f| !std::path::absolute(f).is_ok_and(|f| f.starts_with(&reruns)))
+        .collect();
     let mut reports = Vec::new();
     for r in junit::read_files(&files, &ParseOptions::default()) {
         match r {

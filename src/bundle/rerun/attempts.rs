@@ -141,6 +141,15 @@ pub enum RerunError {
         #[source]
         source: std::io::Error,
     },
+    /// A JUnit file left by an earlier run could not be removed.
+    #[error("cannot remove `{}`", path.display())]
+    Remove {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// A JUnit file could not be moved aside or back.
     #[error("cannot move `{}` to `{}`", from.display(), to.display())]
     Move {
@@ -199,6 +208,8 @@ fn attempt_all(
             source,
         })?;
         let dir = std::path::absolute(&dir).unwrap_or(dir);
+        // A JUnit file an earlier run left here must not pass for this attempt's.
+        remove_stale(&dir.join("junit.xml"))?;
         let Some((argv, tests)) = command_for(req, tool, results, pending, &dir, note) else {
             break;
         };
@@ -370,6 +381,17 @@ fn written_files(req: &RerunRequest<'_>) -> Vec<PathBuf> {
         .filter(|f| f.is_file())
         .filter(|f| !std::path::absolute(f).is_ok_and(|f| f.starts_with(&own)))
         .collect()
+}
+
+/// Removes a file when it exists.
+fn remove_stale(path: &Path) -> Result<(), RerunError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(RerunError::Remove {
+            path: path.to_owned(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// `<i>-<file name>`: unique within an attempt's directory.
@@ -596,6 +618,55 @@ mod tests {
             std::fs::read_to_string(root.join("results/junit.xml")).unwrap(),
             XML_FAIL
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_junit_file_left_by_an_earlier_run_never_passes_for_a_reruns() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        // A `pytest` that writes no JUnit, and last run's passing result where this
+        // run's first attempt writes its own.
+        let pytest = root.join("pytest");
+        std::fs::write(&pytest, "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(&pytest, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let stale = root.join("out/reruns/attempt-1/junit.xml");
+        std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+        std::fs::write(
+            &stale,
+            r#"<testsuite name="s"><testcase file="tests/test_x.py" classname="tests.test_x" name="t"/></testsuite>"#,
+        )
+        .unwrap();
+        let mut case = failed();
+        case.file = Some("tests/test_x.py".into());
+        case.classname = "tests.test_x".into();
+        let mut results = Results {
+            files: vec![root.join("results/junit.xml")],
+            cases: vec![case],
+            decided: vec![0],
+        };
+        let command = vec![pytest.display().to_string()];
+        let env = |_: &str| None;
+        let req = RerunRequest {
+            times: 1,
+            command: &command,
+            shell: false,
+            timeout: Duration::from_secs(20),
+            root,
+            dir: root.join("out/reruns"),
+            secrets: &Secrets::default(),
+            echo: false,
+            junit: &["results/junit.xml".to_owned()],
+            seeds: &BTreeMap::new(),
+            env: &env,
+        };
+        let attempts = rerun(&req, &mut results, &mut |_| {}).unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].tests, ["tests/test_x.py::t"]);
+        assert!(attempts[0].junit.is_empty());
+        assert_eq!(results.cases[0].status, Status::Failed);
+        assert!(!stale.exists());
     }
 
     #[test]
