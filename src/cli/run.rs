@@ -76,6 +76,7 @@ pub struct Args {
     /// named `proof-<ID>@<SHARD>.json` (see `generate --shard`).
     #[arg(long, value_name = "NAME")]
     pub shard: Option<String>,
+    /// The test command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
