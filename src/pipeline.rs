@@ -571,6 +571,61 @@ mod tests {
     use super::*;
     use crate::exit::{ExitClass, Failure};
 
+    fn case(name: &str) -> TestCase {
+        TestCase {
+            file: None,
+            classname: "c".into(),
+            name: name.into(),
+            status: crate::junit::Status::Passed,
+            attempts: 1,
+            duration: 0.0,
+            line: None,
+            message: None,
+        }
+    }
+
+    #[test]
+    fn merged_cases_sit_under_the_file_that_decides_them_and_every_file_stays() {
+        let input = JunitInput {
+            files: vec![
+                JunitFile {
+                    path: "a.xml".into(),
+                    start: 0,
+                    end: 3,
+                },
+                JunitFile {
+                    path: "b.xml".into(),
+                    start: 3,
+                    end: 4,
+                },
+            ],
+            cases: vec![case("a1"), case("a2"), case("a3"), case("b1")],
+        };
+        let mut results = results_of(input);
+        assert_eq!(results.decided, vec![0, 0, 0, 1]);
+        // A rerun file decides a2; another rerun file gave nothing.
+        results.files.push("r1.xml".into());
+        results.files.push("r2.xml".into());
+        results.decided[1] = 2;
+        let merged = input_of(results);
+        let names: Vec<&str> = merged.cases.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["a1", "a3", "b1", "a2"]);
+        let ranges: Vec<(String, usize, usize)> = merged
+            .files
+            .iter()
+            .map(|f| (f.path.display().to_string(), f.start, f.end))
+            .collect();
+        assert_eq!(
+            ranges,
+            [
+                ("a.xml".to_owned(), 0, 2),
+                ("b.xml".to_owned(), 2, 3),
+                ("r1.xml".to_owned(), 3, 4),
+                ("r2.xml".to_owned(), 4, 4),
+            ]
+        );
+    }
+
     #[test]
     fn an_unreadable_ledger_is_an_io_failure_and_a_bad_shard_a_usage_error() {
         let io = RunError::Ledger(LedgerError::Io {
