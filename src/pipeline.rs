@@ -93,6 +93,9 @@ pub enum Note<'a> {
     JunitLeftOut(&'a JunitError),
     /// What the reruns of failed tests are doing.
     Rerun(RerunNote<'a>),
+    /// The command failed but its JUnit reports no failed test: nothing was rerun and
+    /// the failure stands.
+    NothingToRerun,
     /// The reruns ended.
     RerunsDone {
         /// How many reruns ran.
@@ -277,6 +280,9 @@ fn generate_proofs(
         let (merged, made) = rerun_failed(req, p, input, seeds, note)?;
         input = merged;
         attempts = made;
+        if attempts.is_empty() && !first.succeeded() {
+            note(Note::NothingToRerun);
+        }
     }
     let mut redactor = Redactor::new(req.secrets.clone());
     for case in &mut input.cases {

@@ -393,6 +393,46 @@ fn rerunning_needs_junit_and_is_capped() {
 }
 
 #[test]
+fn a_failed_command_whose_junit_names_no_failed_test_is_not_rerun_and_fails() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    std::fs::create_dir_all(root.join("scripts")).unwrap();
+    std::fs::copy(
+        fixture("pytest-project/scripts/tool.py"),
+        root.join("scripts/tool.py"),
+    )
+    .unwrap();
+    let script = "mkdir -p results && printf '<testsuite name=\"s\"><testcase file=\"tests/test_tool.py\" \
+                  classname=\"tests.test_tool\" name=\"test_doubles\"/></testsuite>' > results/junit.xml \
+                  && echo ran >> runs.txt && exit 3";
+    let (o, b, _) = run(
+        root,
+        &[
+            "--shell",
+            "--rerun-failed",
+            "2",
+            "--junit",
+            "results/junit.xml",
+        ],
+        &[script],
+        &[],
+        "tool",
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("reports no failed test to rerun; the failure stands"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(b["outcome"], "FAILED");
+    assert!(b.get("reruns").is_none(), "{b:#}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("runs.txt")).unwrap(),
+        "ran\n"
+    );
+}
+
+#[test]
 fn nextest_a_test_that_fails_once_is_flaky_and_one_that_always_fails_stays_failed() {
     if !peer("cargo-nextest", has_nextest()) {
         return;

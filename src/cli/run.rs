@@ -180,6 +180,9 @@ fn print_note(note: Note<'_>) {
         Note::JunitInputs(e) => eprintln!("proofgate: warning: {e}"),
         Note::JunitLeftOut(e) => eprintln!("proofgate: warning: JUnit file left out: {e}"),
         Note::Rerun(n) => print_rerun_note(n),
+        Note::NothingToRerun => eprintln!(
+            "proofgate: the command failed, but its JUnit reports no failed test to rerun; the failure stands"
+        ),
         Note::RerunsDone {
             attempts,
             flaky,
