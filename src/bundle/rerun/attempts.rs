@@ -287,7 +287,16 @@ fn command_for(
     let cases = pending.iter().filter_map(|&i| results.cases.get(i));
     let (argv, tests) = match tool {
         Tool::Pytest { args_at } => {
-            let ids: Vec<String> = cases.filter_map(plan::pytest_node_id).collect();
+            // A node id whose file is not there (a path pytest's JUnit did not let us
+            // recover) would make pytest refuse the whole rerun: it is left out instead.
+            let ids: Vec<String> = cases
+                .filter(|c| {
+                    c.file
+                        .as_deref()
+                        .is_some_and(|f| req.root.join(f).is_file())
+                })
+                .filter_map(plan::pytest_node_id)
+                .collect();
             let argv = plan::pytest_argv(
                 req.command,
                 args_at,
@@ -638,6 +647,8 @@ mod tests {
             r#"<testsuite name="s"><testcase file="tests/test_x.py" classname="tests.test_x" name="t"/></testsuite>"#,
         )
         .unwrap();
+        std::fs::create_dir_all(root.join("tests")).unwrap();
+        std::fs::write(root.join("tests/test_x.py"), "def t(): pass\n").unwrap();
         let mut case = failed();
         case.file = Some("tests/test_x.py".into());
         case.classname = "tests.test_x".into();
@@ -667,6 +678,14 @@ mod tests {
         assert!(attempts[0].junit.is_empty());
         assert_eq!(results.cases[0].status, Status::Failed);
         assert!(!stale.exists());
+
+        // A node id whose file is not there is not rerun: pytest would refuse the lot.
+        std::fs::remove_file(root.join("tests/test_x.py")).unwrap();
+        let mut notes = Vec::new();
+        let attempts = rerun(&req, &mut results, &mut |n| notes.push(format!("{n:?}"))).unwrap();
+        assert!(attempts.is_empty());
+        assert_eq!(notes, ["Unnamed { count: 1 }"]);
+        assert_eq!(results.cases[0].status, Status::Failed);
     }
 
     #[test]
