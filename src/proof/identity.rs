@@ -77,7 +77,7 @@ pub fn result_hash(status: Status, message: Option<&str>, scratch: &mut Vec<u8>)
     match message {
         Some(m) => {
             scratch.push(b'"');
-            scratch.extend_from_slice(Sha256Digest::of(m.as_bytes()).to_string().as_bytes());
+            scratch.extend_from_slice(&Sha256Digest::of(m.as_bytes()).text_bytes());
             scratch.push(b'"');
         }
         None => scratch.extend_from_slice(b"null"),
