@@ -270,6 +270,24 @@ fn pytest_tests_that_fail_once_are_flaky_after_a_rerun_by_node_id_and_the_run_pa
         ),
         "{summary}"
     );
+    // `proofgate flaky` reads the incident from the proof: a pass on a retry, two
+    // attempts, with the seeds it ran under.
+    let o = bin()
+        .current_dir(root)
+        .args(["flaky", "out", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let t = v["flaky"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "test_flaky")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(t["incidents"][0]["status"], "flaky", "{t:#}");
+    assert_eq!(t["incidents"][0]["attempts"], 2, "{t:#}");
+    assert_eq!(t["incidents"][0]["seeds"], b["seeds"], "{t:#}");
 }
 
 #[test]
