@@ -199,7 +199,7 @@ pub fn run(req: &RunRequest<'_>, note: &mut dyn FnMut(Note<'_>)) -> Result<RunRe
     })?;
     let mut record = run_tests(req, note)?;
     let mut seeds = seeds::detect(
-        &req.command,
+        &seeds::command_words(&req.command, req.shell),
         crate::env::process_lookup,
         &rerun::attempts::log_prefix(&req.log_path),
     );

@@ -28,6 +28,20 @@ pub const ENV_SEEDS: [&str; 2] = ["PYTHONHASHSEED", "PROPTEST_RNG_SEED"];
 /// seed in the session header, before any test runs.
 pub const LOG_PREFIX_BYTES: usize = 1 << 20;
 
+/// The words of a command as [`detect`] reads them: the arguments, or with `shell` the
+/// shell text split at whitespace (quotes are not interpreted: a seed flag is one word).
+pub fn command_words(command: &[String], shell: bool) -> Vec<String> {
+    if shell {
+        command
+            .iter()
+            .flat_map(|c| c.split_whitespace())
+            .map(str::to_owned)
+            .collect()
+    } else {
+        command.to_vec()
+    }
+}
+
 /// pytest-randomly's header line, up to the seed.
 const RANDOMLY_HEADER: &[u8] = b"Using --randomly-seed=";
 
@@ -176,6 +190,14 @@ mod tests {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         assert_eq!(s, want);
+    }
+
+    #[test]
+    fn a_shell_command_is_read_word_by_word() {
+        let cmd = vec!["PYTHONHASHSEED=1 pytest --randomly-seed=8 -q".to_owned()];
+        assert!(detect(&command_words(&cmd, false), no_env, b"").is_empty());
+        let s = detect(&command_words(&cmd, true), no_env, b"");
+        assert_eq!(s.get(PYTEST_RANDOMLY).map(String::as_str), Some("8"));
     }
 
     #[test]

@@ -243,7 +243,7 @@ fn attempt_all(
             Err(e) => return Err(e.into()),
         };
         let seeds = seeds::detect(
-            &record.command,
+            &seeds::command_words(&record.command, req.shell),
             req.env,
             &log_prefix(&dir.join("tests.log")),
         );
