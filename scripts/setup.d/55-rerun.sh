@@ -11,6 +11,13 @@ venv=target/peers/pytest-randomly
 if [ -x "$venv/bin/python" ] && cmp -s "$req" "$venv/requirements.txt"; then
   exit 0
 fi
+# Debian's own python3 keeps venv (and its ensurepip) in a package of its own.
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1 && command -v apt-get >/dev/null; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+fi
 rm -rf "$venv"
 mkdir -p "$(dirname "$venv")"
 python3 -m venv "$venv"
