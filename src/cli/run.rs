@@ -127,7 +127,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         proofs: model.as_ref().map(|model| ProofsRequest {
             junit: &args.junit,
             model,
-            context: run_context(&root, args.shard.as_deref()),
+            context: run_context(root, args.shard.as_deref()),
         }),
         scope: args.scope.clone(),
         base: args.base.as_deref(),
