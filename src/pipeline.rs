@@ -11,11 +11,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::bundle::environment::Environment;
 use crate::bundle::exec::{self, ExecError, ExecRecord, ExecRequest};
 use crate::bundle::git::{self, GitError};
 use crate::bundle::ledger::{EventKind, Ledger, LedgerError};
 use crate::bundle::manifest::{self, BuiltManifest, ManifestError, ManifestRequest};
 use crate::bundle::redact::{RedactionCount, Redactor, Secrets, merge_counts};
+use crate::bundle::replay_of::ReplayOf;
 use crate::bundle::run::{self, BUNDLE_FORMAT_VERSION, FileRef, ManifestRef, ProofRef, RunBundle};
 use crate::digest::Sha256Digest;
 use crate::fsutil::{relative_under, repo_relative, write_durable};
@@ -56,6 +58,13 @@ pub struct RunRequest<'a> {
     pub key: Option<&'a SigningKey>,
     /// The ledger to continue with a signed `GENERATE` event (only with a key).
     pub ledger: Option<PathBuf>,
+    /// Variables set for the command on top of this process's environment (a replay's
+    /// recorded values); empty for an ordinary run.
+    pub env: BTreeMap<String, String>,
+    /// The environment the command sees, recorded in the bundle.
+    pub environment: Option<Environment>,
+    /// The recorded run this run replays, recorded in the bundle.
+    pub replay_of: Option<ReplayOf>,
 }
 
 /// How the run's JUnit files become proofs.
@@ -185,6 +194,8 @@ pub fn run(req: &RunRequest<'_>, note: &mut dyn FnMut(Note<'_>)) -> Result<RunRe
         junit: proofs.junit,
         proofs: proofs.proofs,
         manifest,
+        environment: req.environment.clone(),
+        replay_of: req.replay_of.clone(),
     };
     let (bundle_path, bundle_digest) = write_bundle(req, &bundle)?;
     if let (Some(key), Some(ledger)) = (req.key, &req.ledger) {
@@ -203,6 +214,7 @@ fn run_tests(req: &RunRequest<'_>, note: &mut dyn FnMut(Note<'_>)) -> Result<Exe
         shell: req.shell,
         timeout: req.timeout,
         cwd: req.root.to_path_buf(),
+        env: req.env.clone(),
         log_path: req.log_path.clone(),
         secrets: req.secrets.clone(),
         echo: req.echo,

@@ -4,6 +4,7 @@
 //! On Windows, which has no process groups, the command runs as a plain child and a timeout
 //! kills that child only (see the `group` module).
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -38,6 +39,8 @@ pub struct ExecRequest {
     pub timeout: Duration,
     /// Working directory.
     pub cwd: PathBuf,
+    /// Variables set for the command on top of this process's environment.
+    pub env: BTreeMap<String, String>,
     /// Where the redacted log goes.
     pub log_path: PathBuf,
     /// Secrets to redact from the log and the terminal.
@@ -244,6 +247,7 @@ fn command(req: &ExecRequest) -> Result<(Command, String), ExecError> {
         (c, program.clone())
     };
     cmd.current_dir(&req.cwd)
+        .envs(&req.env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -448,6 +452,7 @@ mod tests {
             shell,
             timeout,
             cwd: dir.to_owned(),
+            env: BTreeMap::new(),
             log_path: dir.join("out/tests.log"),
             secrets: Secrets::default(),
             echo: false,

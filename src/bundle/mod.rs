@@ -4,14 +4,18 @@
 //! - [`manifest`]: the gitignore-aware, parallel source manifest (`manifest.json`);
 //! - [`ledger`]: the hash-chained ledger of DSSE-signed events;
 //! - [`redact`]: streaming secret redaction;
+//! - [`environment`]: the platform, tool versions and non-secret variables a run saw;
+//! - [`replay_of`]: the recorded run a replay re-created;
 //! - [`exec`]: running the test command with a timeout and a redacted log;
 //! - [`git`]: head SHA, changed files and diff stat;
 //! - [`run`]: the run bundle (`bundle.json`, `summary.md`).
 
+pub mod environment;
 pub mod exec;
 pub mod git;
 pub mod ledger;
 pub mod manifest;
 pub mod merkle;
 pub mod redact;
+pub mod replay_of;
 pub mod run;

@@ -6,8 +6,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::environment::Environment;
 use super::exec::ExecRecord;
 use super::git::GitInfo;
+use super::replay_of::ReplayOf;
 use crate::digest::Sha256Digest;
 
 /// The bundle format version written by this build.
@@ -81,6 +83,13 @@ pub struct RunBundle {
     pub proofs: Vec<ProofRef>,
     /// The source manifest.
     pub manifest: ManifestRef,
+    /// The platform, tool versions and non-secret variables the run saw (absent in
+    /// bundles written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
+    /// The recorded run this one replayed (`proofgate replay`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<ReplayOf>,
 }
 
 impl RunBundle {
@@ -283,6 +292,8 @@ mod tests {
                 file_count: 42,
                 scope: vec![".".into()],
             },
+            environment: None,
+            replay_of: None,
         }
     }
 
