@@ -122,6 +122,11 @@ pub struct Environment {
     /// The kept variables (see the module docs), secret values redacted.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The names kept beyond the allow-list, set or not: `run --record-env`'s, and on a
+    /// replay every name the recording kept. A replay looks at the same names, so a
+    /// variable set only at replay time shows as a difference.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub named: Vec<String>,
 }
 
 impl Environment {
@@ -139,10 +144,14 @@ impl Environment {
             .collect();
         vars.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
         let env = capture_vars(&vars, named, redact);
+        let mut named = named.to_vec();
+        named.sort();
+        named.dedup();
         Self {
             platform: Platform::current(),
             tools: probe_tools(TOOLS, overrides),
             env,
+            named,
         }
     }
 }

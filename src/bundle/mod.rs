@@ -8,6 +8,7 @@
 //! - [`replay_of`]: the recorded run a replay re-created;
 //! - [`exec`]: running the test command with a timeout and a redacted log;
 //! - [`git`]: head SHA, changed files and diff stat;
+//! - [`worktree`]: a recorded commit in a temporary git worktree, for a replay;
 //! - [`run`]: the run bundle (`bundle.json`, `summary.md`).
 
 pub mod environment;
@@ -19,3 +20,4 @@ pub mod merkle;
 pub mod redact;
 pub mod replay_of;
 pub mod run;
+pub mod worktree;

@@ -581,6 +581,7 @@ pub(crate) mod tests {
             },
             tools: m(tools),
             env: m(vars),
+            named: Vec::new(),
         }
     }
 

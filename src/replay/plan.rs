@@ -80,6 +80,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            named: Vec::new(),
         }
     }
 

@@ -139,6 +139,7 @@ mod tests {
             env: tz
                 .map(|t| [("TZ".to_owned(), t.to_owned())].into())
                 .unwrap_or_default(),
+            named: Vec::new(),
         };
         let (ea, eb) = (env(None), env(Some("Asia/Tokyo")));
         let report = ReplayReport::new(

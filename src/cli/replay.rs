@@ -1,0 +1,333 @@
+//! `proofgate replay BUNDLE|RUN_ID`: re-create a recorded run — its commit in a
+//! temporary git worktree, its command, its non-secret environment and its seeds —,
+//! run it through the same pipeline as `run`, write a new bundle with `replay_of`, and
+//! compare the two runs test by test.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use base64::Engine as _;
+use proofgate::bundle::environment::Environment;
+use proofgate::bundle::redact::Secrets;
+use proofgate::bundle::replay_of::ReplayOf;
+use proofgate::bundle::worktree::{Worktree, WorktreeCleanup};
+use proofgate::model::{Model, Severity};
+use proofgate::pipeline::{self, Note, ProofsRequest, RunRequest};
+use proofgate::proof::context::RunContext;
+use proofgate::proof::record::Proof;
+use proofgate::replay::compare::{
+    RecordedSide, ReplayReport, ReplaySide, ReplayStatus, compare_tests,
+};
+use proofgate::replay::recorded::{Recorded, RecordedError};
+use proofgate::replay::{plan, render};
+
+use super::format::Format;
+use super::{CliError, CliResult, Global, Outcome, ResultExt as _};
+
+/// Where replays go by default, relative to the root: one directory a replay.
+pub const DEFAULT_OUT_PARENT: &str = "test-results/replays";
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The recorded run: its `bundle.json`, the directory holding it (with the proofs
+    /// beside it), or, with `--server`, its run id in the evidence store.
+    #[arg(value_name = "BUNDLE|RUN_ID")]
+    pub run: String,
+    /// Fetch the recorded run from this evidence store (`proofgate serve`); the token
+    /// is read from `--token-env`.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Environment variable holding the evidence store's token (with `--server`).
+    #[arg(long, value_name = "VAR", default_value = super::publish::DEFAULT_TOKEN_ENV)]
+    pub token_env: String,
+    /// Directory for the replay's proofs, bundle, manifest and log (relative to the
+    /// root; must be new or empty) [default:
+    /// `test-results/replays/<UTC time>-<recorded bundle digest, 12 digits>`].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Kill the replayed command after this many seconds [default: the recorded
+    /// timeout].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Output format: `table` (the comparison for a person; the command's output is
+    /// shown as it runs) or `json` (the report on stdout; the command's output only in
+    /// the log).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+pub fn run(args: Args, global: &Global) -> CliResult {
+    let (recorded, run_id) = load_recorded(&args)?;
+    let seeds = recorded.seeds().map_err(CliError::classified)?;
+    if recorded.proofs.iter().all(|p| p.tests.is_empty()) {
+        return Err(CliError::classified(RecordedError::NoTests));
+    }
+    // The secrets first: a replay that cannot run is refused before anything is made.
+    let recorded_env = recorded.run.environment.as_ref();
+    let command_env =
+        plan::command_env(recorded_env, |k| std::env::var(k).ok()).map_err(CliError::classified)?;
+    let worktree = Worktree::add(&global.root, &recorded.commit).map_err(CliError::classified)?;
+    let _signals = on_interrupt(worktree.cleanup());
+    let out_dir = out_dir(&args, global, &recorded)?;
+    eprintln!(
+        "proofgate: replaying {} at {} in {}",
+        recorded.run.command.join(" "),
+        recorded.commit,
+        worktree.path().display()
+    );
+    let model = load_model(worktree.path())?;
+    let redacted = plan::redacted_names(recorded_env);
+    // The replay looks at every name the recording kept or was asked to keep.
+    let named: Vec<String> = recorded_env
+        .map(|e| e.env.keys().chain(&e.named).cloned().collect())
+        .unwrap_or_default();
+    let mut context = RunContext::from_env(proofgate::env::process_lookup).with_overrides(
+        Some(recorded.commit.clone()),
+        None,
+        None,
+    );
+    context.seeds = seeds.clone();
+    context.shard = recorded.shard();
+    let junit: Vec<String> = recorded.run.junit.iter().map(|f| f.path.clone()).collect();
+    let lookup = |k: &str| {
+        command_env
+            .get(k)
+            .cloned()
+            .or_else(|| std::env::var(k).ok())
+    };
+    let request = RunRequest {
+        root: worktree.path(),
+        command: recorded.run.command.clone(),
+        shell: recorded.run.shell,
+        timeout: Duration::from_secs(args.timeout.unwrap_or(recorded.run.timeout_secs)),
+        log_path: out_dir.join("tests.log"),
+        out_dir: out_dir.clone(),
+        secrets: Secrets::from_env(&redacted, lookup),
+        echo: args.format == Format::Table,
+        proofs: Some(ProofsRequest {
+            junit: &junit,
+            model: &model,
+            context,
+        }),
+        scope: Vec::new(),
+        base: None,
+        github_base_ref: None,
+        key: None,
+        ledger: None,
+        environment: Some(Environment::capture(&command_env, &named, &redacted)),
+        env: command_env.clone(),
+        replay_of: Some(ReplayOf {
+            run_id: run_id.clone(),
+            bundle_digest: recorded.bundle_digest,
+            commit: recorded.commit.clone(),
+        }),
+    };
+    let result = pipeline::run(&request, &mut print_note).map_err(CliError::classified)?;
+    let replayed = read_replayed(&result.bundle.proofs, worktree.path())?;
+    drop(worktree);
+
+    let report = ReplayReport::new(
+        RecordedSide {
+            run_id,
+            bundle_digest: recorded.bundle_digest,
+            commit: recorded.commit.clone(),
+            outcome: recorded.run.outcome,
+        },
+        ReplaySide {
+            bundle: result.bundle_path.display().to_string(),
+            outcome: result.bundle.outcome,
+        },
+        seeds,
+        compare_tests(&recorded.proofs, &replayed),
+        (recorded_env, result.bundle.environment.as_ref()),
+    );
+    match args.format {
+        Format::Table => print!("{}", render::table(&report)),
+        Format::Json => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &report).or_io()?;
+            std::io::Write::write_all(&mut out, b"\n").or_io()?;
+        }
+    }
+    Ok(if report.status == ReplayStatus::Match {
+        Outcome::Yes
+    } else {
+        Outcome::No
+    })
+}
+
+/// The recorded run, checked, and its store id when it came from a store.
+fn load_recorded(args: &Args) -> Result<(Recorded, Option<String>), CliError> {
+    match &args.server {
+        Some(server) => {
+            let files = fetch_run(server, &args.token_env, &args.run)?;
+            let bundle = files.get("bundle.json").ok_or_else(|| {
+                CliError::usage(anyhow!(
+                    "stored run `{}` has no bundle.json: it was published by `generate`, not `run`, and cannot be replayed",
+                    args.run
+                ))
+            })?;
+            let recorded = Recorded::check(&format!("run {}", args.run), bundle, |name| {
+                files.get(name).cloned()
+            })
+            .map_err(CliError::classified)?;
+            Ok((recorded, Some(args.run.clone())))
+        }
+        None => {
+            let given = PathBuf::from(&args.run);
+            let bundle_path = if given.is_dir() {
+                given.join("bundle.json")
+            } else {
+                given
+            };
+            let bytes = std::fs::read(&bundle_path)
+                .with_context(|| {
+                    format!(
+                        "cannot read `{}` (give a bundle.json, its directory, or a run id with --server)",
+                        bundle_path.display()
+                    )
+                })
+                .or_usage()?;
+            let dir = bundle_path.parent().unwrap_or(Path::new(".")).to_owned();
+            let recorded = Recorded::check(&bundle_path.display().to_string(), &bytes, |name| {
+                // Only a proof's plain file name is looked up beside the bundle.
+                if !name.starts_with("proof-") || name.contains(['/', '\\']) {
+                    return None;
+                }
+                std::fs::read(dir.join(name)).ok()
+            })
+            .map_err(CliError::classified)?;
+            Ok((recorded, None))
+        }
+    }
+}
+
+/// Every file of a stored run, by name, from the store's export.
+fn fetch_run(
+    server: &str,
+    token_env: &str,
+    run_id: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, CliError> {
+    let client = super::publish::ServerArgs {
+        server: server.to_owned(),
+        token_env: token_env.to_owned(),
+        timeout: 300,
+    }
+    .client()?;
+    let rt = super::upload::runtime()?;
+    let bytes = rt
+        .block_on(client.export(run_id))
+        .map_err(|e| CliError::classified_with(e, "fetching the recorded run failed"))?;
+    let archive: proofgate::store::client::Archive = serde_json::from_slice(&bytes)
+        .context("the store's export is not understood")
+        .or_io()?;
+    let mut files = BTreeMap::new();
+    for f in archive.files {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&f.content)
+            .with_context(|| format!("the store's file `{}` is not base64", f.name))
+            .or_io()?;
+        files.insert(f.name, bytes);
+    }
+    Ok(files)
+}
+
+/// The replay's directory: `--out`, else a new one under [`DEFAULT_OUT_PARENT`]; made
+/// absolute (the command runs in the worktree) and required new or empty.
+fn out_dir(args: &Args, global: &Global, recorded: &Recorded) -> Result<PathBuf, CliError> {
+    let rel = args.out.clone().unwrap_or_else(|| {
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        let digest = recorded.bundle_digest.hex();
+        PathBuf::from(DEFAULT_OUT_PARENT).join(format!("{stamp}-{}", &digest[..12]))
+    });
+    let dir = std::path::absolute(global.root.join(rel)).or_io()?;
+    let empty = proofgate::fsutil::ensure_empty_or_new_dir(&dir)
+        .with_context(|| format!("cannot create `{}`", dir.display()))
+        .or_io()?;
+    if !empty {
+        return Err(CliError::usage(anyhow!(
+            "`{}` is not empty: give the replay a new directory with --out",
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+/// The model at the recorded commit (its `proofgate.yaml` and headers); lint errors are
+/// warnings, as for `run`.
+fn load_model(root: &Path) -> Result<Model, CliError> {
+    let (model, findings) = Model::load(root, &root.join("proofgate.yaml"), false)
+        .usage_context("the recorded commit's configuration cannot be read")?;
+    for f in findings.iter().filter(|f| f.severity == Severity::Error) {
+        eprintln!("warning: {f}");
+    }
+    Ok(model)
+}
+
+/// The proofs the replay wrote.
+fn read_replayed(
+    refs: &[proofgate::bundle::run::ProofRef],
+    root: &Path,
+) -> Result<Vec<Proof>, CliError> {
+    refs.iter()
+        .map(|r| {
+            let path = root.join(&r.path);
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("cannot read `{}`", path.display()))
+                .or_io()?;
+            serde_json::from_slice(&bytes)
+                .with_context(|| format!("cannot parse `{}`", path.display()))
+                .or_io()
+        })
+        .collect()
+}
+
+/// Removes the worktree when the replay is interrupted (Ctrl-C, `SIGTERM`), then exits
+/// 130. The handler lives on its own thread for as long as the process does.
+fn on_interrupt(cleanup: WorktreeCleanup) -> Option<std::thread::JoinHandle<()>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    std::thread::Builder::new()
+        .name("replay-signals".into())
+        .spawn(move || {
+            rt.block_on(async {
+                #[cfg(unix)]
+                {
+                    use tokio::signal::unix::{SignalKind, signal};
+                    match signal(SignalKind::terminate()) {
+                        Ok(mut term) => {
+                            tokio::select! {
+                                _ = tokio::signal::ctrl_c() => {}
+                                _ = term.recv() => {}
+                            }
+                        }
+                        Err(_) => {
+                            let _ = tokio::signal::ctrl_c().await;
+                        }
+                    }
+                }
+                #[cfg(not(unix))]
+                let _ = tokio::signal::ctrl_c().await;
+            });
+            eprintln!("proofgate: interrupted; removing the replay's worktree");
+            cleanup.run();
+            std::process::exit(130);
+        })
+        .ok()
+}
+
+/// Tells the person at the terminal what the pipeline noted.
+fn print_note(note: Note<'_>) {
+    match note {
+        Note::TimedOut { timeout } => {
+            eprintln!("Replayed tests timed out after {}s.", timeout.as_secs())
+        }
+        Note::JunitInputs(e) => eprintln!("proofgate: warning: {e}"),
+        Note::JunitLeftOut(e) => eprintln!("proofgate: warning: JUnit file left out: {e}"),
+        Note::LedgerEvent { .. } => {}
+    }
+}
