@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use crate::bundle::environment::Environment;
@@ -65,6 +67,9 @@ pub struct RunRequest<'a> {
     pub environment: Option<Environment>,
     /// The recorded run this run replays, recorded in the bundle.
     pub replay_of: Option<ReplayOf>,
+    /// Where to publish the command's process id once it starts
+    /// ([`exec::ExecRequest::started`]).
+    pub started: Option<Arc<AtomicU32>>,
 }
 
 /// How the run's JUnit files become proofs.
@@ -218,6 +223,7 @@ fn run_tests(req: &RunRequest<'_>, note: &mut dyn FnMut(Note<'_>)) -> Result<Exe
         log_path: req.log_path.clone(),
         secrets: req.secrets.clone(),
         echo: req.echo,
+        started: req.started.clone(),
     })?;
     if record.timed_out {
         note(Note::TimedOut {

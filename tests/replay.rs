@@ -391,3 +391,70 @@ fn a_commit_the_repository_lacks_and_a_bundle_without_one_are_bad_input() {
         text(&o)
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn an_interrupted_replay_ends_its_command_and_removes_its_worktree() {
+    if !peers() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    repository(root);
+    record(root, &[]);
+    // A replay whose command hangs: the fixture's tests under a sleeping conftest.
+    let marker = root.join("replay-started");
+    std::fs::write(
+        root.join("conftest.py"),
+        format!(
+            "import os, pathlib, time\n\
+             if os.environ.get('LOTTERY_HANG'):\n    \
+                 pathlib.Path({:?}).write_text(str(os.getpid()))\n    \
+                 time.sleep(120)\n",
+            marker.display().to_string()
+        ),
+    )
+    .unwrap();
+    git(root, &["add", "conftest.py"]);
+    git(root, &["commit", "-qm", "hang on request"]);
+    let o = record(root, &[]);
+    assert_eq!(o["outcome"], "PASSED");
+
+    let mut child = bin()
+        .arg("--root")
+        .arg(root)
+        .arg("replay")
+        .arg(root.join("recorded"))
+        .args(["--format", "json", "--out", "replays/interrupted"])
+        .env("LOTTERY_HANG", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the replayed command never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(worktrees(root), 2);
+    let pytest_pid = std::fs::read_to_string(&marker).unwrap();
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(worktrees(root), 1, "the worktree is removed");
+    let alive = Command::new("kill")
+        .args(["-0", pytest_pid.trim()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(!alive, "the replayed command was ended");
+}

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
@@ -69,7 +71,13 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     let command_env =
         plan::command_env(recorded_env, |k| std::env::var(k).ok()).map_err(CliError::classified)?;
     let worktree = Worktree::add(&global.root, &recorded.commit).map_err(CliError::classified)?;
-    let _signals = on_interrupt(worktree.cleanup());
+    let started = Arc::new(AtomicU32::new(0));
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let _signals = on_interrupt(
+        worktree.cleanup(),
+        Arc::clone(&started),
+        Arc::clone(&interrupted),
+    );
     let out_dir = out_dir(&args, global, &recorded)?;
     eprintln!(
         "proofgate: replaying {} at {} in {}",
@@ -123,8 +131,19 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             bundle_digest: recorded.bundle_digest,
             commit: recorded.commit.clone(),
         }),
+        started: Some(Arc::clone(&started)),
     };
-    let result = pipeline::run(&request, &mut print_note).map_err(CliError::classified)?;
+    let result = pipeline::run(&request, &mut print_note);
+    // The command has ended: its id is no one's to signal any more.
+    started.store(0, Ordering::SeqCst);
+    if interrupted.load(Ordering::SeqCst) {
+        // The command ended because the handler ended it: the handler exits (130)
+        // once the worktree is gone; this run's result is not the replay's.
+        loop {
+            std::thread::park();
+        }
+    }
+    let result = result.map_err(CliError::classified)?;
     let replayed = read_replayed(&result.bundle.proofs, worktree.path())?;
     drop(worktree);
 
@@ -284,9 +303,15 @@ fn read_replayed(
         .collect()
 }
 
-/// Removes the worktree when the replay is interrupted (Ctrl-C, `SIGTERM`), then exits
-/// 130. The handler lives on its own thread for as long as the process does.
-fn on_interrupt(cleanup: WorktreeCleanup) -> Option<std::thread::JoinHandle<()>> {
+/// When the replay is interrupted (Ctrl-C, `SIGTERM`): ends the replayed command's
+/// process group (it runs in a group of its own, which a terminal's Ctrl-C does not
+/// reach), removes the worktree, and exits 130. The handler lives on its own thread for
+/// as long as the process does.
+fn on_interrupt(
+    cleanup: WorktreeCleanup,
+    started: Arc<AtomicU32>,
+    interrupted: Arc<AtomicBool>,
+) -> Option<std::thread::JoinHandle<()>> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -313,7 +338,9 @@ fn on_interrupt(cleanup: WorktreeCleanup) -> Option<std::thread::JoinHandle<()>>
                 #[cfg(not(unix))]
                 let _ = tokio::signal::ctrl_c().await;
             });
-            eprintln!("proofgate: interrupted; removing the replay's worktree");
+            interrupted.store(true, Ordering::SeqCst);
+            eprintln!("proofgate: interrupted; ending the replayed command, removing its worktree");
+            proofgate::bundle::exec::end_group(started.load(Ordering::SeqCst));
             cleanup.run();
             std::process::exit(130);
         })

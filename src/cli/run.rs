@@ -126,6 +126,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             &args.redact_env,
         )),
         replay_of: None,
+        started: None,
     };
     let result = pipeline::run(&request, &mut print_note).map_err(CliError::classified)?;
 
