@@ -458,3 +458,55 @@ fn an_interrupted_replay_ends_its_command_and_removes_its_worktree() {
         .success();
     assert!(!alive, "the replayed command was ended");
 }
+
+// The store tests' harness: a signed run, a server on SQLite, a tenant.
+#[allow(dead_code)]
+#[path = "store/harness.rs"]
+mod harness;
+
+#[test]
+fn a_run_published_to_the_store_replays_by_its_id() {
+    if !peers() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("repo");
+    let (key, public) = harness::key_pair();
+    let dir = harness::signed_run(&root, &key, "test_sub", false);
+    let db = harness::database(harness::Db::Sqlite, t.path()).unwrap();
+    let server = harness::Server::start(&db, &[]);
+    let acme = harness::tenant(&server.db, "acme", &public);
+    let o = harness::publish(&server, &dir, &acme.publish);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let id = harness::published_id(&o);
+
+    let replay = |token: Option<&str>| {
+        let mut c = bin();
+        c.arg("--root")
+            .arg(&root)
+            .args(["replay", &id, "--server", &server.url(), "--format", "json"])
+            .env_remove("PROOFGATE_SERVER_TOKEN");
+        if let Some(token) = token {
+            c.env("PROOFGATE_SERVER_TOKEN", token);
+        }
+        c.output().unwrap()
+    };
+    // Without the token: the message says where to put it.
+    let o = replay(None);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("PROOFGATE_SERVER_TOKEN"), "{}", text(&o));
+
+    let o = replay(Some(&acme.read));
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let r = report(&o);
+    assert_eq!(r["status"], "match", "{r:#}");
+    assert_eq!(r["recorded"]["run_id"], id.as_str());
+    assert_eq!(r["tests"]["matched"], 2, "{r:#}");
+    let bundle = read_json(Path::new(r["replay"]["bundle"].as_str().unwrap()));
+    assert_eq!(bundle["replay_of"]["run_id"], id.as_str());
+    assert_eq!(
+        bundle["replay_of"]["bundle_digest"],
+        proofgate::digest::Sha256Digest::of(&std::fs::read(dir.join("bundle.json")).unwrap())
+            .to_string()
+    );
+}
