@@ -48,6 +48,38 @@ fn peers() -> bool {
     peer("python3 pytest", pytest) && peer("git", git)
 }
 
+/// Validates `value` against `schemas/<name>` with Python's `jsonschema`.
+fn assert_schema(name: &str, value: &Value) {
+    let has = Command::new("python3")
+        .args(["-c", "import jsonschema"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !peer("python3 jsonschema", has) {
+        return;
+    }
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(name);
+    let dir = tempfile::tempdir().unwrap();
+    let doc = dir.path().join("doc.json");
+    std::fs::write(&doc, serde_json::to_vec(value).unwrap()).unwrap();
+    let script = "import json,sys,jsonschema\n\
+                  s=json.load(open(sys.argv[1])); d=json.load(open(sys.argv[2]))\n\
+                  jsonschema.Draft202012Validator.check_schema(s)\n\
+                  jsonschema.Draft202012Validator(s).validate(d)";
+    let o = Command::new("python3")
+        .args(["-c", script])
+        .arg(&schema)
+        .arg(&doc)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{name} rejects the document:\n{}\n{value:#}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 fn copy_dir(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).unwrap();
     for e in std::fs::read_dir(src).unwrap() {
@@ -226,6 +258,8 @@ fn a_replay_of_a_seeded_run_matches_even_when_the_current_seed_differs() {
     assert_eq!(bundle["environment"]["env"]["PYTHONHASHSEED"], "1");
     assert_eq!(bundle["git"]["head_sha"], commit.as_str());
     assert!(root.join("replays/one/proof-lottery.json").exists());
+    assert_schema("bundle.schema.json", &bundle);
+    assert_schema("replay-report.schema.json", &r);
     // The temporary worktree is gone again.
     assert_eq!(worktrees(root), 1);
 
@@ -277,6 +311,7 @@ fn a_replay_in_a_changed_environment_names_the_test_and_the_variable() {
         "{r:#}"
     );
     assert_eq!(worktrees(root), 1);
+    assert_schema("replay-report.schema.json", &r);
 
     // The table names the same test and variable.
     let o = bin()
