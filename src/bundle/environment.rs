@@ -20,6 +20,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -99,7 +100,7 @@ impl Platform {
     /// release from `uname -r` (Unix only; a bounded probe).
     pub fn current() -> Self {
         let kernel = if cfg!(unix) {
-            probe(&["uname", "-r"], &BTreeMap::new(), PROBE_TIMEOUT)
+            probe(&["uname", "-r"], None, &BTreeMap::new(), PROBE_TIMEOUT)
         } else {
             None
         };
@@ -132,9 +133,12 @@ pub struct Environment {
 impl Environment {
     /// Captures the environment the test command will see: the process's variables
     /// with `overrides` applied (a replay's recorded values), the tools that
-    /// environment finds, and the platform. `named` are extra variables to keep;
-    /// `redact` names variables whose values are secrets.
+    /// environment finds run in `cwd` (the command's directory: a version file there,
+    /// such as `rust-toolchain.toml` or `.python-version`, picks the tool), and the
+    /// platform. `named` are extra variables to keep; `redact` names variables whose
+    /// values are secrets.
     pub fn capture(
+        cwd: &Path,
         overrides: &BTreeMap<String, String>,
         named: &[String],
         redact: &[String],
@@ -149,7 +153,7 @@ impl Environment {
         named.dedup();
         Self {
             platform: Platform::current(),
-            tools: probe_tools(TOOLS, overrides),
+            tools: probe_tools(TOOLS, cwd, overrides),
             env,
             named,
         }
@@ -211,11 +215,16 @@ fn marker(kind: &SecretKind) -> String {
     format!("{MARKER_START}{kind}]")
 }
 
-/// Each tool of `tools` that runs: the first line of `<tool> --version`, with `env`
-/// set for it. A tool that is missing, fails or outlives [`PROBE_TIMEOUT`] is left out.
-pub fn probe_tools(tools: &[&str], env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+/// Each tool of `tools` that runs: the first line of `<tool> --version`, run in `cwd`
+/// with `env` set for it. A tool that is missing, fails or outlives [`PROBE_TIMEOUT`]
+/// is left out.
+pub fn probe_tools(
+    tools: &[&str],
+    cwd: &Path,
+    env: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
     let found = crate::par::par_map(tools, tools.len(), |t| {
-        probe(&[t, "--version"], env, PROBE_TIMEOUT)
+        probe(&[t, "--version"], Some(cwd), env, PROBE_TIMEOUT)
     });
     tools
         .iter()
@@ -226,9 +235,18 @@ pub fn probe_tools(tools: &[&str], env: &BTreeMap<String, String>) -> BTreeMap<S
 
 /// The first non-blank line `argv` prints (stdout, else stderr), when it exits 0 within
 /// `timeout`; killed otherwise.
-fn probe(argv: &[&str], env: &BTreeMap<String, String>, timeout: Duration) -> Option<String> {
+fn probe(
+    argv: &[&str],
+    cwd: Option<&Path>,
+    env: &BTreeMap<String, String>,
+    timeout: Duration,
+) -> Option<String> {
     let (program, args) = argv.split_first()?;
-    let mut child = Command::new(program)
+    let mut cmd = Command::new(program);
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd
         .args(args)
         .envs(env)
         .stdin(Stdio::null())
@@ -354,7 +372,11 @@ mod tests {
 
     #[test]
     fn a_tool_that_is_missing_or_fails_is_left_out() {
-        let tools = probe_tools(&["proofgate-no-such-tool", "false", "sh"], &BTreeMap::new());
+        let tools = probe_tools(
+            &["proofgate-no-such-tool", "false", "sh"],
+            Path::new("."),
+            &BTreeMap::new(),
+        );
         assert!(!tools.contains_key("proofgate-no-such-tool"));
         assert!(!tools.contains_key("false"));
         // `sh --version` differs between shells; only its presence or absence is stable.
@@ -367,6 +389,7 @@ mod tests {
         let start = Instant::now();
         let out = probe(
             &["sh", "-c", "sleep 30; echo late"],
+            None,
             &BTreeMap::new(),
             Duration::from_millis(300),
         );

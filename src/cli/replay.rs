@@ -15,6 +15,7 @@ use proofgate::bundle::environment::Environment;
 use proofgate::bundle::redact::Secrets;
 use proofgate::bundle::replay_of::ReplayOf;
 use proofgate::bundle::worktree::{Worktree, WorktreeCleanup};
+use proofgate::github::log::untrusted;
 use proofgate::model::{Model, Severity};
 use proofgate::pipeline::{self, Note, ProofsRequest, RunRequest};
 use proofgate::proof::context::RunContext;
@@ -62,87 +63,31 @@ pub struct Args {
 
 pub fn run(args: Args, global: &Global) -> CliResult {
     let (recorded, run_id) = load_recorded(&args)?;
-    let seeds = recorded.seeds().map_err(CliError::classified)?;
-    if recorded.proofs.iter().all(|p| p.tests.is_empty()) {
-        return Err(CliError::classified(RecordedError::NoTests));
-    }
-    // The secrets first: a replay that cannot run is refused before anything is made.
-    let recorded_env = recorded.run.environment.as_ref();
-    let command_env =
-        plan::command_env(recorded_env, |k| std::env::var(k).ok()).map_err(CliError::classified)?;
+    // Everything a replay needs from the record, the secrets included: a replay that
+    // cannot run is refused before anything is made.
+    let plan = Plan::of(&recorded)?;
     let worktree = Worktree::add(&global.root, &recorded.commit).map_err(CliError::classified)?;
-    let started = Arc::new(AtomicU32::new(0));
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let _signals = on_interrupt(
-        worktree.cleanup(),
-        Arc::clone(&started),
-        Arc::clone(&interrupted),
-    );
+    let interrupt = Interrupt::install(worktree.cleanup());
     let out_dir = out_dir(&args, global, &recorded)?;
     eprintln!(
         "proofgate: replaying {} at {} in {}",
-        recorded.run.command.join(" "),
+        untrusted(&recorded.run.command.join(" ")),
         recorded.commit,
         worktree.path().display()
     );
     let model = load_model(worktree.path())?;
-    let redacted = plan::redacted_names(recorded_env);
-    // The replay looks at every name the recording kept or was asked to keep.
-    let named: Vec<String> = recorded_env
-        .map(|e| e.env.keys().chain(&e.named).cloned().collect())
-        .unwrap_or_default();
-    let mut context = RunContext::from_env(proofgate::env::process_lookup).with_overrides(
-        Some(recorded.commit.clone()),
-        None,
-        None,
-    );
-    context.seeds = seeds.clone();
-    context.shard = recorded.shard();
     let junit: Vec<String> = recorded.run.junit.iter().map(|f| f.path.clone()).collect();
-    let lookup = |k: &str| {
-        command_env
-            .get(k)
-            .cloned()
-            .or_else(|| std::env::var(k).ok())
-    };
     let request = RunRequest {
-        root: worktree.path(),
-        command: recorded.run.command.clone(),
-        shell: recorded.run.shell,
-        timeout: Duration::from_secs(args.timeout.unwrap_or(recorded.run.timeout_secs)),
-        log_path: out_dir.join("tests.log"),
-        out_dir: out_dir.clone(),
-        secrets: Secrets::from_env(&redacted, lookup),
-        echo: args.format == Format::Table,
+        started: Some(interrupt.started()),
         proofs: Some(ProofsRequest {
             junit: &junit,
             model: &model,
-            context,
+            context: plan.context(&recorded),
         }),
-        scope: Vec::new(),
-        base: None,
-        github_base_ref: None,
-        key: None,
-        ledger: None,
-        environment: Some(Environment::capture(&command_env, &named, &redacted)),
-        env: command_env.clone(),
-        replay_of: Some(ReplayOf {
-            run_id: run_id.clone(),
-            bundle_digest: recorded.bundle_digest,
-            commit: recorded.commit.clone(),
-        }),
-        started: Some(Arc::clone(&started)),
+        ..plan.request(&args, &recorded, run_id.clone(), worktree.path(), out_dir)
     };
     let result = pipeline::run(&request, &mut print_note);
-    // The command has ended: its id is no one's to signal any more.
-    started.store(0, Ordering::SeqCst);
-    if interrupted.load(Ordering::SeqCst) {
-        // The command ended because the handler ended it: the handler exits (130)
-        // once the worktree is gone; this run's result is not the replay's.
-        loop {
-            std::thread::park();
-        }
-    }
+    interrupt.command_ended();
     let result = result.map_err(CliError::classified)?;
     let replayed = read_replayed(&result.bundle.proofs, worktree.path())?;
     drop(worktree);
@@ -158,23 +103,123 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             bundle: result.bundle_path.display().to_string(),
             outcome: result.bundle.outcome,
         },
-        seeds,
+        plan.seeds,
         compare_tests(&recorded.proofs, &replayed),
-        (recorded_env, result.bundle.environment.as_ref()),
+        (
+            recorded.run.environment.as_ref(),
+            result.bundle.environment.as_ref(),
+        ),
     );
-    match args.format {
-        Format::Table => print!("{}", render::table(&report)),
-        Format::Json => {
-            let mut out = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, &report).or_io()?;
-            std::io::Write::write_all(&mut out, b"\n").or_io()?;
-        }
-    }
+    print_report(&report, args.format)?;
     Ok(if report.status == ReplayStatus::Match {
         Outcome::Yes
     } else {
         Outcome::No
     })
+}
+
+/// What the replay takes from the record before anything is checked out.
+struct Plan {
+    /// The recorded proofs' seeds.
+    seeds: BTreeMap<String, String>,
+    /// The variables set for the command.
+    command_env: BTreeMap<String, String>,
+    /// The recorded variables whose values were redacted.
+    redacted: Vec<String>,
+    /// Every name the recording kept or was asked to keep: the replay looks at the same.
+    named: Vec<String>,
+}
+
+impl Plan {
+    fn of(recorded: &Recorded) -> Result<Self, CliError> {
+        let seeds = recorded.seeds().map_err(CliError::classified)?;
+        if recorded.proofs.iter().all(|p| p.tests.is_empty()) {
+            return Err(CliError::classified(RecordedError::NoTests));
+        }
+        let env = recorded.run.environment.as_ref();
+        let command_env =
+            plan::command_env(env, |k| std::env::var(k).ok()).map_err(CliError::classified)?;
+        Ok(Self {
+            seeds,
+            command_env,
+            redacted: plan::redacted_names(env),
+            named: env
+                .map(|e| e.env.keys().chain(&e.named).cloned().collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The replayed proofs' context: this environment's, at the recorded commit, with
+    /// the recorded seeds and shard.
+    fn context(&self, recorded: &Recorded) -> RunContext {
+        let mut context = RunContext::from_env(proofgate::env::process_lookup).with_overrides(
+            Some(recorded.commit.clone()),
+            None,
+            None,
+        );
+        context.seeds = self.seeds.clone();
+        context.shard = recorded.shard();
+        context
+    }
+
+    /// The run of the recorded command in `root` (the worktree), writing to `out_dir`;
+    /// without proofs, which borrow the model.
+    fn request<'a>(
+        &self,
+        args: &Args,
+        recorded: &Recorded,
+        run_id: Option<String>,
+        root: &'a Path,
+        out_dir: PathBuf,
+    ) -> RunRequest<'a> {
+        let lookup = |k: &str| {
+            self.command_env
+                .get(k)
+                .cloned()
+                .or_else(|| std::env::var(k).ok())
+        };
+        RunRequest {
+            root,
+            command: recorded.run.command.clone(),
+            shell: recorded.run.shell,
+            timeout: Duration::from_secs(args.timeout.unwrap_or(recorded.run.timeout_secs)),
+            log_path: out_dir.join("tests.log"),
+            out_dir,
+            secrets: Secrets::from_env(&self.redacted, lookup),
+            echo: args.format == Format::Table,
+            proofs: None,
+            scope: Vec::new(),
+            base: None,
+            github_base_ref: None,
+            key: None,
+            ledger: None,
+            environment: Some(Environment::capture(
+                root,
+                &self.command_env,
+                &self.named,
+                &self.redacted,
+            )),
+            env: self.command_env.clone(),
+            replay_of: Some(ReplayOf {
+                run_id,
+                bundle_digest: recorded.bundle_digest,
+                commit: recorded.commit.clone(),
+            }),
+            started: None,
+        }
+    }
+}
+
+fn print_report(report: &ReplayReport, format: Format) -> Result<(), CliError> {
+    match format {
+        Format::Table => print!("{}", render::table(report)),
+        Format::Json => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, report).or_io()?;
+            std::io::Write::write_all(&mut out, b"\n").or_io()?;
+        }
+    }
+    Ok(())
 }
 
 /// The recorded run, checked, and its store id when it came from a store.
@@ -303,48 +348,88 @@ fn read_replayed(
         .collect()
 }
 
-/// When the replay is interrupted (Ctrl-C, `SIGTERM`): ends the replayed command's
-/// process group (it runs in a group of its own, which a terminal's Ctrl-C does not
-/// reach), removes the worktree, and exits 130. The handler lives on its own thread for
-/// as long as the process does.
-fn on_interrupt(
-    cleanup: WorktreeCleanup,
+/// What happens when the replay is interrupted (Ctrl-C, `SIGTERM`): the replayed
+/// command's process group is ended (it runs in a group of its own, which a terminal's
+/// Ctrl-C does not reach), the worktree removed, and the process exits 130. The handler
+/// waits on its own thread for as long as the process lives.
+struct Interrupt {
+    /// The command's process id once it runs (`0` before and after).
     started: Arc<AtomicU32>,
+    /// Set by the handler before it ends the command.
     interrupted: Arc<AtomicBool>,
-) -> Option<std::thread::JoinHandle<()>> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()?;
-    std::thread::Builder::new()
-        .name("replay-signals".into())
-        .spawn(move || {
-            rt.block_on(async {
-                #[cfg(unix)]
-                {
-                    use tokio::signal::unix::{SignalKind, signal};
-                    match signal(SignalKind::terminate()) {
-                        Ok(mut term) => {
-                            tokio::select! {
-                                _ = tokio::signal::ctrl_c() => {}
-                                _ = term.recv() => {}
-                            }
-                        }
-                        Err(_) => {
-                            let _ = tokio::signal::ctrl_c().await;
-                        }
-                    }
-                }
-                #[cfg(not(unix))]
-                let _ = tokio::signal::ctrl_c().await;
-            });
+}
+
+impl Interrupt {
+    fn install(cleanup: WorktreeCleanup) -> Self {
+        let this = Self {
+            started: Arc::new(AtomicU32::new(0)),
+            interrupted: Arc::new(AtomicBool::new(false)),
+        };
+        let (started, interrupted) = (Arc::clone(&this.started), Arc::clone(&this.interrupted));
+        let handler = move || {
+            wait_for_signal();
             interrupted.store(true, Ordering::SeqCst);
             eprintln!("proofgate: interrupted; ending the replayed command, removing its worktree");
             proofgate::bundle::exec::end_group(started.load(Ordering::SeqCst));
             cleanup.run();
             std::process::exit(130);
-        })
-        .ok()
+        };
+        if std::thread::Builder::new()
+            .name("replay-signals".into())
+            .spawn(handler)
+            .is_err()
+        {
+            eprintln!(
+                "proofgate: warning: cannot watch for Ctrl-C; an interrupted replay leaves its worktree"
+            );
+        }
+        this
+    }
+
+    /// Where the pipeline publishes the command's process id.
+    fn started(&self) -> Arc<AtomicU32> {
+        Arc::clone(&self.started)
+    }
+
+    /// After the pipeline returned. When the handler ended the command, this run's
+    /// result is not the replay's: the thread waits for the handler to exit.
+    fn command_ended(&self) {
+        // The command has ended: its id is no one's to signal any more.
+        self.started.store(0, Ordering::SeqCst);
+        if self.interrupted.load(Ordering::SeqCst) {
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+}
+
+/// Blocks until Ctrl-C or (on Unix) `SIGTERM`; forever when signals cannot be watched.
+fn wait_for_signal() {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        loop {
+            std::thread::park();
+        }
+    };
+    rt.block_on(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            if let Ok(mut term) = signal(SignalKind::terminate()) {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+                return;
+            }
+        }
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    });
 }
 
 /// Tells the person at the terminal what the pipeline noted.

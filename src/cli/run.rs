@@ -121,6 +121,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         ledger,
         env: BTreeMap::new(),
         environment: Some(Environment::capture(
+            root,
             &BTreeMap::new(),
             &args.record_env,
             &args.redact_env,
