@@ -242,6 +242,11 @@ fn a_replay_of_a_seeded_run_matches_even_when_the_current_seed_differs() {
     assert_eq!(r["mismatches"], serde_json::json!([]));
     assert_eq!(r["recorded"]["commit"], commit.as_str());
     assert_eq!(r["environment_recorded"], true);
+    assert_eq!(
+        r["sources"],
+        serde_json::json!({"added": [], "removed": [], "changed": []}),
+        "the recorded commit's sources, whatever the checkout holds now"
+    );
 
     // The replay wrote a bundle of its own that says what it replayed.
     let bundle = read_json(&root.join("replays/one/bundle.json"));
@@ -276,6 +281,11 @@ fn a_replay_in_a_changed_environment_names_the_test_and_the_variable() {
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
     repository(root);
+    // Recorded with changes the commit does not have: both show as source differences.
+    std::fs::write(root.join("notes.txt"), "not committed\n").unwrap();
+    let script = root.join("scripts/lottery.py");
+    let edited = std::fs::read_to_string(&script).unwrap() + "# edited\n";
+    std::fs::write(&script, edited).unwrap();
     record(root, &[]);
 
     let o = replay(root, "replays/balls", &[("LOTTERY_BALLS", "10")]);
@@ -310,6 +320,11 @@ fn a_replay_in_a_changed_environment_names_the_test_and_the_variable() {
         ],
         "{r:#}"
     );
+    assert_eq!(
+        r["sources"],
+        serde_json::json!({"added": [], "removed": ["notes.txt"], "changed": ["scripts/lottery.py"]}),
+        "{r:#}"
+    );
     assert_eq!(worktrees(root), 1);
     assert_schema("replay-report.schema.json", &r);
 
@@ -332,6 +347,11 @@ fn a_replay_in_a_changed_environment_names_the_test_and_the_variable() {
     );
     assert!(
         table.contains("env LOTTERY_BALLS: recorded (unset), replayed 10"),
+        "{table}"
+    );
+    assert!(table.contains("changed: scripts/lottery.py"), "{table}");
+    assert!(
+        table.contains("only in the recording: notes.txt"),
         "{table}"
     );
 }

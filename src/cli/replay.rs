@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use base64::Engine as _;
 use proofgate::bundle::environment::Environment;
+use proofgate::bundle::manifest::Manifest;
 use proofgate::bundle::redact::Secrets;
 use proofgate::bundle::replay_of::ReplayOf;
 use proofgate::bundle::worktree::{Worktree, WorktreeCleanup};
@@ -84,12 +85,19 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             model: &model,
             context: plan.context(&recorded),
         }),
-        ..plan.request(&args, &recorded, run_id.clone(), worktree.path(), out_dir)
+        ..plan.request(
+            &args,
+            &recorded,
+            run_id.clone(),
+            worktree.path(),
+            out_dir.clone(),
+        )
     };
     let result = pipeline::run(&request, &mut print_note);
     interrupt.command_ended();
     let result = result.map_err(CliError::classified)?;
     let replayed = read_replayed(&result.bundle.proofs, worktree.path())?;
+    let sources = read_manifest(&out_dir.join("manifest.json"))?;
     drop(worktree);
 
     let report = ReplayReport::new(
@@ -109,7 +117,8 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             recorded.run.environment.as_ref(),
             result.bundle.environment.as_ref(),
         ),
-    );
+    )
+    .with_sources(recorded.sources.as_ref(), Some(&sources));
     print_report(&report, args.format)?;
     Ok(if report.status == ReplayStatus::Match {
         Outcome::Yes
@@ -124,7 +133,8 @@ struct Plan {
     seeds: BTreeMap<String, String>,
     /// The variables set for the command.
     command_env: BTreeMap<String, String>,
-    /// The recorded variables whose values were redacted.
+    /// The variables whose values the recording redacted, from its environment and its
+    /// log: redacted from the replay's log too.
     redacted: Vec<String>,
     /// Every name the recording kept or was asked to keep: the replay looks at the same.
     named: Vec<String>,
@@ -142,7 +152,13 @@ impl Plan {
         Ok(Self {
             seeds,
             command_env,
-            redacted: plan::redacted_names(env),
+            redacted: {
+                let mut r = plan::redacted_names(env);
+                r.extend(recorded.run.redacted_env());
+                r.sort();
+                r.dedup();
+                r
+            },
             named: env
                 .map(|e| e.env.keys().chain(&e.named).cloned().collect())
                 .unwrap_or_default(),
@@ -188,7 +204,7 @@ impl Plan {
             secrets: Secrets::from_env(&self.redacted, lookup),
             echo: args.format == Format::Table,
             proofs: None,
-            scope: Vec::new(),
+            scope: recorded.run.manifest.scope.clone(),
             base: None,
             github_base_ref: None,
             key: None,
@@ -257,7 +273,8 @@ fn load_recorded(args: &Args) -> Result<(Recorded, Option<String>), CliError> {
             let dir = bundle_path.parent().unwrap_or(Path::new(".")).to_owned();
             let recorded = Recorded::check(&bundle_path.display().to_string(), &bytes, |name| {
                 // Only a proof's plain file name is looked up beside the bundle.
-                if !name.starts_with("proof-") || name.contains(['/', '\\']) {
+                let known = name.starts_with("proof-") || name == "manifest.json";
+                if !known || name.contains(['/', '\\']) {
                     return None;
                 }
                 std::fs::read(dir.join(name)).ok()
@@ -328,6 +345,14 @@ fn load_model(root: &Path) -> Result<Model, CliError> {
         eprintln!("warning: {f}");
     }
     Ok(model)
+}
+
+/// The manifest the replay wrote.
+fn read_manifest(path: &Path) -> Result<Manifest, CliError> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read `{}`", path.display()))
+        .or_io()?;
+    Manifest::read(path, std::io::BufReader::new(file)).map_err(CliError::classified)
 }
 
 /// The proofs the replay wrote.

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::bundle::environment::{Environment, is_redacted};
+use crate::bundle::manifest::{Manifest, ManifestDiff};
 use crate::bundle::run::RunOutcome;
 use crate::digest::Sha256Digest;
 use crate::junit::Status;
@@ -368,6 +369,10 @@ pub struct ReplayReport {
     pub environment_recorded: bool,
     /// Each environment difference seen.
     pub environment: Vec<EnvironmentDifference>,
+    /// The sources the replay ran against, file by file against the recorded manifest:
+    /// a recording made with uncommitted changes shows here. `null` when the recorded
+    /// manifest was not at hand.
+    pub sources: Option<ManifestDiff>,
 }
 
 impl ReplayReport {
@@ -399,7 +404,18 @@ impl ReplayReport {
             mismatches: tests.mismatches,
             environment_recorded: environments.0.is_some(),
             environment,
+            sources: None,
         }
+    }
+
+    /// The same, with the sources compared: `recorded` is the recorded manifest, `now`
+    /// the replay's. Like the environment, a difference is reported, not a mismatch.
+    pub fn with_sources(mut self, recorded: Option<&Manifest>, now: Option<&Manifest>) -> Self {
+        self.sources = match (recorded, now) {
+            (Some(a), Some(b)) => Some(a.diff(b)),
+            _ => None,
+        };
+        self
     }
 }
 
@@ -465,6 +481,35 @@ pub(crate) mod tests {
         let report = ReplayReport::new(r, p, BTreeMap::new(), c, (None, None));
         assert_eq!(report.status, ReplayStatus::Match);
         assert!(!report.environment_recorded);
+        assert_eq!(report.sources, None);
+    }
+
+    #[test]
+    fn sources_that_differ_are_reported_and_are_not_a_mismatch() {
+        let a = [proof("calc", &[("t1", Status::Passed, None)])];
+        let digest = |s: &[u8]| Sha256Digest::of(s);
+        let recorded = Manifest::from_files(
+            vec![".".into()],
+            vec![],
+            [
+                ("src/a.py".to_owned(), digest(b"edited")),
+                ("notes.txt".to_owned(), digest(b"n")),
+            ]
+            .into(),
+        );
+        let now = Manifest::from_files(
+            vec![".".into()],
+            vec![],
+            [("src/a.py".to_owned(), digest(b"committed"))].into(),
+        );
+        let (r, p) = side(RunOutcome::Passed);
+        let report = ReplayReport::new(r, p, BTreeMap::new(), compare_tests(&a, &a), (None, None))
+            .with_sources(Some(&recorded), Some(&now));
+        assert_eq!(report.status, ReplayStatus::Match);
+        let d = report.sources.unwrap();
+        assert_eq!(d.changed, ["src/a.py"]);
+        assert_eq!(d.removed, ["notes.txt"]);
+        assert!(d.added.is_empty());
     }
 
     #[test]

@@ -8,7 +8,8 @@ use serde::Deserialize;
 
 use crate::bundle::environment::Environment;
 use crate::bundle::git::GitInfo;
-use crate::bundle::run::{FileRef, ProofRef, RunOutcome};
+use crate::bundle::manifest::Manifest;
+use crate::bundle::run::{FileRef, ManifestRef, ProofRef, RunOutcome};
 use crate::digest::Sha256Digest;
 use crate::proof::record::Proof;
 
@@ -52,6 +53,9 @@ pub enum RecordedError {
     /// The proofs were made with different seeds.
     #[error("the recorded run's proofs disagree on their seeds (`{0}` and `{1}`)")]
     SeedsDisagree(String, String),
+    /// The manifest is not the one the bundle names.
+    #[error("the recorded run's `manifest.json` does not match the root hash in the bundle ({0})")]
+    ManifestDigest(Sha256Digest),
     /// Nothing to compare.
     #[error("the recorded run has no test results with an identity to compare")]
     NoTests,
@@ -63,11 +67,11 @@ impl crate::exit::Failure for RecordedError {
     }
 }
 
-/// The log, as far as the replay needs it.
+/// One kind of secret the recorded run redacted.
 #[derive(Debug, Clone, Deserialize)]
-pub struct RecordedLog {
-    /// Its path as recorded.
-    pub path: String,
+pub struct RecordedRedaction {
+    /// `env:<NAME>`, `github-token`, …
+    pub kind: String,
 }
 
 /// `bundle.json`, as far as a replay needs it. Fields a replay does not use are
@@ -85,8 +89,9 @@ pub struct RecordedRun {
     pub shell: bool,
     /// The timeout in seconds.
     pub timeout_secs: u64,
-    /// The log.
-    pub log: RecordedLog,
+    /// The kinds of secret redacted from the log.
+    #[serde(default)]
+    pub redactions: Vec<RecordedRedaction>,
     /// The repository state.
     #[serde(default)]
     pub git: Option<GitInfo>,
@@ -96,9 +101,22 @@ pub struct RecordedRun {
     /// The proofs.
     #[serde(default)]
     pub proofs: Vec<ProofRef>,
+    /// The source manifest.
+    pub manifest: ManifestRef,
     /// The environment the run saw (absent in older bundles).
     #[serde(default)]
     pub environment: Option<Environment>,
+}
+
+impl RecordedRun {
+    /// The variables whose values the recorded log had redacted (`env:<NAME>` kinds).
+    pub fn redacted_env(&self) -> Vec<String> {
+        self.redactions
+            .iter()
+            .filter_map(|r| r.kind.strip_prefix("env:"))
+            .map(str::to_owned)
+            .collect()
+    }
 }
 
 /// A checked recorded run: the bundle, its digest and its parsed proofs.
@@ -112,12 +130,16 @@ pub struct Recorded {
     pub commit: String,
     /// The proofs, in the bundle's order.
     pub proofs: Vec<Proof>,
+    /// The source manifest, when the run's `manifest.json` is at hand.
+    pub sources: Option<Manifest>,
 }
 
 impl Recorded {
     /// Checks a run: `bundle` is `bundle.json`'s bytes (`name` says where it came from),
-    /// `file` reads one of the run's files by its file name (`proof-<ID>.json`), `None`
-    /// when absent. Each proof is checked against its digest in the bundle first.
+    /// `file` reads one of the run's files by its file name (`proof-<ID>.json`,
+    /// `manifest.json`), `None` when absent. Each proof is checked against its digest in
+    /// the bundle first, the manifest against the bundle's root hash; a missing
+    /// manifest leaves the sources uncompared.
     pub fn check(
         name: &str,
         bundle: &[u8],
@@ -158,11 +180,13 @@ impl Recorded {
                 })?;
             proofs.push(proof);
         }
+        let sources = check_manifest(&run.manifest, &mut file)?;
         Ok(Self {
             run,
             bundle_digest: Sha256Digest::of(bundle),
             commit,
             proofs,
+            sources,
         })
     }
 
@@ -187,6 +211,24 @@ impl Recorded {
     pub fn shard(&self) -> Option<String> {
         self.proofs.iter().find_map(|p| p.context.shard.clone())
     }
+}
+
+/// The recorded manifest, when its file is there: self-consistent and with the bundle's
+/// root hash, else an error.
+fn check_manifest(
+    named: &ManifestRef,
+    file: &mut impl FnMut(&str) -> Option<Vec<u8>>,
+) -> Result<Option<Manifest>, RecordedError> {
+    let file_name = named.path.rsplit(['/', '\\']).next().unwrap_or(&named.path);
+    let Some(bytes) = file(file_name) else {
+        return Ok(None);
+    };
+    let m: Manifest = serde_json::from_slice(&bytes)
+        .map_err(|_| RecordedError::ManifestDigest(named.root_hash))?;
+    if !m.is_self_consistent() || m.root_hash != named.root_hash {
+        return Err(RecordedError::ManifestDigest(named.root_hash));
+    }
+    Ok(Some(m))
 }
 
 fn format_seeds(s: &BTreeMap<String, String>) -> String {
@@ -232,10 +274,18 @@ pub(crate) mod tests {
             })),
             "junit": [],
             "proofs": refs,
-            "manifest": {"path": "out/manifest.json", "root_hash": Sha256Digest::of(b"").to_string(), "file_count": 0, "scope": ["."]},
+            "manifest": {"path": "out/manifest.json", "root_hash": manifest().root_hash, "file_count": 1, "scope": ["."]},
             "a_field_from_a_later_version": {"x": 1},
         }))
         .unwrap()
+    }
+
+    pub(crate) fn manifest() -> Manifest {
+        Manifest::from_files(
+            vec![".".into()],
+            vec![],
+            [("src/a.py".to_owned(), Sha256Digest::of(b"a"))].into(),
+        )
     }
 
     fn proof_bytes(seed: &str) -> Vec<u8> {
@@ -260,6 +310,24 @@ pub(crate) mod tests {
         assert_eq!(r.proofs.len(), 1);
         assert_eq!(r.bundle_digest, Sha256Digest::of(&b));
         assert_eq!(r.seeds().unwrap()["PYTHONHASHSEED"], "7");
+        assert!(r.sources.is_none(), "no manifest.json at hand");
+    }
+
+    #[test]
+    fn the_manifest_is_used_only_when_it_is_the_bundles() {
+        let b = bundle_json(&[], Some(COMMIT));
+        let good = serde_json::to_vec(&manifest()).unwrap();
+        let r = Recorded::check("b", &b, |n| (n == "manifest.json").then(|| good.clone())).unwrap();
+        assert_eq!(r.sources, Some(manifest()));
+        let mut edited = manifest();
+        edited
+            .files
+            .insert("src/a.py".to_owned(), Sha256Digest::of(b"other"));
+        let edited = serde_json::to_vec(&edited).unwrap();
+        assert!(matches!(
+            Recorded::check("b", &b, |n| (n == "manifest.json").then(|| edited.clone())),
+            Err(RecordedError::ManifestDigest(_))
+        ));
     }
 
     #[test]
@@ -287,7 +355,8 @@ pub(crate) mod tests {
         let mut altered = p.clone();
         altered.push(b' ');
         assert!(matches!(
-            Recorded::check("b", &b, |_| Some(altered.clone())),
+            Recorded::check("b", &b, |n| (n == "proof-calc.json")
+                .then(|| altered.clone())),
             Err(RecordedError::ProofDigest { .. })
         ));
         assert!(matches!(
@@ -301,12 +370,10 @@ pub(crate) mod tests {
         let a = proof_bytes("1");
         let b2 = proof_bytes("2");
         let b = bundle_json(&[("proof-a.json", &a), ("proof-b.json", &b2)], Some(COMMIT));
-        let r = Recorded::check("b", &b, |n| {
-            Some(if n == "proof-a.json" {
-                a.clone()
-            } else {
-                b2.clone()
-            })
+        let r = Recorded::check("b", &b, |n| match n {
+            "proof-a.json" => Some(a.clone()),
+            "proof-b.json" => Some(b2.clone()),
+            _ => None,
         })
         .unwrap();
         assert!(matches!(r.seeds(), Err(RecordedError::SeedsDisagree(..))));

@@ -10,6 +10,9 @@ use super::compare::{
 use crate::bundle::run::RunOutcome;
 use crate::github::log::untrusted;
 
+/// How many files of each kind of source difference the table lists.
+const SOURCES_SHOWN: usize = 20;
+
 fn outcome(o: RunOutcome) -> &'static str {
     match o {
         RunOutcome::Passed => "PASSED",
@@ -81,6 +84,21 @@ pub fn table(r: &ReplayReport) -> String {
         let _ = writeln!(s, "\ntests that differ:");
         for m in &r.mismatches {
             mismatch(&mut s, m);
+        }
+    }
+    if let Some(d) = r.sources.as_ref().filter(|d| !d.is_empty()) {
+        let _ = writeln!(s, "\nsources that differ from the recording:");
+        for (what, files) in [
+            ("changed", &d.changed),
+            ("only in the recording", &d.removed),
+            ("only in the commit", &d.added),
+        ] {
+            for f in files.iter().take(SOURCES_SHOWN) {
+                let _ = writeln!(s, "  {what}: {}", untrusted(f));
+            }
+            if files.len() > SOURCES_SHOWN {
+                let _ = writeln!(s, "  {what}: … and {} more", files.len() - SOURCES_SHOWN);
+            }
         }
     }
     if !r.environment_recorded {
