@@ -565,3 +565,59 @@ fn a_run_published_to_the_store_replays_by_its_id() {
             .to_string()
     );
 }
+
+#[test]
+fn the_recorded_seeds_are_the_replayed_proofs_seeds_so_every_test_keeps_its_identity() {
+    if !peers() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    repository(root);
+    record(root, &[]);
+    // The recorded proofs written again with the run's seed in their context (as
+    // `generate --seed` writes them), and the bundle pointed at them.
+    let o = bin()
+        .arg("--root")
+        .arg(root)
+        .args([
+            "generate",
+            "--junit",
+            "results/junit.xml",
+            "--out",
+            "recorded",
+            "--seed",
+            "PYTHONHASHSEED=1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let bundle_path = root.join("recorded/bundle.json");
+    let mut bundle = read_json(&bundle_path);
+    for p in bundle["proofs"].as_array_mut().unwrap() {
+        let path = root.join(p["path"].as_str().unwrap());
+        p["digest"] = Value::from(
+            proofgate::digest::Sha256Digest::of(&std::fs::read(path).unwrap()).to_string(),
+        );
+    }
+    std::fs::write(&bundle_path, serde_json::to_vec_pretty(&bundle).unwrap()).unwrap();
+    let proof = read_json(&root.join("recorded/proof-lottery.json"));
+    assert_eq!(proof["context"]["seeds"]["PYTHONHASHSEED"], "1");
+
+    let o = replay(root, "replays/seeded", &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let r = report(&o);
+    assert_eq!(r["seeds"], serde_json::json!({"PYTHONHASHSEED": "1"}));
+    assert_eq!(r["tests"]["matched"], 4, "{r:#}");
+    let replayed = read_json(&root.join("replays/seeded/proof-lottery.json"));
+    assert_eq!(replayed["context"]["seeds"], proof["context"]["seeds"]);
+    let hashes = |p: &Value| -> Vec<Value> {
+        p["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["descriptor_hash"].clone())
+            .collect()
+    };
+    assert_eq!(hashes(&replayed), hashes(&proof));
+}
