@@ -8,7 +8,8 @@
 //! or `_DIR`: they point at another machine's directories on replay), plus any name the
 //! user asks for. A value is redacted — replaced by `[REDACTED:<kind>]`, the log's marker
 //! — when the name is one whose value the log redacts (`--redact-env`,
-//! `PROOFGATE_SIGNING_KEY`), when a word of the name (split at `_`) says it holds a
+//! `PROOFGATE_SIGNING_KEY`), when it holds a secret the log redacts (the signing key,
+//! wherever it is read from), when a word of the name (split at `_`) says it holds a
 //! secret (`TOKEN`, `SECRET`, `PASSWORD`, `PASSWD`, `CREDENTIAL`, `PRIVATE`, `AUTH`,
 //! `APIKEY`, `API_KEY`, and their plurals), or when the value contains a token shape the
 //! log redacts. A redacted value is never replayed:
@@ -136,18 +137,19 @@ impl Environment {
     /// environment finds run in `cwd` (the command's directory: a version file there,
     /// such as `rust-toolchain.toml` or `.python-version`, picks the tool), and the
     /// platform. `named` are extra variables to keep; `redact` names variables whose
-    /// values are secrets.
+    /// values are secrets; a value holding one of `secrets` (the log's) is one too.
     pub fn capture(
         cwd: &Path,
         overrides: &BTreeMap<String, String>,
         named: &[String],
         redact: &[String],
+        secrets: &Secrets,
     ) -> Self {
         let mut vars: BTreeMap<String, String> = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
         vars.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let env = capture_vars(&vars, named, redact);
+        let env = capture_vars(&vars, named, redact, secrets);
         let mut named = named.to_vec();
         named.sort();
         named.dedup();
@@ -183,14 +185,14 @@ pub fn is_redacted(value: &str) -> bool {
 }
 
 /// The kept variables of `vars` (the allow-list and `named`), each value redacted as
-/// the module docs say.
+/// the module docs say: whole when `redact` names it or its name says it is a secret,
+/// or when it holds one of `secrets` or a token shape.
 pub fn capture_vars(
     vars: &BTreeMap<String, String>,
     named: &[String],
     redact: &[String],
+    secrets: &Secrets,
 ) -> BTreeMap<String, String> {
-    let lookup = |k: &str| vars.get(k).cloned();
-    let secrets = Secrets::from_env(redact, lookup);
     let mut out = BTreeMap::new();
     for (k, v) in vars {
         if !(is_kept(k) || named.iter().any(|n| n == k)) {
@@ -321,7 +323,7 @@ mod tests {
             ("USER", "me"),
             ("LOTTERY_SEED", "7"),
         ]);
-        let kept = capture_vars(&v, &["LOTTERY_SEED".to_owned()], &[]);
+        let kept = capture_vars(&v, &["LOTTERY_SEED".to_owned()], &[], &Secrets::default());
         assert_eq!(
             kept.keys().map(String::as_str).collect::<Vec<_>>(),
             [
@@ -347,9 +349,12 @@ mod tests {
             ("PROOFGATE_SIGNING_KEY", "abcd"),
             ("CARGO_PKG_AUTHORS", "A. Author"),
             ("PYTHON_API_KEY", "k-123456"),
+            ("CARGO_SIGNER", "k-private-key-bytes"),
         ]);
         let named = ["FIXTURE_KEY".to_owned(), "PROOFGATE_SIGNING_KEY".to_owned()];
-        let kept = capture_vars(&v, &named, &["FIXTURE_KEY".to_owned()]);
+        let mut secrets = Secrets::default();
+        secrets.add("k-private-key-bytes", SecretKind::SigningKey);
+        let kept = capture_vars(&v, &named, &["FIXTURE_KEY".to_owned()], &secrets);
         assert_eq!(
             kept["CARGO_REGISTRY_TOKEN"],
             "[REDACTED:env:CARGO_REGISTRY_TOKEN]"
@@ -362,6 +367,8 @@ mod tests {
             "[REDACTED:env:PROOFGATE_SIGNING_KEY]"
         );
         assert_eq!(kept["PYTHON_API_KEY"], "[REDACTED:env:PYTHON_API_KEY]");
+        // The signing key, read from a variable the allow-list keeps.
+        assert_eq!(kept["CARGO_SIGNER"], "[REDACTED:signing-key]");
         // Not a secret by name, flag or shape: kept as it is.
         assert_eq!(kept["CARGO_PKG_AUTHORS"], "A. Author");
         assert_eq!(kept["PYTHON_DB"], "postgres://u:hunter22@db");

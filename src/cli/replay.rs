@@ -194,6 +194,7 @@ impl Plan {
                 .cloned()
                 .or_else(|| std::env::var(k).ok())
         };
+        let secrets = Secrets::from_env(&self.redacted, lookup);
         RunRequest {
             root,
             command: recorded.run.command.clone(),
@@ -201,7 +202,6 @@ impl Plan {
             timeout: Duration::from_secs(args.timeout.unwrap_or(recorded.run.timeout_secs)),
             log_path: out_dir.join("tests.log"),
             out_dir,
-            secrets: Secrets::from_env(&self.redacted, lookup),
             echo: args.format == Format::Table,
             proofs: None,
             scope: recorded.run.manifest.scope.clone(),
@@ -214,7 +214,9 @@ impl Plan {
                 &self.command_env,
                 &self.named,
                 &self.redacted,
+                &secrets,
             )),
+            secrets,
             env: self.command_env.clone(),
             replay_of: Some(ReplayOf {
                 run_id,

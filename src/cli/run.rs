@@ -99,6 +99,13 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         (Some(l), false) => Some(root.join(l)),
         (None, false) => Some(out_dir.join("ledger.jsonl")),
     };
+    let environment = Environment::capture(
+        root,
+        &BTreeMap::new(),
+        &args.record_env,
+        &args.redact_env,
+        &secrets,
+    );
     let request = RunRequest {
         root,
         command: args.command.clone(),
@@ -120,12 +127,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         key: key.as_ref(),
         ledger,
         env: BTreeMap::new(),
-        environment: Some(Environment::capture(
-            root,
-            &BTreeMap::new(),
-            &args.record_env,
-            &args.redact_env,
-        )),
+        environment: Some(environment),
         replay_of: None,
         started: None,
     };
