@@ -57,7 +57,9 @@ pub enum RecordedError {
     #[error("the recorded run's `manifest.json` does not match the root hash in the bundle ({0})")]
     ManifestDigest(Sha256Digest),
     /// Nothing to compare.
-    #[error("the recorded run has no test results with an identity to compare")]
+    #[error(
+        "the recorded run's proofs hold no test results to compare (record the run with `run --junit`)"
+    )]
     NoTests,
 }
 
