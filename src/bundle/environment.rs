@@ -12,8 +12,8 @@
 //! wherever it is read from), when a word of the name (split at `_`) says it holds a
 //! secret (`TOKEN`, `SECRET`, `PASSWORD`, `PASSWD`, `CREDENTIAL`, `PRIVATE`, `AUTH`,
 //! `APIKEY`, `API_KEY`, and their plurals), or when the value contains a token shape the
-//! log redacts. A redacted value is never replayed:
-//! the replay asks for it through its own environment.
+//! log redacts. A redacted value is never replayed: the replay asks for it through its
+//! own environment.
 //!
 //! The choice of variables and their redaction is pure ([`capture_vars`]); the tool
 //! probes ([`probe_tools`]) and the platform ([`Platform::current`]) run processes, each
