@@ -17,6 +17,7 @@
 //! | [`github`] | runner environment, job summary, annotations, outputs |
 //! | [`bundle`] | run wrapper, source manifest, Merkle tree, ledger |
 //! | [`pipeline`] | `proofgate run`: tests → proofs → manifest → bundle → ledger |
+//! | [`replay`] | `proofgate replay`: a recorded run checked, compared test by test with its replay |
 //! | [`fsutil`] | file writes with one stated crash guarantee each, safe joins, relative paths |
 //! | [`flaky`] | tests whose results differ across runs of the same content |
 //! | [`store`] | the evidence store: runs kept per tenant in SQLite or PostgreSQL, its API and page |
@@ -36,6 +37,7 @@ pub mod model;
 mod par;
 pub mod pipeline;
 pub mod proof;
+pub mod replay;
 pub mod sign;
 pub mod store;
 pub mod verify;

@@ -10,13 +10,17 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
+use crate::bundle::environment::Environment;
 use crate::bundle::exec::{self, ExecError, ExecRecord, ExecRequest};
 use crate::bundle::git::{self, GitError};
 use crate::bundle::ledger::{EventKind, Ledger, LedgerError};
 use crate::bundle::manifest::{self, BuiltManifest, ManifestError, ManifestRequest};
 use crate::bundle::redact::{RedactionCount, Redactor, Secrets, merge_counts};
+use crate::bundle::replay_of::ReplayOf;
 use crate::bundle::rerun::{self, Attempt, RerunError, RerunNote, RerunRequest, Results, Tool};
 use crate::bundle::run::{
     self, BUNDLE_FORMAT_VERSION, FileRef, ManifestRef, ProofRef, RerunRecord, RerunScope, RunBundle,
@@ -67,6 +71,16 @@ pub struct RunRequest<'a> {
     /// Seeds given by the caller (`--seed`); for the same name they win over the seeds
     /// read from the command, its environment and its log.
     pub seeds: BTreeMap<String, String>,
+    /// Variables set for the command on top of this process's environment (a replay's
+    /// recorded values); empty for an ordinary run.
+    pub env: BTreeMap<String, String>,
+    /// The environment the command sees, recorded in the bundle.
+    pub environment: Option<Environment>,
+    /// The recorded run this run replays, recorded in the bundle.
+    pub replay_of: Option<ReplayOf>,
+    /// Where to publish the command's process id once it starts
+    /// ([`exec::ExecRequest::started`]).
+    pub started: Option<Arc<AtomicU32>>,
 }
 
 /// How the run's JUnit files become proofs.
@@ -198,9 +212,16 @@ pub fn run(req: &RunRequest<'_>, note: &mut dyn FnMut(Note<'_>)) -> Result<RunRe
         source,
     })?;
     let mut record = run_tests(req, note)?;
+    // The command saw `req.env` (a replay's recorded variables) over this process's.
+    let lookup = |k: &str| {
+        req.env
+            .get(k)
+            .cloned()
+            .or_else(|| crate::env::process_lookup(k))
+    };
     let mut seeds = seeds::detect(
         &seeds::command_words(&req.command, req.shell),
-        crate::env::process_lookup,
+        lookup,
         &rerun::attempts::log_prefix(&req.log_path),
     );
     seeds.extend(req.seeds.clone());
@@ -221,6 +242,8 @@ pub fn run(req: &RunRequest<'_>, note: &mut dyn FnMut(Note<'_>)) -> Result<RunRe
         proofs: proofs.proofs,
         manifest,
         reruns: proofs.reruns,
+        environment: req.environment.clone(),
+        replay_of: req.replay_of.clone(),
     };
     let (bundle_path, bundle_digest) = write_bundle(req, &bundle)?;
     if let (Some(key), Some(ledger)) = (req.key, &req.ledger) {
@@ -239,9 +262,11 @@ fn run_tests(req: &RunRequest<'_>, note: &mut dyn FnMut(Note<'_>)) -> Result<Exe
         shell: req.shell,
         timeout: req.timeout,
         cwd: req.root.to_path_buf(),
+        env: req.env.clone(),
         log_path: req.log_path.clone(),
         secrets: req.secrets.clone(),
         echo: req.echo,
+        started: req.started.clone(),
     })?;
     if record.timed_out {
         note(Note::TimedOut {
@@ -344,7 +369,12 @@ fn rerun_failed(
     note: &mut dyn FnMut(Note<'_>),
 ) -> Result<(JunitInput, Vec<Attempt>), RunError> {
     let mut results = results_of(input);
-    let env = crate::env::process_lookup;
+    let env = |k: &str| {
+        req.env
+            .get(k)
+            .cloned()
+            .or_else(|| crate::env::process_lookup(k))
+    };
     let attempts = rerun::rerun(
         &RerunRequest {
             times: req.rerun_failed,
@@ -358,6 +388,8 @@ fn rerun_failed(
             junit: p.junit,
             seeds,
             env: &env,
+            vars: &req.env,
+            started: req.started.clone(),
         },
         &mut results,
         &mut |n| note(Note::Rerun(n)),

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# proofgate run / manifest / ledger: git (the bundle's head SHA and diff stat), setsid
-# (util-linux: a test starts a process that leaves the group) and bc (the manifest
-# benchmark's arithmetic). pytest and jsonschema come from tests/requirements/bundle.txt;
-# cargo-nextest from scripts/setup.sh.
+# proofgate run / replay / manifest / ledger: git (the bundle's head SHA and diff stat,
+# replay's worktree), setsid (util-linux: a test starts a process that leaves the group)
+# and bc (the manifest benchmark's arithmetic). pytest and jsonschema come from
+# tests/requirements/bundle.txt; cargo-nextest from scripts/setup.sh.
 set -euo pipefail
 
 missing=()

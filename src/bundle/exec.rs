@@ -4,10 +4,12 @@
 //! On Windows, which has no process groups, the command runs as a plain child and a timeout
 //! kills that child only (see the `group` module).
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -38,12 +40,17 @@ pub struct ExecRequest {
     pub timeout: Duration,
     /// Working directory.
     pub cwd: PathBuf,
+    /// Variables set for the command on top of this process's environment.
+    pub env: BTreeMap<String, String>,
     /// Where the redacted log goes.
     pub log_path: PathBuf,
     /// Secrets to redact from the log and the terminal.
     pub secrets: Secrets,
     /// Copy the (redacted) output to this process's stdout and stderr.
     pub echo: bool,
+    /// Where to publish the started command's process id (on Unix also its process
+    /// group's), for a signal handler that must end it ([`end_group`]); `0` until then.
+    pub started: Option<Arc<AtomicU32>>,
 }
 
 /// What happened when the command ran.
@@ -148,6 +155,13 @@ mod group {
         status.signal()
     }
 
+    /// Asks the group led by `pgid` to stop, gives it a moment, then kills it.
+    pub fn end(pgid: u32) {
+        signal_group(pgid, libc::SIGTERM);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        signal_group(pgid, libc::SIGKILL);
+    }
+
     /// Sends `sig` to every process in group `pgid`.
     fn signal_group(pgid: u32, sig: libc::c_int) {
         let Ok(pgid) = libc::pid_t::try_from(pgid) else {
@@ -184,6 +198,9 @@ mod group {
         let _ = child.kill();
     }
 
+    /// Nothing: without a process handle or a group there is nothing to end by id.
+    pub fn end(_pid: u32) {}
+
     /// Always `None`: Windows ends processes with exit codes, not signals.
     pub fn signal(_status: &ExitStatus) -> Option<i32> {
         None
@@ -204,6 +221,9 @@ pub fn execute(req: &ExecRequest) -> Result<ExecRecord, ExecError> {
     let mut child: Child = cmd
         .spawn()
         .map_err(|source| ExecError::Spawn { program, source })?;
+    if let Some(started) = &req.started {
+        started.store(child.id(), Ordering::SeqCst);
+    }
     let readers = start_readers(&mut child, &log, req);
     let (status, timed_out) = wait_until(&mut child, start + req.timeout).map_err(log_err)?;
     let finished_at = Utc::now();
@@ -230,6 +250,15 @@ pub fn execute(req: &ExecRequest) -> Result<ExecRecord, ExecError> {
     })
 }
 
+/// Ends the command started under `pid` (published through [`ExecRequest::started`])
+/// and every process in its group: `SIGTERM`, half a second, `SIGKILL`. For a signal
+/// handler; `0` (not started yet) does nothing. On Windows it does nothing.
+pub fn end_group(pid: u32) {
+    if pid != 0 {
+        group::end(pid);
+    }
+}
+
 /// The command to start, in a process group of its own, with its output piped; and the
 /// program's name for an error.
 fn command(req: &ExecRequest) -> Result<(Command, String), ExecError> {
@@ -244,6 +273,7 @@ fn command(req: &ExecRequest) -> Result<(Command, String), ExecError> {
         (c, program.clone())
     };
     cmd.current_dir(&req.cwd)
+        .envs(&req.env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -448,9 +478,11 @@ mod tests {
             shell,
             timeout,
             cwd: dir.to_owned(),
+            env: BTreeMap::new(),
             log_path: dir.join("out/tests.log"),
             secrets: Secrets::default(),
             echo: false,
+            started: None,
         }
     }
 

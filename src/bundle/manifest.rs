@@ -406,6 +406,11 @@ fn keep_entry(entry: &ignore::DirEntry, root: &Path, scope: &[String], exclude: 
     if exclude.iter().any(|e| is_within(&rel, e)) {
         return false;
     }
+    // A linked worktree's or a submodule's `.git` is a file pointing at git's data on
+    // this machine: git's, not a source, like the `.git` directory.
+    if entry.file_name() == ".git" {
+        return false;
+    }
     let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
     if is_dir {
         if let Some(name) = entry.file_name().to_str()
@@ -615,6 +620,18 @@ mod tests {
         );
         assert_eq!(m.files["src/a.py"], Sha256Digest::of(b"a"));
         assert!(m.is_self_consistent());
+    }
+
+    #[test]
+    fn a_git_file_of_a_linked_worktree_or_submodule_is_not_a_source() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        write(r, ".git", b"gitdir: /home/me/repo/.git/worktrees/tree\n");
+        write(r, "sub/.git", b"gitdir: ../.git/modules/sub\n");
+        write(r, "sub/a.py", b"a");
+        let m = build(&req(r)).unwrap().manifest;
+        let paths: Vec<&str> = m.files.keys().map(String::as_str).collect();
+        assert_eq!(paths, ["sub/a.py"]);
     }
 
     #[test]

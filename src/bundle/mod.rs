@@ -4,18 +4,24 @@
 //! - [`manifest`]: the gitignore-aware, parallel source manifest (`manifest.json`);
 //! - [`ledger`]: the hash-chained ledger of DSSE-signed events;
 //! - [`redact`]: streaming secret redaction;
+//! - [`environment`]: the platform, tool versions and non-secret variables a run saw;
+//! - [`replay_of`]: the recorded run a replay re-created;
 //! - [`exec`]: running the test command with a timeout and a redacted log;
 //! - [`git`]: head SHA, changed files and diff stat;
+//! - [`worktree`]: a recorded commit in a temporary git worktree, for a replay;
 //! - [`run`]: the run bundle (`bundle.json`, `summary.md`);
 //! - [`seeds`]: the seeds a run used, read from its command line, environment and log;
 //! - [`rerun`]: `run --rerun-failed`: rerunning failed tests and merging their results.
 
+pub mod environment;
 pub mod exec;
 pub mod git;
 pub mod ledger;
 pub mod manifest;
 pub mod merkle;
 pub mod redact;
+pub mod replay_of;
 pub mod rerun;
 pub mod run;
 pub mod seeds;
+pub mod worktree;

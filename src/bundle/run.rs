@@ -7,8 +7,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::environment::Environment;
 use super::exec::ExecRecord;
 use super::git::GitInfo;
+use super::replay_of::ReplayOf;
 use crate::digest::Sha256Digest;
 
 /// The bundle format version written by this build.
@@ -123,6 +125,13 @@ pub struct RunBundle {
     /// The reruns of failed tests, in order; left out when there were none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reruns: Vec<RerunRecord>,
+    /// The platform, tool versions and non-secret variables the run saw (absent in
+    /// bundles written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
+    /// The recorded run this one replayed (`proofgate replay`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<ReplayOf>,
 }
 
 impl RunBundle {
@@ -362,6 +371,8 @@ mod tests {
                 scope: vec![".".into()],
             },
             reruns: vec![],
+            environment: None,
+            replay_of: None,
         }
     }
 

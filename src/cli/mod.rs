@@ -29,6 +29,7 @@ mod manifest;
 mod map;
 mod matrix;
 mod publish;
+mod replay;
 mod run;
 mod serve;
 mod tenant;
@@ -99,6 +100,8 @@ pub enum Command {
     Verify(verify::Args),
     /// Run the test command, capture its log, then generate proofs.
     Run(run::Args),
+    /// Re-run a recorded run at its commit and compare the results test by test.
+    Replay(replay::Args),
     /// Hash the sources into a manifest with a Merkle root, or check one.
     Manifest(manifest::Args),
     /// Work with the hash-chained ledger of signed events.
@@ -260,6 +263,7 @@ pub fn main() -> ExitCode {
         Command::Download(a) => download::run(a, &cli.global),
         Command::Verify(a) => verify::run(a, &cli.global),
         Command::Run(a) => run::run(a, &cli.global),
+        Command::Replay(a) => replay::run(a, &cli.global),
         Command::Manifest(a) => manifest::run(a, &cli.global),
         Command::Ledger(a) => ledger::run(a, &cli.global),
         Command::Demo(a) => demo::run(a, &cli.global),

@@ -2,9 +2,11 @@
 //! redacted, then write the run bundle (`bundle.json`, `summary.md`, `manifest.json`)
 //! beside the proofs.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use proofgate::bundle::environment::Environment;
 use proofgate::bundle::redact::{SecretKind, Secrets};
 use proofgate::bundle::rerun::{RerunNote, Tool};
 use proofgate::bundle::run::RunOutcome;
@@ -36,6 +38,10 @@ pub struct Args {
     /// `PROOFGATE_SIGNING_KEY` is always redacted.
     #[arg(long = "redact-env", value_name = "VAR")]
     pub redact_env: Vec<String>,
+    /// Also record this environment variable in the bundle's `environment`, for
+    /// `replay` (repeatable; secret values are redacted as in the log).
+    #[arg(long = "record-env", value_name = "VAR")]
+    pub record_env: Vec<String>,
     /// Directory for the proofs, the bundle, the manifest and the log (relative to the
     /// root).
     #[arg(long, value_name = "DIR", default_value = DEFAULT_OUT)]
@@ -113,6 +119,13 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         (Some(l), false) => Some(root.join(l)),
         (None, false) => Some(out_dir.join("ledger.jsonl")),
     };
+    let environment = Environment::capture(
+        root,
+        &BTreeMap::new(),
+        &args.record_env,
+        &args.redact_env,
+        &secrets,
+    );
     let request = RunRequest {
         root,
         command: args.command.clone(),
@@ -134,6 +147,10 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         github_base_ref: github_base.as_deref(),
         key: key.as_ref(),
         ledger,
+        env: BTreeMap::new(),
+        environment: Some(environment),
+        replay_of: None,
+        started: None,
     };
     let result = pipeline::run(&request, &mut print_note).map_err(CliError::classified)?;
 

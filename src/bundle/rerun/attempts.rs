@@ -57,6 +57,12 @@ pub struct RerunRequest<'a> {
     pub seeds: &'a BTreeMap<String, String>,
     /// The environment the command inherits (for each attempt's seeds).
     pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// Variables set for each attempt on top of this process's environment (a replay's
+    /// recorded values), as for the first run.
+    pub vars: &'a BTreeMap<String, String>,
+    /// Where to publish each attempt's process id once it starts, as for the first run
+    /// ([`exec::ExecRequest::started`]).
+    pub started: Option<std::sync::Arc<std::sync::atomic::AtomicU32>>,
 }
 
 /// One rerun, as the bundle records it.
@@ -228,6 +234,8 @@ fn attempt_all(
             log_path: dir.join("tests.log"),
             secrets: req.secrets.clone(),
             echo: req.echo,
+            env: req.vars.clone(),
+            started: req.started.clone(),
         });
         let mut record = match started {
             Ok(r) => r,

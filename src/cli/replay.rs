@@ -1,0 +1,478 @@
+//! `proofgate replay BUNDLE|RUN_ID`: re-create a recorded run — its commit in a
+//! temporary git worktree, its command, its non-secret environment and its seeds —,
+//! run it through the same pipeline as `run`, write a new bundle with `replay_of`, and
+//! compare the two runs test by test.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use base64::Engine as _;
+use proofgate::bundle::environment::Environment;
+use proofgate::bundle::manifest::Manifest;
+use proofgate::bundle::redact::Secrets;
+use proofgate::bundle::replay_of::ReplayOf;
+use proofgate::bundle::worktree::{Worktree, WorktreeCleanup};
+use proofgate::github::log::untrusted;
+use proofgate::model::{Model, Severity};
+use proofgate::pipeline::{self, Note, ProofsRequest, RunRequest};
+use proofgate::proof::context::RunContext;
+use proofgate::proof::record::Proof;
+use proofgate::replay::compare::{
+    RecordedSide, ReplayReport, ReplaySide, ReplayStatus, compare_tests,
+};
+use proofgate::replay::recorded::{Recorded, RecordedError};
+use proofgate::replay::{plan, render};
+
+use super::format::Format;
+use super::{CliError, CliResult, Global, Outcome, ResultExt as _};
+
+/// Where replays go by default, relative to the root: one directory a replay.
+pub const DEFAULT_OUT_PARENT: &str = "test-results/replays";
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The recorded run: its `bundle.json`, the directory holding it (with the proofs
+    /// beside it), or, with `--server`, its run id in the evidence store.
+    #[arg(value_name = "BUNDLE|RUN_ID")]
+    pub run: String,
+    /// Fetch the recorded run from this evidence store (`proofgate serve`); the token
+    /// is read from `--token-env`.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Environment variable holding the evidence store's token (with `--server`).
+    #[arg(long, value_name = "VAR", default_value = super::publish::DEFAULT_TOKEN_ENV)]
+    pub token_env: String,
+    /// Directory for the replay's proofs, bundle, manifest and log (relative to the
+    /// root; must be new or empty) [default:
+    /// `test-results/replays/<UTC time>-<recorded bundle digest, 12 digits>`].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Kill the replayed command after this many seconds [default: the recorded
+    /// timeout].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Output format: `table` (the comparison for a person; the command's output is
+    /// shown as it runs) or `json` (the report on stdout; the command's output only in
+    /// the log).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+pub fn run(args: Args, global: &Global) -> CliResult {
+    let (recorded, run_id) = load_recorded(&args)?;
+    // Everything a replay needs from the record, the secrets included: a replay that
+    // cannot run is refused before anything is made.
+    let plan = Plan::of(&recorded)?;
+    let worktree = Worktree::add(&global.root, &recorded.commit).map_err(CliError::classified)?;
+    let interrupt = Interrupt::install(worktree.cleanup());
+    let out_dir = out_dir(&args, global, &recorded)?;
+    eprintln!(
+        "proofgate: replaying {} at {} in {}",
+        untrusted(&recorded.run.command.join(" ")),
+        recorded.commit,
+        worktree.path().display()
+    );
+    let model = load_model(worktree.path())?;
+    let junit: Vec<String> = recorded.run.junit.iter().map(|f| f.path.clone()).collect();
+    let request = RunRequest {
+        started: Some(interrupt.started()),
+        proofs: Some(ProofsRequest {
+            junit: &junit,
+            model: &model,
+            context: plan.context(&recorded),
+        }),
+        ..plan.request(
+            &args,
+            &recorded,
+            run_id.clone(),
+            worktree.path(),
+            out_dir.clone(),
+        )
+    };
+    let result = pipeline::run(&request, &mut print_note);
+    interrupt.command_ended();
+    let result = result.map_err(CliError::classified)?;
+    let replayed = read_replayed(&result.bundle.proofs, worktree.path())?;
+    let sources = read_manifest(&out_dir.join("manifest.json"))?;
+    drop(worktree);
+
+    let report = ReplayReport::new(
+        RecordedSide {
+            run_id,
+            bundle_digest: recorded.bundle_digest,
+            commit: recorded.commit.clone(),
+            outcome: recorded.run.outcome,
+        },
+        ReplaySide {
+            bundle: result.bundle_path.display().to_string(),
+            outcome: result.bundle.outcome,
+        },
+        plan.seeds,
+        compare_tests(&recorded.proofs, &replayed),
+        (
+            recorded.run.environment.as_ref(),
+            result.bundle.environment.as_ref(),
+        ),
+    )
+    .with_sources(recorded.sources.as_ref(), Some(&sources));
+    print_report(&report, args.format)?;
+    Ok(if report.status == ReplayStatus::Match {
+        Outcome::Yes
+    } else {
+        Outcome::No
+    })
+}
+
+/// What the replay takes from the record before anything is checked out.
+struct Plan {
+    /// The recorded proofs' seeds.
+    seeds: BTreeMap<String, String>,
+    /// The variables set for the command.
+    command_env: BTreeMap<String, String>,
+    /// The variables whose values the recording redacted, from its environment and its
+    /// log: redacted from the replay's log too.
+    redacted: Vec<String>,
+    /// Every name the recording kept or was asked to keep: the replay looks at the same.
+    named: Vec<String>,
+}
+
+impl Plan {
+    fn of(recorded: &Recorded) -> Result<Self, CliError> {
+        let seeds = recorded.seeds().map_err(CliError::classified)?;
+        if recorded.proofs.iter().all(|p| p.tests.is_empty()) {
+            return Err(CliError::classified(RecordedError::NoTests));
+        }
+        let env = recorded.run.environment.as_ref();
+        let command_env =
+            plan::command_env(env, |k| std::env::var(k).ok()).map_err(CliError::classified)?;
+        Ok(Self {
+            seeds,
+            command_env,
+            redacted: {
+                let mut r = plan::redacted_names(env);
+                r.extend(recorded.run.redacted_env());
+                r.sort();
+                r.dedup();
+                r
+            },
+            named: env
+                .map(|e| e.env.keys().chain(&e.named).cloned().collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The replayed proofs' context: this environment's, at the recorded commit, with
+    /// the recorded seeds and shard.
+    fn context(&self, recorded: &Recorded) -> RunContext {
+        let mut context = RunContext::from_env(proofgate::env::process_lookup).with_overrides(
+            Some(recorded.commit.clone()),
+            None,
+            None,
+        );
+        context.seeds = self.seeds.clone();
+        context.shard = recorded.shard();
+        context
+    }
+
+    /// The run of the recorded command in `root` (the worktree), writing to `out_dir`;
+    /// without proofs, which borrow the model.
+    fn request<'a>(
+        &self,
+        args: &Args,
+        recorded: &Recorded,
+        run_id: Option<String>,
+        root: &'a Path,
+        out_dir: PathBuf,
+    ) -> RunRequest<'a> {
+        let lookup = |k: &str| {
+            self.command_env
+                .get(k)
+                .cloned()
+                .or_else(|| std::env::var(k).ok())
+        };
+        let secrets = Secrets::from_env(&self.redacted, lookup);
+        RunRequest {
+            root,
+            command: recorded.run.command.clone(),
+            shell: recorded.run.shell,
+            timeout: Duration::from_secs(args.timeout.unwrap_or(recorded.run.timeout_secs)),
+            log_path: out_dir.join("tests.log"),
+            out_dir,
+            echo: args.format == Format::Table,
+            proofs: None,
+            scope: recorded.run.manifest.scope.clone(),
+            base: None,
+            github_base_ref: None,
+            key: None,
+            ledger: None,
+            environment: Some(Environment::capture(
+                root,
+                &self.command_env,
+                &self.named,
+                &self.redacted,
+                &secrets,
+            )),
+            secrets,
+            env: self.command_env.clone(),
+            // A replay runs each test once: a test recorded as flaky that fails again is
+            // a difference to report, not to retry away.
+            rerun_failed: 0,
+            seeds: self.seeds.clone(),
+            replay_of: Some(ReplayOf {
+                run_id,
+                bundle_digest: recorded.bundle_digest,
+                commit: recorded.commit.clone(),
+            }),
+            started: None,
+        }
+    }
+}
+
+fn print_report(report: &ReplayReport, format: Format) -> Result<(), CliError> {
+    match format {
+        Format::Table => print!("{}", render::table(report)),
+        Format::Json => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, report).or_io()?;
+            std::io::Write::write_all(&mut out, b"\n").or_io()?;
+        }
+    }
+    Ok(())
+}
+
+/// The recorded run, checked, and its store id when it came from a store.
+fn load_recorded(args: &Args) -> Result<(Recorded, Option<String>), CliError> {
+    match &args.server {
+        Some(server) => {
+            let files = fetch_run(server, &args.token_env, &args.run)?;
+            let bundle = files.get("bundle.json").ok_or_else(|| {
+                CliError::usage(anyhow!(
+                    "stored run `{}` has no bundle.json: it was published by `generate`, not `run`, and cannot be replayed",
+                    args.run
+                ))
+            })?;
+            let recorded = Recorded::check(&format!("run {}", args.run), bundle, |name| {
+                files.get(name).cloned()
+            })
+            .map_err(CliError::classified)?;
+            Ok((recorded, Some(args.run.clone())))
+        }
+        None => {
+            let given = PathBuf::from(&args.run);
+            let bundle_path = if given.is_dir() {
+                given.join("bundle.json")
+            } else {
+                given
+            };
+            let bytes = std::fs::read(&bundle_path)
+                .with_context(|| {
+                    format!(
+                        "cannot read `{}` (give a bundle.json, its directory, or a run id with --server)",
+                        bundle_path.display()
+                    )
+                })
+                .or_usage()?;
+            let dir = bundle_path.parent().unwrap_or(Path::new(".")).to_owned();
+            let recorded = Recorded::check(&bundle_path.display().to_string(), &bytes, |name| {
+                // Only a proof's plain file name is looked up beside the bundle.
+                let known = name.starts_with("proof-") || name == "manifest.json";
+                if !known || name.contains(['/', '\\']) {
+                    return None;
+                }
+                std::fs::read(dir.join(name)).ok()
+            })
+            .map_err(CliError::classified)?;
+            Ok((recorded, None))
+        }
+    }
+}
+
+/// Every file of a stored run, by name, from the store's export.
+fn fetch_run(
+    server: &str,
+    token_env: &str,
+    run_id: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, CliError> {
+    let client = super::publish::ServerArgs {
+        server: server.to_owned(),
+        token_env: token_env.to_owned(),
+        timeout: 300,
+    }
+    .client()?;
+    let rt = super::upload::runtime()?;
+    let bytes = rt
+        .block_on(client.export(run_id))
+        .map_err(|e| CliError::classified_with(e, "fetching the recorded run failed"))?;
+    let archive: proofgate::store::client::Archive = serde_json::from_slice(&bytes)
+        .context("the store's export is not understood")
+        .or_io()?;
+    let mut files = BTreeMap::new();
+    for f in archive.files {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&f.content)
+            .with_context(|| format!("the store's file `{}` is not base64", f.name))
+            .or_io()?;
+        files.insert(f.name, bytes);
+    }
+    Ok(files)
+}
+
+/// The replay's directory: `--out`, else a new one under [`DEFAULT_OUT_PARENT`]; made
+/// absolute (the command runs in the worktree) and required new or empty.
+fn out_dir(args: &Args, global: &Global, recorded: &Recorded) -> Result<PathBuf, CliError> {
+    let rel = args.out.clone().unwrap_or_else(|| {
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        let digest = recorded.bundle_digest.hex();
+        PathBuf::from(DEFAULT_OUT_PARENT).join(format!("{stamp}-{}", &digest[..12]))
+    });
+    let dir = std::path::absolute(global.root.join(rel)).or_io()?;
+    let empty = proofgate::fsutil::ensure_empty_or_new_dir(&dir)
+        .with_context(|| format!("cannot create `{}`", dir.display()))
+        .or_io()?;
+    if !empty {
+        return Err(CliError::usage(anyhow!(
+            "`{}` is not empty: give the replay a new directory with --out",
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+/// The model at the recorded commit (its `proofgate.yaml` and headers); lint errors are
+/// warnings, as for `run`.
+fn load_model(root: &Path) -> Result<Model, CliError> {
+    let (model, findings) = Model::load(root, &root.join("proofgate.yaml"), false)
+        .usage_context("the recorded commit's configuration cannot be read")?;
+    for f in findings.iter().filter(|f| f.severity == Severity::Error) {
+        eprintln!("warning: {f}");
+    }
+    Ok(model)
+}
+
+/// The manifest the replay wrote.
+fn read_manifest(path: &Path) -> Result<Manifest, CliError> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read `{}`", path.display()))
+        .or_io()?;
+    Manifest::read(path, std::io::BufReader::new(file)).map_err(CliError::classified)
+}
+
+/// The proofs the replay wrote.
+fn read_replayed(
+    refs: &[proofgate::bundle::run::ProofRef],
+    root: &Path,
+) -> Result<Vec<Proof>, CliError> {
+    refs.iter()
+        .map(|r| {
+            let path = root.join(&r.path);
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("cannot read `{}`", path.display()))
+                .or_io()?;
+            serde_json::from_slice(&bytes)
+                .with_context(|| format!("cannot parse `{}`", path.display()))
+                .or_io()
+        })
+        .collect()
+}
+
+/// What happens when the replay is interrupted (Ctrl-C, `SIGTERM`): the replayed
+/// command's process group is ended (it runs in a group of its own, which a terminal's
+/// Ctrl-C does not reach), the worktree removed, and the process exits 130. The handler
+/// waits on its own thread for as long as the process lives.
+struct Interrupt {
+    /// The command's process id once it runs (`0` before and after).
+    started: Arc<AtomicU32>,
+    /// Set by the handler before it ends the command.
+    interrupted: Arc<AtomicBool>,
+}
+
+impl Interrupt {
+    fn install(cleanup: WorktreeCleanup) -> Self {
+        let this = Self {
+            started: Arc::new(AtomicU32::new(0)),
+            interrupted: Arc::new(AtomicBool::new(false)),
+        };
+        let (started, interrupted) = (Arc::clone(&this.started), Arc::clone(&this.interrupted));
+        let handler = move || {
+            wait_for_signal();
+            interrupted.store(true, Ordering::SeqCst);
+            eprintln!("proofgate: interrupted; ending the replayed command, removing its worktree");
+            proofgate::bundle::exec::end_group(started.load(Ordering::SeqCst));
+            cleanup.run();
+            std::process::exit(130);
+        };
+        if std::thread::Builder::new()
+            .name("replay-signals".into())
+            .spawn(handler)
+            .is_err()
+        {
+            eprintln!(
+                "proofgate: warning: cannot watch for Ctrl-C; an interrupted replay leaves its worktree"
+            );
+        }
+        this
+    }
+
+    /// Where the pipeline publishes the command's process id.
+    fn started(&self) -> Arc<AtomicU32> {
+        Arc::clone(&self.started)
+    }
+
+    /// After the pipeline returned. When the handler ended the command, this run's
+    /// result is not the replay's: the thread waits for the handler to exit.
+    fn command_ended(&self) {
+        // The command has ended: its id is no one's to signal any more.
+        self.started.store(0, Ordering::SeqCst);
+        if self.interrupted.load(Ordering::SeqCst) {
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+}
+
+/// Blocks until Ctrl-C or (on Unix) `SIGTERM`; forever when signals cannot be watched.
+fn wait_for_signal() {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        loop {
+            std::thread::park();
+        }
+    };
+    rt.block_on(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            if let Ok(mut term) = signal(SignalKind::terminate()) {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+                return;
+            }
+        }
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    });
+}
+
+/// Tells the person at the terminal what the pipeline noted.
+fn print_note(note: Note<'_>) {
+    match note {
+        Note::TimedOut { timeout } => {
+            eprintln!("Replayed tests timed out after {}s.", timeout.as_secs())
+        }
+        Note::JunitInputs(e) => eprintln!("proofgate: warning: {e}"),
+        Note::JunitLeftOut(e) => eprintln!("proofgate: warning: JUnit file left out: {e}"),
+        Note::LedgerEvent { .. } => {}
+        // A replay does not rerun failed tests (`rerun_failed` is 0).
+        Note::Rerun(_) | Note::NothingToRerun | Note::RerunsDone { .. } => {}
+    }
+}
