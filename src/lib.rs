@@ -18,6 +18,7 @@
 //! | [`bundle`] | run wrapper, source manifest, Merkle tree, ledger |
 //! | [`pipeline`] | `proofgate run`: tests → proofs → manifest → bundle → ledger |
 //! | [`fsutil`] | file writes with one stated crash guarantee each, safe joins, relative paths |
+//! | [`lock`] | `proofgate.lock`: the proof pinned per script for the release gate |
 //! | [`store`] | the evidence store: runs kept per tenant in SQLite or PostgreSQL, its API and page |
 
 pub mod artifact;
@@ -30,6 +31,7 @@ pub mod fsutil;
 pub mod github;
 pub mod init;
 pub mod junit;
+pub mod lock;
 pub mod model;
 mod par;
 pub mod pipeline;

@@ -149,6 +149,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         repository: args.repository.as_deref().or(env.repository.as_deref()),
         release: args.release,
         now,
+        lock: None,
     })
     .map_err(CliError::classified)?;
     for f in &verified.findings {

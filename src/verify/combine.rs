@@ -228,7 +228,7 @@ fn latest_per_producer(proofs: Vec<Accepted>) -> Result<Vec<Accepted>, Box<Outco
 }
 
 /// Why one kept proof does not count for `s` in this checkout, if it does not.
-fn check_one(
+pub(super) fn check_one(
     s: &GateScript,
     facts: &CheckoutFacts,
     a: &Accepted,
@@ -318,7 +318,7 @@ fn check_one(
 
 /// Together, the kept proofs must have results from every declared test file (or from
 /// a file inside a declared folder).
-fn coverage_gap(s: &GateScript, kept: &[Accepted]) -> Option<(Reason, String)> {
+pub(super) fn coverage_gap(s: &GateScript, kept: &[Accepted]) -> Option<(Reason, String)> {
     let files_with_results: BTreeSet<&str> = kept
         .iter()
         .flat_map(|a| a.proof.tests.iter().filter_map(|t| t.file.as_deref()))

@@ -180,6 +180,7 @@ impl Case {
                 downgrades: vec![],
             },
             lint_errors: &[],
+            lock: None,
         })
     }
 

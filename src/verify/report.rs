@@ -16,6 +16,9 @@ pub enum Reason {
     CiProof,
     /// Pass: a PASS proof from an earlier commit whose script and tests are unchanged.
     CiReused,
+    /// Pass (`verify --lock`): the PASS proof `proofgate.lock` pins for the script,
+    /// retrieved, authenticated and matching the checkout.
+    CiLocked,
     /// Pass: `declared` evidence and every declared test file exists.
     DeclaredOk,
     /// Pass: `manual` evidence where the risk policy allows it.
@@ -63,6 +66,13 @@ pub enum Reason {
     RepositoryMismatch,
     /// The proof says it was generated in the future.
     ProofFromFuture,
+    /// `verify --lock`: the lock has no entry for a script that needs CI evidence.
+    LockMissing,
+    /// `verify --lock`: the script or its test files changed since the lock was written.
+    LockStale,
+    /// `verify --lock`: the proof retrieved is not the one the lock describes (another
+    /// digest, verdict, run, signer or seed), or the lock points somewhere it may not.
+    LockMismatch,
 }
 
 impl Reason {
@@ -70,7 +80,11 @@ impl Reason {
     pub fn passes(self) -> bool {
         matches!(
             self,
-            Reason::CiProof | Reason::CiReused | Reason::DeclaredOk | Reason::ManualOk
+            Reason::CiProof
+                | Reason::CiReused
+                | Reason::CiLocked
+                | Reason::DeclaredOk
+                | Reason::ManualOk
         )
     }
 
@@ -79,6 +93,7 @@ impl Reason {
         match self {
             Reason::CiProof => "CI_PROOF",
             Reason::CiReused => "CI_REUSED",
+            Reason::CiLocked => "CI_LOCKED",
             Reason::DeclaredOk => "DECLARED_OK",
             Reason::ManualOk => "MANUAL_OK",
             Reason::ProofMissing => "PROOF_MISSING",
@@ -102,13 +117,17 @@ impl Reason {
             Reason::ProofConflict => "PROOF_CONFLICT",
             Reason::RepositoryMismatch => "REPOSITORY_MISMATCH",
             Reason::ProofFromFuture => "PROOF_FROM_FUTURE",
+            Reason::LockMissing => "LOCK_MISSING",
+            Reason::LockStale => "LOCK_STALE",
+            Reason::LockMismatch => "LOCK_MISMATCH",
         }
     }
 
     /// Every code, in documentation order.
-    pub const ALL: [Reason; 25] = [
+    pub const ALL: [Reason; 29] = [
         Reason::CiProof,
         Reason::CiReused,
+        Reason::CiLocked,
         Reason::DeclaredOk,
         Reason::ManualOk,
         Reason::ProofMissing,
@@ -132,6 +151,9 @@ impl Reason {
         Reason::ProofConflict,
         Reason::RepositoryMismatch,
         Reason::ProofFromFuture,
+        Reason::LockMissing,
+        Reason::LockStale,
+        Reason::LockMismatch,
     ];
 }
 
