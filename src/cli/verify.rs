@@ -67,6 +67,12 @@ pub struct Args {
     /// Release rules: maturity-3 and medium/high-risk scripts need `ci` evidence.
     #[arg(long)]
     pub release: bool,
+    /// Judge `ci` scripts on the proofs this lock pins (written by `proofgate lock
+    /// update`): each script and its tests must be the ones locked, and the pinned proof
+    /// is retrieved by digest from `--proofs`, else `--server`, else the artifact the lock
+    /// names (in the repository under test).
+    #[arg(long, value_name = "FILE", requires = "release")]
+    pub lock: Option<PathBuf>,
     /// Require signatures from a trusted key even if the policy says `signatures: none`.
     #[arg(long)]
     pub require_signatures: bool,
@@ -126,7 +132,13 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             .flatten()
     });
 
+    let repository = args.repository.as_deref().or(env.repository.as_deref());
+    let locked = match &args.lock {
+        Some(path) => Some(lock_sources(&args, path, repository)?),
+        None => None,
+    };
     let proofs_dir = match (&args.proofs, &args.server) {
+        _ if locked.is_some() => PathBuf::new(),
         (Some(d), _) => d.clone(),
         (None, Some(server)) => from_store(
             &args,
@@ -149,7 +161,9 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         repository: args.repository.as_deref().or(env.repository.as_deref()),
         release: args.release,
         now,
-        lock: None,
+        lock: locked
+            .as_ref()
+            .map(|(pins, source)| verify::pipeline::LockRequest { pins, source }),
     })
     .map_err(CliError::classified)?;
     for f in &verified.findings {
@@ -263,8 +277,60 @@ fn event_refs(env: &RunnerEnv) -> Result<github::event::EventRefs, CliError> {
     github::event::parse(name, &path.display().to_string(), &bytes).or_usage()
 }
 
+/// The lock's pins and the places its proofs are retrieved from: `--proofs`, the store
+/// (`--server`), the artifacts the lock names (in the repository under test).
+fn lock_sources(
+    args: &Args,
+    path: &std::path::Path,
+    repository: Option<&str>,
+) -> Result<
+    (
+        std::collections::BTreeMap<String, verify::locked::LockPin>,
+        proofgate::lock::fetch::Sources,
+    ),
+    CliError,
+> {
+    let lock = proofgate::lock::Lock::read(path).map_err(CliError::classified)?;
+    eprintln!(
+        "proofgate: judging against the {} entries of `{}`",
+        lock.scripts.len(),
+        path.display()
+    );
+    let store = match &args.server {
+        Some(server) => Some((
+            server.clone(),
+            super::publish::ServerArgs {
+                server: server.clone(),
+                token_env: args.token_env.clone(),
+                timeout: 300,
+            }
+            .client()?,
+        )),
+        None => None,
+    };
+    let artifacts = proofgate::lock::fetch::ArtifactAccess {
+        repository: repository.map(str::to_owned),
+        token: args.github_token.clone().filter(|t| !t.is_empty()),
+        env: proofgate::artifact::Env::from_process(),
+        dir: download_dir(args)?,
+    };
+    let locations = lock
+        .scripts
+        .iter()
+        .map(|(id, e)| (id.to_string(), e.location.artifact.clone()))
+        .collect();
+    let sources = proofgate::lock::fetch::Sources::new(
+        args.proofs.clone(),
+        store,
+        Some(artifacts),
+        locations,
+    )
+    .io_context("could not start the async runtime")?;
+    Ok((lock.pins(), sources))
+}
+
 /// `--trusted-key` values: a key (base64, hex or PEM) or `@FILE`.
-fn parse_keys(keys: &[String]) -> Result<Vec<proofgate::sign::PublicKey>, CliError> {
+pub(super) fn parse_keys(keys: &[String]) -> Result<Vec<proofgate::sign::PublicKey>, CliError> {
     let mut out = Vec::with_capacity(keys.len());
     for k in keys {
         let text = match k.strip_prefix('@') {
@@ -322,7 +388,7 @@ fn from_store(
 }
 
 /// `--download-to`, or a new temporary directory that is kept (its path is printed).
-fn download_dir(args: &Args) -> Result<PathBuf, CliError> {
+pub(super) fn download_dir(args: &Args) -> Result<PathBuf, CliError> {
     match &args.download_to {
         Some(p) => Ok(p.clone()),
         None => Ok(tempfile::Builder::new()
