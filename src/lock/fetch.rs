@@ -24,6 +24,15 @@ use crate::verify::locked::{LockPin, PinnedSource};
 /// The most stored proofs of one script digest looked at for a pinned one.
 const STORE_CANDIDATES: i64 = 100;
 
+/// What reading one place gave: its contents, or why they could not be read.
+type Fetched<T> = Result<T, String>;
+
+/// An artifact by run id and name.
+type ArtifactKey = (u64, String);
+
+/// A stored run's files by name.
+type RunFiles = BTreeMap<String, Vec<u8>>;
+
 /// Where the artifacts the lock names are downloaded from.
 #[derive(Debug, Clone)]
 pub struct ArtifactAccess {
@@ -45,8 +54,8 @@ pub struct Sources {
     locations: BTreeMap<String, Option<ArtifactLocation>>,
     runtime: tokio::runtime::Runtime,
     local: Mutex<Option<Result<Vec<ProofInput>, String>>>,
-    stored_runs: Mutex<HashMap<String, Result<BTreeMap<String, Vec<u8>>, String>>>,
-    downloaded: Mutex<HashMap<(u64, String), Result<Vec<ProofInput>, String>>>,
+    stored_runs: Mutex<HashMap<String, Fetched<RunFiles>>>,
+    downloaded: Mutex<HashMap<ArtifactKey, Fetched<Vec<ProofInput>>>>,
 }
 
 impl Sources {
@@ -74,7 +83,7 @@ impl Sources {
         })
     }
 
-    fn from_dir(&self, id: &str, pin: &LockPin) -> Option<Result<ProofInput, String>> {
+    fn in_dir(&self, id: &str, pin: &LockPin) -> Option<Result<ProofInput, String>> {
         let dir = self.dir.as_ref()?;
         let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
         let proofs = local.get_or_insert_with(|| load::read_proofs(dir).map_err(|e| e.to_string()));
@@ -89,7 +98,7 @@ impl Sources {
         })
     }
 
-    fn from_store(&self, id: &str, pin: &LockPin) -> Option<Result<ProofInput, String>> {
+    fn in_store(&self, id: &str, pin: &LockPin) -> Option<Result<ProofInput, String>> {
         let (url, client) = self.store.as_ref()?;
         let found = self
             .runtime
@@ -186,7 +195,7 @@ impl Sources {
         fetched
     }
 
-    fn from_artifact(&self, id: &str, pin: &LockPin) -> Option<Result<ProofInput, String>> {
+    fn in_artifact(&self, id: &str, pin: &LockPin) -> Option<Result<ProofInput, String>> {
         let access = self.artifacts.as_ref()?;
         let Some(Some(loc)) = self.locations.get(id) else {
             return Some(Err("the lock names no artifact".to_owned()));
@@ -256,9 +265,9 @@ impl PinnedSource for Sources {
     fn fetch(&self, id: &str, pin: &LockPin) -> Result<ProofInput, String> {
         let mut tried = Vec::new();
         let steps: [&dyn Fn() -> Option<Result<ProofInput, String>>; 3] = [
-            &|| self.from_dir(id, pin),
-            &|| self.from_store(id, pin),
-            &|| self.from_artifact(id, pin),
+            &|| self.in_dir(id, pin),
+            &|| self.in_store(id, pin),
+            &|| self.in_artifact(id, pin),
         ];
         for step in steps {
             match step() {
