@@ -365,7 +365,10 @@ mod tests {
     fn a_rendered_lock_parses_back_to_itself() {
         let l = lock(&["calc", "deploy.sh"]);
         assert_eq!(Lock::parse("x", l.render().as_bytes()).unwrap(), l);
-        assert_eq!(Lock::line_of(&l.render(), "deploy.sh"), 15);
+        let text = l.render();
+        let line = Lock::line_of(&text, "deploy.sh") as usize;
+        assert_eq!(text.lines().nth(line - 1), Some("    \"deploy.sh\": {"));
+        assert_eq!(Lock::line_of(&text, "absent"), 1);
     }
 
     #[test]
