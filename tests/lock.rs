@@ -11,7 +11,7 @@ mod harness;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use harness::{Db, Server, bin, code, database, key_pair, publish, tenant, text};
+use harness::{Db, Server, bin, code, database, key_pair, peer, publish, tenant, text};
 use serde_json::Value;
 
 both!(the_store_serves_the_pinned_proof_when_the_artifact_is_gone);
@@ -143,6 +143,39 @@ fn row(o: &Output, id: &str) -> Value {
         .unwrap_or_else(|| panic!("no row for {id}: {report:#}"))
 }
 
+/// Validates `doc` against `schemas/<name>` with Python's `jsonschema`
+/// (`tests/requirements/lock.txt`).
+fn assert_schema(name: &str, doc: &[u8]) {
+    let has = std::process::Command::new("python3")
+        .args(["-c", "import jsonschema"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !peer("python3 jsonschema", has) {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let path = t.path().join("doc.json");
+    std::fs::write(&path, doc).unwrap();
+    let o = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import json,sys,jsonschema\n\
+             s=json.load(open(sys.argv[1])); d=json.load(open(sys.argv[2]))\n\
+             jsonschema.Draft202012Validator.check_schema(s)\n\
+             jsonschema.Draft202012Validator(s, format_checker=jsonschema.FormatChecker()).validate(d)",
+        )
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(name))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{name} rejects the document:\n{}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(doc)
+    );
+}
+
 fn read_lock(root: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(root.join("proofgate.lock")).unwrap()).unwrap()
 }
@@ -195,6 +228,10 @@ fn update_then_the_release_gate_passes_and_an_edited_script_is_denied_with_the_l
         serde_json::json!({"repository": REPO, "run_id": 77, "name": "proofs"})
     );
     assert!(calc["key_id"].as_str().is_some_and(|k| !k.is_empty()));
+    assert_schema(
+        "lock.schema.json",
+        &std::fs::read(root.join("proofgate.lock")).unwrap(),
+    );
 
     // The same proofs give the same bytes.
     let before = std::fs::read(root.join("proofgate.lock")).unwrap();
@@ -206,6 +243,7 @@ fn update_then_the_release_gate_passes_and_an_edited_script_is_denied_with_the_l
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert_eq!(row(&o, "calc")["reason"], "CI_LOCKED");
     assert_eq!(row(&o, "other")["reason"], "CI_LOCKED");
+    assert_schema("verify-report.schema.json", &o.stdout);
 
     // Lint is quiet on a fresh lock.
     let lint = |root: &Path| {
@@ -404,6 +442,30 @@ fn the_store_serves_the_pinned_proof_when_the_artifact_is_gone(db: Db) {
     let proofs = generate(&root, &key, "out", "77", None);
     let o = publish(&server, &proofs, &acme.publish);
     assert_eq!(code(&o), 0, "{}", text(&o));
+    // Read from the store (the stored runs of the proofs' commit), recorded as such.
+    let o = clean(&mut bin())
+        .arg("--root")
+        .arg(&root)
+        .args(["lock", "update", "--server", &server.url()])
+        .args(["--commit", "0123456789abcdef0123456789abcdef01234567"])
+        .args(["--repository", REPO, "--trusted-key", &public])
+        .env("PROOFGATE_SERVER_TOKEN", &acme.read)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let lock = read_lock(&root);
+    let store = &lock["scripts"]["calc"]["location"]["store"];
+    assert_eq!(store["url"], server.url().as_str(), "{lock:#}");
+    assert!(
+        store["run_id"].as_str().is_some_and(|r| !r.is_empty()),
+        "{lock:#}"
+    );
+    assert_eq!(lock["scripts"]["calc"]["location"]["artifact"], Value::Null);
+    assert_schema(
+        "lock.schema.json",
+        &std::fs::read(root.join("proofgate.lock")).unwrap(),
+    );
+    // The artifact is recorded too when the proofs also went there.
     let o = lock_update(&root, &proofs, &public);
     assert_eq!(code(&o), 0, "{}", text(&o));
     std::fs::remove_dir_all(&proofs).unwrap();

@@ -198,6 +198,15 @@ impl Lock {
             ));
         }
         for (id, e) in &lock.scripts {
+            if let Some(st) = &e.location.store
+                && !(st.url.starts_with("http://") || st.url.starts_with("https://"))
+            {
+                return Err(invalid(
+                    0,
+                    0,
+                    format!("script `{id}`: the store url must start with `http://` or `https://`"),
+                ));
+            }
             if let Some(a) = &e.location.artifact {
                 crate::artifact::names::validate_name(&a.name)
                     .map_err(|err| invalid(0, 0, format!("script `{id}`: {err}")))?;
@@ -380,6 +389,10 @@ mod tests {
             good.replace("\"lock_version\": 1", "\"lock_version\": 2"),
             good.replace("\"name\": \"proofs\"", "\"name\": \"a/b\""),
             good.replace("\"run_id\": 77", "\"run_id\": 0"),
+            good.replace(
+                "\"store\": null",
+                "\"store\": {\"url\": \"file:///etc\", \"run_id\": null}",
+            ),
             good.replace("\"PASS\"", "\"MAYBE\""),
             good.replace("sha256:", "sha1:"),
             good.replace(
