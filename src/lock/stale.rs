@@ -70,3 +70,87 @@ pub fn findings(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::Sha256Digest;
+    use crate::lock::file::{Location, LockEntry};
+    use crate::model::{Impact, ScriptId};
+    use crate::proof::record::Verdict;
+
+    fn script(id: &str, evidence: Evidence) -> GateScript {
+        GateScript {
+            id: id.into(),
+            path: format!("scripts/{id}.py"),
+            header_line: Some(2),
+            evidence: Some(evidence),
+            maturity: Some(2),
+            production_impact: Some(Impact::Low),
+            test_files: vec![],
+            lint_errors: vec![],
+            downgrades: vec![],
+        }
+    }
+
+    fn entry(d: Sha256Digest) -> LockEntry {
+        LockEntry {
+            source_hash: d,
+            tests_hash: d,
+            test_seed: None,
+            test_result: Verdict::Pass,
+            test_run_id: None,
+            proof_digest: d,
+            location: Location::default(),
+            key_id: None,
+        }
+    }
+
+    #[test]
+    fn stale_missing_and_orphaned_entries_are_warnings_and_fresh_ones_are_not() {
+        let d = Sha256Digest::of(b"x");
+        let mut lock = Lock::new();
+        for id in ["fresh", "stale", "gone"] {
+            lock.scripts.insert(ScriptId::new(id).unwrap(), entry(d));
+        }
+        let scripts = vec![
+            script("fresh", Evidence::Ci),
+            script("stale", Evidence::Ci),
+            script("unlocked", Evidence::Ci),
+            script("manual", Evidence::Manual),
+        ];
+        let mut facts = HashMap::new();
+        let same = CheckoutFacts {
+            script_digest: Some(d),
+            tests_digest: Some(d),
+            missing_test_files: vec![],
+        };
+        facts.insert("fresh".to_owned(), same.clone());
+        facts.insert(
+            "stale".to_owned(),
+            CheckoutFacts {
+                script_digest: Some(Sha256Digest::of(b"y")),
+                ..same
+            },
+        );
+        let text = lock.render();
+        let f = findings(
+            &lock,
+            "proofgate.lock",
+            &text,
+            &scripts,
+            &facts,
+            &GatePolicy::default(),
+        );
+        let said: Vec<&str> = f.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(f.len(), 3, "{said:#?}");
+        assert!(
+            f.iter()
+                .all(|f| f.severity == Severity::Warning && f.code == CODE)
+        );
+        assert!(said[0].contains("scripts/stale.py") && said[0].contains("source_hash"));
+        assert_eq!(f[0].line, Lock::line_of(&text, "stale"));
+        assert!(said[1].contains("`unlocked`"));
+        assert!(said[2].contains("`gone`"));
+    }
+}

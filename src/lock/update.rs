@@ -177,16 +177,179 @@ pub fn apply(previous: &Lock, candidate: &Lock, report: &Report) -> Updated {
                 lock.scripts.insert(id.clone(), e.clone());
                 Change::Locked
             }
-            (Reason::LockMissing, None) if lock.scripts.contains_key(&id) => Change::Kept,
-            (Reason::LockMissing, None) => Change::Missing,
             // Not a script that needs CI evidence: nothing to lock.
-            (r, None) if r.passes() => continue,
-            (reason, _) => Change::Refused {
+            (r, _) if r.passes() => continue,
+            (reason, Some(_)) => Change::Refused {
                 reason,
                 message: row.message.clone(),
             },
+            // No proof given: whatever else is wrong is the release gate's to say.
+            (_, None) if lock.scripts.contains_key(&id) => Change::Kept,
+            (_, None) => Change::Missing,
         };
         changes.insert(row.id.clone(), change);
     }
     Updated { lock, changes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::report::{Counts, PolicySource, ScriptReport, Signatures, Verdict};
+
+    fn proof_bytes(id: &str, run: &str) -> Vec<u8> {
+        let d = Sha256Digest::of(id.as_bytes());
+        serde_json::to_vec(&serde_json::json!({
+            "schema_version": "2.0", "script_id": id, "generated_at": "2026-01-01T00:00:00Z",
+            "commit_sha": "c0ffee", "ci_run_id": run,
+            "test_summary": {"total": 1, "passed": 1, "failed": 0, "errors": 0, "skipped": 0, "pass_rate": 100.0},
+            "verdict": "PASS", "reasons": [], "evidence": "ci", "script_path": format!("scripts/{id}.py"),
+            "script_digest": d, "script_git_blob": "0000000000000000000000000000000000000000",
+            "tests_digest": d, "test_files": [], "sources": [], "flaky": 0,
+            "context": {"tool": "proofgate test", "seeds": {"PYTHONHASHSEED": "3"}}, "tests": [],
+        }))
+        .unwrap()
+    }
+
+    fn input(id: &str, origin: &str, bytes: Vec<u8>) -> ProofInput {
+        ProofInput {
+            script_id: id.into(),
+            origin: origin.into(),
+            json: Ok(bytes),
+            dsse: Some(Ok(
+                br#"{"payload":"","payloadType":"x","signatures":[{"keyid":"k1","sig":""}]}"#
+                    .to_vec(),
+            )),
+        }
+    }
+
+    fn row(id: &str, reason: Reason) -> ScriptReport {
+        ScriptReport {
+            id: id.into(),
+            path: format!("scripts/{id}.py"),
+            line: None,
+            evidence: Some("ci".into()),
+            required_evidence: Some("ci".into()),
+            verdict: if reason.passes() {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            },
+            reason,
+            message: format!("{} for {id}", reason.code()),
+            proof: None,
+            combined: vec![],
+            downgrades: vec![],
+        }
+    }
+
+    fn report(rows: Vec<ScriptReport>) -> Report {
+        Report {
+            schema_version: "2",
+            verdict: Verdict::Fail,
+            commit: None,
+            release: true,
+            signatures_required: true,
+            signatures: Signatures::Required,
+            policy: PolicySource {
+                from: "head",
+                base_commit: None,
+                trusted_keys: 1,
+                downgrades: vec![],
+            },
+            lint_errors: vec![],
+            checked_at: "2026-01-01T00:00:00Z".into(),
+            counts: Counts::default(),
+            scripts: rows,
+            unknown_proofs: vec![],
+        }
+    }
+
+    #[test]
+    fn a_candidate_entry_describes_its_proof() {
+        let bytes = proof_bytes("calc", "77");
+        let lock = candidate(&[input("calc", "proof-calc.json", bytes.clone())], |_| {
+            Location::default()
+        })
+        .unwrap();
+        let e = &lock.scripts[&ScriptId::new("calc").unwrap()];
+        assert_eq!(e.proof_digest, Sha256Digest::of(&bytes));
+        assert_eq!(e.test_run_id.as_deref(), Some("77"));
+        assert_eq!(e.key_id.as_deref(), Some("k1"));
+        assert_eq!(e.test_seed.as_ref().unwrap()["PYTHONHASHSEED"], "3");
+    }
+
+    #[test]
+    fn two_different_proofs_of_one_script_are_refused_and_copies_are_one() {
+        let a = input("calc", "a/proof-calc.json", proof_bytes("calc", "77"));
+        let same = input("calc", "b/proof-calc.json", proof_bytes("calc", "77"));
+        let other = input("calc", "c/proof-calc.json", proof_bytes("calc", "78"));
+        assert_eq!(
+            candidate(&[a.clone(), same], |_| Location::default())
+                .unwrap()
+                .scripts
+                .len(),
+            1
+        );
+        let e = candidate(&[a, other], |_| Location::default()).unwrap_err();
+        assert!(matches!(e, UpdateError::TwoProofs { .. }), "{e}");
+    }
+
+    #[test]
+    fn an_unreadable_proof_is_an_error_not_a_skip() {
+        let mut p = input("calc", "proof-calc.json", b"{".to_vec());
+        assert!(candidate(&[p.clone()], |_| Location::default()).is_err());
+        p.json = Err("permission denied".into());
+        assert!(candidate(&[p], |_| Location::default()).is_err());
+    }
+
+    #[test]
+    fn apply_locks_what_passed_keeps_what_had_no_proof_and_refuses_the_rest() {
+        let proofs = [
+            input("a", "proof-a.json", proof_bytes("a", "2")),
+            input("c", "proof-c.json", proof_bytes("c", "2")),
+        ];
+        let cand = candidate(&proofs, |_| Location::default()).unwrap();
+        let old = candidate(
+            &[
+                input("a", "proof-a.json", proof_bytes("a", "1")),
+                input("b", "proof-b.json", proof_bytes("b", "1")),
+                input("gone", "proof-gone.json", proof_bytes("gone", "1")),
+            ],
+            |_| Location::default(),
+        )
+        .unwrap();
+        let r = report(vec![
+            row("a", Reason::CiLocked),
+            row("b", Reason::LockMissing),
+            row("d", Reason::LockMissing),
+            row("m", Reason::ManualOk),
+            row("e", Reason::LintError),
+        ]);
+        let u = apply(&old, &cand, &r);
+        assert!(!u.refused());
+        let id = |s: &str| ScriptId::new(s).unwrap();
+        assert_eq!(u.lock.scripts[&id("a")], cand.scripts[&id("a")]);
+        assert_eq!(u.lock.scripts[&id("b")], old.scripts[&id("b")]);
+        assert!(!u.lock.scripts.contains_key(&id("gone")));
+        assert_eq!(u.changes["a"], Change::Locked);
+        assert_eq!(u.changes["b"], Change::Kept);
+        assert_eq!(u.changes["d"], Change::Missing);
+        assert!(!u.changes.contains_key("m"));
+        assert_eq!(u.changes["e"], Change::Missing);
+
+        let r = report(vec![
+            row("a", Reason::CiLocked),
+            row("c", Reason::VerdictFail),
+        ]);
+        let u = apply(&old, &cand, &r);
+        assert!(u.refused());
+        assert!(matches!(
+            u.changes["c"],
+            Change::Refused {
+                reason: Reason::VerdictFail,
+                ..
+            }
+        ));
+    }
 }
