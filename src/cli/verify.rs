@@ -312,7 +312,7 @@ fn lock_sources(
         repository: repository.map(str::to_owned),
         token: args.github_token.clone().filter(|t| !t.is_empty()),
         env: proofgate::artifact::Env::from_process(),
-        dir: download_dir(args)?,
+        dir: args.download_to.clone(),
     };
     let locations = lock
         .scripts
@@ -388,7 +388,7 @@ fn from_store(
 }
 
 /// `--download-to`, or a new temporary directory that is kept (its path is printed).
-pub(super) fn download_dir(args: &Args) -> Result<PathBuf, CliError> {
+fn download_dir(args: &Args) -> Result<PathBuf, CliError> {
     match &args.download_to {
         Some(p) => Ok(p.clone()),
         None => Ok(tempfile::Builder::new()

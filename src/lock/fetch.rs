@@ -42,8 +42,9 @@ pub struct ArtifactAccess {
     pub token: Option<String>,
     /// The artifact transport's environment (API URL, retries, timeouts).
     pub env: artifact::Env,
-    /// Where downloaded artifacts go.
-    pub dir: PathBuf,
+    /// Where downloaded artifacts go [default: a temporary directory, made at the first
+    /// download and kept].
+    pub dir: Option<PathBuf>,
 }
 
 /// The places a pinned proof is looked for, in order, with what was read from each.
@@ -233,8 +234,16 @@ impl Sources {
         loc: &ArtifactLocation,
         repository: &str,
     ) -> Result<Vec<ProofInput>, String> {
+        let dir = match &access.dir {
+            Some(d) => d.clone(),
+            None => tempfile::Builder::new()
+                .prefix("proofgate-lock-")
+                .tempdir()
+                .map_err(|e| format!("cannot make a temporary directory: {e}"))?
+                .keep(),
+        };
         // Names were checked when the lock was read: one plain path component each.
-        let path = access.dir.join(loc.run_id.to_string()).join(&loc.name);
+        let path = dir.join(loc.run_id.to_string()).join(&loc.name);
         let mut req = DownloadRequest::new(
             Selector::Name(loc.name.clone()),
             &path,

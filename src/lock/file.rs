@@ -210,6 +210,9 @@ impl Lock {
             if let Some(a) = &e.location.artifact {
                 crate::artifact::names::validate_name(&a.name)
                     .map_err(|err| invalid(0, 0, format!("script `{id}`: {err}")))?;
+                // It becomes a folder name when the artifact is downloaded.
+                crate::artifact::names::check_path_component(&a.name)
+                    .map_err(|why| invalid(0, 0, format!("script `{id}`: artifact name: {why}")))?;
                 if a.run_id == 0 {
                     return Err(invalid(
                         0,
@@ -388,6 +391,7 @@ mod tests {
             good.replace("\"calc\"", "\"../calc\""),
             good.replace("\"lock_version\": 1", "\"lock_version\": 2"),
             good.replace("\"name\": \"proofs\"", "\"name\": \"a/b\""),
+            good.replace("\"name\": \"proofs\"", "\"name\": \"..\""),
             good.replace("\"run_id\": 77", "\"run_id\": 0"),
             good.replace(
                 "\"store\": null",
