@@ -413,6 +413,25 @@ fn the_pinned_proof_is_read_from_the_artifact_the_lock_names() {
     let r = row(&o, "calc");
     assert_eq!(r["reason"], "CI_LOCKED");
 
+    // `lock update` downloads the same artifact when no directory is given.
+    std::fs::remove_file(root.join("proofgate.lock")).unwrap();
+    let o = clean(&mut bin())
+        .arg("--root")
+        .arg(&root)
+        .args(["lock", "update", "--artifact", "proofs", "--run-id", "77"])
+        .args(["--repository", REPO, "--trusted-key", &public])
+        .env("GITHUB_API_URL", api.uri())
+        .env("GITHUB_TOKEN", "t")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(
+        read_lock(&root)["scripts"]["other"]["location"]["artifact"]["name"],
+        "proofs"
+    );
+    let o = gate(&root, &public, &[], &vars);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+
     // Without a store, a missing artifact is a denial, never a pass.
     let (_rt2, gone) = artifact_api(&root, true);
     let vars = [

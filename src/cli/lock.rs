@@ -172,10 +172,11 @@ fn update(args: UpdateArgs, global: &Global) -> CliResult {
         return Ok(Outcome::No);
     }
     updated.lock.write(&path).map_err(CliError::classified)?;
+    let n = updated.lock.scripts.len();
     eprintln!(
-        "proofgate: wrote `{}` ({} entries)",
+        "proofgate: wrote `{}` ({n} {})",
         path.display(),
-        updated.lock.scripts.len()
+        if n == 1 { "entry" } else { "entries" }
     );
     Ok(Outcome::Yes)
 }

@@ -292,9 +292,14 @@ fn lock_sources(
 > {
     let lock = proofgate::lock::Lock::read(path).map_err(CliError::classified)?;
     eprintln!(
-        "proofgate: judging against the {} entries of `{}`",
+        "proofgate: judging `ci` scripts on the lock `{}` ({} {})",
+        path.display(),
         lock.scripts.len(),
-        path.display()
+        if lock.scripts.len() == 1 {
+            "entry"
+        } else {
+            "entries"
+        }
     );
     let store = match &args.server {
         Some(server) => Some((

@@ -179,6 +179,16 @@ pub fn apply(previous: &Lock, candidate: &Lock, report: &Report) -> Updated {
             }
             // Not a script that needs CI evidence: nothing to lock.
             (r, _) if r.passes() => continue,
+            // The candidate's digests are its proof's: stale means the proof was made
+            // from other contents than the checkout's.
+            (Reason::LockStale, Some(_)) => Change::Refused {
+                reason: Reason::LockStale,
+                message: format!(
+                    "its proof was made from other contents of `{}` or its test files than \
+                     the checkout has; run its tests on this checkout and lock that proof",
+                    row.path
+                ),
+            },
             (reason, Some(_)) => Change::Refused {
                 reason,
                 message: row.message.clone(),
