@@ -18,6 +18,7 @@
 //! | [`bundle`] | run wrapper, source manifest, Merkle tree, ledger |
 //! | [`pipeline`] | `proofgate run`: tests → proofs → manifest → bundle → ledger |
 //! | [`fsutil`] | file writes with one stated crash guarantee each, safe joins, relative paths |
+//! | [`flaky`] | tests whose results differ across runs of the same content |
 //! | [`lock`] | `proofgate.lock`: the proof pinned per script for the release gate |
 //! | [`store`] | the evidence store: runs kept per tenant in SQLite or PostgreSQL, its API and page |
 
@@ -27,6 +28,7 @@ pub mod demo;
 pub mod digest;
 pub mod env;
 pub mod exit;
+pub mod flaky;
 pub mod fsutil;
 pub mod github;
 pub mod init;

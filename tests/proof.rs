@@ -142,7 +142,7 @@ fn library_envelope(key: &SigningKey, statuses: &[Status]) -> Envelope {
         }],
         &RunContext::default(),
         "2026-01-01T00:00:00Z",
-        FlakyPolicy::Pass,
+        FlakyPolicy::Warn,
     )
     .expect("proof");
     let bytes = proof.to_json_bytes();
@@ -733,7 +733,7 @@ fn generate_on_the_fixture_repo_signs_proofs_that_independent_verifiers_accept()
 
     let out = root.join("test-results/proofs");
     let greet = read_json(&out.join("proof-greet.json"));
-    assert_eq!(greet["schema_version"], "2.0");
+    assert_eq!(greet["schema_version"], "2.1");
     assert_eq!(greet["test_summary"]["total"], 3);
     assert_eq!(greet["generated_at"], "2026-01-01T00:00:00Z");
     assert_eq!(
@@ -991,4 +991,121 @@ fn generate_signs_with_an_openssl_key_from_the_environment() {
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
     }
     check_proof_schema(&root.join("test-results/proofs"));
+}
+
+#[test]
+fn descriptor_and_result_hashes_match_python_rfc8785_for_awkward_names_and_seeds() {
+    if !peers::python(&["rfc8785"]) {
+        return;
+    }
+    let names = [
+        "plain",
+        "quote \" backslash \\ slash /",
+        "controls \u{1}\u{8}\t\n\u{c}\r\u{1f}\u{7f}",
+        "unicode é 中 \u{2028} 😀 \u{fb33}",
+        "test_x[1-2-\"a\"]",
+    ];
+    let mut cases = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let status = [Status::Passed, Status::Failed, Status::Flaky][i % 3];
+        let mut c = case("tests/test_a.py", n, n, status);
+        if i == 4 {
+            c.file = None;
+            c.message = Some(format!("boom {n}"));
+        }
+        cases.push(c);
+    }
+    let facts = ScriptFacts {
+        id: "a".into(),
+        path: "scripts/a.py".into(),
+        evidence: EvidenceLevel::Ci,
+        digests: FileDigests::of(b"print(1)\n"),
+        test_files: vec![],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    let seed_sets: [&[(&str, &str)]; 2] = [
+        &[],
+        &[
+            ("pytest-randomly", "12345"),
+            ("PYTHONHASHSEED", "0"),
+            ("\u{1f600}", "astral-sorts-by-utf16"),
+            ("\u{fb33}", "bmp"),
+        ],
+    ];
+    for (k, seeds) in seed_sets.iter().enumerate() {
+        let context = RunContext {
+            seeds: seeds
+                .iter()
+                .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+                .collect(),
+            ..RunContext::default()
+        };
+        let pairs: Vec<(&TestCase, usize)> = cases.iter().map(|c| (c, 0)).collect();
+        let proof = build_proof(
+            &facts,
+            &pairs,
+            &[],
+            &context,
+            "2026-01-01T00:00:00Z",
+            FlakyPolicy::Warn,
+        )
+        .unwrap();
+        assert!(proof.tests.iter().all(|t| t.descriptor_hash.is_some()));
+        let path = dir.path().join(format!("proof-{k}.json"));
+        write(&path, &proof.to_json_bytes());
+        files.push(path);
+    }
+    // And through the command line, with `--seed`.
+    let repo = fixture_repo();
+    let o = generate(
+        repo.path(),
+        &[
+            "--junit",
+            "junit/pytest.xml",
+            "--seed",
+            "pytest-randomly=4242",
+            "--seed",
+            "PYTHONHASHSEED=0",
+        ],
+    );
+    assert!(
+        o.status.code() == Some(0) || o.status.code() == Some(1),
+        "{}",
+        text(&o.stderr)
+    );
+    let generated = files_ending(&repo.path().join("test-results/proofs"), ".json")
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().ends_with(".dsse.json"))
+        .collect::<Vec<_>>();
+    assert!(!generated.is_empty());
+    for p in &generated {
+        assert_eq!(
+            read_json(p)["context"]["seeds"]["pytest-randomly"],
+            "4242",
+            "{}",
+            p.display()
+        );
+    }
+    files.extend(generated);
+    let o = run(Command::new("python3")
+        .arg(interop("identity_check.py"))
+        .args(&files));
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{out}{}", text(&o.stderr));
+    assert!(!out.contains("\"checked\": 0"), "{out}");
+}
+
+#[test]
+fn generate_refuses_a_seed_that_is_not_name_value() {
+    let repo = fixture_repo();
+    for bad in ["nameonly", "a b=1", "x=\u{1b}[31m"] {
+        let o = generate(repo.path(), &["--junit", "junit/pytest.xml", "--seed", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains("NAME=VALUE"),
+            "{}",
+            text(&o.stderr)
+        );
+    }
 }

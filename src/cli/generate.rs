@@ -53,6 +53,11 @@ pub struct Args {
     /// the gate combines the shards' proofs.
     #[arg(long, value_name = "NAME")]
     pub shard: Option<String>,
+    /// A seed the tests ran with, `NAME=VALUE` (e.g. `pytest-randomly=12345`,
+    /// `PYTHONHASHSEED=0`); repeatable. Recorded in each proof's `context.seeds` and part of
+    /// every test's descriptor hash, so that a replay can run with the same seeds.
+    #[arg(long = "seed", value_name = "NAME=VALUE", value_parser = parse_seed_arg)]
+    pub seeds: Vec<(String, String)>,
     /// Append a Markdown job summary (per script: verdict, counts, first failing tests) to
     /// FILE [default: `GITHUB_STEP_SUMMARY`, when set].
     #[arg(long, value_name = "FILE")]
@@ -61,6 +66,10 @@ pub struct Args {
     /// stderr.
     #[arg(long)]
     pub timings: bool,
+}
+
+fn parse_seed_arg(text: &str) -> Result<(String, String), String> {
+    proofgate::proof::context::parse_seed(text).map_err(|e| e.to_string())
 }
 
 pub fn run(args: Args, global: &Global) -> CliResult {
@@ -93,7 +102,8 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         // Outside Actions: the commit checked out, when the root is in a git work tree.
         context.sha = git::resolve(&global.root, "HEAD").ok().flatten();
     }
-    let context = super::apply_shard(context, args.shard.as_deref())?;
+    let mut context = super::apply_shard(context, args.shard.as_deref())?;
+    context.seeds.extend(args.seeds.iter().cloned());
     let out_dir = global.root.join(&args.out);
     let report = gen_core::generate(&GenerateRequest {
         model: &model,

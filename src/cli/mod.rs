@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod download;
 mod export;
+mod flaky;
 mod format;
 mod generate;
 mod import;
@@ -117,6 +118,8 @@ pub enum Command {
     Export(export::Args),
     /// Publish an exported archive to a store, which verifies it again.
     Import(import::Args),
+    /// Tests whose results differ across runs of the same script and tests.
+    Flaky(flaky::Args),
 }
 
 /// What a command answered when it did not fail.
@@ -269,6 +272,7 @@ pub fn main() -> ExitCode {
         Command::Publish(a) => publish::run(a, &cli.global),
         Command::Export(a) => export::run(a, &cli.global),
         Command::Import(a) => import::run(a, &cli.global),
+        Command::Flaky(a) => flaky::run(a, &cli.global),
     };
     match result {
         Ok(Outcome::Yes) => ExitCode::SUCCESS,

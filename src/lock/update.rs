@@ -11,7 +11,6 @@ use super::file::{Location, Lock, LockEntry};
 use crate::digest::Sha256Digest;
 use crate::model::ScriptId;
 use crate::proof::record::Proof;
-use crate::verify::locked::seeds_of;
 use crate::verify::{ProofInput, Reason, Report};
 
 /// Why a candidate lock could not be made.
@@ -77,7 +76,7 @@ pub fn candidate(
         origin.insert(p.script_id.clone(), (&p.origin, digest));
         let proof = serde_json::from_slice::<Proof>(bytes)
             .map_err(|e| unreadable(format!("it is not a proofgate proof: {e}")))?;
-        let seeds = seeds_of(bytes);
+        let seeds = proof.context.seeds.clone();
         lock.scripts.insert(
             id,
             LockEntry {
@@ -250,6 +249,7 @@ mod tests {
             proof: None,
             combined: vec![],
             downgrades: vec![],
+            warnings: vec![],
         }
     }
 

@@ -35,15 +35,31 @@ pub enum Reuse {
     SameContent,
 }
 
-/// What a flaky test (passed on a retry) means for a proof.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+/// What a flaky test (failed, then passed on a retry) means for the gate. Ordered from
+/// the loosest to the strictest, so that the gate can take the stricter of the base's and
+/// the change's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FlakyPolicy {
-    /// A flaky test counts as passed.
+    /// A flaky test counts as passed, silently (`allow`; `pass` is read as this).
+    Allow,
+    /// A flaky test counts as passed, and the gate says so as a warning (`warn`).
     #[default]
-    Pass,
-    /// A flaky test fails the proof.
-    Fail,
+    Warn,
+    /// A flaky test fails the proof and denies the script (`deny`; `fail` is read as
+    /// this).
+    Deny,
+}
+
+impl FlakyPolicy {
+    /// The name written in `proofgate.yaml`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FlakyPolicy::Allow => "allow",
+            FlakyPolicy::Warn => "warn",
+            FlakyPolicy::Deny => "deny",
+        }
+    }
 }
 
 /// The gate's policy knobs (`policy:` in `proofgate.yaml`).
@@ -57,7 +73,7 @@ pub struct Policy {
     pub max_age: Option<Duration>,
     /// Content-addressed reuse of earlier proofs.
     pub reuse: Reuse,
-    /// Flaky tests pass or fail a proof.
+    /// What a flaky test means for the gate (default `warn`).
     pub flaky: FlakyPolicy,
     /// Production impacts at which `evidence: manual` is refused (default medium, high).
     pub manual_forbidden_for: Vec<Impact>,
@@ -82,7 +98,7 @@ impl Default for Policy {
             require_signatures: true,
             max_age: None,
             reuse: Reuse::Off,
-            flaky: FlakyPolicy::Pass,
+            flaky: FlakyPolicy::Warn,
             manual_forbidden_for: vec![Impact::Medium, Impact::High],
             ci_required_for: Vec::new(),
         }
@@ -540,12 +556,13 @@ fn policy(cx: &mut Cx<'_>, v: &Value, cfg: &mut Config, sig: &mut Signatures) {
                 ),
             },
             "flaky" => match v.as_str() {
-                Some("pass") => cfg.policy.flaky = FlakyPolicy::Pass,
-                Some("fail") => cfg.policy.flaky = FlakyPolicy::Fail,
+                Some("allow" | "pass") => cfg.policy.flaky = FlakyPolicy::Allow,
+                Some("warn") => cfg.policy.flaky = FlakyPolicy::Warn,
+                Some("deny" | "fail") => cfg.policy.flaky = FlakyPolicy::Deny,
                 _ => cx.err(
                     &key,
                     "bad-value",
-                    format!("{} is not one of pass, fail", show(v)),
+                    format!("{} is not one of allow, warn, deny", show(v)),
                 ),
             },
             "manual_forbidden_for" => cfg.policy.manual_forbidden_for = impacts(cx, &key, v),
@@ -681,7 +698,7 @@ mod tests {
         assert!(c.policy.require_signatures);
         assert_eq!(c.policy.max_age, Some(Duration::from_secs(30 * 86_400)));
         assert_eq!(c.policy.reuse, Reuse::SameContent);
-        assert_eq!(c.policy.flaky, FlakyPolicy::Fail);
+        assert_eq!(c.policy.flaky, FlakyPolicy::Deny);
         assert_eq!(c.policy.manual_forbidden_for, [Impact::High]);
     }
 

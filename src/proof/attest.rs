@@ -264,7 +264,7 @@ mod tests {
                 ..Default::default()
             },
             "2026-01-01T00:00:00Z",
-            FlakyPolicy::Pass,
+            FlakyPolicy::Warn,
         )
         .unwrap()
     }

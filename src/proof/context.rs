@@ -1,6 +1,8 @@
 //! The run context recorded in a proof: a view of the run environment ([`crate::env`]),
 //! overridable by flags.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::env::{self as run_env, RunnerEnv};
@@ -48,6 +50,10 @@ pub struct RunContext {
     /// cover every declared test file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+    /// The run's seeds, by name (`pytest-randomly`, `PYTHONHASHSEED`, …): what a replay
+    /// needs to draw the same random choices. Part of every test's descriptor hash.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub seeds: BTreeMap<String, String>,
     /// `proofgate <version>`.
     pub tool: String,
 }
@@ -76,6 +82,7 @@ impl RunContext {
             server_url: runner.server_url.clone(),
             run_url: None,
             shard: None,
+            seeds: BTreeMap::new(),
             tool: tool_version(),
         };
         ctx.derive_run_url();
@@ -130,6 +137,30 @@ impl RunContext {
             )),
             _ => None,
         };
+    }
+}
+
+/// A seed that cannot be recorded: `NAME=VALUE`, the name 1–64 of `[A-Za-z0-9._-]`, the
+/// value 1–256 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "seed {0:?} must be NAME=VALUE: the name 1 to 64 of A-Z a-z 0-9 . _ -, the value 1 to 256 visible ASCII characters"
+)]
+pub struct BadSeed(pub String);
+
+/// Parses one `NAME=VALUE` seed.
+pub fn parse_seed(text: &str) -> Result<(String, String), BadSeed> {
+    let bad = || BadSeed(text.chars().take(80).collect());
+    let (name, value) = text.split_once('=').ok_or_else(bad)?;
+    let name_ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    let value_ok = (1..=256).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic());
+    if name_ok && value_ok {
+        Ok((name.to_owned(), value.to_owned()))
+    } else {
+        Err(bad())
     }
 }
 
@@ -218,6 +249,27 @@ mod tests {
             ctx.run_url.as_deref(),
             Some("https://github.com/o/r/actions/runs/7")
         );
+    }
+
+    #[test]
+    fn seeds_are_name_value_pairs_of_visible_ascii() {
+        assert_eq!(
+            parse_seed("pytest-randomly=12345"),
+            Ok(("pytest-randomly".into(), "12345".into()))
+        );
+        assert_eq!(parse_seed("PYTHONHASHSEED=0").unwrap().1, "0");
+        for bad in [
+            "",
+            "x",
+            "=1",
+            "a b=1",
+            "x=",
+            "x=a b",
+            "x=\u{1b}[31m",
+            &format!("{}=1", "n".repeat(65)),
+        ] {
+            assert!(parse_seed(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -9,19 +9,25 @@ use crate::digest::Sha256Digest;
 use crate::junit::{Status, TestCase};
 
 use super::context::RunContext;
+use super::identity::{self, SeedsMember};
 use crate::digest::FileDigests;
 use crate::digest::jcs::{self, JcsError};
 
 /// The proof format's version. `1.0` was goldenpath's; `2.0` keeps its fields and adds
-/// the digests, sources, context and reasons.
-pub const SCHEMA_VERSION: &str = "2.0";
+/// the digests, sources, context and reasons; `2.1` adds each test's descriptor and
+/// result hashes and the run's seeds.
+pub const SCHEMA_VERSION: &str = "2.1";
+
+/// The proof versions the gate reads: `2.0` proofs (no per-test hashes or seeds) stay
+/// valid evidence, in artifacts and in the evidence store.
+pub const READABLE_SCHEMA_VERSIONS: &[&str] = &["2.0", SCHEMA_VERSION];
 
 /// PASS or FAIL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Verdict {
     /// At least one test ran, none failed or errored, every declared test file produced
-    /// results (and, under `flaky: fail`, none was flaky).
+    /// results (and, under `flaky: deny`, none was flaky).
     Pass,
     /// Anything else; `reasons` says why.
     Fail,
@@ -104,6 +110,14 @@ pub struct ProofTest {
     pub attempts: u32,
     /// The first failure message.
     pub message: Option<String>,
+    /// SHA-256 of the test's canonical descriptor: file, class name, name and the run's
+    /// seeds ([`super::identity`]). Absent in proofs older than schema 2.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub descriptor_hash: Option<Sha256Digest>,
+    /// SHA-256 of the test's canonical result: status and the message's digest
+    /// ([`super::identity`]). Absent in proofs older than schema 2.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_hash: Option<Sha256Digest>,
 }
 
 /// A declared test path and its digest at generation time (see
@@ -211,7 +225,8 @@ pub fn build_proof(
     generated_at: &str,
     flaky_policy: FlakyPolicy,
 ) -> Result<Proof, JcsError> {
-    let tally = Tally::of(cases, sources.len());
+    let seeds = SeedsMember::new(&context.seeds)?;
+    let tally = Tally::of(cases, sources.len(), &seeds);
     let mut reasons = result_reasons(&tally.summary, tally.flaky, flaky_policy, &facts.id);
     let test_files = declared_test_files(facts, context, &mut reasons);
     let tests_digest = tests_digest(&test_files)?;
@@ -261,7 +276,8 @@ struct Tally {
 }
 
 impl Tally {
-    fn of(cases: &[(&TestCase, usize)], sources: usize) -> Self {
+    fn of(cases: &[(&TestCase, usize)], sources: usize, seeds: &SeedsMember) -> Self {
+        let mut scratch = Vec::with_capacity(256);
         let mut summary = TestSummary::default();
         let mut flaky = 0u64;
         let mut tests = Vec::with_capacity(cases.len());
@@ -293,6 +309,18 @@ impl Tally {
                 },
                 attempts: case.attempts,
                 message: case.message.clone(),
+                descriptor_hash: Some(identity::descriptor_hash(
+                    case.file.as_deref(),
+                    &case.classname,
+                    &case.name,
+                    seeds,
+                    &mut scratch,
+                )),
+                result_hash: Some(identity::result_hash(
+                    case.status,
+                    case.message.as_deref(),
+                    &mut scratch,
+                )),
             });
         }
         tests.sort_by(|a, b| {
@@ -318,7 +346,7 @@ impl Tally {
 }
 
 /// Why the results fail the script: no tests, none ran, failures, errors, or flaky tests
-/// under `flaky: fail`.
+/// under `flaky: deny`.
 fn result_reasons(
     summary: &TestSummary,
     flaky: u64,
@@ -353,10 +381,10 @@ fn result_reasons(
             format!("{} test(s) errored", summary.errors),
         ));
     }
-    if flaky > 0 && flaky_policy == FlakyPolicy::Fail {
+    if flaky > 0 && flaky_policy == FlakyPolicy::Deny {
         reasons.push(Reason::new(
             "FLAKY_TESTS",
-            format!("{flaky} test(s) passed only on a retry and the policy is `flaky: fail`"),
+            format!("{flaky} test(s) passed only on a retry and the policy is `flaky: deny`"),
         ));
     }
     reasons
@@ -496,7 +524,7 @@ mod tests {
         let p = build(
             &cases,
             vec![("tests/test_a.py", true, true)],
-            FlakyPolicy::Pass,
+            FlakyPolicy::Warn,
         );
         assert_eq!(p.verdict, Verdict::Pass, "{:?}", p.reasons);
         assert_eq!(p.test_summary.total, 3);
@@ -508,7 +536,7 @@ mod tests {
 
     #[test]
     fn no_tests_is_fail_never_pass() {
-        let p = build(&[], vec![], FlakyPolicy::Pass);
+        let p = build(&[], vec![], FlakyPolicy::Warn);
         assert_eq!(p.verdict, Verdict::Fail);
         assert_eq!(codes(&p), ["NO_TESTS"]);
         assert_eq!(p.test_summary.pass_rate, 0.0);
@@ -517,7 +545,7 @@ mod tests {
     #[test]
     fn only_skipped_tests_is_fail() {
         let cases = [case("t.py", "a", Status::Skipped)];
-        let p = build(&cases, vec![], FlakyPolicy::Pass);
+        let p = build(&cases, vec![], FlakyPolicy::Warn);
         assert_eq!(codes(&p), ["NO_TESTS_RAN"]);
     }
 
@@ -528,7 +556,7 @@ mod tests {
             case("t.py", "b", Status::Failed),
             case("t.py", "c", Status::Error),
         ];
-        let p = build(&cases, vec![], FlakyPolicy::Pass);
+        let p = build(&cases, vec![], FlakyPolicy::Warn);
         assert_eq!(p.verdict, Verdict::Fail);
         assert_eq!(codes(&p), ["TESTS_FAILED", "TESTS_ERRORED"]);
     }
@@ -536,11 +564,11 @@ mod tests {
     #[test]
     fn flaky_tests_pass_by_default_and_fail_under_policy() {
         let cases = [case("t.py", "a", Status::Flaky)];
-        let p = build(&cases, vec![], FlakyPolicy::Pass);
+        let p = build(&cases, vec![], FlakyPolicy::Warn);
         assert_eq!(p.verdict, Verdict::Pass);
         assert_eq!(p.flaky, 1);
         assert_eq!(p.tests[0].attempts, 2);
-        let p = build(&cases, vec![], FlakyPolicy::Fail);
+        let p = build(&cases, vec![], FlakyPolicy::Deny);
         assert_eq!(codes(&p), ["FLAKY_TESTS"]);
     }
 
@@ -554,7 +582,7 @@ mod tests {
                 ("tests/test_b.py", true, false),
                 ("tests/test_c.py", false, false),
             ],
-            FlakyPolicy::Pass,
+            FlakyPolicy::Warn,
         );
         assert_eq!(
             codes(&p),
@@ -569,23 +597,23 @@ mod tests {
         let p1 = build(
             &cases,
             vec![("a.py", true, true), ("b.py", true, true)],
-            FlakyPolicy::Pass,
+            FlakyPolicy::Warn,
         );
         let p2 = build(
             &cases,
             vec![("b.py", true, true), ("a.py", true, true)],
-            FlakyPolicy::Pass,
+            FlakyPolicy::Warn,
         );
         assert_eq!(p1.tests_digest, p2.tests_digest);
-        let p3 = build(&cases, vec![("a.py", true, true)], FlakyPolicy::Pass);
+        let p3 = build(&cases, vec![("a.py", true, true)], FlakyPolicy::Warn);
         assert_ne!(p1.tests_digest, p3.tests_digest);
     }
 
     #[test]
     fn proof_bytes_are_deterministic_and_keep_goldenpath_fields() {
         let cases = [case("t.py", "a", Status::Passed)];
-        let a = build(&cases, vec![], FlakyPolicy::Pass).to_json_bytes();
-        let b = build(&cases, vec![], FlakyPolicy::Pass).to_json_bytes();
+        let a = build(&cases, vec![], FlakyPolicy::Warn).to_json_bytes();
+        let b = build(&cases, vec![], FlakyPolicy::Warn).to_json_bytes();
         assert_eq!(a, b);
         let v: serde_json::Value = serde_json::from_slice(&a).unwrap();
         for k in [

@@ -465,13 +465,32 @@ async fn script_history(
     let who = caller(&state, &headers).await?;
     let Query(q) =
         query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_QUERY", e.body_text()))?;
+    let limit = q.limit.unwrap_or(100);
     let rows = state
         .store
-        .script_history(&who.tenant, &script_id, q.limit.unwrap_or(100))
+        .script_history(&who.tenant, &script_id, limit)
         .await?;
+    let proofs = state
+        .store
+        .script_history_proofs(&who.tenant, &script_id, limit)
+        .await?;
+    // Every stored proof was verified when it was published; one that no longer parses
+    // (a newer format read by an older server) is left out of the comparison.
+    let observed: Vec<crate::flaky::Observed> = proofs
+        .into_iter()
+        .filter_map(|(run, file, bytes)| {
+            serde_json::from_slice(&bytes)
+                .ok()
+                .map(|proof| crate::flaky::Observed {
+                    origin: format!("run {run}: {file}"),
+                    proof,
+                })
+        })
+        .collect();
+    let flaky = crate::flaky::find(&observed);
     Ok(json_response(
         StatusCode::OK,
-        &json!({"script_id": script_id, "history": rows}),
+        &json!({"script_id": script_id, "history": rows, "flaky": flaky}),
     ))
 }
 

@@ -710,6 +710,30 @@ impl Store {
         self.proofs_where(&tail, tenant, script_id).await
     }
 
+    /// The bytes of a script's proofs across the tenant's runs, newest run first (the
+    /// rows of [`Store::script_history`]), each with its run id and file name.
+    pub async fn script_history_proofs(
+        &self,
+        tenant: &str,
+        script_id: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String, Vec<u8>)>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT r.id, p.file, f.content FROM proofs p JOIN runs r ON r.pk = p.run_pk \
+             JOIN run_files f ON f.run_pk = p.run_pk AND f.name = p.file \
+             WHERE p.tenant = $1 AND r.tenant = $1 AND p.script_id = $2 \
+             ORDER BY r.pk DESC, p.file LIMIT {}",
+            limit.clamp(1, 1000)
+        ))
+        .bind(tenant)
+        .bind(script_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("file")?, r.try_get("content")?)))
+            .collect()
+    }
+
     /// The tenant's proofs whose in-toto subject has digest `subject` (`sha256:<hex>`).
     pub async fn proofs_by_subject(
         &self,

@@ -32,6 +32,22 @@ pub fn document() -> Value {
     let unauthorized = || error_response("no valid bearer token");
     let run_schema = json!({"$ref": "#/components/schemas/Run"});
     let proof_row = json!({"$ref": "#/components/schemas/ProofRow"});
+    let incident = json!({"type": "object", "properties": {
+        "generated_at": {"type": "string"}, "run_id": {"type": ["string", "null"]},
+        "commit": {"type": ["string", "null"]}, "status": {"type": "string"},
+        "attempts": {"type": "integer"}, "seeds": {"type": "object"},
+        "message": {"type": ["string", "null"]}, "origin": {"type": "string"}}});
+    let flaky_test = json!({"type": "object",
+        "required": ["script_id", "script_digest", "tests_digest", "classname", "name", "runs",
+                     "passed", "flaky", "failed", "incidents"],
+        "properties": {
+            "script_id": {"type": "string"}, "script_digest": {"type": "string"},
+            "tests_digest": {"type": "string"}, "file": {"type": ["string", "null"]},
+            "classname": {"type": "string"}, "name": {"type": "string"},
+            "runs": {"type": "integer"}, "passed": {"type": "integer"},
+            "flaky": {"type": "integer"}, "failed": {"type": "integer"},
+            "incidents": {"type": "array", "items": incident}}});
+    let flaky_tests = json!({"type": "array", "items": flaky_test});
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -109,8 +125,8 @@ pub fn document() -> Value {
                 }))
             },
             "/api/scripts/{id}/history": {
-                "get": op("A script's verdicts over time, with script and tests digests, newest first.", vec![path_param("id", "the script id"), query_param("limit", "at most this many (default 100)")], json!({
-                    "200": ok("the history", json!({"type": "object", "properties": {"script_id": {"type": "string"}, "history": {"type": "array", "items": proof_row}}})),
+                "get": op("A script's verdicts over time, with script and tests digests, newest first; `flaky` lists the tests whose results differ across these runs while script and tests digests are the same, or that passed only on a retry (newest incident first, as `proofgate flaky`).", vec![path_param("id", "the script id"), query_param("limit", "at most this many (default 100)")], json!({
+                    "200": ok("the history", json!({"type": "object", "properties": {"script_id": {"type": "string"}, "history": {"type": "array", "items": proof_row}, "flaky": flaky_tests}})),
                     "401": unauthorized()
                 }))
             },

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use super::evidence::{Accepted, accept};
 use super::input::{CheckoutFacts, GateInput, GateScript, Outcome, ProofInput, missing_test_file};
 use super::report::{ProofRef, Reason};
-use crate::model::Evidence;
+use crate::model::{Evidence, FlakyPolicy};
 use crate::proof::record::Verdict as ProofVerdict;
 
 /// Who made a proof: two proofs with the same key are attempts of one job leg.
@@ -180,7 +180,26 @@ fn judge_group(
             o.combined = combined;
             o
         }
-        None => passing(&kept, refs, combined, reused),
+        None => {
+            let mut o = passing(&kept, refs, combined, reused);
+            warn_flaky(&mut o, &kept, input);
+            o
+        }
+    }
+}
+
+/// Under `policy.flaky: warn`, a passing outcome notes the kept proofs' flaky tests.
+pub(super) fn warn_flaky(o: &mut Outcome, kept: &[Accepted], input: &GateInput<'_>) {
+    let (mut n, mut names) = (0u64, Vec::new());
+    for a in kept {
+        let (k, ns) = flaky_tests(&a.proof);
+        n = n.saturating_add(k);
+        names.extend(ns);
+    }
+    if n > 0 && input.policy.flaky == FlakyPolicy::Warn {
+        let note = format!("{}, allowed by `policy.flaky: warn`", flaky_note(n, &names));
+        o.message.push_str(&format!("; warning: {note}"));
+        o.warnings.push(note);
     }
 }
 
@@ -273,6 +292,19 @@ pub(super) fn check_one(
             ),
         ));
     }
+    let (n, names) = flaky_tests(p);
+    if n > 0 && input.policy.flaky == FlakyPolicy::Deny {
+        return Some((
+            Reason::FlakyDenied,
+            format!(
+                "{} in `{}` for `{}`, and the policy says `flaky: deny`; fix the flakiness \
+                 and rerun the tests",
+                flaky_note(n, &names),
+                a.pref.file,
+                s.path,
+            ),
+        ));
+    }
     if Some(p.script_digest) != facts.script_digest {
         return Some((
             Reason::ScriptDigestMismatch,
@@ -314,6 +346,29 @@ pub(super) fn check_one(
         }
     }
     None
+}
+
+/// How many tests of a proof passed only on a retry, and the first few names. The count
+/// is the larger of the proof's `flaky` field and its tests whose status is `flaky`, so
+/// that neither can hide one.
+fn flaky_tests(p: &crate::proof::Proof) -> (u64, Vec<&str>) {
+    let names: Vec<&str> = p
+        .tests
+        .iter()
+        .filter(|t| t.status == crate::junit::Status::Flaky)
+        .map(|t| t.name.as_str())
+        .collect();
+    ((names.len() as u64).max(p.flaky), names)
+}
+
+/// `n` flaky tests named by the first three of `names`.
+fn flaky_note(n: u64, names: &[&str]) -> String {
+    let shown: Vec<&str> = names.iter().take(3).copied().collect();
+    let more = if n > shown.len() as u64 { ", …" } else { "" };
+    format!(
+        "{n} test(s) passed only on a retry ({}{more})",
+        shown.join(", ")
+    )
 }
 
 /// Together, the kept proofs must have results from every declared test file (or from

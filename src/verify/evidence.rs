@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::input::{EnvelopeFailure, GateInput, GateScript, Outcome, ProofInput, VerifiedEnvelope};
 use super::report::{ProofRef, Reason};
 use crate::digest::Sha256Digest;
-use crate::proof::record::{Proof, SCHEMA_VERSION};
+use crate::proof::record::{Proof, READABLE_SCHEMA_VERSIONS};
 use crate::sign::intoto;
 
 /// How far in the future a proof's `generated_at` may lie (clock skew between runners).
@@ -206,13 +206,15 @@ fn check_claims(
     input: &GateInput<'_>,
     pref: &ProofRef,
 ) -> Result<(), Box<Outcome>> {
-    if proof.schema_version != SCHEMA_VERSION {
+    if !READABLE_SCHEMA_VERSIONS.contains(&proof.schema_version.as_str()) {
         return Err(deny(
             Reason::ProofUnreadable,
             format!(
-                "`{}` has schema_version {:?}; this proofgate reads {SCHEMA_VERSION:?}: \
-                 regenerate it with this version",
-                p.origin, proof.schema_version
+                "`{}` has schema_version {:?}; this proofgate reads {}: regenerate it with \
+                 this version",
+                p.origin,
+                proof.schema_version,
+                READABLE_SCHEMA_VERSIONS.join(", ")
             ),
             pref,
         ));

@@ -151,6 +151,7 @@ fn judge_script(
             proof: out.proof,
             combined: out.combined,
             downgrades: s.downgrades.clone(),
+            warnings: out.warnings,
         },
     )
 }

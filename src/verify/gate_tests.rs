@@ -1,6 +1,7 @@
 use super::super::report::PolicySource;
 use super::*;
 use crate::digest::Sha256Digest;
+use crate::model::FlakyPolicy;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -707,6 +708,68 @@ fn a_commit_mismatch_says_what_changed() {
     assert!(r.scripts[0].message.contains("--commit"));
 }
 
+/// A passing proof whose one test passed only on a retry.
+fn flaky_proof(listed: bool) -> Value {
+    let mut v = proof_json(COMMIT, "PASS");
+    v["flaky"] = json!(1);
+    if listed {
+        v["tests"][0]["status"] = json!("flaky");
+        v["tests"][0]["attempts"] = json!(2);
+    }
+    v
+}
+
+#[test]
+fn a_flaky_test_passes_with_a_warning_by_default() {
+    let c = Case::ci(vec![proof(&flaky_proof(true), false)]);
+    let r = c.run();
+    let row = &r.scripts[0];
+    assert_eq!(row.reason, Reason::CiProof);
+    assert_eq!(row.warnings.len(), 1, "{row:?}");
+    assert!(row.warnings[0].contains("test_a"), "{row:?}");
+    assert!(row.message.contains("flaky: warn"), "{}", row.message);
+    assert!(
+        super::super::render::annotations(&r)
+            .iter()
+            .any(|a| a.level == crate::github::annotations::Level::Warning
+                && a.message.contains("test_a")),
+    );
+}
+
+#[test]
+fn a_flaky_test_denies_under_flaky_deny_even_when_only_the_count_says_so() {
+    for listed in [true, false] {
+        let mut c = Case::ci(vec![proof(&flaky_proof(listed), false)]);
+        c.policy.flaky = FlakyPolicy::Deny;
+        let r = c.run();
+        assert_eq!(
+            r.scripts[0].reason,
+            Reason::FlakyDenied,
+            "{:?}",
+            r.scripts[0]
+        );
+        assert_eq!(r.verdict, Verdict::Fail);
+    }
+}
+
+#[test]
+fn a_flaky_test_passes_silently_under_flaky_allow() {
+    let mut c = Case::ci(vec![proof(&flaky_proof(true), false)]);
+    c.policy.flaky = FlakyPolicy::Allow;
+    let r = c.run();
+    assert_eq!(r.scripts[0].reason, Reason::CiProof);
+    assert!(r.scripts[0].warnings.is_empty());
+}
+
+#[test]
+fn a_huge_flaky_count_is_a_denial_not_an_allocation() {
+    let mut v = flaky_proof(false);
+    v["flaky"] = json!(u64::MAX);
+    let mut c = Case::ci(vec![proof(&v, false)]);
+    c.policy.flaky = FlakyPolicy::Deny;
+    assert_eq!(c.reason(), Reason::FlakyDenied);
+}
+
 mod locked {
     //! `verify --lock`: a `ci` script judged on the one proof the lock pins.
 
@@ -828,6 +891,17 @@ mod locked {
         pin.test_seed = Some([("PYTHONHASHSEED".to_owned(), "42".to_owned())].into());
         let r = judged(&case(Some(pin), Some(Ok(p))));
         assert_eq!(r.reason, Reason::CiLocked, "{}", r.message);
+    }
+
+    #[test]
+    fn a_pinned_flaky_proof_warns_or_denies_as_the_policy_says() {
+        let p = proof(&flaky_proof(true), true);
+        let r = judged(&case(Some(pin_for(&p)), Some(Ok(p.clone()))));
+        assert_eq!(r.reason, Reason::CiLocked, "{}", r.message);
+        assert_eq!(r.warnings.len(), 1, "{r:?}");
+        let mut c = case(Some(pin_for(&p)), Some(Ok(p)));
+        c.policy.flaky = FlakyPolicy::Deny;
+        assert_eq!(judged(&c).reason, Reason::FlakyDenied);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::report::{PolicySource, ProofRef, Reason};
 use crate::digest::Sha256Digest;
-use crate::model::{Evidence, Impact};
+use crate::model::{Evidence, FlakyPolicy, Impact};
 
 /// What the gate needs to know about one script of the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +52,9 @@ pub struct GatePolicy {
     pub manual_forbidden_for: Vec<Impact>,
     /// Production impacts for which `ci` evidence is required whatever the header says.
     pub ci_required_for: Vec<Impact>,
+    /// What a flaky test in a passing proof means: `deny` denies the script, `warn`
+    /// passes it with a warning, `allow` passes it.
+    pub flaky: FlakyPolicy,
 }
 
 impl Default for GatePolicy {
@@ -62,6 +65,7 @@ impl Default for GatePolicy {
             reuse_same_content: false,
             manual_forbidden_for: vec![Impact::Medium, Impact::High],
             ci_required_for: vec![],
+            flaky: FlakyPolicy::Warn,
         }
     }
 }
@@ -162,6 +166,7 @@ pub(super) struct Outcome {
     pub(super) message: String,
     pub(super) proof: Option<ProofRef>,
     pub(super) combined: Vec<ProofRef>,
+    pub(super) warnings: Vec<String>,
 }
 
 impl Outcome {
@@ -172,6 +177,7 @@ impl Outcome {
             message,
             proof,
             combined: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 }

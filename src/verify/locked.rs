@@ -13,9 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Deserialize;
-
-use super::combine::{check_one, coverage_gap};
+use super::combine::{check_one, coverage_gap, warn_flaky};
 use super::evidence::{Accepted, accept};
 use super::input::{CheckoutFacts, GateInput, GateScript, Outcome, ProofInput, missing_test_file};
 use super::report::Reason;
@@ -82,26 +80,6 @@ pub fn stale(s: &GateScript, facts: &CheckoutFacts, pin: &LockPin) -> Option<Str
         ));
     }
     None
-}
-
-/// The seeds a proof records (`context.seeds`), read from its bytes; empty when it
-/// records none.
-pub fn seeds_of(proof_json: &[u8]) -> BTreeMap<String, String> {
-    #[derive(Deserialize)]
-    struct Seeds {
-        #[serde(default)]
-        seeds: BTreeMap<String, String>,
-    }
-    #[derive(Deserialize)]
-    struct Context {
-        #[serde(default)]
-        context: Option<Seeds>,
-    }
-    serde_json::from_slice::<Context>(proof_json)
-        .ok()
-        .and_then(|c| c.context)
-        .map(|s| s.seeds)
-        .unwrap_or_default()
 }
 
 /// Judges a `ci` script on the proof the lock pins for it.
@@ -177,7 +155,7 @@ pub(super) fn judge(
     {
         return Outcome::new(reason, message, Some(a.pref));
     }
-    if let Some(field) = disagreement(pin, &a, p, input.policy.require_signatures) {
+    if let Some(field) = disagreement(pin, &a, input.policy.require_signatures) {
         return Outcome::new(
             Reason::LockMismatch,
             format!(
@@ -189,7 +167,7 @@ pub(super) fn judge(
         );
     }
     let reused = !a.same_commit(input.commit);
-    let mut pref = a.pref;
+    let mut pref = a.pref.clone();
     pref.reused = reused;
     let signed = pref
         .keyid
@@ -201,18 +179,20 @@ pub(super) fn judge(
         .as_deref()
         .map(|r| format!(" of run {r}"))
         .unwrap_or_default();
-    Outcome::new(
+    let mut o = Outcome::new(
         Reason::CiLocked,
         format!(
             "the PASS proof{run} pinned by the lock{signed}: script and tests are the ones \
              locked"
         ),
         Some(pref),
-    )
+    );
+    warn_flaky(&mut o, std::slice::from_ref(&a), input);
+    o
 }
 
 /// The first field of the pin that the (authenticated) proof contradicts.
-fn disagreement(pin: &LockPin, a: &Accepted, p: &ProofInput, signed: bool) -> Option<&'static str> {
+fn disagreement(pin: &LockPin, a: &Accepted, signed: bool) -> Option<&'static str> {
     let proof = &a.proof;
     if pin.test_result != proof.verdict {
         return Some("test_result");
@@ -223,8 +203,8 @@ fn disagreement(pin: &LockPin, a: &Accepted, p: &ProofInput, signed: bool) -> Op
     if signed && pin.key_id != a.pref.keyid {
         return Some("key_id");
     }
-    let seeds = p.json.as_deref().map(seeds_of).unwrap_or_default();
-    if pin.test_seed.clone().unwrap_or_default() != seeds {
+    let none = BTreeMap::new();
+    if pin.test_seed.as_ref().unwrap_or(&none) != &proof.context.seeds {
         return Some("test_seed");
     }
     None

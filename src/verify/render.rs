@@ -163,6 +163,14 @@ pub fn annotations(report: &Report) -> Vec<Annotation> {
         });
     }
     for r in &report.scripts {
+        for w in &r.warnings {
+            v.push(Annotation {
+                title: Some(format!("proofgate: FLAKY {}", r.id)),
+                file: Some(r.path.clone()),
+                line: Some(r.line.unwrap_or(1)),
+                ..Annotation::new(Level::Warning, w.clone())
+            });
+        }
         for d in &r.downgrades {
             v.push(Annotation {
                 title: Some(format!("proofgate: POLICY_DOWNGRADE {}", r.id)),

@@ -66,6 +66,9 @@ pub enum Reason {
     RepositoryMismatch,
     /// The proof says it was generated in the future.
     ProofFromFuture,
+    /// The proof passed, but a test in it passed only on a retry, and the policy says
+    /// `flaky: deny`.
+    FlakyDenied,
     /// `verify --lock`: the lock has no entry for a script that needs CI evidence.
     LockMissing,
     /// `verify --lock`: the script or its test files changed since the lock was written.
@@ -117,6 +120,7 @@ impl Reason {
             Reason::ProofConflict => "PROOF_CONFLICT",
             Reason::RepositoryMismatch => "REPOSITORY_MISMATCH",
             Reason::ProofFromFuture => "PROOF_FROM_FUTURE",
+            Reason::FlakyDenied => "FLAKY_DENIED",
             Reason::LockMissing => "LOCK_MISSING",
             Reason::LockStale => "LOCK_STALE",
             Reason::LockMismatch => "LOCK_MISMATCH",
@@ -124,7 +128,7 @@ impl Reason {
     }
 
     /// Every code, in documentation order.
-    pub const ALL: [Reason; 29] = [
+    pub const ALL: [Reason; 30] = [
         Reason::CiProof,
         Reason::CiReused,
         Reason::CiLocked,
@@ -151,6 +155,7 @@ impl Reason {
         Reason::ProofConflict,
         Reason::RepositoryMismatch,
         Reason::ProofFromFuture,
+        Reason::FlakyDenied,
         Reason::LockMissing,
         Reason::LockStale,
         Reason::LockMismatch,
@@ -232,6 +237,10 @@ pub struct ScriptReport {
     /// value (the base's) was applied.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub downgrades: Vec<String>,
+    /// What passed but deserves a look (flaky tests under `policy.flaky: warn`); shown as
+    /// warning annotations.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Whether proofs had to be signed.

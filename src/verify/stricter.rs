@@ -85,6 +85,13 @@ pub fn policy(base: &GatePolicy, head: &GatePolicy) -> (GatePolicy, Vec<String>)
         "ci_required_for",
         &mut notes,
     );
+    if head.flaky < base.flaky {
+        notes.push(format!(
+            "`policy.flaky: {}` in this change; the base's `{}` applies",
+            head.flaky.as_str(),
+            base.flaky.as_str()
+        ));
+    }
     (
         GatePolicy {
             require_signatures: base.require_signatures || head.require_signatures,
@@ -92,6 +99,7 @@ pub fn policy(base: &GatePolicy, head: &GatePolicy) -> (GatePolicy, Vec<String>)
             reuse_same_content: base.reuse_same_content && head.reuse_same_content,
             manual_forbidden_for,
             ci_required_for,
+            flaky: base.flaky.max(head.flaky),
         },
         notes,
     )
@@ -181,6 +189,7 @@ pub fn scripts(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::FlakyPolicy;
     use std::time::Duration;
 
     fn script(id: &str, path: &str, e: Option<Evidence>, i: Option<Impact>, m: u8) -> GateScript {
@@ -290,6 +299,7 @@ mod tests {
             reuse_same_content: false,
             manual_forbidden_for: vec![Impact::Medium, Impact::High],
             ci_required_for: vec![],
+            flaky: FlakyPolicy::Deny,
         };
         let loose = GatePolicy {
             require_signatures: false,
@@ -297,13 +307,19 @@ mod tests {
             reuse_same_content: true,
             manual_forbidden_for: vec![],
             ci_required_for: vec![],
+            flaky: FlakyPolicy::Allow,
         };
         let (p, notes) = policy(&base, &loose);
         assert_eq!(p, base);
-        assert_eq!(notes.len(), 5, "{notes:?}");
+        assert_eq!(notes.len(), 6, "{notes:?}");
+        assert!(
+            notes.iter().any(|n| n.contains("`policy.flaky: allow`")),
+            "{notes:?}"
+        );
         let tight = GatePolicy {
             max_age: Some(Duration::from_secs(10)),
             ci_required_for: vec![Impact::Low],
+            flaky: FlakyPolicy::Deny,
             ..base.clone()
         };
         let (p, notes) = policy(&base, &tight);

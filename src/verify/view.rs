@@ -63,6 +63,7 @@ pub fn policy(m: &Model, force_signatures: bool) -> GatePolicy {
         reuse_same_content: m.policy.reuse == crate::model::Reuse::SameContent,
         manual_forbidden_for: m.policy.manual_forbidden_for.clone(),
         ci_required_for: m.policy.ci_required_for.clone(),
+        flaky: m.policy.flaky,
     }
 }
 
