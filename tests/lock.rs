@@ -66,6 +66,7 @@ fn generate(root: &Path, key: &str, out: &str, run: &str, failing: Option<&str>)
         .args(["generate", "--junit", "junit.xml", "--out", out])
         .args(["--commit", "0123456789abcdef0123456789abcdef01234567"])
         .args(["--run-id", run, "--repository", REPO])
+        .args(["--seed", "PYTHONHASHSEED=0"])
         .env("PROOFGATE_SIGNING_KEY", key)
         .env_remove("GITHUB_STEP_SUMMARY")
         .output()
@@ -212,7 +213,10 @@ fn update_then_the_release_gate_passes_and_an_edited_script_is_denied_with_the_l
     assert_eq!(calc["tests_hash"], proof["tests_digest"]);
     assert_eq!(calc["test_result"], "PASS");
     assert_eq!(calc["test_run_id"], "77");
-    assert_eq!(calc["test_seed"], Value::Null);
+    assert_eq!(
+        calc["test_seed"],
+        serde_json::json!({"PYTHONHASHSEED": "0"})
+    );
     assert_eq!(
         calc["proof_digest"].as_str().unwrap(),
         format!(
