@@ -112,18 +112,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     };
 
     let event = event_refs(&env)?;
-    let base_rev = args.base.clone().or_else(|| event.base_sha.clone());
-    let base = match &base_rev {
-        Some(rev) => {
-            let tree = verify::base::export(&global.root, rev).or_usage()?;
-            eprintln!(
-                "proofgate: judging against the policy and headers of base commit {}",
-                tree.commit
-            );
-            Some(tree)
-        }
-        None => None,
-    };
+    let base = base_tree(&args, global, &event)?;
     let extra_keys = parse_keys(&args.trusted_keys)?;
 
     let commit = args.commit.clone().or_else(|| env.sha.clone()).or_else(|| {
@@ -140,12 +129,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     let proofs_dir = match (&args.proofs, &args.server) {
         _ if locked.is_some() => PathBuf::new(),
         (Some(d), _) => d.clone(),
-        (None, Some(server)) => from_store(
-            &args,
-            server,
-            commit.as_deref(),
-            args.repository.as_deref().or(env.repository.as_deref()),
-        )?,
+        (None, Some(server)) => from_store(&args, server, commit.as_deref(), repository)?,
         (None, None) => download(&args, &env)?,
     };
     let (config, named) = global.config_path();
@@ -158,7 +142,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         force_signatures: args.require_signatures,
         proofs: &proofs_dir,
         commit: commit.as_deref(),
-        repository: args.repository.as_deref().or(env.repository.as_deref()),
+        repository,
         release: args.release,
         now,
         lock: locked
@@ -220,6 +204,23 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         Verdict::Pass => Outcome::Yes,
         Verdict::Fail => Outcome::No,
     })
+}
+
+/// The base's tree: `--base`, else the event's base commit; none outside a change.
+fn base_tree(
+    args: &Args,
+    global: &Global,
+    event: &github::event::EventRefs,
+) -> Result<Option<verify::base::BaseTree>, CliError> {
+    let Some(rev) = args.base.clone().or_else(|| event.base_sha.clone()) else {
+        return Ok(None);
+    };
+    let tree = verify::base::export(&global.root, &rev).or_usage()?;
+    eprintln!(
+        "proofgate: judging against the policy and headers of base commit {}",
+        tree.commit
+    );
+    Ok(Some(tree))
 }
 
 /// Appends the Markdown job summary (`--summary`, else `GITHUB_STEP_SUMMARY`) within what

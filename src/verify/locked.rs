@@ -89,52 +89,9 @@ pub(super) fn judge(
     lock: &LockEvidence,
     input: &GateInput<'_>,
 ) -> Outcome {
-    if facts.script_digest.is_none() {
-        return Outcome::new(
-            Reason::ScriptMissing,
-            format!("`{}` is not in the checkout", s.path),
-            None,
-        );
-    }
-    if let Some(o) = missing_test_file(s, facts) {
-        return o;
-    }
-    let Some(pin) = lock.pins.get(&s.id) else {
-        return Outcome::new(
-            Reason::LockMissing,
-            format!(
-                "the lock has no entry for `{}` (`{}`), which needs CI evidence; run its \
-                 tests and `proofgate lock update`",
-                s.id, s.path
-            ),
-            None,
-        );
-    };
-    if let Some(why) = stale(s, facts, pin) {
-        return Outcome::new(Reason::LockStale, why, None);
-    }
-    let p = match lock.fetched.get(&s.id) {
-        Some(Ok(p)) => p,
-        Some(Err(why)) => {
-            return Outcome::new(
-                Reason::ProofMissing,
-                format!(
-                    "the proof the lock pins for `{}` ({}) could not be retrieved: {why}",
-                    s.path, pin.proof_digest
-                ),
-                None,
-            );
-        }
-        None => {
-            return Outcome::new(
-                Reason::ProofMissing,
-                format!(
-                    "the proof the lock pins for `{}` ({}) was not retrieved",
-                    s.path, pin.proof_digest
-                ),
-                None,
-            );
-        }
+    let (pin, p) = match pinned(s, facts, lock) {
+        Ok(found) => found,
+        Err(o) => return *o,
     };
     let a = match accept(s, p, input) {
         Ok(a) => a,
@@ -166,9 +123,62 @@ pub(super) fn judge(
             Some(a.pref),
         );
     }
-    let reused = !a.same_commit(input.commit);
+    passing(pin, &a, input)
+}
+
+/// The script's pin and the proof retrieved for it, when the script is in the checkout,
+/// has an entry, is the one locked and its proof was found.
+fn pinned<'l>(
+    s: &GateScript,
+    facts: &CheckoutFacts,
+    lock: &'l LockEvidence,
+) -> Result<(&'l LockPin, &'l ProofInput), Box<Outcome>> {
+    let deny = |reason, message| Box::new(Outcome::new(reason, message, None));
+    if facts.script_digest.is_none() {
+        return Err(deny(
+            Reason::ScriptMissing,
+            format!("`{}` is not in the checkout", s.path),
+        ));
+    }
+    if let Some(o) = missing_test_file(s, facts) {
+        return Err(Box::new(o));
+    }
+    let Some(pin) = lock.pins.get(&s.id) else {
+        return Err(deny(
+            Reason::LockMissing,
+            format!(
+                "the lock has no entry for `{}` (`{}`), which needs CI evidence; run its \
+                 tests and `proofgate lock update`",
+                s.id, s.path
+            ),
+        ));
+    };
+    if let Some(why) = stale(s, facts, pin) {
+        return Err(deny(Reason::LockStale, why));
+    }
+    match lock.fetched.get(&s.id) {
+        Some(Ok(p)) => Ok((pin, p)),
+        Some(Err(why)) => Err(deny(
+            Reason::ProofMissing,
+            format!(
+                "the proof the lock pins for `{}` ({}) could not be retrieved: {why}",
+                s.path, pin.proof_digest
+            ),
+        )),
+        None => Err(deny(
+            Reason::ProofMissing,
+            format!(
+                "the proof the lock pins for `{}` ({}) was not retrieved",
+                s.path, pin.proof_digest
+            ),
+        )),
+    }
+}
+
+/// The passing outcome: which run, who signed, reused when another commit made it.
+fn passing(pin: &LockPin, a: &Accepted, input: &GateInput<'_>) -> Outcome {
     let mut pref = a.pref.clone();
-    pref.reused = reused;
+    pref.reused = !a.same_commit(input.commit);
     let signed = pref
         .keyid
         .as_deref()
@@ -187,7 +197,7 @@ pub(super) fn judge(
         ),
         Some(pref),
     );
-    warn_flaky(&mut o, std::slice::from_ref(&a), input);
+    warn_flaky(&mut o, std::slice::from_ref(a), input);
     o
 }
 
