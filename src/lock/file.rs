@@ -123,7 +123,7 @@ pub struct StoreLocation {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     /// The file could not be read.
-    #[error("cannot read the lock `{path}`: {source}")]
+    #[error("cannot read the lock `{path}`")]
     Read {
         /// The file.
         path: String,
@@ -144,7 +144,7 @@ pub enum LockError {
         detail: String,
     },
     /// The lock could not be written.
-    #[error("cannot write the lock `{path}`: {source}")]
+    #[error("cannot write the lock `{path}`")]
     Write {
         /// The file.
         path: String,
