@@ -546,8 +546,14 @@ fn shim_gates_a_release_on_a_lock_with_the_store_token_off_the_command_line() {
     assert!(has_pair(&v, "--lock", "proofgate.lock"), "{v:?}");
     assert!(v.contains(&"--release".to_owned()), "{v:?}");
     assert!(has_pair(&v, "--server", "https://proofs.example"), "{v:?}");
-    assert!(has_pair(&v, "--token-env", "PROOFGATE_SERVER_TOKEN"), "{v:?}");
-    assert!(!v.iter().any(|a| a == "--pattern" || a == "--run-id"), "{v:?}");
+    assert!(
+        has_pair(&v, "--token-env", "PROOFGATE_SERVER_TOKEN"),
+        "{v:?}"
+    );
+    assert!(
+        !v.iter().any(|a| a == "--pattern" || a == "--run-id"),
+        "{v:?}"
+    );
     assert!(!v.iter().any(|a| a.contains("READTOKEN")), "{v:?}");
     assert_eq!(p["extraEnv"]["PROOFGATE_SERVER_TOKEN"], "READTOKEN");
 }
