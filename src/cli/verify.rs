@@ -69,8 +69,8 @@ pub struct Args {
     pub release: bool,
     /// Judge `ci` scripts on the proofs this lock pins (written by `proofgate lock
     /// update`): each script and its tests must be the ones locked, and the pinned proof
-    /// is retrieved by digest from `--proofs`, else `--server`, else the artifact the lock
-    /// names (in the repository under test).
+    /// is retrieved by digest from `--proofs` or `--server`, else from the artifact the
+    /// lock names (in the repository under test).
     #[arg(long, value_name = "FILE", requires = "release")]
     pub lock: Option<PathBuf>,
     /// Require signatures from a trusted key even if the policy says `signatures: none`.
