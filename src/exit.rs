@@ -105,17 +105,23 @@ impl Failure for crate::model::ModelError {
 impl Failure for crate::pipeline::RunError {
     fn exit_class(&self) -> ExitClass {
         use crate::bundle::exec::ExecError;
+        use crate::bundle::rerun::RerunError;
         use crate::pipeline::RunError;
         match self {
             RunError::CreateDir { .. }
             | RunError::Read { .. }
             | RunError::Write { .. }
             | RunError::Json(_)
-            | RunError::Exec(ExecError::Io { .. }) => ExitClass::Io,
+            | RunError::Exec(ExecError::Io { .. })
+            | RunError::Rerun(RerunError::Exec(ExecError::Io { .. }))
+            | RunError::Rerun(
+                RerunError::CreateDir { .. } | RerunError::Move { .. } | RerunError::Remove { .. },
+            ) => ExitClass::Io,
             RunError::Generate(e) => e.exit_class(),
             RunError::Ledger(e) => e.exit_class(),
             RunError::Manifest(e) => e.exit_class(),
             RunError::Exec(_)
+            | RunError::Rerun(RerunError::Exec(_))
             | RunError::Shard(_)
             | RunError::Git(_)
             | RunError::LedgerOpen { .. } => ExitClass::Usage,

@@ -1,4 +1,5 @@
-//! `proofgate run`'s pipeline: run the tests with a timeout and a redacted log, turn the
+//! `proofgate run`'s pipeline: run the tests with a timeout and a redacted log, read the
+//! seeds they ran with, rerun the failed tests when asked (`--rerun-failed`), turn the
 //! JUnit files they wrote into proofs, walk the sources into a manifest, then write the run
 //! bundle (`bundle.json`, `summary.md`, and `bundle.dsse.json` with a key) and continue the
 //! ledger. Each step is a function; [`run`](fn@run) calls them in order and reports what a person
@@ -16,13 +17,17 @@ use crate::bundle::git::{self, GitError};
 use crate::bundle::ledger::{EventKind, Ledger, LedgerError};
 use crate::bundle::manifest::{self, BuiltManifest, ManifestError, ManifestRequest};
 use crate::bundle::redact::{RedactionCount, Redactor, Secrets, merge_counts};
-use crate::bundle::run::{self, BUNDLE_FORMAT_VERSION, FileRef, ManifestRef, ProofRef, RunBundle};
+use crate::bundle::rerun::{self, Attempt, RerunError, RerunNote, RerunRequest, Results, Tool};
+use crate::bundle::run::{
+    self, BUNDLE_FORMAT_VERSION, FileRef, ManifestRef, ProofRef, RerunRecord, RerunScope, RunBundle,
+};
+use crate::bundle::seeds;
 use crate::digest::Sha256Digest;
 use crate::fsutil::{relative_under, repo_relative, write_durable};
-use crate::junit::{self, JunitError, ParseOptions};
+use crate::junit::{self, JunitError, ParseOptions, TestCase};
 use crate::model::Model;
 use crate::proof::context::{BadShard, RunContext};
-use crate::proof::generate::{self, GenerateError, GenerateRequest, JunitInput};
+use crate::proof::generate::{self, GenerateError, GenerateRequest, JunitFile, JunitInput};
 use crate::sign::{self, SigningKey};
 
 /// Everything a run needs; the caller has read the flags, the key and the model.
@@ -56,6 +61,12 @@ pub struct RunRequest<'a> {
     pub key: Option<&'a SigningKey>,
     /// The ledger to continue with a signed `GENERATE` event (only with a key).
     pub ledger: Option<PathBuf>,
+    /// Rerun failed tests up to this many times (`--rerun-failed`; 0: never). Needs
+    /// `proofs`: the failed tests are read from the JUnit files.
+    pub rerun_failed: u32,
+    /// Seeds given by the caller (`--seed`); for the same name they win over the seeds
+    /// read from the command, its environment and its log.
+    pub seeds: BTreeMap<String, String>,
 }
 
 /// How the run's JUnit files become proofs.
@@ -80,6 +91,20 @@ pub enum Note<'a> {
     JunitInputs(&'a JunitError),
     /// A JUnit file could not be parsed and was left out.
     JunitLeftOut(&'a JunitError),
+    /// What the reruns of failed tests are doing.
+    Rerun(RerunNote<'a>),
+    /// The command failed but its JUnit reports no failed test: nothing was rerun and
+    /// the failure stands.
+    NothingToRerun,
+    /// The reruns ended.
+    RerunsDone {
+        /// How many reruns ran.
+        attempts: usize,
+        /// Tests that failed and then passed on a rerun.
+        flaky: u64,
+        /// Tests still failing.
+        still_failing: u64,
+    },
     /// The ledger was continued.
     LedgerEvent {
         /// The ledger file.
@@ -133,6 +158,9 @@ pub enum RunError {
     /// The command could not be run.
     #[error(transparent)]
     Exec(#[from] ExecError),
+    /// The failed tests could not be rerun.
+    #[error(transparent)]
+    Rerun(#[from] RerunError),
     /// The shard cannot name a proof file.
     #[error(transparent)]
     Shard(#[from] BadShard),
@@ -170,8 +198,14 @@ pub fn run(req: &RunRequest<'_>, note: &mut dyn FnMut(Note<'_>)) -> Result<RunRe
         source,
     })?;
     let mut record = run_tests(req, note)?;
+    let mut seeds = seeds::detect(
+        &seeds::command_words(&req.command, req.shell),
+        crate::env::process_lookup,
+        &rerun::attempts::log_prefix(&req.log_path),
+    );
+    seeds.extend(req.seeds.clone());
     let proofs = match &req.proofs {
-        Some(p) => generate_proofs(req, p, note)?,
+        Some(p) => generate_proofs(req, p, &record, &seeds, note)?,
         None => Generated::default(),
     };
     merge_counts(&mut record.redactions, proofs.redactions);
@@ -179,12 +213,14 @@ pub fn run(req: &RunRequest<'_>, note: &mut dyn FnMut(Note<'_>)) -> Result<RunRe
     let git = git::collect(req.root, req.base, req.github_base_ref)?;
     let bundle = RunBundle {
         format_version: BUNDLE_FORMAT_VERSION,
-        outcome: RunBundle::outcome_of(&record, &proofs.proofs),
+        outcome: RunBundle::outcome_of(&record, &proofs.reruns, &proofs.proofs),
         exec: record,
+        seeds,
         git,
         junit: proofs.junit,
         proofs: proofs.proofs,
         manifest,
+        reruns: proofs.reruns,
     };
     let (bundle_path, bundle_digest) = write_bundle(req, &bundle)?;
     if let (Some(key), Some(ledger)) = (req.key, &req.ledger) {
@@ -223,6 +259,8 @@ struct Generated {
     proofs: Vec<ProofRef>,
     /// Secrets redacted from test messages.
     redactions: Vec<RedactionCount>,
+    /// The reruns of failed tests.
+    reruns: Vec<RerunRecord>,
 }
 
 /// Reads the JUnit files the run wrote, redacts secrets from the test messages, and
@@ -231,9 +269,21 @@ struct Generated {
 fn generate_proofs(
     req: &RunRequest<'_>,
     p: &ProofsRequest<'_>,
+    first: &ExecRecord,
+    seeds: &BTreeMap<String, String>,
     note: &mut dyn FnMut(Note<'_>),
 ) -> Result<Generated, RunError> {
-    let mut input = read_junit(req.root, p.junit, note);
+    let mut input = read_junit(req.root, p.junit, &req.out_dir.join("reruns"), note);
+    let mut attempts = Vec::new();
+    // A run that timed out is not rerun: its tests did not all get to run.
+    if req.rerun_failed > 0 && !first.timed_out {
+        let (merged, made) = rerun_failed(req, p, input, seeds, note)?;
+        input = merged;
+        attempts = made;
+        if attempts.is_empty() && !first.succeeded() {
+            note(Note::NothingToRerun);
+        }
+    }
     let mut redactor = Redactor::new(req.secrets.clone());
     for case in &mut input.cases {
         if let Some(m) = case.message.as_mut() {
@@ -241,10 +291,13 @@ fn generate_proofs(
         }
     }
     p.context.check_shard()?;
+    // The proofs carry the run's seeds: every attempt ran with them.
+    let mut context = p.context.clone();
+    context.seeds.extend(seeds.clone());
     let report = generate::generate(&GenerateRequest {
         model: p.model,
         junit: &input,
-        context: &p.context,
+        context: &context,
         generated_at: chrono::Utc::now(),
         key: req.key,
         out_dir: &req.out_dir,
@@ -261,7 +314,7 @@ fn generate_proofs(
         })
         .collect();
     // The JUnit digests `generate` took for the proofs: each file is read once.
-    let junit_files = report
+    let junit_files: Vec<FileRef> = report
         .sources
         .into_iter()
         .map(|s| FileRef {
@@ -269,19 +322,143 @@ fn generate_proofs(
             digest: s.digest,
         })
         .collect();
+    let reruns = attempts
+        .into_iter()
+        .map(|a| rerun_record(req.root, a, &junit_files))
+        .collect();
     Ok(Generated {
         junit: junit_files,
         proofs,
         redactions: redactor.counts(),
+        reruns,
     })
 }
 
-/// Parses every JUnit file the globs name; what cannot be read is noted and left out.
-fn read_junit(root: &Path, globs: &[String], note: &mut dyn FnMut(Note<'_>)) -> JunitInput {
-    let files = junit::expand_inputs(root, globs).unwrap_or_else(|e| {
-        note(Note::JunitInputs(&e));
-        Vec::new()
-    });
+/// Reruns the failed tests of `input` (see [`rerun::rerun`]) and returns the merged
+/// input: each case under the JUnit file whose result decides it.
+fn rerun_failed(
+    req: &RunRequest<'_>,
+    p: &ProofsRequest<'_>,
+    input: JunitInput,
+    seeds: &BTreeMap<String, String>,
+    note: &mut dyn FnMut(Note<'_>),
+) -> Result<(JunitInput, Vec<Attempt>), RunError> {
+    let mut results = results_of(input);
+    let env = crate::env::process_lookup;
+    let attempts = rerun::rerun(
+        &RerunRequest {
+            times: req.rerun_failed,
+            command: &req.command,
+            shell: req.shell,
+            timeout: req.timeout,
+            root: req.root,
+            dir: req.out_dir.join("reruns"),
+            secrets: &req.secrets,
+            echo: req.echo,
+            junit: p.junit,
+            seeds,
+            env: &env,
+        },
+        &mut results,
+        &mut |n| note(Note::Rerun(n)),
+    )?;
+    if let Some(last) = attempts.last() {
+        note(Note::RerunsDone {
+            attempts: attempts.len(),
+            flaky: attempts.iter().map(|a| a.passed as u64).sum(),
+            still_failing: last.still_failing as u64,
+        });
+    }
+    Ok((input_of(results), attempts))
+}
+
+/// The parsed JUnit as the reruns see it: each case decided by the file it came from.
+fn results_of(input: JunitInput) -> Results {
+    let mut decided = vec![0; input.cases.len()];
+    for (i, f) in input.files.iter().enumerate() {
+        if let Some(d) = decided.get_mut(f.start..f.end) {
+            d.fill(i);
+        }
+    }
+    Results {
+        files: input.files.into_iter().map(|f| f.path).collect(),
+        cases: input.cases,
+        decided,
+    }
+}
+
+/// The merged results as `generate`'s input: every file (so each gets its digest), each
+/// case in the range of the file that decides it, in their first order within a file.
+fn input_of(results: Results) -> JunitInput {
+    let mut tagged: Vec<(usize, TestCase)> =
+        results.decided.into_iter().zip(results.cases).collect();
+    tagged.sort_by_key(|(d, _)| *d);
+    let mut input = JunitInput::default();
+    let mut next = tagged.into_iter().peekable();
+    for (i, path) in results.files.into_iter().enumerate() {
+        let start = input.cases.len();
+        while let Some((_, case)) = next.next_if(|(d, _)| *d == i) {
+            input.cases.push(case);
+        }
+        input.files.push(JunitFile {
+            path,
+            start,
+            end: input.cases.len(),
+        });
+    }
+    input
+}
+
+/// A rerun as `bundle.json` records it; its JUnit digests are the ones `generate` took.
+fn rerun_record(root: &Path, a: Attempt, digests: &[FileRef]) -> RerunRecord {
+    let junit = a
+        .junit
+        .iter()
+        .filter_map(|f| {
+            let path = repo_relative(root, f);
+            match digests.iter().find(|d| d.path == path) {
+                Some(d) => Some(d.clone()),
+                // A file that could not be parsed is no source of a proof: its digest
+                // is taken here, once.
+                None => Sha256Digest::of_file(f)
+                    .ok()
+                    .map(|digest| FileRef { path, digest }),
+            }
+        })
+        .collect();
+    RerunRecord {
+        attempt: a.number,
+        tool: a.tool.name().to_owned(),
+        scope: match a.tool {
+            Tool::Other => RerunScope::Command,
+            _ => RerunScope::Tests,
+        },
+        tests: a.tests,
+        exec: a.exec,
+        junit,
+        seeds: a.seeds,
+        passed: a.passed as u64,
+        still_failing: a.still_failing as u64,
+    }
+}
+
+/// Parses every JUnit file the globs name, except the reruns' own (under `reruns`,
+/// perhaps left by an earlier run); what cannot be read is noted and left out.
+fn read_junit(
+    root: &Path,
+    globs: &[String],
+    reruns: &Path,
+    note: &mut dyn FnMut(Note<'_>),
+) -> JunitInput {
+    let reruns = std::path::absolute(reruns).unwrap_or_else(|_| reruns.to_owned());
+    let files: Vec<PathBuf> = junit::expand_inputs(root, globs)
+        .unwrap_or_else(|e| {
+            note(Note::JunitInputs(&e));
+            Vec::new()
+        })
+        .into_iter()
+        .filter(|f| !std::path::absolute(f).is_ok_and(|f| f.starts_with(&reruns)))
+        .collect();
     let mut reports = Vec::new();
     for r in junit::read_files(&files, &ParseOptions::default()) {
         match r {
@@ -399,6 +576,61 @@ fn write(path: &Path, data: &[u8]) -> Result<(), RunError> {
 mod tests {
     use super::*;
     use crate::exit::{ExitClass, Failure};
+
+    fn case(name: &str) -> TestCase {
+        TestCase {
+            file: None,
+            classname: "c".into(),
+            name: name.into(),
+            status: crate::junit::Status::Passed,
+            attempts: 1,
+            duration: 0.0,
+            line: None,
+            message: None,
+        }
+    }
+
+    #[test]
+    fn merged_cases_sit_under_the_file_that_decides_them_and_every_file_stays() {
+        let input = JunitInput {
+            files: vec![
+                JunitFile {
+                    path: "a.xml".into(),
+                    start: 0,
+                    end: 3,
+                },
+                JunitFile {
+                    path: "b.xml".into(),
+                    start: 3,
+                    end: 4,
+                },
+            ],
+            cases: vec![case("a1"), case("a2"), case("a3"), case("b1")],
+        };
+        let mut results = results_of(input);
+        assert_eq!(results.decided, vec![0, 0, 0, 1]);
+        // A rerun file decides a2; another rerun file gave nothing.
+        results.files.push("r1.xml".into());
+        results.files.push("r2.xml".into());
+        results.decided[1] = 2;
+        let merged = input_of(results);
+        let names: Vec<&str> = merged.cases.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["a1", "a3", "b1", "a2"]);
+        let ranges: Vec<(String, usize, usize)> = merged
+            .files
+            .iter()
+            .map(|f| (f.path.display().to_string(), f.start, f.end))
+            .collect();
+        assert_eq!(
+            ranges,
+            [
+                ("a.xml".to_owned(), 0, 2),
+                ("b.xml".to_owned(), 2, 3),
+                ("r1.xml".to_owned(), 3, 4),
+                ("r2.xml".to_owned(), 4, 4),
+            ]
+        );
+    }
 
     #[test]
     fn an_unreadable_ledger_is_an_io_failure_and_a_bad_shard_a_usage_error() {

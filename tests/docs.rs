@@ -249,8 +249,8 @@ fn normalise(p: &Path) -> PathBuf {
     out
 }
 
-/// Long flags of other tools that the docs mention (pytest, bats, cargo, gh, curl, the
-/// bench scripts …).
+/// Long flags of other tools that the docs mention (pytest and its plugins, bats, cargo,
+/// cargo-nextest, gh, curl, the bench scripts …).
 const OTHER_TOOLS_FLAGS: &[&str] = &[
     "--body",
     "--check",
@@ -264,6 +264,7 @@ const OTHER_TOOLS_FLAGS: &[&str] = &[
     "--filterset",
     "--full",
     "--group",
+    "--hypothesis-seed",
     "--ignore-missing",
     "--junit-prefix",
     "--junitxml",
@@ -271,8 +272,11 @@ const OTHER_TOOLS_FLAGS: &[&str] = &[
     "--lib",
     "--locked",
     "--package",
+    "--partition",
     "--quick",
+    "--randomly-seed",
     "--repo",
+    "--rerun",
     "--rerun-fails",
     "--rootdir",
     "--rows",

@@ -6,7 +6,9 @@
 //! - [`redact`]: streaming secret redaction;
 //! - [`exec`]: running the test command with a timeout and a redacted log;
 //! - [`git`]: head SHA, changed files and diff stat;
-//! - [`run`]: the run bundle (`bundle.json`, `summary.md`).
+//! - [`run`]: the run bundle (`bundle.json`, `summary.md`);
+//! - [`seeds`]: the seeds a run used, read from its command line, environment and log;
+//! - [`rerun`]: `run --rerun-failed`: rerunning failed tests and merging their results.
 
 pub mod exec;
 pub mod git;
@@ -14,4 +16,6 @@ pub mod ledger;
 pub mod manifest;
 pub mod merkle;
 pub mod redact;
+pub mod rerun;
 pub mod run;
+pub mod seeds;

@@ -1,6 +1,7 @@
 //! The run bundle (`bundle.json` and `summary.md`): what ran, how it ended, what changed,
 //! the sources it ran against and the proofs it produced.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -63,6 +64,41 @@ pub struct ManifestRef {
     pub scope: Vec<String>,
 }
 
+/// What a rerun ran again (`run --rerun-failed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RerunScope {
+    /// The failed tests, by id (pytest, cargo-nextest).
+    Tests,
+    /// The whole command (any other tool).
+    Command,
+}
+
+/// One rerun of the failed tests (`run --rerun-failed`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RerunRecord {
+    /// 1 for the first rerun.
+    pub attempt: u32,
+    /// `pytest`, `cargo-nextest` or `command`.
+    pub tool: String,
+    /// What ran again.
+    pub scope: RerunScope,
+    /// The tests selected by id: pytest node ids, or nextest `<binary id>::<test name>`;
+    /// empty when the whole command ran again.
+    pub tests: Vec<String>,
+    /// The command as run, its timing, exit, log and redactions.
+    #[serde(flatten)]
+    pub exec: ExecRecord,
+    /// The JUnit files it wrote, as kept under the output directory.
+    pub junit: Vec<FileRef>,
+    /// The seeds it ran with.
+    pub seeds: BTreeMap<String, String>,
+    /// Failing tests that passed in it (flaky from then on).
+    pub passed: u64,
+    /// Tests still failing after it.
+    pub still_failing: u64,
+}
+
 /// `bundle.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunBundle {
@@ -73,6 +109,9 @@ pub struct RunBundle {
     /// The command, its timing, exit, log and redactions.
     #[serde(flatten)]
     pub exec: ExecRecord,
+    /// The seeds the command ran with, by name (`bundle::seeds`); left out when none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub seeds: BTreeMap<String, String>,
     /// The repository state, when the root is a git work tree.
     pub git: Option<GitInfo>,
     /// The JUnit files the run produced.
@@ -81,14 +120,26 @@ pub struct RunBundle {
     pub proofs: Vec<ProofRef>,
     /// The source manifest.
     pub manifest: ManifestRef,
+    /// The reruns of failed tests, in order; left out when there were none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reruns: Vec<RerunRecord>,
 }
 
 impl RunBundle {
-    /// Decides the outcome from the exit and the proof verdicts.
-    pub fn outcome_of(exec: &ExecRecord, proofs: &[ProofRef]) -> RunOutcome {
+    /// Decides the outcome from the exit, the reruns and the proof verdicts. A command
+    /// that failed counts as passed when its last rerun exited 0 in time with no test
+    /// left failing; its own exit code stays in the record.
+    pub fn outcome_of(
+        exec: &ExecRecord,
+        reruns: &[RerunRecord],
+        proofs: &[ProofRef],
+    ) -> RunOutcome {
+        let cleared = reruns
+            .last()
+            .is_some_and(|r| r.exec.succeeded() && r.still_failing == 0);
         if exec.timed_out {
             RunOutcome::TimedOut
-        } else if exec.succeeded() && proofs.iter().all(|p| p.verdict == "PASS") {
+        } else if (exec.succeeded() || cleared) && proofs.iter().all(|p| p.verdict == "PASS") {
             RunOutcome::Passed
         } else {
             RunOutcome::Failed
@@ -148,6 +199,7 @@ impl RunBundle {
             self.exec.log.bytes,
             self.exec.log.digest
         );
+        self.rerun_rows(&mut s);
         if !self.exec.redactions.is_empty() {
             let list: Vec<String> = self
                 .exec
@@ -178,6 +230,31 @@ impl RunBundle {
             }
         }
         s
+    }
+
+    /// The summary's rows for the seeds and the reruns, when there are any.
+    fn rerun_rows(&self, s: &mut String) {
+        if !self.seeds.is_empty() {
+            let list: Vec<String> = self
+                .seeds
+                .iter()
+                .map(|(k, v)| format!("`{}={}`", md_code(k), md_code(v)))
+                .collect();
+            let _ = writeln!(s, "| Seeds | {} |", list.join(", "));
+        }
+        if let Some(last) = self.reruns.last() {
+            let passed: u64 = self.reruns.iter().map(|r| r.passed).sum();
+            let _ = writeln!(
+                s,
+                "| Reruns | {} ({}): {passed} passed on a rerun (flaky), {} still failing |",
+                self.reruns.len(),
+                match last.scope {
+                    RerunScope::Tests => "failed tests by id",
+                    RerunScope::Command => "the whole command",
+                },
+                last.still_failing
+            );
+        }
     }
 }
 
@@ -262,8 +339,9 @@ mod tests {
     fn bundle(exec: ExecRecord, proofs: Vec<ProofRef>) -> RunBundle {
         RunBundle {
             format_version: BUNDLE_FORMAT_VERSION,
-            outcome: RunBundle::outcome_of(&exec, &proofs),
+            outcome: RunBundle::outcome_of(&exec, &[], &proofs),
             exec,
+            seeds: BTreeMap::new(),
             git: Some(GitInfo {
                 head_sha: "0123456789abcdef0123456789abcdef01234567".into(),
                 base_ref: Some("origin/main".into()),
@@ -283,25 +361,66 @@ mod tests {
                 file_count: 42,
                 scope: vec![".".into()],
             },
+            reruns: vec![],
         }
     }
 
     #[test]
     fn outcome_follows_exit_timeout_and_verdicts() {
         assert_eq!(
-            RunBundle::outcome_of(&exec(Some(0), false), &[proof("a", "PASS")]),
+            RunBundle::outcome_of(&exec(Some(0), false), &[], &[proof("a", "PASS")]),
             RunOutcome::Passed
         );
         assert_eq!(
-            RunBundle::outcome_of(&exec(Some(0), false), &[proof("a", "FAIL")]),
+            RunBundle::outcome_of(&exec(Some(0), false), &[], &[proof("a", "FAIL")]),
             RunOutcome::Failed
         );
         assert_eq!(
-            RunBundle::outcome_of(&exec(Some(1), false), &[]),
+            RunBundle::outcome_of(&exec(Some(1), false), &[], &[]),
             RunOutcome::Failed
         );
         assert_eq!(
-            RunBundle::outcome_of(&exec(None, true), &[]),
+            RunBundle::outcome_of(&exec(None, true), &[], &[]),
+            RunOutcome::TimedOut
+        );
+    }
+
+    fn rerun(exit: Option<i32>, still_failing: u64) -> RerunRecord {
+        RerunRecord {
+            attempt: 1,
+            tool: "pytest".into(),
+            scope: RerunScope::Tests,
+            tests: vec!["tests/test_x.py::test_a".into()],
+            exec: exec(exit, false),
+            junit: vec![],
+            seeds: BTreeMap::new(),
+            passed: 1 - still_failing.min(1),
+            still_failing,
+        }
+    }
+
+    #[test]
+    fn a_failed_command_passes_only_when_its_last_rerun_cleared_every_failure() {
+        let failed = exec(Some(1), false);
+        let pass = [proof("a", "PASS")];
+        let cleared = [rerun(Some(1), 1), rerun(Some(0), 0)];
+        assert_eq!(
+            RunBundle::outcome_of(&failed, &cleared, &pass),
+            RunOutcome::Passed
+        );
+        // The proofs still decide: a flaky test under `flaky: fail` fails the proof.
+        assert_eq!(
+            RunBundle::outcome_of(&failed, &cleared, &[proof("a", "FAIL")]),
+            RunOutcome::Failed
+        );
+        for last in [rerun(Some(1), 1), rerun(Some(0), 1), rerun(None, 0)] {
+            assert_eq!(
+                RunBundle::outcome_of(&failed, &[last], &pass),
+                RunOutcome::Failed
+            );
+        }
+        assert_eq!(
+            RunBundle::outcome_of(&exec(None, true), &cleared, &pass),
             RunOutcome::TimedOut
         );
     }
@@ -312,6 +431,15 @@ mod tests {
             exec(Some(0), false),
             vec![proof("foo", "PASS"), proof("bar", "PASS")],
         );
+        insta::assert_snapshot!(b.summary_markdown());
+    }
+
+    #[test]
+    fn summary_of_a_run_its_reruns_cleared() {
+        let mut b = bundle(exec(Some(1), false), vec![proof("foo", "PASS")]);
+        b.seeds = [("PYTHONHASHSEED".to_owned(), "0".to_owned())].into();
+        b.reruns = vec![rerun(Some(1), 1), rerun(Some(0), 0)];
+        b.outcome = RunBundle::outcome_of(&b.exec, &b.reruns, &b.proofs);
         insta::assert_snapshot!(b.summary_markdown());
     }
 

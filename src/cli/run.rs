@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use proofgate::bundle::redact::{SecretKind, Secrets};
+use proofgate::bundle::rerun::{RerunNote, Tool};
 use proofgate::bundle::run::RunOutcome;
 use proofgate::model::{Model, Severity};
 use proofgate::pipeline::{self, Note, ProofsRequest, RunRequest};
@@ -57,17 +58,36 @@ pub struct Args {
     /// Do not append to the ledger, even with a key.
     #[arg(long, conflicts_with = "ledger")]
     pub no_ledger: bool,
-    /// The test command and its arguments.
+    /// After the command, run the tests that failed again, up to N times (0: never, at
+    /// most 10), and merge the results: a test that fails and then passes is `flaky` in
+    /// the proofs, one that keeps failing stays failed. pytest and cargo-nextest rerun
+    /// only the failed tests, by id, with the same seed; any other command is rerun
+    /// whole. The run passes when the last rerun leaves no test failing; the command's own
+    /// exit code stays in the bundle. Needs `--junit`.
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(proofgate::bundle::rerun::MAX_RERUNS)))]
+    pub rerun_failed: u32,
+    /// A seed the tests ran with, `NAME=VALUE` (repeatable), for a seed `run` does not read
+    /// itself; it wins over a detected seed of the same name. Recorded in `bundle.json` and
+    /// in each proof's `context.seeds`.
+    #[arg(long = "seed", value_name = "NAME=VALUE", value_parser = parse_seed_arg)]
+    pub seeds: Vec<(String, String)>,
     /// This matrix leg or shard [env: PROOFGATE_SHARD]: proofs become partial evidence
     /// named `proof-<ID>@<SHARD>.json` (see `generate --shard`).
     #[arg(long, value_name = "NAME")]
     pub shard: Option<String>,
+    /// The test command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 
 pub fn run(args: Args, global: &Global) -> CliResult {
     let root = &global.root;
+    if args.rerun_failed > 0 && args.junit.is_empty() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "--rerun-failed needs --junit: the failed tests are read from the JUnit files"
+        )));
+    }
     let out_dir = root.join(&args.out);
     let log_path = match &args.log {
         Some(l) => root.join(l),
@@ -98,6 +118,8 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         command: args.command.clone(),
         shell: args.shell,
         timeout: Duration::from_secs(args.timeout),
+        rerun_failed: args.rerun_failed,
+        seeds: args.seeds.iter().cloned().collect(),
         out_dir,
         log_path,
         secrets,
@@ -134,6 +156,10 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     })
 }
 
+fn parse_seed_arg(text: &str) -> Result<(String, String), String> {
+    proofgate::proof::context::parse_seed(text).map_err(|e| e.to_string())
+}
+
 /// The model, when the run writes proofs (`--junit`); its lint errors are warnings here.
 fn load_model(args: &Args, global: &Global) -> Result<Option<Model>, CliError> {
     if args.junit.is_empty() {
@@ -153,6 +179,17 @@ fn print_note(note: Note<'_>) {
         Note::TimedOut { timeout } => eprintln!("Tests timed out after {}s.", timeout.as_secs()),
         Note::JunitInputs(e) => eprintln!("proofgate: warning: {e}"),
         Note::JunitLeftOut(e) => eprintln!("proofgate: warning: JUnit file left out: {e}"),
+        Note::Rerun(n) => print_rerun_note(n),
+        Note::NothingToRerun => eprintln!(
+            "proofgate: the command failed, but its JUnit reports no failed test to rerun; the failure stands"
+        ),
+        Note::RerunsDone {
+            attempts,
+            flaky,
+            still_failing,
+        } => eprintln!(
+            "proofgate: after {attempts} rerun(s): {flaky} test(s) passed on a rerun (flaky), {still_failing} still failing"
+        ),
         Note::LedgerEvent {
             path,
             sequence,
@@ -161,5 +198,45 @@ fn print_note(note: Note<'_>) {
             "proofgate: ledger `{}` event {sequence} (head {head})",
             path.display()
         ),
+    }
+}
+
+/// Tells what a rerun of failed tests is doing.
+fn print_rerun_note(note: RerunNote<'_>) {
+    match note {
+        RerunNote::Start {
+            attempt,
+            of,
+            tool: Tool::Other,
+            failing,
+            ..
+        } => eprintln!(
+            "proofgate: rerun {attempt} of {of}: rerunning the whole command for {failing} failed test(s) (not pytest or cargo-nextest, so the tests cannot be rerun by id)"
+        ),
+        RerunNote::Start {
+            attempt,
+            of,
+            tool,
+            tests,
+            ..
+        } => eprintln!(
+            "proofgate: rerun {attempt} of {of}: {tests} failed test(s) by id ({})",
+            tool.name()
+        ),
+        RerunNote::Unnamed { count } => eprintln!(
+            "proofgate: warning: {count} failed test(s) have no id the tool can rerun; they stay failed"
+        ),
+        RerunNote::NoJunit { attempt } => eprintln!(
+            "proofgate: warning: rerun {attempt} wrote no readable JUnit; the earlier failures stand"
+        ),
+        RerunNote::JunitLeftOut(e) => {
+            eprintln!("proofgate: warning: JUnit file of a rerun left out: {e}")
+        }
+        RerunNote::NotStarted { attempt, error } => eprintln!(
+            "proofgate: warning: rerun {attempt} could not start ({error}); the earlier failures stand"
+        ),
+        RerunNote::TimedOut { attempt } => {
+            eprintln!("proofgate: rerun {attempt} timed out; no further reruns")
+        }
     }
 }

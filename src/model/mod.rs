@@ -36,6 +36,7 @@ pub use header::{
 };
 pub use id::{ScriptId, ScriptIdError};
 pub use report::{CaseRef, MapReport, ScriptReport, map_report};
+pub(crate) use selector::PYTEST_VALUE_OPTS;
 pub use selector::{
     CaseView, GlobSel, Mapping, ScriptMapping, Selector, map_cases, normalize_path,
 };

@@ -435,7 +435,9 @@ pub(crate) struct Derived {
     pub ignored: Vec<String>,
 }
 
-const PYTEST_VALUE_OPTS: &[&str] = &[
+/// pytest options (its own and common plugins') whose value is the next argument when
+/// not written `--opt=value`: one list for deriving selectors and for building reruns.
+pub(crate) const PYTEST_VALUE_OPTS: &[&str] = &[
     "-k",
     "-m",
     "-c",
@@ -474,6 +476,30 @@ const PYTEST_VALUE_OPTS: &[&str] = &[
     "--report-log",
     "--json-report-file",
     "--random-order-seed",
+    "--durations-min",
+    "--log-format",
+    "--log-date-format",
+    "--log-file-level",
+    "--log-file-format",
+    "--log-file-date-format",
+    "--log-cli-level",
+    "--log-cli-format",
+    "--log-cli-date-format",
+    "--config-file",
+    "--pythonwarnings",
+    "--code-highlight",
+    "--show-capture",
+    "--cov",
+    "--randomly-seed",
+    "--hypothesis-seed",
+    "--hypothesis-profile",
+    "--hypothesis-verbosity",
+    "--reruns-delay",
+    "--only-rerun",
+    "--splits",
+    "--group",
+    "--splitting-algorithm",
+    "--durations-path",
 ];
 const BATS_VALUE_OPTS: &[&str] = &[
     "-f",
