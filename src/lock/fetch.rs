@@ -125,6 +125,11 @@ impl Sources {
         struct Rows {
             proofs: Vec<Row>,
         }
+        // Proofs of one run are usually pinned together: a run already read is looked
+        // at first, by digest, before the store is asked again.
+        if let Some(found) = self.in_stored_runs(id, pin) {
+            return Ok(Some(found));
+        }
         let path = format!(
             "/api/proofs?subject={}&limit={STORE_CANDIDATES}",
             percent_encoding::utf8_percent_encode(
@@ -151,15 +156,27 @@ impl Sources {
             if Sha256Digest::of(bytes) != pin.proof_digest {
                 continue;
             }
-            let stem = row.file.strip_suffix(".json").unwrap_or(&row.file);
-            return Ok(Some(ProofInput {
-                script_id: id.to_owned(),
-                origin: format!("store run {}: {}", row.run_id, row.file),
-                json: Ok(bytes.clone()),
-                dsse: files.get(&format!("{stem}.dsse.json")).cloned().map(Ok),
-            }));
+            return Ok(Some(stored_proof(
+                id,
+                &row.run_id,
+                &row.file,
+                bytes,
+                &files,
+            )));
         }
         Ok(None)
+    }
+
+    /// The pinned proof of `id` in a stored run already read, if one has it.
+    fn in_stored_runs(&self, id: &str, pin: &LockPin) -> Option<ProofInput> {
+        let runs = self.stored_runs.lock().unwrap_or_else(|p| p.into_inner());
+        runs.iter().find_map(|(run, files)| {
+            let files = files.as_ref().ok()?;
+            let (name, bytes) = files.iter().find(|(name, bytes)| {
+                load::proof_id_of(name) == Some(id) && Sha256Digest::of(bytes) == pin.proof_digest
+            })?;
+            Some(stored_proof(id, run, name, bytes, files))
+        })
     }
 
     /// The files of one stored run (read once).
@@ -255,6 +272,17 @@ impl Sources {
             .block_on(artifact::download(&req, &access.env))
             .map_err(|e| e.to_string())?;
         load::read_proofs(&path).map_err(|e| e.to_string())
+    }
+}
+
+/// A proof read from stored run `run`, with its envelope when the run has one.
+fn stored_proof(id: &str, run: &str, name: &str, bytes: &[u8], files: &RunFiles) -> ProofInput {
+    let stem = name.strip_suffix(".json").unwrap_or(name);
+    ProofInput {
+        script_id: id.to_owned(),
+        origin: format!("store run {run}: {name}"),
+        json: Ok(bytes.to_vec()),
+        dsse: files.get(&format!("{stem}.dsse.json")).cloned().map(Ok),
     }
 }
 

@@ -245,14 +245,25 @@ impl Lock {
         s
     }
 
-    /// Writes the lock to `path` (a temporary file renamed over it).
+    /// Writes the lock to `path` (a temporary file renamed over it), keeping the mode of
+    /// the file it replaces; a new lock is readable by all (`0644`), as a file meant to
+    /// be committed.
     pub fn write(&self, path: &Path) -> Result<(), LockError> {
-        crate::fsutil::write_replace(path, self.render().as_bytes()).map_err(|source| {
-            LockError::Write {
-                path: path.display().to_string(),
-                source,
-            }
-        })
+        let err = |source| LockError::Write {
+            path: path.display().to_string(),
+            source,
+        };
+        let previous = std::fs::metadata(path).ok().map(|m| m.permissions());
+        crate::fsutil::write_replace(path, self.render().as_bytes()).map_err(err)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = previous.unwrap_or_else(|| std::fs::Permissions::from_mode(0o644));
+            std::fs::set_permissions(path, mode).map_err(err)?;
+        }
+        #[cfg(not(unix))]
+        drop(previous);
+        Ok(())
     }
 
     /// The entries as the gate reads them, by script id.
@@ -371,6 +382,22 @@ mod tests {
         let at: Vec<usize> = keys.iter().map(|k| text.find(k).unwrap()).collect();
         assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
         assert!(text.contains("\"store\": null"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_lock_is_readable_by_all_and_a_replaced_one_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        let l = lock(&["calc"]);
+        l.write(&path).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o644);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        l.write(&path).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(Lock::read(&path).unwrap(), l);
     }
 
     #[test]
