@@ -894,6 +894,16 @@ mod locked {
     }
 
     #[test]
+    fn scripts_that_need_no_ci_evidence_are_judged_as_without_a_lock() {
+        let mut c = case(None, None);
+        c.scripts[0].evidence = Some(Evidence::Declared);
+        assert_eq!(judged(&c).reason, Reason::DeclaredOk);
+        // Release rules still raise a maturity-3 script to `ci`: then the lock decides.
+        c.scripts[0].maturity = Some(3);
+        assert_eq!(judged(&c).reason, Reason::LockMissing);
+    }
+
+    #[test]
     fn a_pinned_flaky_proof_warns_or_denies_as_the_policy_says() {
         let p = proof(&flaky_proof(true), true);
         let r = judged(&case(Some(pin_for(&p)), Some(Ok(p.clone()))));
