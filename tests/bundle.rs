@@ -513,7 +513,7 @@ mod run {
             .arg(root.join(out))
             .args(extra)
             .arg("--");
-        c.args(cmd);
+        c.args(cmd).env_remove("GITHUB_SHA");
         for (k, v) in envs {
             c.env(k, v);
         }
@@ -590,6 +590,10 @@ mod run {
             proofgate::digest::Sha256Digest::of(&std::fs::read(&proof_path).unwrap()).to_string()
         );
         assert!(root.join("out-pass/proof-calc.dsse.json").exists());
+        // Outside Actions the proof names the commit checked out, as `generate`'s do.
+        let proof: Value = serde_json::from_slice(&std::fs::read(&proof_path).unwrap()).unwrap();
+        assert_eq!(proof["commit_sha"], b["git"]["head_sha"], "{proof:#}");
+        assert!(proof["commit_sha"].is_string());
         assert_eq!(b["git"]["changed_files"], serde_json::json!(["README.md"]));
         assert_eq!(
             b["git"]["diff_stat"],

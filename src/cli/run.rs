@@ -127,8 +127,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         proofs: model.as_ref().map(|model| ProofsRequest {
             junit: &args.junit,
             model,
-            context: RunContext::from_env(proofgate::env::process_lookup)
-                .override_shard(args.shard.as_deref()),
+            context: run_context(root, args.shard.as_deref()),
         }),
         scope: args.scope.clone(),
         base: args.base.as_deref(),
@@ -239,4 +238,14 @@ fn print_rerun_note(note: RerunNote<'_>) {
             eprintln!("proofgate: rerun {attempt} timed out; no further reruns")
         }
     }
+}
+
+/// The run context from the environment; outside Actions, the commit checked out (as
+/// `generate` does), so that the proofs name the commit they were made for.
+fn run_context(root: &std::path::Path, shard: Option<&str>) -> RunContext {
+    let mut context = RunContext::from_env(proofgate::env::process_lookup).override_shard(shard);
+    if context.sha.is_none() {
+        context.sha = proofgate::bundle::git::resolve(root, "HEAD").ok().flatten();
+    }
+    context
 }
