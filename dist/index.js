@@ -165,16 +165,28 @@ function plan(env = process.env) {
   }
   if (mode === 'verify') {
     const v = ['verify', ...common, '--download-to', dir];
-    const name = input('name', env);
-    const pattern = input('pattern', env) || 'proofs-*';
-    if (name) v.push('--name', name);
-    else v.push('--pattern', pattern);
-    if (bool('merge-multiple', env)) v.push('--merge-multiple');
-    if (input('run-id', env)) v.push('--run-id', input('run-id', env));
+    const lock = input('lock', env);
+    if (lock) {
+      // The release gate on a lock: the pinned proofs come from the store, else from the
+      // artifacts the lock names; nothing is downloaded by name or pattern.
+      v.push('--lock', lock);
+      const server = input('server', env);
+      if (server) {
+        extraEnv.PROOFGATE_SERVER_TOKEN = input('server-token', env);
+        v.push('--server', server, '--token-env', 'PROOFGATE_SERVER_TOKEN');
+      }
+    } else {
+      const name = input('name', env);
+      const pattern = input('pattern', env) || 'proofs-*';
+      if (name) v.push('--name', name);
+      else v.push('--pattern', pattern);
+      if (bool('merge-multiple', env)) v.push('--merge-multiple');
+      if (input('run-id', env)) v.push('--run-id', input('run-id', env));
+    }
     if (input('commit', env)) v.push('--commit', input('commit', env));
     if (input('base', env)) v.push('--base', input('base', env));
     for (const k of lines(input('trusted-keys', env))) v.push('--trusted-key', k);
-    if (bool('release', env)) v.push('--release');
+    if (bool('release', env) || lock) v.push('--release');
     if (input('check-run', env)) v.push('--check-run', input('check-run', env));
     v.push('--report', path.join(env.RUNNER_TEMP || os.tmpdir(), 'proofgate-report.json'));
     return { mode, commands: [v], extraEnv, dir, warnings };

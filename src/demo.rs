@@ -143,6 +143,7 @@ pub fn gate(
         repository: None,
         release: false,
         now,
+        lock: None,
     })?;
     Ok(verified.report)
 }

@@ -20,6 +20,7 @@
 //! | [`replay`] | `proofgate replay`: a recorded run checked, compared test by test with its replay |
 //! | [`fsutil`] | file writes with one stated crash guarantee each, safe joins, relative paths |
 //! | [`flaky`] | tests whose results differ across runs of the same content |
+//! | [`lock`] | `proofgate.lock`: the proof pinned per script for the release gate |
 //! | [`store`] | the evidence store: runs kept per tenant in SQLite or PostgreSQL, its API and page |
 
 pub mod artifact;
@@ -33,6 +34,7 @@ pub mod fsutil;
 pub mod github;
 pub mod init;
 pub mod junit;
+pub mod lock;
 pub mod model;
 mod par;
 pub mod pipeline;

@@ -32,6 +32,10 @@ pub struct Args {
     /// Warnings fail too.
     #[arg(long)]
     pub strict: bool,
+    /// Check this lock against the tree (`lock-stale` warnings) [default:
+    /// `proofgate.lock` under the root, when it exists].
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<std::path::PathBuf>,
 }
 
 /// Loads the model, mapping load errors to exit codes 2 (configuration) and 3 (I/O).
@@ -43,8 +47,43 @@ pub(crate) fn load_model(global: &Global) -> Result<(Model, Vec<Finding>), CliEr
     })
 }
 
+/// The lock's findings against the tree, when there is a lock to check.
+fn lock_findings(
+    args: &Args,
+    global: &Global,
+    model: &Model,
+    findings: &[Finding],
+) -> Result<Vec<Finding>, CliError> {
+    use proofgate::verify::{load, view};
+    let path = match &args.lock {
+        Some(p) => p.clone(),
+        None => {
+            let p = global.root.join(proofgate::lock::LOCK_FILE);
+            if !p.exists() {
+                return Ok(Vec::new());
+            }
+            p
+        }
+    };
+    let lock = proofgate::lock::Lock::read(&path).map_err(CliError::classified)?;
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let (scripts, _) = view::scripts(model, findings);
+    let facts = load::checkout_facts(&global.root, &scripts)
+        .map_err(|e| CliError::classified(proofgate::verify::pipeline::VerifyError::Load(e)))?;
+    Ok(proofgate::lock::stale::findings(
+        &lock,
+        &proofgate::fsutil::repo_relative(&global.root, &path),
+        &text,
+        &scripts,
+        &facts,
+        &view::policy(model, false),
+    ))
+}
+
 pub fn run(args: Args, global: &Global) -> CliResult {
-    let (model, findings) = load_model(global)?;
+    let (model, mut findings) = load_model(global)?;
+    let stale = lock_findings(&args, global, &model, &findings)?;
+    findings.extend(stale);
     let errors = findings
         .iter()
         .filter(|f| f.severity == Severity::Error)

@@ -25,6 +25,7 @@ mod key;
 mod keygen;
 mod ledger;
 mod lint;
+mod lock;
 mod manifest;
 mod map;
 mod matrix;
@@ -82,6 +83,8 @@ pub enum Command {
     Inspect(inspect::Args),
     /// Validate script headers and `proofgate.yaml`.
     Lint(lint::Args),
+    /// Pin, per script, the proof that certifies it (`proofgate.lock`).
+    Lock(lock::Args),
     /// Render the certification matrix (Markdown or JSON).
     Matrix(matrix::Args),
     /// Show which test cases certify which script.
@@ -254,6 +257,7 @@ pub fn main() -> ExitCode {
         Command::Init(a) => init::run(a, &cli.global),
         Command::Inspect(a) => inspect::run(a, &cli.global),
         Command::Lint(a) => lint::run(a, &cli.global),
+        Command::Lock(a) => lock::run(a, &cli.global),
         Command::Matrix(a) => matrix::run(a, &cli.global),
         Command::Map(a) => map::run(a, &cli.global),
         Command::Generate(a) => generate::run(a, &cli.global),

@@ -67,6 +67,12 @@ pub struct Args {
     /// Release rules: maturity-3 and medium/high-risk scripts need `ci` evidence.
     #[arg(long)]
     pub release: bool,
+    /// Judge `ci` scripts on the proofs this lock pins (written by `proofgate lock
+    /// update`): each script and its tests must be the ones locked, and the pinned proof
+    /// is retrieved by digest from `--proofs` or `--server`, else from the artifact the
+    /// lock names (in the repository under test).
+    #[arg(long, value_name = "FILE", requires = "release")]
+    pub lock: Option<PathBuf>,
     /// Require signatures from a trusted key even if the policy says `signatures: none`.
     #[arg(long)]
     pub require_signatures: bool,
@@ -106,18 +112,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     };
 
     let event = event_refs(&env)?;
-    let base_rev = args.base.clone().or_else(|| event.base_sha.clone());
-    let base = match &base_rev {
-        Some(rev) => {
-            let tree = verify::base::export(&global.root, rev).or_usage()?;
-            eprintln!(
-                "proofgate: judging against the policy and headers of base commit {}",
-                tree.commit
-            );
-            Some(tree)
-        }
-        None => None,
-    };
+    let base = base_tree(&args, global, &event)?;
     let extra_keys = parse_keys(&args.trusted_keys)?;
 
     let commit = args.commit.clone().or_else(|| env.sha.clone()).or_else(|| {
@@ -126,14 +121,15 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             .flatten()
     });
 
+    let repository = args.repository.as_deref().or(env.repository.as_deref());
+    let locked = match &args.lock {
+        Some(path) => Some(lock_sources(&args, path, repository)?),
+        None => None,
+    };
     let proofs_dir = match (&args.proofs, &args.server) {
+        _ if locked.is_some() => PathBuf::new(),
         (Some(d), _) => d.clone(),
-        (None, Some(server)) => from_store(
-            &args,
-            server,
-            commit.as_deref(),
-            args.repository.as_deref().or(env.repository.as_deref()),
-        )?,
+        (None, Some(server)) => from_store(&args, server, commit.as_deref(), repository)?,
         (None, None) => download(&args, &env)?,
     };
     let (config, named) = global.config_path();
@@ -146,9 +142,12 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         force_signatures: args.require_signatures,
         proofs: &proofs_dir,
         commit: commit.as_deref(),
-        repository: args.repository.as_deref().or(env.repository.as_deref()),
+        repository,
         release: args.release,
         now,
+        lock: locked
+            .as_ref()
+            .map(|(pins, source)| verify::pipeline::LockRequest { pins, source }),
     })
     .map_err(CliError::classified)?;
     for f in &verified.findings {
@@ -207,6 +206,23 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     })
 }
 
+/// The base's tree: `--base`, else the event's base commit; none outside a change.
+fn base_tree(
+    args: &Args,
+    global: &Global,
+    event: &github::event::EventRefs,
+) -> Result<Option<verify::base::BaseTree>, CliError> {
+    let Some(rev) = args.base.clone().or_else(|| event.base_sha.clone()) else {
+        return Ok(None);
+    };
+    let tree = verify::base::export(&global.root, &rev).or_usage()?;
+    eprintln!(
+        "proofgate: judging against the policy and headers of base commit {}",
+        tree.commit
+    );
+    Ok(Some(tree))
+}
+
 /// Appends the Markdown job summary (`--summary`, else `GITHUB_STEP_SUMMARY`) within what
 /// is left of the step's 1 MiB, and the step outputs (`GITHUB_OUTPUT`).
 fn write_summary_and_outputs(
@@ -262,8 +278,65 @@ fn event_refs(env: &RunnerEnv) -> Result<github::event::EventRefs, CliError> {
     github::event::parse(name, &path.display().to_string(), &bytes).or_usage()
 }
 
+/// The lock's pins and the places its proofs are retrieved from: `--proofs`, the store
+/// (`--server`), the artifacts the lock names (in the repository under test).
+fn lock_sources(
+    args: &Args,
+    path: &std::path::Path,
+    repository: Option<&str>,
+) -> Result<
+    (
+        std::collections::BTreeMap<String, verify::locked::LockPin>,
+        proofgate::lock::fetch::Sources,
+    ),
+    CliError,
+> {
+    let lock = proofgate::lock::Lock::read(path).map_err(CliError::classified)?;
+    eprintln!(
+        "proofgate: judging `ci` scripts on the lock `{}` ({} {})",
+        path.display(),
+        lock.scripts.len(),
+        if lock.scripts.len() == 1 {
+            "entry"
+        } else {
+            "entries"
+        }
+    );
+    let store = match &args.server {
+        Some(server) => Some((
+            server.clone(),
+            super::publish::ServerArgs {
+                server: server.clone(),
+                token_env: args.token_env.clone(),
+                timeout: 300,
+            }
+            .client()?,
+        )),
+        None => None,
+    };
+    let artifacts = proofgate::lock::fetch::ArtifactAccess {
+        repository: repository.map(str::to_owned),
+        token: args.github_token.clone().filter(|t| !t.is_empty()),
+        env: proofgate::artifact::Env::from_process(),
+        dir: args.download_to.clone(),
+    };
+    let locations = lock
+        .scripts
+        .iter()
+        .map(|(id, e)| (id.to_string(), e.location.artifact.clone()))
+        .collect();
+    let sources = proofgate::lock::fetch::Sources::new(
+        args.proofs.clone(),
+        store,
+        Some(artifacts),
+        locations,
+    )
+    .io_context("could not start the async runtime")?;
+    Ok((lock.pins(), sources))
+}
+
 /// `--trusted-key` values: a key (base64, hex or PEM) or `@FILE`.
-fn parse_keys(keys: &[String]) -> Result<Vec<proofgate::sign::PublicKey>, CliError> {
+pub(super) fn parse_keys(keys: &[String]) -> Result<Vec<proofgate::sign::PublicKey>, CliError> {
     let mut out = Vec::with_capacity(keys.len());
     for k in keys {
         let text = match k.strip_prefix('@') {

@@ -182,19 +182,24 @@ fn judge_group(
         }
         None => {
             let mut o = passing(&kept, refs, combined, reused);
-            let (mut n, mut names) = (0u64, Vec::new());
-            for a in &kept {
-                let (k, ns) = flaky_tests(&a.proof);
-                n = n.saturating_add(k);
-                names.extend(ns);
-            }
-            if n > 0 && input.policy.flaky == FlakyPolicy::Warn {
-                let note = format!("{}, allowed by `policy.flaky: warn`", flaky_note(n, &names));
-                o.message.push_str(&format!("; warning: {note}"));
-                o.warnings.push(note);
-            }
+            warn_flaky(&mut o, &kept, input);
             o
         }
+    }
+}
+
+/// Under `policy.flaky: warn`, a passing outcome notes the kept proofs' flaky tests.
+pub(super) fn warn_flaky(o: &mut Outcome, kept: &[Accepted], input: &GateInput<'_>) {
+    let (mut n, mut names) = (0u64, Vec::new());
+    for a in kept {
+        let (k, ns) = flaky_tests(&a.proof);
+        n = n.saturating_add(k);
+        names.extend(ns);
+    }
+    if n > 0 && input.policy.flaky == FlakyPolicy::Warn {
+        let note = format!("{}, allowed by `policy.flaky: warn`", flaky_note(n, &names));
+        o.message.push_str(&format!("; warning: {note}"));
+        o.warnings.push(note);
     }
 }
 
@@ -242,7 +247,7 @@ fn latest_per_producer(proofs: Vec<Accepted>) -> Result<Vec<Accepted>, Box<Outco
 }
 
 /// Why one kept proof does not count for `s` in this checkout, if it does not.
-fn check_one(
+pub(super) fn check_one(
     s: &GateScript,
     facts: &CheckoutFacts,
     a: &Accepted,
@@ -368,7 +373,7 @@ fn flaky_note(n: u64, names: &[&str]) -> String {
 
 /// Together, the kept proofs must have results from every declared test file (or from
 /// a file inside a declared folder).
-fn coverage_gap(s: &GateScript, kept: &[Accepted]) -> Option<(Reason, String)> {
+pub(super) fn coverage_gap(s: &GateScript, kept: &[Accepted]) -> Option<(Reason, String)> {
     let files_with_results: BTreeSet<&str> = kept
         .iter()
         .flat_map(|a| a.proof.tests.iter().filter_map(|t| t.file.as_deref()))

@@ -426,6 +426,7 @@ pub fn accept_published(
         now,
         policy_source: &policy_source,
         lint_errors: &[],
+        lock: None,
     };
     accept(&script, p, &input)
         .map(|a| (a.proof, a.pref.keyid))

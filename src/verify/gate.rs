@@ -51,7 +51,7 @@ pub fn evaluate(input: &GateInput<'_>) -> Report {
         if reason.passes() {
             counts.passed += 1;
             match reason {
-                Reason::CiProof => counts.ci += 1,
+                Reason::CiProof | Reason::CiLocked => counts.ci += 1,
                 Reason::CiReused => {
                     counts.ci += 1;
                     counts.reused += 1
@@ -126,7 +126,10 @@ fn judge_script(
             ),
             Some(Evidence::Manual) => judge_manual(s, input.policy),
             Some(Evidence::Declared) => judge_declared(s, facts),
-            Some(Evidence::Ci) => super::combine::judge_ci(s, facts, proofs, input),
+            Some(Evidence::Ci) => match input.lock {
+                Some(lock) => super::locked::judge(s, facts, lock, input),
+                None => super::combine::judge_ci(s, facts, proofs, input),
+            },
         }
     };
     let verdict = if out.reason.passes() {

@@ -133,6 +133,7 @@ struct Case {
     facts: CheckoutFacts,
     proofs: Vec<ProofInput>,
     release: bool,
+    lock: Option<super::super::locked::LockEvidence>,
 }
 
 impl Case {
@@ -147,6 +148,7 @@ impl Case {
             facts: facts(),
             proofs,
             release: false,
+            lock: None,
         }
     }
 
@@ -181,6 +183,7 @@ impl Case {
                 downgrades: vec![],
             },
             lint_errors: &[],
+            lock: self.lock.as_ref(),
         })
     }
 
@@ -765,4 +768,175 @@ fn a_huge_flaky_count_is_a_denial_not_an_allocation() {
     let mut c = Case::ci(vec![proof(&v, false)]);
     c.policy.flaky = FlakyPolicy::Deny;
     assert_eq!(c.reason(), Reason::FlakyDenied);
+}
+
+mod locked {
+    //! `verify --lock`: a `ci` script judged on the one proof the lock pins.
+
+    use super::*;
+    use crate::proof::record::Verdict as ProofVerdict;
+    use crate::verify::locked::{LockEvidence, LockPin};
+
+    fn pin_for(p: &ProofInput) -> LockPin {
+        LockPin {
+            source_hash: Sha256Digest::of(script_bytes()),
+            tests_hash: tests_d(),
+            proof_digest: Sha256Digest::of(p.json.as_ref().unwrap()),
+            test_result: ProofVerdict::Pass,
+            test_run_id: Some("7".into()),
+            key_id: Some("k1".into()),
+            test_seed: None,
+        }
+    }
+
+    /// A signed case whose lock pins `pin` and retrieved `fetched` for `S1`.
+    fn case(pin: Option<LockPin>, fetched: Option<Result<ProofInput, String>>) -> Case {
+        let mut c = Case::signed(vec![]);
+        c.release = true;
+        let mut lock = LockEvidence::default();
+        if let Some(p) = pin {
+            lock.pins.insert("S1".into(), p);
+        }
+        if let Some(f) = fetched {
+            lock.fetched.insert("S1".into(), f);
+        }
+        c.lock = Some(lock);
+        c
+    }
+
+    fn judged(c: &Case) -> ScriptReport {
+        c.run().scripts.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn an_earlier_commits_pinned_proof_passes_and_is_marked_reused() {
+        let p = proof(&proof_json(OLD, "PASS"), true);
+        let r = judged(&case(Some(pin_for(&p)), Some(Ok(p))));
+        assert_eq!(r.reason, Reason::CiLocked, "{}", r.message);
+        assert!(r.proof.as_ref().unwrap().reused);
+        assert!(r.message.contains("run 7"), "{}", r.message);
+    }
+
+    #[test]
+    fn a_script_without_an_entry_is_denied_even_beside_a_good_proof() {
+        let mut c = case(None, None);
+        c.proofs = vec![proof(&proof_json(COMMIT, "PASS"), true)];
+        assert_eq!(judged(&c).reason, Reason::LockMissing);
+    }
+
+    #[test]
+    fn a_changed_script_or_test_file_is_stale_and_says_which() {
+        let p = proof(&proof_json(COMMIT, "PASS"), true);
+        let mut c = case(Some(pin_for(&p)), Some(Ok(p.clone())));
+        c.facts.script_digest = Some(Sha256Digest::of(b"edited"));
+        let r = judged(&c);
+        assert_eq!(r.reason, Reason::LockStale);
+        assert!(r.message.contains("source_hash"), "{}", r.message);
+        let mut c = case(Some(pin_for(&p)), Some(Ok(p)));
+        c.facts.tests_digest = Some(Sha256Digest::of(b"edited"));
+        let r = judged(&c);
+        assert_eq!(r.reason, Reason::LockStale);
+        assert!(r.message.contains("tests_hash"), "{}", r.message);
+    }
+
+    #[test]
+    fn a_proof_that_could_not_be_retrieved_is_missing_with_where_it_was_looked_for() {
+        let p = proof(&proof_json(COMMIT, "PASS"), true);
+        let r = judged(&case(
+            Some(pin_for(&p)),
+            Some(Err("store `x`: gone".into())),
+        ));
+        assert_eq!(r.reason, Reason::ProofMissing);
+        assert!(r.message.contains("store `x`: gone"), "{}", r.message);
+        let r = judged(&case(Some(pin_for(&p)), None));
+        assert_eq!(r.reason, Reason::ProofMissing);
+    }
+
+    #[test]
+    fn a_retrieved_proof_with_another_digest_is_a_mismatch() {
+        let p = proof(&proof_json(COMMIT, "PASS"), true);
+        let mut pin = pin_for(&p);
+        pin.proof_digest = Sha256Digest::of(b"another");
+        assert_eq!(
+            judged(&case(Some(pin), Some(Ok(p)))).reason,
+            Reason::LockMismatch
+        );
+    }
+
+    #[test]
+    fn the_locks_description_must_be_true() {
+        let p = proof(&proof_json(COMMIT, "PASS"), true);
+        let lies: [fn(&mut LockPin); 3] = [
+            |p| p.test_run_id = Some("8".into()),
+            |p| p.key_id = Some("k2".into()),
+            |p| p.test_seed = Some([("PYTHONHASHSEED".to_owned(), "1".to_owned())].into()),
+        ];
+        for (lie, field) in lies.iter().zip(["test_run_id", "key_id", "test_seed"]) {
+            let mut pin = pin_for(&p);
+            lie(&mut pin);
+            let r = judged(&case(Some(pin), Some(Ok(p.clone()))));
+            assert_eq!(r.reason, Reason::LockMismatch, "{field}");
+            assert!(r.message.contains(field), "{}", r.message);
+        }
+    }
+
+    #[test]
+    fn seeds_the_proof_records_are_pinned() {
+        let mut v = proof_json(COMMIT, "PASS");
+        v["context"]["seeds"] = json!({"PYTHONHASHSEED": "42"});
+        let p = proof(&v, true);
+        let r = judged(&case(Some(pin_for(&p)), Some(Ok(p.clone()))));
+        assert_eq!(r.reason, Reason::LockMismatch, "{}", r.message);
+        let mut pin = pin_for(&p);
+        pin.test_seed = Some([("PYTHONHASHSEED".to_owned(), "42".to_owned())].into());
+        let r = judged(&case(Some(pin), Some(Ok(p))));
+        assert_eq!(r.reason, Reason::CiLocked, "{}", r.message);
+    }
+
+    #[test]
+    fn scripts_that_need_no_ci_evidence_are_judged_as_without_a_lock() {
+        let mut c = case(None, None);
+        c.scripts[0].evidence = Some(Evidence::Declared);
+        assert_eq!(judged(&c).reason, Reason::DeclaredOk);
+        // Release rules still raise a maturity-3 script to `ci`: then the lock decides.
+        c.scripts[0].maturity = Some(3);
+        assert_eq!(judged(&c).reason, Reason::LockMissing);
+    }
+
+    #[test]
+    fn a_pinned_flaky_proof_warns_or_denies_as_the_policy_says() {
+        let p = proof(&flaky_proof(true), true);
+        let r = judged(&case(Some(pin_for(&p)), Some(Ok(p.clone()))));
+        assert_eq!(r.reason, Reason::CiLocked, "{}", r.message);
+        assert_eq!(r.warnings.len(), 1, "{r:?}");
+        let mut c = case(Some(pin_for(&p)), Some(Ok(p)));
+        c.policy.flaky = FlakyPolicy::Deny;
+        assert_eq!(judged(&c).reason, Reason::FlakyDenied);
+    }
+
+    #[test]
+    fn a_failing_unsigned_or_untrusted_pinned_proof_is_denied_as_without_a_lock() {
+        let failing = proof(&proof_json(COMMIT, "FAIL"), true);
+        let mut pin = pin_for(&failing);
+        pin.test_result = ProofVerdict::Pass;
+        assert_eq!(
+            judged(&case(Some(pin), Some(Ok(failing)))).reason,
+            Reason::VerdictFail
+        );
+        let unsigned = proof(&proof_json(COMMIT, "PASS"), false);
+        let pin = pin_for(&unsigned);
+        assert_eq!(
+            judged(&case(Some(pin), Some(Ok(unsigned)))).reason,
+            Reason::SignatureMissing
+        );
+        let mut untrusted = proof(&proof_json(COMMIT, "PASS"), false);
+        let bytes = untrusted.json.clone().unwrap();
+        untrusted.dsse = Some(Ok(envelope_for(&bytes, "evil", true, "scripts/s1.py")));
+        let mut pin = pin_for(&untrusted);
+        pin.key_id = Some("evil".into());
+        assert_eq!(
+            judged(&case(Some(pin), Some(Ok(untrusted)))).reason,
+            Reason::KeyUntrusted
+        );
+    }
 }

@@ -155,6 +155,9 @@ pub struct GateInput<'a> {
     pub policy_source: &'a PolicySource,
     /// Lint errors that belong to no script of the model: each fails the gate.
     pub lint_errors: &'a [String],
+    /// `verify --lock`: `ci` scripts are judged on the proofs the lock pins, and
+    /// `proofs` is not consulted for them.
+    pub lock: Option<&'a super::locked::LockEvidence>,
 }
 
 /// A row's outcome before it is dressed as a [`ScriptReport`].

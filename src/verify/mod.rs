@@ -11,6 +11,7 @@ pub mod gate;
 mod input;
 pub mod keys;
 pub mod load;
+pub mod locked;
 pub mod pipeline;
 pub mod render;
 pub mod report;

@@ -3,6 +3,7 @@
 //! disk, handed to the pure [`super::gate::evaluate`]. `proofgate verify` and
 //! `proofgate demo` both run it.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -11,6 +12,7 @@ use super::base::BaseTree;
 use super::gate::{Evidence, GateInput, GatePolicy, GateScript, evaluate, required_evidence};
 use super::keys::TrustedKeys;
 use super::load::{self, LoadError};
+use super::locked::{LockEvidence, LockPin, PinnedSource};
 use super::report::{PolicySource, Report};
 use super::stricter;
 use super::view::{self, BadTrustedKey};
@@ -41,6 +43,26 @@ pub struct VerifyRequest<'a> {
     pub release: bool,
     /// The time to judge ages against.
     pub now: DateTime<Utc>,
+    /// Judge `ci` scripts on the proofs a lock pins (`verify --release --lock`) instead
+    /// of the proofs under `proofs`, which is then not read.
+    pub lock: Option<LockRequest<'a>>,
+}
+
+/// The lock the gate judges `ci` scripts on, and where its pinned proofs are retrieved.
+#[derive(Clone, Copy)]
+pub struct LockRequest<'a> {
+    /// The lock's entries by script id.
+    pub pins: &'a BTreeMap<String, LockPin>,
+    /// Retrieves a pinned proof.
+    pub source: &'a (dyn PinnedSource + Sync),
+}
+
+impl std::fmt::Debug for LockRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockRequest")
+            .field("pins", &self.pins.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The report, and the lint findings of the commit under test (for display).
@@ -176,6 +198,37 @@ fn effective(req: &VerifyRequest<'_>) -> Result<Effective, VerifyError> {
     })
 }
 
+/// Retrieves the pinned proof of every script that needs CI evidence and whose entry
+/// still matches the checkout (a stale entry is denied without a retrieval).
+fn retrieve_pinned(
+    l: &LockRequest<'_>,
+    e: &Effective,
+    facts: &HashMap<String, super::gate::CheckoutFacts>,
+    release: bool,
+) -> LockEvidence {
+    let wanted: Vec<(&String, &LockPin)> = e
+        .scripts
+        .iter()
+        .filter(|s| required_evidence(s, &e.policy, release) == Some(Evidence::Ci))
+        .filter_map(|s| {
+            let pin = l.pins.get(&s.id)?;
+            let f = facts.get(&s.id)?;
+            super::locked::stale(s, f, pin)
+                .is_none()
+                .then_some((&s.id, pin))
+        })
+        .collect();
+    let fetched = crate::par::par_map(
+        &wanted,
+        crate::par::threads_for(wanted.len(), 64),
+        |(id, pin)| ((*id).clone(), l.source.fetch(id, pin)),
+    );
+    LockEvidence {
+        pins: l.pins.clone(),
+        fetched: fetched.into_iter().collect(),
+    }
+}
+
 /// Runs the gate.
 pub fn verify(req: &VerifyRequest<'_>) -> Result<Verified, VerifyError> {
     let e = effective(req)?;
@@ -187,11 +240,17 @@ pub fn verify(req: &VerifyRequest<'_>) -> Result<Verified, VerifyError> {
         .scripts
         .iter()
         .any(|s| required_evidence(s, &e.policy, req.release) == Some(Evidence::Ci));
-    if req.commit.is_none() && needs_commit {
+    if req.commit.is_none() && needs_commit && req.lock.is_none() {
         return Err(VerifyError::NoCommit);
     }
-    let proofs = load::read_proofs(req.proofs)?;
     let facts = load::checkout_facts(req.root, &e.scripts)?;
+    let (proofs, lock) = match &req.lock {
+        None => (load::read_proofs(req.proofs)?, None),
+        Some(l) => (
+            Vec::new(),
+            Some(retrieve_pinned(l, &e, &facts, req.release)),
+        ),
+    };
     let report = evaluate(&GateInput {
         scripts: &e.scripts,
         policy: &e.policy,
@@ -204,6 +263,7 @@ pub fn verify(req: &VerifyRequest<'_>) -> Result<Verified, VerifyError> {
         now: req.now,
         policy_source: &e.source,
         lint_errors: &e.lint_errors,
+        lock: lock.as_ref(),
     });
     Ok(Verified {
         report,

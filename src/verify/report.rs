@@ -16,6 +16,9 @@ pub enum Reason {
     CiProof,
     /// Pass: a PASS proof from an earlier commit whose script and tests are unchanged.
     CiReused,
+    /// Pass (`verify --lock`): the PASS proof `proofgate.lock` pins for the script,
+    /// retrieved, authenticated and matching the checkout.
+    CiLocked,
     /// Pass: `declared` evidence and every declared test file exists.
     DeclaredOk,
     /// Pass: `manual` evidence where the risk policy allows it.
@@ -66,6 +69,13 @@ pub enum Reason {
     /// The proof passed, but a test in it passed only on a retry, and the policy says
     /// `flaky: deny`.
     FlakyDenied,
+    /// `verify --lock`: the lock has no entry for a script that needs CI evidence.
+    LockMissing,
+    /// `verify --lock`: the script or its test files changed since the lock was written.
+    LockStale,
+    /// `verify --lock`: the proof retrieved is not the one the lock describes (another
+    /// digest, verdict, run, signer or seed), or the lock points somewhere it may not.
+    LockMismatch,
 }
 
 impl Reason {
@@ -73,7 +83,11 @@ impl Reason {
     pub fn passes(self) -> bool {
         matches!(
             self,
-            Reason::CiProof | Reason::CiReused | Reason::DeclaredOk | Reason::ManualOk
+            Reason::CiProof
+                | Reason::CiReused
+                | Reason::CiLocked
+                | Reason::DeclaredOk
+                | Reason::ManualOk
         )
     }
 
@@ -82,6 +96,7 @@ impl Reason {
         match self {
             Reason::CiProof => "CI_PROOF",
             Reason::CiReused => "CI_REUSED",
+            Reason::CiLocked => "CI_LOCKED",
             Reason::DeclaredOk => "DECLARED_OK",
             Reason::ManualOk => "MANUAL_OK",
             Reason::ProofMissing => "PROOF_MISSING",
@@ -106,13 +121,17 @@ impl Reason {
             Reason::RepositoryMismatch => "REPOSITORY_MISMATCH",
             Reason::ProofFromFuture => "PROOF_FROM_FUTURE",
             Reason::FlakyDenied => "FLAKY_DENIED",
+            Reason::LockMissing => "LOCK_MISSING",
+            Reason::LockStale => "LOCK_STALE",
+            Reason::LockMismatch => "LOCK_MISMATCH",
         }
     }
 
     /// Every code, in documentation order.
-    pub const ALL: [Reason; 26] = [
+    pub const ALL: [Reason; 30] = [
         Reason::CiProof,
         Reason::CiReused,
+        Reason::CiLocked,
         Reason::DeclaredOk,
         Reason::ManualOk,
         Reason::ProofMissing,
@@ -137,6 +156,9 @@ impl Reason {
         Reason::RepositoryMismatch,
         Reason::ProofFromFuture,
         Reason::FlakyDenied,
+        Reason::LockMissing,
+        Reason::LockStale,
+        Reason::LockMismatch,
     ];
 }
 

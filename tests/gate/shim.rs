@@ -529,3 +529,31 @@ fn shim_publishes_to_the_evidence_store_when_given_a_server_and_keeps_its_token_
     };
     assert_eq!(q["commands"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn shim_gates_a_release_on_a_lock_with_the_store_token_off_the_command_line() {
+    let Some(p) = plan(&[
+        ("mode", "verify"),
+        ("lock", "proofgate.lock"),
+        ("server", "https://proofs.example"),
+        ("server-token", "READTOKEN"),
+        ("pattern", "proofs-*"),
+        ("run-id", "42"),
+    ]) else {
+        return;
+    };
+    let v = command(&p, 0);
+    assert!(has_pair(&v, "--lock", "proofgate.lock"), "{v:?}");
+    assert!(v.contains(&"--release".to_owned()), "{v:?}");
+    assert!(has_pair(&v, "--server", "https://proofs.example"), "{v:?}");
+    assert!(
+        has_pair(&v, "--token-env", "PROOFGATE_SERVER_TOKEN"),
+        "{v:?}"
+    );
+    assert!(
+        !v.iter().any(|a| a == "--pattern" || a == "--run-id"),
+        "{v:?}"
+    );
+    assert!(!v.iter().any(|a| a.contains("READTOKEN")), "{v:?}");
+    assert_eq!(p["extraEnv"]["PROOFGATE_SERVER_TOKEN"], "READTOKEN");
+}

@@ -426,6 +426,7 @@ pub fn gate(
         repository: None,
         release: false,
         now,
+        lock: None,
     })
     .map_err(|e| e.to_string())?;
     Ok(verified.report)

@@ -1,0 +1,324 @@
+//! Retrieving the proof a lock pins, by its digest: from a local proofs directory, then
+//! from the evidence store given on the command line, then from the workflow artifact
+//! the lock names (in the repository under test only). Whatever is found is only a
+//! candidate: the gate authenticates it against its own keys and checks its digest
+//! again ([`crate::verify::locked`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use http::Method;
+use serde::Deserialize;
+
+use super::file::ArtifactLocation;
+use crate::artifact::download::{Selector, Source};
+use crate::artifact::{self, DownloadRequest};
+use crate::digest::Sha256Digest;
+use crate::store::client::{Archive, StoreClient};
+use crate::store::upload::{self, PublishBody};
+use crate::verify::ProofInput;
+use crate::verify::load;
+use crate::verify::locked::{LockPin, PinnedSource};
+
+/// The most stored proofs of one script digest looked at for a pinned one.
+const STORE_CANDIDATES: i64 = 100;
+
+/// What reading one place gave: its contents, or why they could not be read.
+type Fetched<T> = Result<T, String>;
+
+/// An artifact by run id and name.
+type ArtifactKey = (u64, String);
+
+/// A stored run's files by name.
+type RunFiles = BTreeMap<String, Vec<u8>>;
+
+/// Where the artifacts the lock names are downloaded from.
+#[derive(Debug, Clone)]
+pub struct ArtifactAccess {
+    /// The repository under test (`owner/name`): an artifact of any other is not read.
+    pub repository: Option<String>,
+    /// Token for the REST API.
+    pub token: Option<String>,
+    /// The artifact transport's environment (API URL, retries, timeouts).
+    pub env: artifact::Env,
+    /// Where downloaded artifacts go [default: a temporary directory, made at the first
+    /// download and kept].
+    pub dir: Option<PathBuf>,
+}
+
+/// The places a pinned proof is looked for, in order, with what was read from each.
+pub struct Sources {
+    dir: Option<PathBuf>,
+    store: Option<(String, StoreClient)>,
+    artifacts: Option<ArtifactAccess>,
+    locations: BTreeMap<String, Option<ArtifactLocation>>,
+    runtime: tokio::runtime::Runtime,
+    local: Mutex<Option<Result<Vec<ProofInput>, String>>>,
+    stored_runs: Mutex<HashMap<String, Fetched<RunFiles>>>,
+    downloaded: Mutex<HashMap<ArtifactKey, Fetched<Vec<ProofInput>>>>,
+}
+
+impl Sources {
+    /// Sources over a local directory (`--proofs`), a store (`--server`, with its URL for
+    /// messages) and the artifacts the lock names (`locations`, by script id).
+    pub fn new(
+        dir: Option<PathBuf>,
+        store: Option<(String, StoreClient)>,
+        artifacts: Option<ArtifactAccess>,
+        locations: BTreeMap<String, Option<ArtifactLocation>>,
+    ) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        Ok(Self {
+            dir,
+            store,
+            artifacts,
+            locations,
+            runtime,
+            local: Mutex::new(None),
+            stored_runs: Mutex::new(HashMap::new()),
+            downloaded: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn in_dir(&self, id: &str, pin: &LockPin) -> Option<Result<ProofInput, String>> {
+        let dir = self.dir.as_ref()?;
+        let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        let proofs = local.get_or_insert_with(|| load::read_proofs(dir).map_err(|e| e.to_string()));
+        Some(match proofs {
+            Ok(all) => pick(all, id, pin).ok_or_else(|| {
+                format!(
+                    "`{}` holds no proof of `{id}` with that digest",
+                    dir.display()
+                )
+            }),
+            Err(e) => Err(e.clone()),
+        })
+    }
+
+    fn in_store(&self, id: &str, pin: &LockPin) -> Option<Result<ProofInput, String>> {
+        let (url, client) = self.store.as_ref()?;
+        let found = self
+            .runtime
+            .block_on(self.store_lookup(client, id, pin))
+            .and_then(|p| p.ok_or_else(|| "no stored proof of it has that digest".to_owned()));
+        Some(found.map_err(|e| format!("store `{url}`: {e}")))
+    }
+
+    async fn store_lookup(
+        &self,
+        client: &StoreClient,
+        id: &str,
+        pin: &LockPin,
+    ) -> Result<Option<ProofInput>, String> {
+        #[derive(Deserialize)]
+        struct Row {
+            run_id: String,
+            file: String,
+            script_id: String,
+            tests_digest: String,
+        }
+        #[derive(Deserialize)]
+        struct Rows {
+            proofs: Vec<Row>,
+        }
+        // Proofs of one run are usually pinned together: a run already read is looked
+        // at first, by digest, before the store is asked again.
+        if let Some(found) = self.in_stored_runs(id, pin) {
+            return Ok(Some(found));
+        }
+        let path = format!(
+            "/api/proofs?subject={}&limit={STORE_CANDIDATES}",
+            percent_encoding::utf8_percent_encode(
+                &pin.source_hash.to_string(),
+                percent_encoding::NON_ALPHANUMERIC
+            )
+        );
+        let (_, body) = client
+            .call(Method::GET, &path, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let rows: Rows = serde_json::from_slice(&body)
+            .map_err(|e| format!("the proof list is not understood: {e}"))?;
+        let tests = pin.tests_hash.to_string();
+        for row in rows
+            .proofs
+            .iter()
+            .filter(|r| r.script_id == id && r.tests_digest == tests)
+        {
+            let files = self.stored_run(client, &row.run_id).await?;
+            let Some(bytes) = files.get(&row.file) else {
+                continue;
+            };
+            if Sha256Digest::of(bytes) != pin.proof_digest {
+                continue;
+            }
+            return Ok(Some(stored_proof(
+                id,
+                &row.run_id,
+                &row.file,
+                bytes,
+                &files,
+            )));
+        }
+        Ok(None)
+    }
+
+    /// The pinned proof of `id` in a stored run already read, if one has it.
+    fn in_stored_runs(&self, id: &str, pin: &LockPin) -> Option<ProofInput> {
+        let runs = self.stored_runs.lock().unwrap_or_else(|p| p.into_inner());
+        runs.iter().find_map(|(run, files)| {
+            let files = files.as_ref().ok()?;
+            let (name, bytes) = files.iter().find(|(name, bytes)| {
+                load::proof_id_of(name) == Some(id) && Sha256Digest::of(bytes) == pin.proof_digest
+            })?;
+            Some(stored_proof(id, run, name, bytes, files))
+        })
+    }
+
+    /// The files of one stored run (read once).
+    async fn stored_run(
+        &self,
+        client: &StoreClient,
+        run: &str,
+    ) -> Result<BTreeMap<String, Vec<u8>>, String> {
+        if let Some(r) = self
+            .stored_runs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(run)
+        {
+            return r.clone();
+        }
+        let fetched = async {
+            if !run.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(format!("the store named a run `{}`", run.escape_debug()));
+            }
+            let bytes = client.export(run).await.map_err(|e| e.to_string())?;
+            let archive: Archive = serde_json::from_slice(&bytes)
+                .map_err(|e| format!("the archive of run {run} is not understood: {e}"))?;
+            upload::decode(PublishBody {
+                files: archive.files,
+            })
+            .map_err(|r| format!("the archive of run {run}: {}", r.message))
+        }
+        .await;
+        self.stored_runs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run.to_owned(), fetched.clone());
+        fetched
+    }
+
+    fn in_artifact(&self, id: &str, pin: &LockPin) -> Option<Result<ProofInput, String>> {
+        let access = self.artifacts.as_ref()?;
+        let Some(Some(loc)) = self.locations.get(id) else {
+            return Some(Err("the lock names no artifact".to_owned()));
+        };
+        let shown = format!(
+            "artifact `{}` of run {} in `{}`",
+            loc.name, loc.run_id, loc.repository
+        );
+        let Some(ours) = access.repository.as_deref() else {
+            return Some(Err(format!(
+                "{shown}: the repository under test is unknown (pass `--repository`), and \
+                 no other repository's artifact is read"
+            )));
+        };
+        if !ours.eq_ignore_ascii_case(&loc.repository) {
+            return Some(Err(format!(
+                "{shown}: not the repository under test `{ours}`, so it is not read"
+            )));
+        }
+        let mut cache = self.downloaded.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (loc.run_id, loc.name.clone());
+        let proofs = cache
+            .entry(key)
+            .or_insert_with(|| self.download(access, loc, ours));
+        Some(match proofs {
+            Ok(all) => pick(all, id, pin)
+                .ok_or_else(|| format!("{shown} holds no proof of `{id}` with that digest")),
+            Err(e) => Err(format!("{shown}: {e}")),
+        })
+    }
+
+    fn download(
+        &self,
+        access: &ArtifactAccess,
+        loc: &ArtifactLocation,
+        repository: &str,
+    ) -> Result<Vec<ProofInput>, String> {
+        let dir = match &access.dir {
+            Some(d) => d.clone(),
+            None => tempfile::Builder::new()
+                .prefix("proofgate-lock-")
+                .tempdir()
+                .map_err(|e| format!("cannot make a temporary directory: {e}"))?
+                .keep(),
+        };
+        // Names were checked when the lock was read: one plain path component each.
+        let path = dir.join(loc.run_id.to_string()).join(&loc.name);
+        let mut req = DownloadRequest::new(
+            Selector::Name(loc.name.clone()),
+            &path,
+            Source::Run(loc.run_id),
+        );
+        req.repository = Some(repository.to_owned());
+        req.token = access.token.clone();
+        self.runtime
+            .block_on(artifact::download(&req, &access.env))
+            .map_err(|e| e.to_string())?;
+        load::read_proofs(&path).map_err(|e| e.to_string())
+    }
+}
+
+/// A proof read from stored run `run`, with its envelope when the run has one.
+fn stored_proof(id: &str, run: &str, name: &str, bytes: &[u8], files: &RunFiles) -> ProofInput {
+    let stem = name.strip_suffix(".json").unwrap_or(name);
+    ProofInput {
+        script_id: id.to_owned(),
+        origin: format!("store run {run}: {name}"),
+        json: Ok(bytes.to_vec()),
+        dsse: files.get(&format!("{stem}.dsse.json")).cloned().map(Ok),
+    }
+}
+
+/// The proof of `id` whose bytes have the pinned digest.
+fn pick(all: &[ProofInput], id: &str, pin: &LockPin) -> Option<ProofInput> {
+    all.iter()
+        .find(|p| {
+            p.script_id == id
+                && p.json
+                    .as_ref()
+                    .is_ok_and(|b| Sha256Digest::of(b) == pin.proof_digest)
+        })
+        .cloned()
+}
+
+impl PinnedSource for Sources {
+    fn fetch(&self, id: &str, pin: &LockPin) -> Result<ProofInput, String> {
+        let mut tried = Vec::new();
+        let steps: [&dyn Fn() -> Option<Result<ProofInput, String>>; 3] = [
+            &|| self.in_dir(id, pin),
+            &|| self.in_store(id, pin),
+            &|| self.in_artifact(id, pin),
+        ];
+        for step in steps {
+            match step() {
+                Some(Ok(p)) => return Ok(p),
+                Some(Err(why)) => tried.push(why),
+                None => {}
+            }
+        }
+        if tried.is_empty() {
+            tried.push(
+                "no source to read it from: pass `--server URL` or a token for the artifact"
+                    .to_owned(),
+            );
+        }
+        Err(tried.join("; "))
+    }
+}

@@ -1,0 +1,221 @@
+//! The release gate on a lock (`verify --release --lock`): a `ci` script passes on the
+//! one proof `proofgate.lock` pins for it, whatever commit made that proof, when the
+//! script and its test files are the ones locked, and the proof retrieved is exactly the
+//! pinned one (by digest) and passes every check a proof passes in [`combine`]: signed
+//! by a key the gate trusts, `PASS`, about this script and these digests, within the
+//! allowed age, with results for every declared test file.
+//!
+//! The lock is written by the change's author, so it is a claim, never a credential: it
+//! can name a proof, but only the gate's own keys, the checkout's digests and the bytes
+//! retrieved decide. A script without an entry is denied, never skipped.
+//!
+//! [`combine`]: super::combine
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::combine::{check_one, coverage_gap, warn_flaky};
+use super::evidence::{Accepted, accept};
+use super::input::{CheckoutFacts, GateInput, GateScript, Outcome, ProofInput, missing_test_file};
+use super::report::Reason;
+use crate::digest::Sha256Digest;
+use crate::proof::record::Verdict as ProofVerdict;
+
+/// What the lock says about one script, as the gate reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockPin {
+    /// The script's digest when it was locked (the proof's `script_digest`).
+    pub source_hash: Sha256Digest,
+    /// The digest over its test files when it was locked (the proof's `tests_digest`).
+    pub tests_hash: Sha256Digest,
+    /// SHA-256 of the pinned proof file's bytes.
+    pub proof_digest: Sha256Digest,
+    /// The pinned proof's verdict.
+    pub test_result: ProofVerdict,
+    /// The pinned proof's CI run id.
+    pub test_run_id: Option<String>,
+    /// The key id of the pinned proof's signature.
+    pub key_id: Option<String>,
+    /// The pinned proof's seeds (`context.seeds`), `None` when it records none.
+    pub test_seed: Option<BTreeMap<String, String>>,
+}
+
+/// Retrieves the proof a lock pins (from a store, an artifact, a directory): the proof
+/// file whose SHA-256 is `pin.proof_digest`, with its envelope. `Err` says where it
+/// looked and why nothing was found there.
+pub trait PinnedSource {
+    /// The pinned proof of script `id`.
+    fn fetch(&self, id: &str, pin: &LockPin) -> Result<ProofInput, String>;
+}
+
+/// The lock as the gate judges it: the pins by script id and, for each pin the gate
+/// asked for, what retrieving its proof gave.
+#[derive(Debug, Clone, Default)]
+pub struct LockEvidence {
+    /// The lock's entries.
+    pub pins: BTreeMap<String, LockPin>,
+    /// The proofs retrieved, by script id.
+    pub fetched: HashMap<String, Result<ProofInput, String>>,
+}
+
+/// Why a pin does not match the checkout, if it does not: `None` when both digests are
+/// the locked ones. The sentence names which digest changed.
+pub fn stale(s: &GateScript, facts: &CheckoutFacts, pin: &LockPin) -> Option<String> {
+    let show = |d: Option<Sha256Digest>| d.map_or_else(|| "nothing".to_owned(), |d| d.to_string());
+    if facts.script_digest != Some(pin.source_hash) {
+        return Some(format!(
+            "`{}` changed since it was locked: `source_hash` is {}, the checkout has {}; \
+             run its tests and `proofgate lock update`",
+            s.path,
+            pin.source_hash,
+            show(facts.script_digest)
+        ));
+    }
+    if facts.tests_digest != Some(pin.tests_hash) {
+        return Some(format!(
+            "the test files of `{}` changed since it was locked: `tests_hash` is {}, the \
+             checkout has {}; run its tests and `proofgate lock update`",
+            s.path,
+            pin.tests_hash,
+            show(facts.tests_digest)
+        ));
+    }
+    None
+}
+
+/// Judges a `ci` script on the proof the lock pins for it.
+pub(super) fn judge(
+    s: &GateScript,
+    facts: &CheckoutFacts,
+    lock: &LockEvidence,
+    input: &GateInput<'_>,
+) -> Outcome {
+    let (pin, p) = match pinned(s, facts, lock) {
+        Ok(found) => found,
+        Err(o) => return *o,
+    };
+    let a = match accept(s, p, input) {
+        Ok(a) => a,
+        Err(o) => return *o,
+    };
+    if a.digest != pin.proof_digest {
+        return Outcome::new(
+            Reason::LockMismatch,
+            format!(
+                "`{}` has sha256 {}, not the lock's `proof_digest` {}",
+                a.pref.file, a.digest, pin.proof_digest
+            ),
+            Some(a.pref),
+        );
+    }
+    if let Some((reason, message)) =
+        check_one(s, facts, &a, input).or_else(|| coverage_gap(s, std::slice::from_ref(&a)))
+    {
+        return Outcome::new(reason, message, Some(a.pref));
+    }
+    if let Some(field) = disagreement(pin, &a, input.policy.require_signatures) {
+        return Outcome::new(
+            Reason::LockMismatch,
+            format!(
+                "the lock's `{field}` for `{}` is not what `{}` records; run `proofgate lock \
+                 update` rather than editing the lock",
+                s.id, a.pref.file
+            ),
+            Some(a.pref),
+        );
+    }
+    passing(pin, &a, input)
+}
+
+/// The script's pin and the proof retrieved for it, when the script is in the checkout,
+/// has an entry, is the one locked and its proof was found.
+fn pinned<'l>(
+    s: &GateScript,
+    facts: &CheckoutFacts,
+    lock: &'l LockEvidence,
+) -> Result<(&'l LockPin, &'l ProofInput), Box<Outcome>> {
+    let deny = |reason, message| Box::new(Outcome::new(reason, message, None));
+    if facts.script_digest.is_none() {
+        return Err(deny(
+            Reason::ScriptMissing,
+            format!("`{}` is not in the checkout", s.path),
+        ));
+    }
+    if let Some(o) = missing_test_file(s, facts) {
+        return Err(Box::new(o));
+    }
+    let Some(pin) = lock.pins.get(&s.id) else {
+        return Err(deny(
+            Reason::LockMissing,
+            format!(
+                "the lock has no entry for `{}` (`{}`), which needs CI evidence; run its \
+                 tests and `proofgate lock update`",
+                s.id, s.path
+            ),
+        ));
+    };
+    if let Some(why) = stale(s, facts, pin) {
+        return Err(deny(Reason::LockStale, why));
+    }
+    match lock.fetched.get(&s.id) {
+        Some(Ok(p)) => Ok((pin, p)),
+        Some(Err(why)) => Err(deny(
+            Reason::ProofMissing,
+            format!(
+                "the proof the lock pins for `{}` ({}) could not be retrieved: {why}",
+                s.path, pin.proof_digest
+            ),
+        )),
+        None => Err(deny(
+            Reason::ProofMissing,
+            format!(
+                "the proof the lock pins for `{}` ({}) was not retrieved",
+                s.path, pin.proof_digest
+            ),
+        )),
+    }
+}
+
+/// The passing outcome: which run, who signed, reused when another commit made it.
+fn passing(pin: &LockPin, a: &Accepted, input: &GateInput<'_>) -> Outcome {
+    let mut pref = a.pref.clone();
+    pref.reused = !a.same_commit(input.commit);
+    let signed = pref
+        .keyid
+        .as_deref()
+        .map(|k| format!(", signed by `{k}`"))
+        .unwrap_or_default();
+    let run = pin
+        .test_run_id
+        .as_deref()
+        .map(|r| format!(" of run {r}"))
+        .unwrap_or_default();
+    let mut o = Outcome::new(
+        Reason::CiLocked,
+        format!(
+            "the PASS proof{run} pinned by the lock{signed}: script and tests are the ones \
+             locked"
+        ),
+        Some(pref),
+    );
+    warn_flaky(&mut o, std::slice::from_ref(a), input);
+    o
+}
+
+/// The first field of the pin that the (authenticated) proof contradicts.
+fn disagreement(pin: &LockPin, a: &Accepted, signed: bool) -> Option<&'static str> {
+    let proof = &a.proof;
+    if pin.test_result != proof.verdict {
+        return Some("test_result");
+    }
+    if pin.test_run_id != proof.ci_run_id {
+        return Some("test_run_id");
+    }
+    if signed && pin.key_id != a.pref.keyid {
+        return Some("key_id");
+    }
+    let none = BTreeMap::new();
+    if pin.test_seed.as_ref().unwrap_or(&none) != &proof.context.seeds {
+        return Some("test_seed");
+    }
+    None
+}
