@@ -513,7 +513,10 @@ mod tests {
         let globs = vec!["results/*.xml".to_owned()];
         let seeds = BTreeMap::new();
         let env = |_: &str| None;
+        let no_vars = BTreeMap::new();
         let req = RerunRequest {
+            vars: &no_vars,
+            started: None,
             times,
             command: &command,
             shell: true,
@@ -612,7 +615,10 @@ mod tests {
         let command = vec![root.join("no-such-program").display().to_string()];
         let globs = vec!["results/*.xml".to_owned()];
         let env = |_: &str| None;
+        let no_vars = BTreeMap::new();
         let req = RerunRequest {
+            vars: &no_vars,
+            started: None,
             times: 3,
             command: &command,
             shell: false,
@@ -667,7 +673,10 @@ mod tests {
         };
         let command = vec![pytest.display().to_string()];
         let env = |_: &str| None;
+        let no_vars = BTreeMap::new();
         let req = RerunRequest {
+            vars: &no_vars,
+            started: None,
             times: 1,
             command: &command,
             shell: false,
