@@ -278,6 +278,8 @@ struct Tally {
 impl Tally {
     fn of(cases: &[(&TestCase, usize)], sources: usize, seeds: &SeedsMember) -> Self {
         let mut scratch = Vec::with_capacity(256);
+        // A test without a message has one result hash per status: hashed once.
+        let mut no_message: [Option<Sha256Digest>; 5] = [None; 5];
         let mut summary = TestSummary::default();
         let mut flaky = 0u64;
         let mut tests = Vec::with_capacity(cases.len());
@@ -316,11 +318,12 @@ impl Tally {
                     seeds,
                     &mut scratch,
                 )),
-                result_hash: Some(identity::result_hash(
-                    case.status,
-                    case.message.as_deref(),
-                    &mut scratch,
-                )),
+                result_hash: Some(match case.message.as_deref() {
+                    None => *no_message[case.status as usize].get_or_insert_with(|| {
+                        identity::result_hash(case.status, None, &mut scratch)
+                    }),
+                    Some(m) => identity::result_hash(case.status, Some(m), &mut scratch),
+                }),
             });
         }
         tests.sort_by(|a, b| {
