@@ -108,12 +108,27 @@ fn git(root: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
 }
 
+/// The key runs are signed with (`record`), and its public key, which the fixture's
+/// `proofgate.yaml` trusts: a replay runs only a bundle signed by a trusted key.
+fn signing() -> &'static (String, String) {
+    static KEYS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    KEYS.get_or_init(harness::key_pair)
+}
+
 /// The fixture as a git repository with one commit; returns the commit.
 fn repository(root: &Path) -> String {
     copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/replay/lottery-project"),
         root,
     );
+    std::fs::write(
+        root.join("proofgate.yaml"),
+        format!(
+            "trusted_keys:\n  - name: ci\n    public_key: \"{}\"\n",
+            signing().1
+        ),
+    )
+    .unwrap();
     std::fs::write(root.join(".gitignore"), "results/\nrecorded/\nreplays/\n").unwrap();
     git(root, &["init", "-q", "-b", "main"]);
     git(root, &["config", "user.email", "t@example.com"]);
@@ -164,7 +179,8 @@ fn record(root: &Path, envs: &[(&str, &str)]) -> Value {
             "--junitxml=results/junit.xml",
         ])
         .current_dir(root)
-        .env("PYTHONHASHSEED", "1");
+        .env("PYTHONHASHSEED", "1")
+        .env("PROOFGATE_SIGNING_KEY", &signing().0);
     for (k, v) in envs {
         c.env(k, v);
     }
@@ -413,6 +429,7 @@ fn a_commit_the_repository_lacks_and_a_bundle_without_one_are_bad_input() {
         .arg(other.path())
         .arg("replay")
         .arg(root.join("recorded"))
+        .args(["--trusted-key", &signing().1])
         .output()
         .unwrap();
     assert_eq!(code(&o), 2, "{}", text(&o));
@@ -551,7 +568,20 @@ fn a_run_published_to_the_store_replays_by_its_id() {
     assert_eq!(code(&o), 2, "{}", text(&o));
     assert!(text(&o).contains("PROOFGATE_SERVER_TOKEN"), "{}", text(&o));
 
+    // The store verified the bundle against the tenant's keys; the replay checks it
+    // again against its own: the root's proofgate.yaml does not trust this key.
     let o = replay(Some(&acme.read));
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("no trusted key"), "{}", text(&o));
+    let o = {
+        let mut c = bin();
+        c.arg("--root")
+            .arg(&root)
+            .args(["replay", &id, "--server", &server.url(), "--format", "json"])
+            .args(["--trusted-key", &public])
+            .env("PROOFGATE_SERVER_TOKEN", &acme.read);
+        c.output().unwrap()
+    };
     assert_eq!(code(&o), 0, "{}", text(&o));
     let r = report(&o);
     assert_eq!(r["status"], "match", "{r:#}");
@@ -575,32 +605,7 @@ fn the_recorded_seeds_are_the_replayed_proofs_seeds_so_every_test_keeps_its_iden
     let root = t.path();
     repository(root);
     record(root, &[]);
-    // The recorded proofs written again with the run's seed in their context (as
-    // `generate --seed` writes them), and the bundle pointed at them.
-    let o = bin()
-        .arg("--root")
-        .arg(root)
-        .args([
-            "generate",
-            "--junit",
-            "results/junit.xml",
-            "--out",
-            "recorded",
-            "--seed",
-            "PYTHONHASHSEED=1",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(code(&o), 0, "{}", text(&o));
-    let bundle_path = root.join("recorded/bundle.json");
-    let mut bundle = read_json(&bundle_path);
-    for p in bundle["proofs"].as_array_mut().unwrap() {
-        let path = root.join(p["path"].as_str().unwrap());
-        p["digest"] = Value::from(
-            proofgate::digest::Sha256Digest::of(&std::fs::read(path).unwrap()).to_string(),
-        );
-    }
-    std::fs::write(&bundle_path, serde_json::to_vec_pretty(&bundle).unwrap()).unwrap();
+    // `run` read the seed from the command's environment into every proof.
     let proof = read_json(&root.join("recorded/proof-lottery.json"));
     assert_eq!(proof["context"]["seeds"]["PYTHONHASHSEED"], "1");
 
@@ -620,4 +625,68 @@ fn the_recorded_seeds_are_the_replayed_proofs_seeds_so_every_test_keeps_its_iden
             .collect()
     };
     assert_eq!(hashes(&replayed), hashes(&proof));
+}
+
+#[test]
+fn an_unsigned_forged_or_untrusted_bundle_is_not_replayed_unless_allowed() {
+    if !peers() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    repository(root);
+    record(root, &[]);
+    let replay_dir = |dir: &Path, extra: &[&str]| {
+        bin()
+            .arg("--root")
+            .arg(root)
+            .arg("replay")
+            .arg(dir)
+            .args(["--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let copy_run = |name: &str| {
+        let dir = root.join(name);
+        copy_dir(&root.join("recorded"), &dir);
+        dir
+    };
+    let marker = root.join("pwned");
+    // The bundle edited after signing to run another command.
+    let forged = copy_run("forged");
+    let mut bundle = read_json(&forged.join("bundle.json"));
+    bundle["command"] = serde_json::json!(["sh", "-c", format!("touch {}", marker.display())]);
+    std::fs::write(
+        forged.join("bundle.json"),
+        serde_json::to_vec(&bundle).unwrap(),
+    )
+    .unwrap();
+    let o = replay_dir(&forged, &[]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("carries other bytes"), "{}", text(&o));
+    // Without its envelope.
+    let unsigned = copy_run("unsigned");
+    std::fs::remove_file(unsigned.join("bundle.dsse.json")).unwrap();
+    let o = replay_dir(&unsigned, &[]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("no signed envelope"), "{}", text(&o));
+    assert!(text(&o).contains("--allow-unsigned"), "{}", text(&o));
+    // Signed by a key the root does not trust.
+    std::fs::write(root.join("proofgate.yaml"), "version: 1\n").unwrap();
+    let o = replay_dir(&root.join("recorded"), &[]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(!marker.exists(), "a refused bundle ran its command");
+    // A key given on the command line is trusted; --allow-unsigned runs an unsigned one.
+    let o = replay_dir(
+        &root.join("recorded"),
+        &["--trusted-key", &signing().1, "--out", "replays/flag"],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let o = replay_dir(
+        &unsigned,
+        &["--allow-unsigned", "--out", "replays/unsigned"],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("replaying it anyway"), "{}", text(&o));
 }

@@ -60,10 +60,20 @@ pub struct Args {
     /// the log).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// A public key the recorded bundle may be signed with (base64, hex or PEM, or
+    /// `@FILE`); repeatable. The `trusted_keys` of `proofgate.yaml` under `--root` are
+    /// trusted too.
+    #[arg(long = "trusted-key", value_name = "KEY")]
+    pub trusted_keys: Vec<String>,
+    /// Replay a bundle that is not signed (`bundle.dsse.json`) by a trusted key. A replay
+    /// runs the command the bundle records: use this only for a bundle you trust.
+    #[arg(long)]
+    pub allow_unsigned: bool,
 }
 
 pub fn run(args: Args, global: &Global) -> CliResult {
-    let (recorded, run_id) = load_recorded(&args)?;
+    let (recorded, run_id, signed) = load_recorded(&args)?;
+    authenticate(&args, global, &signed)?;
     // Everything a replay needs from the record, the secrets included: a replay that
     // cannot run is refused before anything is made.
     let plan = Plan::of(&recorded)?;
@@ -245,7 +255,79 @@ fn print_report(report: &ReplayReport, format: Format) -> Result<(), CliError> {
 }
 
 /// The recorded run, checked, and its store id when it came from a store.
-fn load_recorded(args: &Args) -> Result<(Recorded, Option<String>), CliError> {
+/// The recorded bundle's bytes and its signed envelope (`bundle.dsse.json`), if any.
+struct Signed {
+    bundle: Vec<u8>,
+    envelope: Option<Vec<u8>>,
+    /// Where the bundle came from, for messages.
+    name: String,
+}
+
+/// A replay runs the command the bundle records, so the bundle must be signed by a
+/// trusted key (`--trusted-key`, the root's `proofgate.yaml`) and the envelope must carry
+/// exactly its bytes — unless `--allow-unsigned` says the caller trusts it.
+fn authenticate(args: &Args, global: &Global, signed: &Signed) -> Result<(), CliError> {
+    let mut keys = super::verify::parse_keys(&args.trusted_keys)?;
+    let (config, required) = global.config_path();
+    if let Ok((model, _)) = Model::load(&global.root, &config, required) {
+        for k in &model.trusted_keys {
+            keys.push(
+                proofgate::sign::PublicKey::parse(&k.public_key).usage_context(format!(
+                    "a trusted key in `{}` is not an ed25519 public key",
+                    config.display()
+                ))?,
+            );
+        }
+    }
+    let refuse = |why: String| -> Result<(), CliError> {
+        if args.allow_unsigned {
+            eprintln!("proofgate: warning: {why}; replaying it anyway (--allow-unsigned)");
+            return Ok(());
+        }
+        Err(CliError::usage(anyhow!(
+            "{why}. A replay runs the command the bundle records: sign runs with \
+             `proofgate run` and a signing key and trust its public key (`trusted_keys` in \
+             proofgate.yaml or `--trusted-key`), or pass `--allow-unsigned` for a bundle you \
+             trust"
+        )))
+    };
+    let name = untrusted(&signed.name).into_owned();
+    let Some(envelope) = &signed.envelope else {
+        return refuse(format!(
+            "`{name}` has no signed envelope (bundle.dsse.json)"
+        ));
+    };
+    if keys.is_empty() {
+        return refuse(format!(
+            "no trusted key to check the signature of `{name}` with"
+        ));
+    }
+    let checked = serde_json::from_slice::<proofgate::sign::dsse::Envelope>(envelope)
+        .map_err(|e| e.to_string())
+        .and_then(|env| {
+            proofgate::sign::dsse::verify_typed(
+                &env,
+                proofgate::bundle::run::BUNDLE_PAYLOAD_TYPE,
+                &keys,
+            )
+            .map_err(|e| e.to_string())
+        });
+    match checked {
+        Ok(v) if v.payload == signed.bundle => {
+            eprintln!("proofgate: `{name}` is signed by trusted key {}", v.key_id);
+            Ok(())
+        }
+        Ok(_) => refuse(format!(
+            "the signed envelope of `{name}` carries other bytes than the bundle"
+        )),
+        Err(e) => refuse(format!(
+            "the signature of `{name}` does not verify with a trusted key: {}",
+            untrusted(&e)
+        )),
+    }
+}
+
+fn load_recorded(args: &Args) -> Result<(Recorded, Option<String>, Signed), CliError> {
     match &args.server {
         Some(server) => {
             let files = fetch_run(server, &args.token_env, &args.run)?;
@@ -255,11 +337,15 @@ fn load_recorded(args: &Args) -> Result<(Recorded, Option<String>), CliError> {
                     args.run
                 ))
             })?;
-            let recorded = Recorded::check(&format!("run {}", args.run), bundle, |name| {
-                files.get(name).cloned()
-            })
-            .map_err(CliError::classified)?;
-            Ok((recorded, Some(args.run.clone())))
+            let name = format!("run {}", args.run);
+            let recorded = Recorded::check(&name, bundle, |name| files.get(name).cloned())
+                .map_err(CliError::classified)?;
+            let signed = Signed {
+                bundle: bundle.clone(),
+                envelope: files.get("bundle.dsse.json").cloned(),
+                name,
+            };
+            Ok((recorded, Some(args.run.clone()), signed))
         }
         None => {
             let given = PathBuf::from(&args.run);
@@ -286,7 +372,12 @@ fn load_recorded(args: &Args) -> Result<(Recorded, Option<String>), CliError> {
                 std::fs::read(dir.join(name)).ok()
             })
             .map_err(CliError::classified)?;
-            Ok((recorded, None))
+            let signed = Signed {
+                envelope: std::fs::read(dir.join("bundle.dsse.json")).ok(),
+                bundle: bytes,
+                name: bundle_path.display().to_string(),
+            };
+            Ok((recorded, None, signed))
         }
     }
 }
