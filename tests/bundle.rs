@@ -890,4 +890,55 @@ mod run {
         assert_eq!(code(&o), 2);
         assert!(String::from_utf8_lossy(&o.stderr).contains("cannot start"));
     }
+
+    #[test]
+    fn an_interrupted_run_ends_its_test_command_and_exits_130() {
+        let t = tempfile::tempdir().unwrap();
+        let pid_file = t.path().join("pid");
+        let mut child = bin()
+            .arg("--root")
+            .arg(t.path())
+            .args(["run", "--out"])
+            .arg(t.path().join("out"))
+            .args(["--", "sh", "-c"])
+            .arg(format!("echo $$ > '{}'; exec sleep 60", pid_file.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let pid = loop {
+            if let Ok(p) = std::fs::read_to_string(&pid_file)
+                && !p.trim().is_empty()
+            {
+                break p.trim().to_owned();
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "the test command never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+        let alive = Command::new("kill")
+            .args(["-0", &pid])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(!alive, "the test command outlived the interrupted run");
+    }
 }

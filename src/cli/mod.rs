@@ -21,6 +21,7 @@ mod generate;
 mod import;
 mod init;
 mod inspect;
+mod interrupt;
 mod key;
 mod keygen;
 mod ledger;

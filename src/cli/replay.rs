@@ -5,8 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
@@ -15,7 +13,7 @@ use proofgate::bundle::environment::Environment;
 use proofgate::bundle::manifest::Manifest;
 use proofgate::bundle::redact::Secrets;
 use proofgate::bundle::replay_of::ReplayOf;
-use proofgate::bundle::worktree::{Worktree, WorktreeCleanup};
+use proofgate::bundle::worktree::Worktree;
 use proofgate::github::log::untrusted;
 use proofgate::model::{Model, Severity};
 use proofgate::pipeline::{self, Note, ProofsRequest, RunRequest};
@@ -28,6 +26,7 @@ use proofgate::replay::recorded::{Recorded, RecordedError};
 use proofgate::replay::{plan, render};
 
 use super::format::Format;
+use super::interrupt::Interrupt;
 use super::{CliError, CliResult, Global, Outcome, ResultExt as _};
 
 /// Where replays go by default, relative to the root: one directory a replay.
@@ -78,7 +77,11 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     // cannot run is refused before anything is made.
     let plan = Plan::of(&recorded)?;
     let worktree = Worktree::add(&global.root, &recorded.commit).map_err(CliError::classified)?;
-    let interrupt = Interrupt::install(worktree.cleanup());
+    let cleanup = worktree.cleanup();
+    let interrupt = Interrupt::install(
+        "ending the replayed command, removing its worktree",
+        move || cleanup.run(),
+    );
     let out_dir = out_dir(&args, global, &recorded)?;
     eprintln!(
         "proofgate: replaying {} at {} in {}",
@@ -468,90 +471,6 @@ fn read_replayed(
                 .or_io()
         })
         .collect()
-}
-
-/// What happens when the replay is interrupted (Ctrl-C, `SIGTERM`): the replayed
-/// command's process group is ended (it runs in a group of its own, which a terminal's
-/// Ctrl-C does not reach), the worktree removed, and the process exits 130. The handler
-/// waits on its own thread for as long as the process lives.
-struct Interrupt {
-    /// The command's process id once it runs (`0` before and after).
-    started: Arc<AtomicU32>,
-    /// Set by the handler before it ends the command.
-    interrupted: Arc<AtomicBool>,
-}
-
-impl Interrupt {
-    fn install(cleanup: WorktreeCleanup) -> Self {
-        let this = Self {
-            started: Arc::new(AtomicU32::new(0)),
-            interrupted: Arc::new(AtomicBool::new(false)),
-        };
-        let (started, interrupted) = (Arc::clone(&this.started), Arc::clone(&this.interrupted));
-        let handler = move || {
-            wait_for_signal();
-            interrupted.store(true, Ordering::SeqCst);
-            eprintln!("proofgate: interrupted; ending the replayed command, removing its worktree");
-            proofgate::bundle::exec::end_group(started.load(Ordering::SeqCst));
-            cleanup.run();
-            std::process::exit(130);
-        };
-        if std::thread::Builder::new()
-            .name("replay-signals".into())
-            .spawn(handler)
-            .is_err()
-        {
-            eprintln!(
-                "proofgate: warning: cannot watch for Ctrl-C; an interrupted replay leaves its worktree"
-            );
-        }
-        this
-    }
-
-    /// Where the pipeline publishes the command's process id.
-    fn started(&self) -> Arc<AtomicU32> {
-        Arc::clone(&self.started)
-    }
-
-    /// After the pipeline returned. When the handler ended the command, this run's
-    /// result is not the replay's: the thread waits for the handler to exit.
-    fn command_ended(&self) {
-        // The command has ended: its id is no one's to signal any more.
-        self.started.store(0, Ordering::SeqCst);
-        if self.interrupted.load(Ordering::SeqCst) {
-            loop {
-                std::thread::park();
-            }
-        }
-    }
-}
-
-/// Blocks until Ctrl-C or (on Unix) `SIGTERM`; forever when signals cannot be watched.
-fn wait_for_signal() {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        loop {
-            std::thread::park();
-        }
-    };
-    rt.block_on(async {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            if let Ok(mut term) = signal(SignalKind::terminate()) {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-                return;
-            }
-        }
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    });
 }
 
 /// Tells the person at the terminal what the pipeline noted.

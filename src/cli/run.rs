@@ -114,6 +114,9 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         secrets.add(&v, SecretKind::SigningKey);
     }
     let github_base = proofgate::github::RunnerEnv::from_process().base_ref;
+    // Ctrl-C or SIGTERM (a cancelled CI job) ends the test command's process group too:
+    // it runs in a group of its own, which the terminal's signal does not reach.
+    let interrupt = super::interrupt::Interrupt::install("ending the test command", || {});
     let ledger = match (&args.ledger, args.no_ledger) {
         (_, true) => None,
         (Some(l), false) => Some(root.join(l)),
@@ -150,9 +153,11 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         env: BTreeMap::new(),
         environment: Some(environment),
         replay_of: None,
-        started: None,
+        started: Some(interrupt.started()),
     };
-    let result = pipeline::run(&request, &mut print_note).map_err(CliError::classified)?;
+    let result = pipeline::run(&request, &mut print_note);
+    interrupt.command_ended();
+    let result = result.map_err(CliError::classified)?;
 
     let outcome = result.bundle.outcome;
     eprintln!(
