@@ -895,7 +895,7 @@ mod run {
     fn an_interrupted_run_ends_its_test_command_and_exits_130() {
         let t = tempfile::tempdir().unwrap();
         let pid_file = t.path().join("pid");
-        let mut child = bin()
+        let child = bin()
             .arg("--root")
             .arg(t.path())
             .args(["run", "--out"])
