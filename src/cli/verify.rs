@@ -286,7 +286,7 @@ fn lock_sources(
     repository: Option<&str>,
 ) -> Result<
     (
-        std::collections::BTreeMap<String, verify::locked::LockPin>,
+        std::collections::BTreeMap<String, Vec<verify::locked::LockPin>>,
         proofgate::lock::fetch::Sources,
     ),
     CliError,
@@ -322,8 +322,15 @@ fn lock_sources(
     };
     let locations = lock
         .scripts
-        .iter()
-        .map(|(id, e)| (id.to_string(), e.location.artifact.clone()))
+        .values()
+        .flat_map(|e| {
+            let own = e.proof_digest.map(|d| (d, e.location.artifact.clone()));
+            let shards = e
+                .shards
+                .iter()
+                .map(|s| (s.proof_digest, s.location.artifact.clone()));
+            own.into_iter().chain(shards)
+        })
         .collect();
     let sources = proofgate::lock::fetch::Sources::new(
         args.proofs.clone(),

@@ -52,7 +52,7 @@ pub struct Sources {
     dir: Option<PathBuf>,
     store: Option<(String, StoreClient)>,
     artifacts: Option<ArtifactAccess>,
-    locations: BTreeMap<String, Option<ArtifactLocation>>,
+    locations: BTreeMap<Sha256Digest, Option<ArtifactLocation>>,
     runtime: tokio::runtime::Runtime,
     local: Mutex<Option<Result<Vec<ProofInput>, String>>>,
     stored_runs: Mutex<HashMap<String, Fetched<RunFiles>>>,
@@ -61,12 +61,12 @@ pub struct Sources {
 
 impl Sources {
     /// Sources over a local directory (`--proofs`), a store (`--server`, with its URL for
-    /// messages) and the artifacts the lock names (`locations`, by script id).
+    /// messages) and the artifacts the lock names (`locations`, by pinned proof digest).
     pub fn new(
         dir: Option<PathBuf>,
         store: Option<(String, StoreClient)>,
         artifacts: Option<ArtifactAccess>,
-        locations: BTreeMap<String, Option<ArtifactLocation>>,
+        locations: BTreeMap<Sha256Digest, Option<ArtifactLocation>>,
     ) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -215,7 +215,7 @@ impl Sources {
 
     fn in_artifact(&self, id: &str, pin: &LockPin) -> Option<Result<ProofInput, String>> {
         let access = self.artifacts.as_ref()?;
-        let Some(Some(loc)) = self.locations.get(id) else {
+        let Some(Some(loc)) = self.locations.get(&pin.proof_digest) else {
             return Some(Err("the lock names no artifact".to_owned()));
         };
         let shown = format!(

@@ -77,12 +77,37 @@ pub struct LockEntry {
     pub test_result: Verdict,
     /// The proof's `ci_run_id`.
     pub test_run_id: Option<String>,
-    /// SHA-256 of the proof file's bytes.
-    pub proof_digest: Sha256Digest,
+    /// SHA-256 of the proof file's bytes; `null` in a sharded entry (see `shards`).
+    pub proof_digest: Option<Sha256Digest>,
     /// Where the proof lives.
     pub location: Location,
     /// The id of the key that signed the proof, `null` for an unsigned proof (under
     /// `signatures: none`).
+    pub key_id: Option<String>,
+    /// A script whose tests run in several shards: one pin per shard, sorted by shard
+    /// name, each shard once. Then `test_seed`, `test_run_id`, `proof_digest` and
+    /// `key_id` are `null` and `location` is empty: each shard says its own. Not written
+    /// for an unsharded script, so its entry reads as it always did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardEntry>,
+}
+
+/// The proof of one shard of a sharded script. Fields are written in this order, every
+/// one of them, `null` when absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardEntry {
+    /// The shard's name (the proof's `context.shard`).
+    pub shard: String,
+    /// The shard's seeds (the proof's `context.seeds`), `null` when it records none.
+    pub test_seed: Option<BTreeMap<String, String>>,
+    /// The proof's `ci_run_id`.
+    pub test_run_id: Option<String>,
+    /// SHA-256 of the proof file's bytes.
+    pub proof_digest: Sha256Digest,
+    /// Where the proof lives.
+    pub location: Location,
+    /// The id of the key that signed the proof, `null` for an unsigned proof.
     pub key_id: Option<String>,
 }
 
@@ -198,28 +223,12 @@ impl Lock {
             ));
         }
         for (id, e) in &lock.scripts {
-            if let Some(st) = &e.location.store
-                && !(st.url.starts_with("http://") || st.url.starts_with("https://"))
-            {
-                return Err(invalid(
-                    0,
-                    0,
-                    format!("script `{id}`: the store url must start with `http://` or `https://`"),
-                ));
+            if let Some(why) = e.shape_error() {
+                return Err(invalid(0, 0, format!("script `{id}`: {why}")));
             }
-            if let Some(a) = &e.location.artifact {
-                crate::artifact::names::validate_name(&a.name)
-                    .map_err(|err| invalid(0, 0, format!("script `{id}`: {err}")))?;
-                // It becomes a folder name when the artifact is downloaded.
-                crate::artifact::names::check_path_component(&a.name)
-                    .map_err(|why| invalid(0, 0, format!("script `{id}`: artifact name: {why}")))?;
-                if a.run_id == 0 {
-                    return Err(invalid(
-                        0,
-                        0,
-                        format!("script `{id}`: artifact `run_id` is 0"),
-                    ));
-                }
+            for loc in e.locations() {
+                check_location(loc)
+                    .map_err(|why| invalid(0, 0, format!("script `{id}`: {why}")))?;
             }
         }
         Ok(lock)
@@ -266,11 +275,11 @@ impl Lock {
         Ok(())
     }
 
-    /// The entries as the gate reads them, by script id.
-    pub fn pins(&self) -> BTreeMap<String, LockPin> {
+    /// The entries as the gate reads them, by script id: one pin per proof.
+    pub fn pins(&self) -> BTreeMap<String, Vec<LockPin>> {
         self.scripts
             .iter()
-            .map(|(id, e)| (id.to_string(), e.pin()))
+            .map(|(id, e)| (id.to_string(), e.pins()))
             .collect()
     }
 
@@ -282,6 +291,26 @@ impl Lock {
             .position(|l| l.trim_start() == key)
             .map_or(1, |i| i as u32 + 1)
     }
+}
+
+/// Why a location cannot be used: a store URL that is not HTTP(S), an artifact name that
+/// is not one plain path component, an artifact run id of 0.
+fn check_location(loc: &Location) -> Result<(), String> {
+    if let Some(st) = &loc.store
+        && !(st.url.starts_with("http://") || st.url.starts_with("https://"))
+    {
+        return Err("the store url must start with `http://` or `https://`".to_owned());
+    }
+    if let Some(a) = &loc.artifact {
+        crate::artifact::names::validate_name(&a.name).map_err(|err| err.to_string())?;
+        // It becomes a folder name when the artifact is downloaded.
+        crate::artifact::names::check_path_component(&a.name)
+            .map_err(|why| format!("artifact name: {why}"))?;
+        if a.run_id == 0 {
+            return Err("artifact `run_id` is 0".to_owned());
+        }
+    }
+    Ok(())
 }
 
 /// Reads at most [`MAX_LOCK_BYTES`]; a larger file is an error decided before reading.
@@ -312,17 +341,85 @@ impl Default for Lock {
 }
 
 impl LockEntry {
-    /// The entry as the gate reads it.
-    pub fn pin(&self) -> LockPin {
-        LockPin {
-            source_hash: self.source_hash,
-            tests_hash: self.tests_hash,
-            proof_digest: self.proof_digest,
-            test_result: self.test_result,
-            test_run_id: self.test_run_id.clone(),
-            key_id: self.key_id.clone(),
-            test_seed: self.test_seed.clone(),
+    /// The entry as the gate reads it: one pin per proof (per shard of a sharded
+    /// script), each with the entry's digests.
+    pub fn pins(&self) -> Vec<LockPin> {
+        if self.shards.is_empty() {
+            return self
+                .proof_digest
+                .map(|d| LockPin {
+                    source_hash: self.source_hash,
+                    tests_hash: self.tests_hash,
+                    proof_digest: d,
+                    test_result: self.test_result,
+                    test_run_id: self.test_run_id.clone(),
+                    key_id: self.key_id.clone(),
+                    test_seed: self.test_seed.clone(),
+                    shard: None,
+                })
+                .into_iter()
+                .collect();
         }
+        self.shards
+            .iter()
+            .map(|sh| LockPin {
+                source_hash: self.source_hash,
+                tests_hash: self.tests_hash,
+                proof_digest: sh.proof_digest,
+                test_result: self.test_result,
+                test_run_id: sh.test_run_id.clone(),
+                key_id: sh.key_id.clone(),
+                test_seed: sh.test_seed.clone(),
+                shard: Some(sh.shard.clone()),
+            })
+            .collect()
+    }
+
+    /// Every location the entry names (its own, then each shard's).
+    pub fn locations(&self) -> impl Iterator<Item = &Location> {
+        std::iter::once(&self.location).chain(self.shards.iter().map(|s| &s.location))
+    }
+
+    /// Why the entry is neither an unsharded one (a `proof_digest`, no `shards`) nor a
+    /// sharded one (`shards` sorted by name, each shard once, and the per-proof fields of
+    /// the entry itself empty).
+    fn shape_error(&self) -> Option<String> {
+        if self.shards.is_empty() {
+            return self
+                .proof_digest
+                .is_none()
+                .then(|| "`proof_digest` is null and there are no `shards`".to_owned());
+        }
+        if self.proof_digest.is_some()
+            || self.test_run_id.is_some()
+            || self.key_id.is_some()
+            || self.test_seed.is_some()
+            || self.location != Location::default()
+        {
+            return Some(
+                "a sharded entry's `test_seed`, `test_run_id`, `proof_digest`, `location` and                  `key_id` are its shards': leave them null"
+                    .to_owned(),
+            );
+        }
+        if let Some(s) = self.shards.iter().find(|s| s.shard.is_empty()) {
+            return Some(format!("a shard of proof {} has no name", s.proof_digest));
+        }
+        for w in self.shards.windows(2) {
+            if w[0].shard == w[1].shard {
+                return Some(format!(
+                    "shard `{}` is pinned twice",
+                    w[0].shard.escape_debug()
+                ));
+            }
+            if w[0].shard > w[1].shard {
+                return Some(format!(
+                    "`shards` must be sorted by name: `{}` comes before `{}`",
+                    w[1].shard.escape_debug(),
+                    w[0].shard.escape_debug()
+                ));
+            }
+        }
+        None
     }
 }
 
@@ -337,7 +434,7 @@ mod tests {
             test_seed: None,
             test_result: Verdict::Pass,
             test_run_id: Some("77".into()),
-            proof_digest: Sha256Digest::of(&[n, 2]),
+            proof_digest: Some(Sha256Digest::of(&[n, 2])),
             location: Location {
                 artifact: Some(ArtifactLocation {
                     repository: "acme/scripts".into(),
@@ -347,6 +444,7 @@ mod tests {
                 store: None,
             },
             key_id: Some("k1".into()),
+            shards: vec![],
         }
     }
 

@@ -11,5 +11,6 @@ pub mod stale;
 pub mod update;
 
 pub use file::{
-    ArtifactLocation, LOCK_FILE, LOCK_VERSION, Location, Lock, LockEntry, LockError, StoreLocation,
+    ArtifactLocation, LOCK_FILE, LOCK_VERSION, Location, Lock, LockEntry, LockError, ShardEntry,
+    StoreLocation,
 };

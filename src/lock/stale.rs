@@ -38,7 +38,7 @@ pub fn findings(
         match entry {
             Some((_, e)) => {
                 let f = facts.get(&s.id).unwrap_or(&empty);
-                if let Some(why) = stale(s, f, &e.pin()) {
+                if let Some(why) = e.pins().first().and_then(|pin| stale(s, f, pin)) {
                     out.push(finding(Lock::line_of(text, &s.id), why));
                 }
             }
@@ -100,9 +100,10 @@ mod tests {
             test_seed: None,
             test_result: Verdict::Pass,
             test_run_id: None,
-            proof_digest: d,
+            proof_digest: Some(d),
             location: Location::default(),
             key_id: None,
+            shards: vec![],
         }
     }
 

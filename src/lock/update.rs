@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use super::file::{Location, Lock, LockEntry};
+use super::file::{Location, Lock, LockEntry, ShardEntry};
 use crate::digest::Sha256Digest;
 use crate::model::ScriptId;
 use crate::proof::record::Proof;
@@ -16,11 +16,11 @@ use crate::verify::{ProofInput, Reason, Report};
 /// Why a candidate lock could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateError {
-    /// Two different proofs for one script: a lock pins one.
+    /// Two different proofs for one script (or one shard of it): a lock pins one.
     #[error(
         "`{first}` and `{second}` are two different proofs of `{id}`; a lock pins one proof \
-         per script: give `lock update` the proofs of one run (a sharded script cannot be \
-         locked yet)"
+         per script, or one per shard of a script whose tests run in shards (`generate \
+         --shard`): give `lock update` the proofs of one run"
     )]
     TwoProofs {
         /// The script.
@@ -46,15 +46,46 @@ impl crate::exit::Failure for UpdateError {
     }
 }
 
-/// The candidate entry of each script with a proof. The proof's claims are read
-/// unauthenticated here: the gate checks every one of them before an entry is kept. A
-/// proof that cannot be read is an error.
+/// One proof given, read.
+struct Given<'p> {
+    input: &'p ProofInput,
+    digest: Sha256Digest,
+    proof: Proof,
+}
+
+impl Given<'_> {
+    fn attempt(&self) -> u64 {
+        let c = &self.proof.context;
+        c.run_attempt
+            .as_deref()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn key_id(&self) -> Option<String> {
+        self.input
+            .dsse
+            .as_ref()
+            .and_then(|e| e.as_ref().ok())
+            .and_then(|e| signer(e))
+    }
+
+    fn seeds(&self) -> Option<BTreeMap<String, String>> {
+        let seeds = &self.proof.context.seeds;
+        (!seeds.is_empty()).then(|| seeds.clone())
+    }
+}
+
+/// The candidate entry of each script with a proof: one proof, or for a script whose
+/// tests run in shards one proof per shard (the latest attempt of each, as the gate keeps
+/// it). The proofs' claims are read unauthenticated here: the gate checks every one of
+/// them before an entry is kept. A proof that cannot be read is an error, and so are two
+/// different proofs of one script or one shard that no later attempt settles.
 pub fn candidate(
     proofs: &[ProofInput],
     location: impl Fn(&ProofInput) -> Location,
 ) -> Result<Lock, UpdateError> {
-    let mut lock = Lock::new();
-    let mut origin: BTreeMap<String, (&str, Sha256Digest)> = BTreeMap::new();
+    let mut by_script: BTreeMap<ScriptId, Vec<Given<'_>>> = BTreeMap::new();
     for p in proofs {
         let unreadable = |detail: String| UpdateError::Unreadable {
             origin: p.origin.clone(),
@@ -63,37 +94,98 @@ pub fn candidate(
         let bytes = p.json.as_ref().map_err(|e| unreadable(e.clone()))?;
         let id = ScriptId::new(&p.script_id).map_err(|e| unreadable(e.to_string()))?;
         let digest = Sha256Digest::of(bytes);
-        if let Some((first, d)) = origin.get(&p.script_id) {
-            if *d == digest {
-                continue;
-            }
-            return Err(UpdateError::TwoProofs {
-                id: p.script_id.clone(),
-                first: (*first).to_owned(),
-                second: p.origin.clone(),
-            });
+        let given = by_script.entry(id).or_default();
+        if given.iter().any(|g| g.digest == digest) {
+            continue;
         }
-        origin.insert(p.script_id.clone(), (&p.origin, digest));
         let proof = serde_json::from_slice::<Proof>(bytes)
             .map_err(|e| unreadable(format!("it is not a proofgate proof: {e}")))?;
-        let seeds = proof.context.seeds.clone();
-        lock.scripts.insert(
-            id,
-            LockEntry {
-                source_hash: proof.script_digest,
-                tests_hash: proof.tests_digest,
-                test_seed: (!seeds.is_empty()).then_some(seeds),
-                test_result: proof.verdict,
-                test_run_id: proof.ci_run_id.clone(),
-                proof_digest: digest,
-                location: location(p),
-                key_id: p
-                    .dsse
-                    .as_ref()
-                    .and_then(|e| e.as_ref().ok())
-                    .and_then(|e| signer(e)),
-            },
-        );
+        given.push(Given {
+            input: p,
+            digest,
+            proof,
+        });
+    }
+    let mut lock = Lock::new();
+    for (id, given) in by_script {
+        let two = |a: &Given<'_>, b: &Given<'_>| UpdateError::TwoProofs {
+            id: id.to_string(),
+            first: a.input.origin.clone(),
+            second: b.input.origin.clone(),
+        };
+        // A shard's proofs, by shard; an unsharded proof under `None`.
+        let mut legs: BTreeMap<Option<String>, Vec<Given<'_>>> = BTreeMap::new();
+        for g in given {
+            legs.entry(g.proof.context.shard.clone())
+                .or_default()
+                .push(g);
+        }
+        if let Some(unsharded) = legs.get(&None) {
+            let other = unsharded.get(1).or_else(|| {
+                legs.values()
+                    .flatten()
+                    .find(|g| g.proof.context.shard.is_some())
+            });
+            if let Some(b) = other {
+                return Err(two(&unsharded[0], b));
+            }
+        }
+        let mut kept: Vec<(Option<String>, Given<'_>)> = Vec::with_capacity(legs.len());
+        for (shard, mut attempts) in legs {
+            // The latest attempt of one run's leg is the one the gate keeps; two proofs
+            // of one attempt, or of two runs, are two different proofs.
+            attempts.sort_by_key(|g| std::cmp::Reverse(g.attempt()));
+            if let [a, b, ..] = attempts.as_slice()
+                && (a.attempt() == b.attempt()
+                    || attempts
+                        .iter()
+                        .any(|g| g.proof.context.run_id != a.proof.context.run_id))
+            {
+                return Err(two(b, a));
+            }
+            let Some(latest) = attempts.into_iter().next() else {
+                continue;
+            };
+            kept.push((shard, latest));
+        }
+        let Some((_, first)) = kept.first() else {
+            continue;
+        };
+        let mut entry = LockEntry {
+            source_hash: first.proof.script_digest,
+            tests_hash: first.proof.tests_digest,
+            test_seed: None,
+            test_result: first.proof.verdict,
+            test_run_id: None,
+            proof_digest: None,
+            location: Location::default(),
+            key_id: None,
+            shards: Vec::new(),
+        };
+        match kept.as_slice() {
+            [(None, g)] => {
+                entry.test_seed = g.seeds();
+                entry.test_run_id = g.proof.ci_run_id.clone();
+                entry.proof_digest = Some(g.digest);
+                entry.location = location(g.input);
+                entry.key_id = g.key_id();
+            }
+            _ => {
+                // Sorted by shard name: `legs` is a `BTreeMap`.
+                entry.shards = kept
+                    .iter()
+                    .map(|(shard, g)| ShardEntry {
+                        shard: shard.clone().unwrap_or_default(),
+                        test_seed: g.seeds(),
+                        test_run_id: g.proof.ci_run_id.clone(),
+                        proof_digest: g.digest,
+                        location: location(g.input),
+                        key_id: g.key_id(),
+                    })
+                    .collect();
+            }
+        }
+        lock.scripts.insert(id, entry);
     }
     Ok(lock)
 }
@@ -283,7 +375,7 @@ mod tests {
         })
         .unwrap();
         let e = &lock.scripts[&ScriptId::new("calc").unwrap()];
-        assert_eq!(e.proof_digest, Sha256Digest::of(&bytes));
+        assert_eq!(e.proof_digest, Some(Sha256Digest::of(&bytes)));
         assert_eq!(e.test_run_id.as_deref(), Some("77"));
         assert_eq!(e.key_id.as_deref(), Some("k1"));
         assert_eq!(e.test_seed.as_ref().unwrap()["PYTHONHASHSEED"], "3");

@@ -786,6 +786,7 @@ mod locked {
             test_run_id: Some("7".into()),
             key_id: Some("k1".into()),
             test_seed: None,
+            shard: None,
         }
     }
 
@@ -795,10 +796,10 @@ mod locked {
         c.release = true;
         let mut lock = LockEvidence::default();
         if let Some(p) = pin {
-            lock.pins.insert("S1".into(), p);
+            lock.pins.insert("S1".into(), vec![p]);
         }
         if let Some(f) = fetched {
-            lock.fetched.insert("S1".into(), f);
+            lock.fetched.insert("S1".into(), vec![f]);
         }
         c.lock = Some(lock);
         c
@@ -891,6 +892,73 @@ mod locked {
         pin.test_seed = Some([("PYTHONHASHSEED".to_owned(), "42".to_owned())].into());
         let r = judged(&case(Some(pin), Some(Ok(p))));
         assert_eq!(r.reason, Reason::CiLocked, "{}", r.message);
+    }
+
+    /// A case over two test files whose lock pins the shards `pins` (shard name, proof)
+    /// and retrieved each of them: shard `a` covers the first file, `b` the second.
+    fn sharded(pins: &[(&str, &ProofInput)]) -> Case {
+        let mut c = case(None, None);
+        c.scripts[0].test_files = vec!["tests/test_s1.py".into(), "tests/test_s1b.py".into()];
+        let lock = c.lock.as_mut().unwrap();
+        let mut ps = Vec::new();
+        let mut fs = Vec::new();
+        for (shard, p) in pins {
+            let mut pin = pin_for(p);
+            pin.shard = Some((*shard).to_owned());
+            ps.push(pin);
+            fs.push(Ok((*p).clone()));
+        }
+        lock.pins.insert("S1".into(), ps);
+        lock.fetched.insert("S1".into(), fs);
+        c
+    }
+
+    fn shard_proof(shard: &str, file: &str, run: &str) -> ProofInput {
+        let mut v = proof_json(COMMIT, "PASS");
+        v["tests"][0]["file"] = json!(file);
+        v["context"]["run_id"] = json!(run);
+        from_leg(v, &format!("{shard}/proof-S1@{shard}.json"), Some(shard), 1)
+    }
+
+    #[test]
+    fn a_sharded_entry_passes_on_every_shard_together_and_not_on_part_of_them() {
+        let a = shard_proof("a", "tests/test_s1.py", "100");
+        let b = shard_proof("b", "tests/test_s1b.py", "100");
+        let r = judged(&sharded(&[("a", &a), ("b", &b)]));
+        assert_eq!(r.reason, Reason::CiLocked, "{}", r.message);
+        assert_eq!(r.combined.len(), 2);
+        assert!(r.message.contains("2 PASS shard proofs"), "{}", r.message);
+        // A shard dropped: what it covered has no results.
+        let r = judged(&sharded(&[("a", &a)]));
+        assert_eq!(r.reason, Reason::TestFileNoResults, "{}", r.message);
+        assert!(r.message.contains("test_s1b.py"), "{}", r.message);
+    }
+
+    #[test]
+    fn a_sharded_entry_must_be_one_proof_per_shard_of_one_run() {
+        let a = shard_proof("a", "tests/test_s1.py", "100");
+        let b = shard_proof("b", "tests/test_s1b.py", "100");
+        // A shard pinned under another shard's name.
+        let r = judged(&sharded(&[("a", &a), ("c", &b)]));
+        assert_eq!(r.reason, Reason::LockMismatch, "{}", r.message);
+        assert!(r.message.contains("`shard`"), "{}", r.message);
+        // One shard pinned twice.
+        let a2 = shard_proof("a", "tests/test_s1b.py", "100");
+        let r = judged(&sharded(&[("a", &a), ("a", &a2)]));
+        assert_eq!(r.reason, Reason::LockMismatch, "{}", r.message);
+        assert!(r.message.contains("two proofs"), "{}", r.message);
+        // Shards of two runs.
+        let other = shard_proof("b", "tests/test_s1b.py", "200");
+        let r = judged(&sharded(&[("a", &a), ("b", &other)]));
+        assert_eq!(r.reason, Reason::LockMismatch, "{}", r.message);
+        assert!(r.message.contains("different runs"), "{}", r.message);
+        // A failing shard denies the whole script.
+        let mut v = proof_json(COMMIT, "FAIL");
+        v["tests"][0]["file"] = json!("tests/test_s1b.py");
+        v["context"]["run_id"] = json!("100");
+        let failing = from_leg(v, "b/proof-S1@b.json", Some("b"), 1);
+        let r = judged(&sharded(&[("a", &a), ("b", &failing)]));
+        assert_eq!(r.reason, Reason::VerdictFail, "{}", r.message);
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct LockPin {
     pub key_id: Option<String>,
     /// The pinned proof's seeds (`context.seeds`), `None` when it records none.
     pub test_seed: Option<BTreeMap<String, String>>,
+    /// The shard the pinned proof is of (its `context.shard`), for a sharded script.
+    pub shard: Option<String>,
 }
 
 /// Retrieves the proof a lock pins (from a store, an artifact, a directory): the proof
@@ -47,14 +49,15 @@ pub trait PinnedSource {
     fn fetch(&self, id: &str, pin: &LockPin) -> Result<ProofInput, String>;
 }
 
-/// The lock as the gate judges it: the pins by script id and, for each pin the gate
-/// asked for, what retrieving its proof gave.
+/// The lock as the gate judges it: the pins by script id (one per proof, several for a
+/// sharded script) and, for each script the gate asked for, what retrieving each of its
+/// pinned proofs gave (in the order of its pins).
 #[derive(Debug, Clone, Default)]
 pub struct LockEvidence {
     /// The lock's entries.
-    pub pins: BTreeMap<String, LockPin>,
-    /// The proofs retrieved, by script id.
-    pub fetched: HashMap<String, Result<ProofInput, String>>,
+    pub pins: BTreeMap<String, Vec<LockPin>>,
+    /// The proofs retrieved, by script id, one per pin.
+    pub fetched: HashMap<String, Vec<Result<ProofInput, String>>>,
 }
 
 /// Why a pin does not match the checkout, if it does not: `None` when both digests are
@@ -82,57 +85,125 @@ pub fn stale(s: &GateScript, facts: &CheckoutFacts, pin: &LockPin) -> Option<Str
     None
 }
 
-/// Judges a `ci` script on the proof the lock pins for it.
+/// Judges a `ci` script on the proofs the lock pins for it: each must be exactly the
+/// pinned one and pass on its own, a sharded script's proofs must be one of each shard
+/// the lock names from one run, and together they must cover every declared test file.
 pub(super) fn judge(
     s: &GateScript,
     facts: &CheckoutFacts,
     lock: &LockEvidence,
     input: &GateInput<'_>,
 ) -> Outcome {
-    let (pin, p) = match pinned(s, facts, lock) {
+    let found = match pinned(s, facts, lock) {
         Ok(found) => found,
         Err(o) => return *o,
     };
-    let a = match accept(s, p, input) {
-        Ok(a) => a,
-        Err(o) => return *o,
-    };
+    let mut kept: Vec<(&LockPin, Accepted)> = Vec::with_capacity(found.len());
+    for (pin, p) in found {
+        let a = match accept(s, p, input) {
+            Ok(a) => a,
+            Err(o) => return *o,
+        };
+        if let Some(o) = judge_pin(s, facts, pin, &a, input) {
+            return o;
+        }
+        kept.push((pin, a));
+    }
+    if let Some(o) = one_producer_set(s, &kept) {
+        return o;
+    }
+    let accepted: Vec<Accepted> = kept.iter().map(|(_, a)| a.clone()).collect();
+    if let Some((reason, message)) = coverage_gap(s, &accepted) {
+        let mut o = Outcome::new(reason, message, Some(accepted[0].pref.clone()));
+        if accepted.len() > 1 {
+            o.combined = accepted.iter().map(|a| a.pref.clone()).collect();
+        }
+        return o;
+    }
+    passing(kept[0].0, &accepted, input)
+}
+
+/// Why one authenticated proof does not stand for its pin, if it does not.
+fn judge_pin(
+    s: &GateScript,
+    facts: &CheckoutFacts,
+    pin: &LockPin,
+    a: &Accepted,
+    input: &GateInput<'_>,
+) -> Option<Outcome> {
     if a.digest != pin.proof_digest {
-        return Outcome::new(
+        return Some(Outcome::new(
             Reason::LockMismatch,
             format!(
                 "`{}` has sha256 {}, not the lock's `proof_digest` {}",
                 a.pref.file, a.digest, pin.proof_digest
             ),
-            Some(a.pref),
-        );
+            Some(a.pref.clone()),
+        ));
     }
-    if let Some((reason, message)) =
-        check_one(s, facts, &a, input).or_else(|| coverage_gap(s, std::slice::from_ref(&a)))
-    {
-        return Outcome::new(reason, message, Some(a.pref));
+    if let Some((reason, message)) = check_one(s, facts, a, input) {
+        return Some(Outcome::new(reason, message, Some(a.pref.clone())));
     }
-    if let Some(field) = disagreement(pin, &a, input.policy.require_signatures) {
-        return Outcome::new(
+    if let Some(field) = disagreement(pin, a, input.policy.require_signatures) {
+        return Some(Outcome::new(
             Reason::LockMismatch,
             format!(
                 "the lock's `{field}` for `{}` is not what `{}` records; run `proofgate lock \
                  update` rather than editing the lock",
                 s.id, a.pref.file
             ),
-            Some(a.pref),
-        );
+            Some(a.pref.clone()),
+        ));
     }
-    passing(pin, &a, input)
+    None
 }
 
-/// The script's pin and the proof retrieved for it, when the script is in the checkout,
-/// has an entry, is the one locked and its proof was found.
+/// Why a sharded script's proofs are not one producer set, if they are not: each
+/// shard once, all made by one run for one commit.
+fn one_producer_set(s: &GateScript, kept: &[(&LockPin, Accepted)]) -> Option<Outcome> {
+    let [(_, first), rest @ ..] = kept else {
+        return None;
+    };
+    for (i, (pin, a)) in kept.iter().enumerate() {
+        if kept[..i].iter().any(|(p, _)| p.shard == pin.shard) {
+            return Some(Outcome::new(
+                Reason::LockMismatch,
+                format!(
+                    "the lock pins two proofs of `{}` for shard `{}`; the gate combines one \
+                     proof per shard: run `proofgate lock update`",
+                    s.id,
+                    pin.shard.as_deref().unwrap_or("none")
+                ),
+                Some(a.pref.clone()),
+            ));
+        }
+    }
+    let run = |a: &Accepted| (a.proof.commit_sha.clone(), a.proof.context.run_id.clone());
+    if let Some((_, a)) = rest.iter().find(|(_, a)| run(a) != run(first)) {
+        return Some(Outcome::new(
+            Reason::LockMismatch,
+            format!(
+                "the shards the lock pins for `{}` come from different runs: `{}` ({}) and \
+                 `{}` ({}); lock the shard proofs of one run",
+                s.id,
+                first.pref.file,
+                first.pref.producer.as_deref().unwrap_or("no run recorded"),
+                a.pref.file,
+                a.pref.producer.as_deref().unwrap_or("no run recorded")
+            ),
+            Some(a.pref.clone()),
+        ));
+    }
+    None
+}
+
+/// The script's pins and the proof retrieved for each, when the script is in the
+/// checkout, has an entry, is the one locked and every pinned proof was found.
 fn pinned<'l>(
     s: &GateScript,
     facts: &CheckoutFacts,
     lock: &'l LockEvidence,
-) -> Result<(&'l LockPin, &'l ProofInput), Box<Outcome>> {
+) -> Result<Vec<(&'l LockPin, &'l ProofInput)>, Box<Outcome>> {
     let deny = |reason, message| Box::new(Outcome::new(reason, message, None));
     if facts.script_digest.is_none() {
         return Err(deny(
@@ -143,40 +214,58 @@ fn pinned<'l>(
     if let Some(o) = missing_test_file(s, facts) {
         return Err(Box::new(o));
     }
-    let Some(pin) = lock.pins.get(&s.id) else {
-        return Err(deny(
-            Reason::LockMissing,
-            format!(
-                "the lock has no entry for `{}` (`{}`), which needs CI evidence; run its \
-                 tests and `proofgate lock update`",
-                s.id, s.path
-            ),
-        ));
+    let pins = match lock.pins.get(&s.id) {
+        Some(pins) if !pins.is_empty() => pins,
+        _ => {
+            return Err(deny(
+                Reason::LockMissing,
+                format!(
+                    "the lock has no entry for `{}` (`{}`), which needs CI evidence; run its \
+                     tests and `proofgate lock update`",
+                    s.id, s.path
+                ),
+            ));
+        }
     };
-    if let Some(why) = stale(s, facts, pin) {
+    if let Some(why) = pins.iter().find_map(|pin| stale(s, facts, pin)) {
         return Err(deny(Reason::LockStale, why));
     }
-    match lock.fetched.get(&s.id) {
-        Some(Ok(p)) => Ok((pin, p)),
-        Some(Err(why)) => Err(deny(
-            Reason::ProofMissing,
-            format!(
-                "the proof the lock pins for `{}` ({}) could not be retrieved: {why}",
-                s.path, pin.proof_digest
-            ),
-        )),
-        None => Err(deny(
-            Reason::ProofMissing,
-            format!(
-                "the proof the lock pins for `{}` ({}) was not retrieved",
-                s.path, pin.proof_digest
-            ),
-        )),
+    let fetched = lock.fetched.get(&s.id);
+    let mut out = Vec::with_capacity(pins.len());
+    for (i, pin) in pins.iter().enumerate() {
+        let of = pin
+            .shard
+            .as_deref()
+            .map(|sh| format!(" shard `{sh}`"))
+            .unwrap_or_default();
+        match fetched.and_then(|f| f.get(i)) {
+            Some(Ok(p)) => out.push((pin, p)),
+            Some(Err(why)) => {
+                return Err(deny(
+                    Reason::ProofMissing,
+                    format!(
+                        "the proof the lock pins for `{}`{of} ({}) could not be retrieved: {why}",
+                        s.path, pin.proof_digest
+                    ),
+                ));
+            }
+            None => {
+                return Err(deny(
+                    Reason::ProofMissing,
+                    format!(
+                        "the proof the lock pins for `{}`{of} ({}) was not retrieved",
+                        s.path, pin.proof_digest
+                    ),
+                ));
+            }
+        }
     }
+    Ok(out)
 }
 
 /// The passing outcome: which run, who signed, reused when another commit made it.
-fn passing(pin: &LockPin, a: &Accepted, input: &GateInput<'_>) -> Outcome {
+fn passing(pin: &LockPin, kept: &[Accepted], input: &GateInput<'_>) -> Outcome {
+    let a = &kept[0];
     let mut pref = a.pref.clone();
     pref.reused = !a.same_commit(input.commit);
     let signed = pref
@@ -189,15 +278,27 @@ fn passing(pin: &LockPin, a: &Accepted, input: &GateInput<'_>) -> Outcome {
         .as_deref()
         .map(|r| format!(" of run {r}"))
         .unwrap_or_default();
+    let what = if kept.len() > 1 {
+        format!("the {} PASS shard proofs", kept.len())
+    } else {
+        "the PASS proof".to_owned()
+    };
     let mut o = Outcome::new(
         Reason::CiLocked,
-        format!(
-            "the PASS proof{run} pinned by the lock{signed}: script and tests are the ones \
-             locked"
-        ),
+        format!("{what}{run} pinned by the lock{signed}: script and tests are the ones locked"),
         Some(pref),
     );
-    warn_flaky(&mut o, std::slice::from_ref(a), input);
+    if kept.len() > 1 {
+        o.combined = kept
+            .iter()
+            .map(|a| {
+                let mut p = a.pref.clone();
+                p.reused = !a.same_commit(input.commit);
+                p
+            })
+            .collect();
+    }
+    warn_flaky(&mut o, kept, input);
     o
 }
 
@@ -209,6 +310,10 @@ fn disagreement(pin: &LockPin, a: &Accepted, signed: bool) -> Option<&'static st
     }
     if pin.test_run_id != proof.ci_run_id {
         return Some("test_run_id");
+    }
+    // An unsharded pin may name a shard's proof that alone covers every test file.
+    if pin.shard.is_some() && pin.shard != proof.context.shard {
+        return Some("shard");
     }
     if signed && pin.key_id != a.pref.keyid {
         return Some("key_id");

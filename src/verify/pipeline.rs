@@ -51,8 +51,8 @@ pub struct VerifyRequest<'a> {
 /// The lock the gate judges `ci` scripts on, and where its pinned proofs are retrieved.
 #[derive(Clone, Copy)]
 pub struct LockRequest<'a> {
-    /// The lock's entries by script id.
-    pub pins: &'a BTreeMap<String, LockPin>,
+    /// The lock's entries by script id: one pin per proof (per shard).
+    pub pins: &'a BTreeMap<String, Vec<LockPin>>,
     /// Retrieves a pinned proof.
     pub source: &'a (dyn PinnedSource + Sync),
 }
@@ -206,22 +206,25 @@ fn retrieve_pinned(
     facts: &HashMap<String, super::gate::CheckoutFacts>,
     release: bool,
 ) -> LockEvidence {
-    let wanted: Vec<(&String, &LockPin)> = e
+    let wanted: Vec<(&String, &Vec<LockPin>)> = e
         .scripts
         .iter()
         .filter(|s| required_evidence(s, &e.policy, release) == Some(Evidence::Ci))
         .filter_map(|s| {
-            let pin = l.pins.get(&s.id)?;
+            let pins = l.pins.get(&s.id)?;
             let f = facts.get(&s.id)?;
-            super::locked::stale(s, f, pin)
-                .is_none()
-                .then_some((&s.id, pin))
+            pins.iter()
+                .all(|pin| super::locked::stale(s, f, pin).is_none())
+                .then_some((&s.id, pins))
         })
         .collect();
     let fetched = crate::par::par_map(
         &wanted,
         crate::par::threads_for(wanted.len(), 64),
-        |(id, pin)| ((*id).clone(), l.source.fetch(id, pin)),
+        |(id, pins)| {
+            let got = pins.iter().map(|pin| l.source.fetch(id, pin)).collect();
+            ((*id).clone(), got)
+        },
     );
     LockEvidence {
         pins: l.pins.clone(),
