@@ -697,3 +697,249 @@ fn attack_a_lock_naming_a_url_or_repository_of_its_authors_choosing_is_not_read(
     let asked = rt.block_on(evil.received_requests()).unwrap_or_default();
     assert!(asked.is_empty(), "the lock's URL was contacted: {asked:?}");
 }
+
+// A script whose tests run in shards: one proof per shard, pinned together.
+
+/// A repository whose `calc` declares two test files and `other` one.
+fn sharded_repo(root: &Path) {
+    repo(root);
+    std::fs::write(
+        root.join("scripts/calc.py"),
+        header("calc", "tests/test_calc.py tests/test_calc_b.py"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("tests/test_calc_b.py"),
+        "def test_calc_b():\n    assert True\n",
+    )
+    .unwrap();
+}
+
+/// Signed proofs of shard `shard` of run `run` into `root/<out>`, from a JUnit file with
+/// results for `files` (`(test id, file)`), at run attempt `attempt`.
+fn generate_shard(
+    root: &Path,
+    key: &str,
+    out: &str,
+    run: &str,
+    shard: &str,
+    attempt: &str,
+    files: &[(&str, &str)],
+) -> PathBuf {
+    let mut junit = String::from("<testsuite name=\"pytest\">\n");
+    for (name, file) in files {
+        let class = file.trim_end_matches(".py").replace('/', ".");
+        junit.push_str(&format!(
+            "<testcase classname=\"{class}\" name=\"{name}\" file=\"{file}\" time=\"0.01\"/>\n"
+        ));
+    }
+    junit.push_str("</testsuite>\n");
+    let junit_path = format!("junit-{shard}.xml");
+    std::fs::write(root.join(&junit_path), junit).unwrap();
+    let o = bin()
+        .arg("--root")
+        .arg(root)
+        .args(["generate", "--junit", &junit_path, "--out", out])
+        .args(["--shard", shard])
+        .args(["--commit", "0123456789abcdef0123456789abcdef01234567"])
+        .args(["--run-id", run, "--repository", REPO])
+        .args(["--seed", "PYTHONHASHSEED=0"])
+        .env("PROOFGATE_SIGNING_KEY", key)
+        .env("GITHUB_RUN_ATTEMPT", attempt)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    let dir = root.join(out);
+    assert!(
+        dir.join(format!("proof-calc@{shard}.dsse.json")).exists(),
+        "{}",
+        text(&o)
+    );
+    dir
+}
+
+/// A repository whose `calc` ran in shards `a` (its first test file, and `other`'s) and
+/// `b` (its second), both under `out/`, and a lock written by `lock update`.
+fn locked_shards() -> (tempfile::TempDir, PathBuf, PathBuf, String, String) {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("repo");
+    sharded_repo(&root);
+    let (key, public) = key_pair();
+    generate_shard(
+        &root,
+        &key,
+        "out",
+        "77",
+        "a",
+        "1",
+        &[
+            ("test_calc", "tests/test_calc.py"),
+            ("test_other", "tests/test_other.py"),
+        ],
+    );
+    let proofs = generate_shard(
+        &root,
+        &key,
+        "out",
+        "77",
+        "b",
+        "1",
+        &[("test_calc_b", "tests/test_calc_b.py")],
+    );
+    let o = lock_update(&root, &proofs, &public);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    (t, root, proofs, key, public)
+}
+
+#[test]
+fn a_sharded_script_is_locked_shard_by_shard_and_passes_only_with_every_shard() {
+    let (_t, root, proofs, _key, public) = locked_shards();
+    let text_before = std::fs::read(root.join("proofgate.lock")).unwrap();
+    let lock = read_lock(&root);
+    let calc = &lock["scripts"]["calc"];
+    assert_eq!(calc["proof_digest"], Value::Null, "{lock:#}");
+    let shards = calc["shards"].as_array().unwrap();
+    let names: Vec<&str> = shards
+        .iter()
+        .map(|s| s["shard"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    for (s, name) in shards.iter().zip(["a", "b"]) {
+        assert_eq!(
+            s["proof_digest"].as_str().unwrap(),
+            digest_of(&proofs.join(format!("proof-calc@{name}.json")))
+        );
+        assert_eq!(s["test_run_id"], "77");
+    }
+    assert_schema("lock.schema.json", &text_before);
+
+    // The same proofs give the same bytes.
+    let o = lock_update(&root, &proofs, &public);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(
+        std::fs::read(root.join("proofgate.lock")).unwrap(),
+        text_before
+    );
+
+    let dir = proofs.display().to_string();
+    let o = gate(&root, &public, &["--proofs", &dir], &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let calc = row(&o, "calc");
+    assert_eq!(calc["reason"], "CI_LOCKED", "{calc:#}");
+    assert_eq!(row(&o, "other")["reason"], "CI_LOCKED");
+
+    // A shard's pin dropped: what only it covered has no results.
+    let (o, calc, _) = judged(&root, &public, &proofs, |l| {
+        l["scripts"]["calc"]["shards"]
+            .as_array_mut()
+            .unwrap()
+            .remove(1);
+    });
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert_eq!(calc["reason"], "TEST_FILE_NO_RESULTS", "{calc:#}");
+    assert!(
+        calc["message"]
+            .as_str()
+            .unwrap()
+            .contains("tests/test_calc_b.py"),
+        "{calc:#}"
+    );
+}
+
+#[test]
+fn attack_a_lock_pinning_another_scripts_shard_proof_or_one_shard_twice_denies() {
+    let (t, root, proofs, _key, public) = locked_shards();
+    let original = read_lock(&root);
+    // `other`'s shard proof pinned as `calc`'s shard `a`: no proof of `calc` has it.
+    let other_a = digest_of(&proofs.join("proof-other@a.json"));
+    let (o, calc, _) = judged(&root, &public, &proofs, |l| {
+        l["scripts"]["calc"]["shards"][0]["proof_digest"] = other_a.clone().into();
+    });
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert_eq!(calc["reason"], "PROOF_MISSING", "{calc:#}");
+    // Renamed to be `calc`'s: the signed statement is about `other`.
+    let forged = t.path().join("forged");
+    std::fs::create_dir_all(&forged).unwrap();
+    for f in ["proof-calc@b.json", "proof-calc@b.dsse.json"] {
+        std::fs::copy(proofs.join(f), forged.join(f)).unwrap();
+    }
+    for (from, to) in [
+        ("proof-other@a.json", "proof-calc@a.json"),
+        ("proof-other@a.dsse.json", "proof-calc@a.dsse.json"),
+    ] {
+        std::fs::copy(proofs.join(from), forged.join(to)).unwrap();
+    }
+    let (o, calc, _) = judged(&root, &public, &forged, |l| {
+        l["scripts"]["calc"]["shards"][0]["proof_digest"] = other_a.clone().into();
+    });
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert_eq!(calc["reason"], "STATEMENT_MISMATCH", "{calc:#}");
+
+    // One shard pinned twice, or under another shard's name: the lock is not read, or
+    // the proof contradicts it.
+    let mut lock = original.clone();
+    lock["scripts"]["calc"]["shards"][1] = lock["scripts"]["calc"]["shards"][0].clone();
+    write_lock(&root, &lock);
+    let dir = proofs.display().to_string();
+    let o = gate(&root, &public, &["--proofs", &dir], &[]);
+    assert_ne!(code(&o), 0, "{}", text(&o));
+    assert!(
+        text(&o).contains("shard `a` is pinned twice"),
+        "{}",
+        text(&o)
+    );
+    let mut lock = original.clone();
+    lock["scripts"]["calc"]["shards"][1]["shard"] = "c".into();
+    write_lock(&root, &lock);
+    let o = gate(&root, &public, &["--proofs", &dir], &[]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let calc = row(&o, "calc");
+    assert_eq!(calc["reason"], "LOCK_MISMATCH", "{calc:#}");
+    assert!(
+        calc["message"].as_str().unwrap().contains("`shard`"),
+        "{calc:#}"
+    );
+}
+
+#[test]
+fn update_locks_the_latest_attempt_of_a_shard_and_refuses_two_proofs_of_one() {
+    let (_t, root, proofs, key, public) = locked_shards();
+    // Shard `b` re-run: attempt 2 is the one locked.
+    let rerun = generate_shard(
+        &root,
+        &key,
+        "out/rerun",
+        "77",
+        "b",
+        "2",
+        &[("test_calc_b", "tests/test_calc_b.py")],
+    );
+    let o = lock_update(&root, &proofs, &public);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let lock = read_lock(&root);
+    assert_eq!(
+        lock["scripts"]["calc"]["shards"][1]["proof_digest"]
+            .as_str()
+            .unwrap(),
+        digest_of(&rerun.join("proof-calc@b.json"))
+    );
+    // Another run's shard `b` beside it: two different proofs of one shard.
+    generate_shard(
+        &root,
+        &key,
+        "out/other-run",
+        "78",
+        "b",
+        "1",
+        &[("test_calc_b", "tests/test_calc_b.py")],
+    );
+    let before = std::fs::read(root.join("proofgate.lock")).unwrap();
+    let o = lock_update(&root, &proofs, &public);
+    assert_ne!(code(&o), 0, "{}", text(&o));
+    assert!(
+        text(&o).contains("two different proofs of `calc`"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read(root.join("proofgate.lock")).unwrap(), before);
+}
