@@ -508,6 +508,73 @@ mod tests {
         assert_eq!(Lock::line_of(&text, "absent"), 1);
     }
 
+    fn sharded(names: &[&str]) -> LockEntry {
+        let mut e = entry(3);
+        e.test_seed = None;
+        e.test_run_id = None;
+        e.proof_digest = None;
+        e.location = Location::default();
+        e.key_id = None;
+        e.shards = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| ShardEntry {
+                shard: (*n).to_owned(),
+                test_seed: None,
+                test_run_id: Some("77".into()),
+                proof_digest: Sha256Digest::of(&[i as u8, 9]),
+                location: entry(0).location,
+                key_id: Some("k1".into()),
+            })
+            .collect();
+        e
+    }
+
+    #[test]
+    fn a_sharded_entry_round_trips_and_an_unsharded_one_has_no_shards_key() {
+        let mut l = lock(&["calc"]);
+        assert!(!l.render().contains("shards"));
+        l.scripts
+            .insert(ScriptId::new("deploy").unwrap(), sharded(&["a", "b"]));
+        let text = l.render();
+        assert_eq!(Lock::parse("x", text.as_bytes()).unwrap(), l);
+        let pins = &l.pins()["deploy"];
+        assert_eq!(pins.len(), 2);
+        assert_eq!(pins[1].shard.as_deref(), Some("b"));
+        assert_eq!(
+            pins[1].source_hash,
+            l.scripts[&ScriptId::new("deploy").unwrap()].source_hash
+        );
+    }
+
+    #[test]
+    fn a_sharded_entry_with_a_shard_twice_out_of_order_or_its_own_proof_is_refused() {
+        let mut own = sharded(&["a", "b"]);
+        own.proof_digest = Some(Sha256Digest::of(b"x"));
+        let mut bad_location = sharded(&["a"]);
+        bad_location.shards[0]
+            .location
+            .artifact
+            .as_mut()
+            .unwrap()
+            .name = "..".into();
+        let mut no_proof = entry(1);
+        no_proof.proof_digest = None;
+        for (e, why) in [
+            (sharded(&["a", "a"]), "pinned twice"),
+            (sharded(&["b", "a"]), "sorted"),
+            (sharded(&[""]), "no name"),
+            (own, "leave them null"),
+            (bad_location, "artifact name"),
+            (no_proof, "no `shards`"),
+        ] {
+            let mut l = Lock::new();
+            l.scripts.insert(ScriptId::new("deploy").unwrap(), e);
+            let err = Lock::parse("proofgate.lock", l.render().as_bytes()).unwrap_err();
+            assert!(err.to_string().contains(why), "{why}: {err}");
+        }
+    }
+
     #[test]
     fn unknown_keys_duplicates_bad_ids_versions_and_names_are_refused() {
         let good = lock(&["calc"]).render();

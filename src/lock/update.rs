@@ -1,7 +1,7 @@
 //! `proofgate lock update`: a candidate lock is made from the proofs given (one per
-//! script), the gate judges it exactly as `verify --release --lock` will, and only the
-//! entries the gate let through are written. A failing, unsigned, untrusted or stale
-//! proof is refused, never locked.
+//! script, or one per shard of a sharded script), the gate judges it exactly as
+//! `verify --release --lock` will, and only the entries the gate let through are written.
+//! A failing, unsigned, untrusted or stale proof is refused, never locked.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -395,6 +395,72 @@ mod tests {
         );
         let e = candidate(&[a, other], |_| Location::default()).unwrap_err();
         assert!(matches!(e, UpdateError::TwoProofs { .. }), "{e}");
+    }
+
+    fn shard_bytes(id: &str, shard: &str, run: &str, attempt: &str) -> Vec<u8> {
+        let mut v: serde_json::Value = serde_json::from_slice(&proof_bytes(id, run)).unwrap();
+        v["context"]["shard"] = shard.into();
+        v["context"]["run_id"] = run.into();
+        v["context"]["run_attempt"] = attempt.into();
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    #[test]
+    fn shard_proofs_make_one_entry_sorted_by_shard_with_the_latest_attempt_of_each() {
+        let b1 = shard_bytes("calc", "b", "77", "1");
+        let b2 = shard_bytes("calc", "b", "77", "2");
+        let a = shard_bytes("calc", "a", "77", "1");
+        let lock = candidate(
+            &[
+                input("calc", "b2/proof-calc@b.json", b2.clone()),
+                input("calc", "proof-calc@b.json", b1),
+                input("calc", "proof-calc@a.json", a.clone()),
+            ],
+            |_| Location::default(),
+        )
+        .unwrap();
+        let e = &lock.scripts[&ScriptId::new("calc").unwrap()];
+        assert_eq!(e.proof_digest, None);
+        let shards: Vec<(&str, Sha256Digest)> = e
+            .shards
+            .iter()
+            .map(|s| (s.shard.as_str(), s.proof_digest))
+            .collect();
+        assert_eq!(
+            shards,
+            [("a", Sha256Digest::of(&a)), ("b", Sha256Digest::of(&b2))]
+        );
+        assert_eq!(e.pins().len(), 2);
+        // What `candidate` makes, the lock reads back.
+        assert_eq!(Lock::parse("x", lock.render().as_bytes()).unwrap(), lock);
+    }
+
+    #[test]
+    fn two_proofs_of_one_shard_or_a_shard_beside_an_unsharded_proof_are_refused() {
+        let cases = [
+            // One attempt, two proofs.
+            [
+                shard_bytes("calc", "a", "77", "1"),
+                shard_bytes("calc", "a", "77x", "1"),
+            ],
+            // Two runs.
+            [
+                shard_bytes("calc", "a", "77", "1"),
+                shard_bytes("calc", "a", "78", "2"),
+            ],
+            // Sharded and unsharded.
+            [
+                proof_bytes("calc", "77"),
+                shard_bytes("calc", "a", "77", "1"),
+            ],
+        ];
+        for [x, y] in cases {
+            let e = candidate(&[input("calc", "x", x), input("calc", "y", y)], |_| {
+                Location::default()
+            })
+            .unwrap_err();
+            assert!(matches!(e, UpdateError::TwoProofs { .. }), "{e}");
+        }
     }
 
     #[test]

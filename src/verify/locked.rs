@@ -1,9 +1,10 @@
 //! The release gate on a lock (`verify --release --lock`): a `ci` script passes on the
-//! one proof `proofgate.lock` pins for it, whatever commit made that proof, when the
-//! script and its test files are the ones locked, and the proof retrieved is exactly the
-//! pinned one (by digest) and passes every check a proof passes in [`combine`]: signed
-//! by a key the gate trusts, `PASS`, about this script and these digests, within the
-//! allowed age, with results for every declared test file.
+//! proof `proofgate.lock` pins for it (one per shard of a script whose tests run in
+//! shards), whatever commit made it, when the script and its test files are the ones
+//! locked, and each proof retrieved is exactly the pinned one (by digest) and passes every
+//! check a proof passes in [`combine`]: signed by a key the gate trusts, `PASS`, about this
+//! script and these digests, within the allowed age; a sharded script's proofs must be one
+//! per shard from one run, and together give results for every declared test file.
 //!
 //! The lock is written by the change's author, so it is a claim, never a credential: it
 //! can name a proof, but only the gate's own keys, the checkout's digests and the bytes
