@@ -12,7 +12,7 @@ use crate::sign::intoto::{
     TestResult, TestResultPredicate,
 };
 
-use super::record::{Proof, Verdict, test_display_name};
+use super::record::{Proof, ProofDraft, Verdict, display_name};
 
 /// Counts in the `proofgate` extension.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,13 +83,45 @@ fn sha256_set(d: &Sha256Digest) -> DigestSet {
 /// Builds the statement for `proof`; `proof_digest` is the SHA-256 of the exact bytes of
 /// its `proof-<ID>.json`.
 pub fn statement(proof: &Proof, proof_digest: Sha256Digest, extra: &ExtraConfig) -> ProofStatement {
+    statement_of(
+        proof,
+        proof
+            .tests
+            .iter()
+            .map(|t| (t.classname.as_str(), t.name.as_str(), t.status)),
+        proof_digest,
+        extra,
+    )
+}
+
+/// [`statement`] of a [`ProofDraft`]: the same statement as that of its owned proof.
+pub fn draft_statement(
+    draft: &ProofDraft<'_>,
+    proof_digest: Sha256Digest,
+    extra: &ExtraConfig,
+) -> ProofStatement {
+    statement_of(
+        &draft.head,
+        draft.tests.iter().map(|t| (t.classname, t.name, t.status)),
+        proof_digest,
+        extra,
+    )
+}
+
+/// The statement of `proof` whose tests (class name, name, status) are `tests`.
+fn statement_of<'t>(
+    proof: &Proof,
+    tests: impl Iterator<Item = (&'t str, &'t str, Status)>,
+    proof_digest: Sha256Digest,
+    extra: &ExtraConfig,
+) -> ProofStatement {
     let mut passed = Vec::new();
     let mut warned = Vec::new();
     let mut failed = Vec::new();
     let mut skipped = Vec::new();
-    for t in &proof.tests {
-        let name = test_display_name(t);
-        match t.status {
+    for (classname, name, status) in tests {
+        let name = display_name(classname, name);
+        match status {
             Status::Passed => passed.push(name),
             Status::Flaky => warned.push(name),
             Status::Failed | Status::Error => failed.push(name),

@@ -31,7 +31,7 @@ use crate::sign::intoto::ResourceDescriptor;
 use super::attest::{self, ExtraConfig};
 use super::context::RunContext;
 use super::record::{
-    EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, Verdict, build_proof,
+    EvidenceLevel, Proof, ScriptFacts, SourceRef, TestFileFacts, Verdict, build_draft,
 };
 use super::testpaths::{TestPathCache, TestPathError, hash_test_paths_cached};
 use crate::digest::FileDigests;
@@ -502,7 +502,7 @@ fn emit_part(
         let t = Instant::now();
         cases.clear();
         cases.extend(mapped.iter().filter_map(|&i| flat.get(i).copied()));
-        let proof = build_proof(
+        let draft = build_draft(
             facts,
             &cases,
             sources,
@@ -510,12 +510,12 @@ fn emit_part(
             generated_at,
             req.model.policy.flaky,
         )?;
-        let proof_bytes = proof.to_json_bytes();
+        let proof_bytes = draft.to_json_bytes();
         let proof_digest = Sha256Digest::of(&proof_bytes);
         spent.build += t.elapsed();
         let t = Instant::now();
         let envelope_bytes = req.key.map(|key| {
-            let st = attest::statement(&proof, proof_digest, extra);
+            let st = attest::draft_statement(&draft, proof_digest, extra);
             attest::sign_statement(&st, key).to_json_pretty()
         });
         spent.sign += t.elapsed();
@@ -523,7 +523,7 @@ fn emit_part(
         out.push(write_one(
             req.out_dir,
             mode,
-            &proof,
+            &draft.head,
             &proof_bytes,
             proof_digest,
             envelope_bytes.as_deref(),

@@ -225,6 +225,221 @@ pub fn build_proof(
     generated_at: &str,
     flaky_policy: FlakyPolicy,
 ) -> Result<Proof, JcsError> {
+    Ok(build_draft(facts, cases, sources, context, generated_at, flaky_policy)?.into_proof())
+}
+
+/// A proof whose tests still borrow the cases they came from: what `generate` writes
+/// and signs without copying every test's strings. [`ProofDraft::to_json_bytes`] gives
+/// the same bytes as [`Proof::to_json_bytes`] of [`ProofDraft::into_proof`].
+#[derive(Clone, Debug)]
+pub struct ProofDraft<'a> {
+    /// The proof with its `tests` left empty.
+    pub head: Proof,
+    /// Its tests, sorted by file, class name, name and status.
+    pub tests: Vec<TestRow<'a>>,
+}
+
+/// One test of a [`ProofDraft`]: a [`ProofTest`] borrowing its strings, serialised the
+/// same way (same fields, same order).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct TestRow<'a> {
+    /// The test's name.
+    pub name: &'a str,
+    /// Its class name (may be empty).
+    pub classname: &'a str,
+    /// Its source file, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<&'a str>,
+    /// `passed`, `failed`, `error`, `skipped` or `flaky`.
+    pub status: Status,
+    /// Seconds over all attempts.
+    pub time: f64,
+    /// How many times it ran.
+    pub attempts: u32,
+    /// The first failure message.
+    pub message: Option<&'a str>,
+    /// See [`ProofTest::descriptor_hash`].
+    pub descriptor_hash: Sha256Digest,
+    /// See [`ProofTest::result_hash`].
+    pub result_hash: Sha256Digest,
+}
+
+impl TestRow<'_> {
+    /// The owned test.
+    pub fn to_owned_test(&self) -> ProofTest {
+        ProofTest {
+            name: self.name.to_owned(),
+            classname: self.classname.to_owned(),
+            file: self.file.map(str::to_owned),
+            status: self.status,
+            time: self.time,
+            attempts: self.attempts,
+            message: self.message.map(str::to_owned),
+            descriptor_hash: Some(self.descriptor_hash),
+            result_hash: Some(self.result_hash),
+        }
+    }
+}
+
+/// [`Proof`] as written from a [`ProofDraft`]: the same fields in the same order, the
+/// tests borrowed.
+#[derive(Serialize)]
+struct ProofOut<'p, 'a> {
+    schema_version: &'p str,
+    script_id: &'p str,
+    generated_at: &'p str,
+    commit_sha: &'p Option<String>,
+    ci_run_id: &'p Option<String>,
+    test_summary: &'p TestSummary,
+    verdict: Verdict,
+    reasons: &'p [Reason],
+    evidence: EvidenceLevel,
+    script_path: &'p str,
+    script_digest: &'p Sha256Digest,
+    script_git_blob: &'p str,
+    tests_digest: &'p Sha256Digest,
+    test_files: &'p [TestFileRef],
+    sources: &'p [SourceRef],
+    flaky: u64,
+    context: &'p RunContext,
+    tests: &'p [TestRow<'a>],
+}
+
+impl ProofDraft<'_> {
+    /// The bytes of `proof-<ID>.json`, as [`Proof::to_json_bytes`] writes them.
+    pub fn to_json_bytes(&self) -> Vec<u8> {
+        let h = &self.head;
+        // Every field of the head is named here: adding one to `Proof` without writing
+        // it is a compile error.
+        let Proof {
+            schema_version,
+            script_id,
+            generated_at,
+            commit_sha,
+            ci_run_id,
+            test_summary,
+            verdict,
+            reasons,
+            evidence,
+            script_path,
+            script_digest,
+            script_git_blob,
+            tests_digest,
+            test_files,
+            sources,
+            flaky,
+            context,
+            tests: _,
+        } = h;
+        let out = ProofOut {
+            schema_version,
+            script_id,
+            generated_at,
+            commit_sha,
+            ci_run_id,
+            test_summary,
+            verdict: *verdict,
+            reasons,
+            evidence: *evidence,
+            script_path,
+            script_digest,
+            script_git_blob,
+            tests_digest,
+            test_files,
+            sources,
+            flaky: *flaky,
+            context,
+            tests: &[],
+        };
+        let mut v = json_bytes(&out, self.tests.len());
+        // The tests are written by hand, as serde_json's pretty printer writes them
+        // (they are most of the bytes): the head ends in `"tests": []` and `}`.
+        const EMPTY_END: &[u8] = b"\"tests\": []\n}\n";
+        if !self.tests.is_empty() && v.ends_with(EMPTY_END) {
+            v.truncate(v.len() - 4);
+            write_test_rows(&mut v, &self.tests);
+            v.extend_from_slice(b"\n}\n");
+        } else if !self.tests.is_empty() {
+            // Not reached: the head always ends so. Stay correct regardless.
+            let mut out = out;
+            out.tests = &self.tests;
+            v = json_bytes(&out, self.tests.len());
+        }
+        v
+    }
+
+    /// The owned proof.
+    pub fn into_proof(self) -> Proof {
+        let mut p = self.head;
+        p.tests = self.tests.iter().map(TestRow::to_owned_test).collect();
+        p
+    }
+}
+
+/// Appends `s` as serde_json writes a string.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing a string to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Appends the elements of the pretty `tests` array (at depth 2 of the proof) and its
+/// closing bracket, byte for byte as serde_json's pretty printer writes `[TestRow]`
+/// (checked in the tests against the owned proof).
+fn write_test_rows(out: &mut Vec<u8>, tests: &[TestRow<'_>]) {
+    for (i, t) in tests.iter().enumerate() {
+        out.extend_from_slice(if i == 0 {
+            b"\n    {\n      \"name\": "
+        } else {
+            b",\n    {\n      \"name\": "
+        });
+        push_json_str(out, t.name);
+        out.extend_from_slice(b",\n      \"classname\": ");
+        push_json_str(out, t.classname);
+        if let Some(f) = t.file {
+            out.extend_from_slice(b",\n      \"file\": ");
+            push_json_str(out, f);
+        }
+        out.extend_from_slice(b",\n      \"status\": \"");
+        out.extend_from_slice(t.status.as_str().as_bytes());
+        out.extend_from_slice(b"\",\n      \"time\": ");
+        // Finite by construction; serde_json writes a non-finite float as `null`.
+        let _ = serde_json::to_writer(&mut *out, &t.time);
+        out.extend_from_slice(b",\n      \"attempts\": ");
+        let _ = serde_json::to_writer(&mut *out, &t.attempts);
+        out.extend_from_slice(b",\n      \"message\": ");
+        match t.message {
+            Some(m) => push_json_str(out, m),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\n      \"descriptor_hash\": \"");
+        out.extend_from_slice(&t.descriptor_hash.text_bytes());
+        out.extend_from_slice(b"\",\n      \"result_hash\": \"");
+        out.extend_from_slice(&t.result_hash.text_bytes());
+        out.extend_from_slice(b"\"\n    }");
+    }
+    out.extend_from_slice(b"\n  ]");
+}
+
+/// Pretty JSON with a trailing newline.
+fn json_bytes<T: Serialize>(value: &T, tests: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(256 + tests * 520);
+    // Only finite floats and strings reach the serializer: it cannot fail.
+    if serde_json::to_writer_pretty(&mut v, value).is_err() {
+        v.clear();
+    }
+    v.push(b'\n');
+    v
+}
+
+/// Builds the proof of one script as a [`ProofDraft`] (see [`build_proof`]).
+pub fn build_draft<'a>(
+    facts: &ScriptFacts,
+    cases: &[(&'a TestCase, usize)],
+    sources: &[SourceRef],
+    context: &RunContext,
+    generated_at: &str,
+    flaky_policy: FlakyPolicy,
+) -> Result<ProofDraft<'a>, JcsError> {
     let seeds = SeedsMember::new(&context.seeds)?;
     let tally = Tally::of(cases, sources.len(), &seeds);
     let mut reasons = result_reasons(&tally.summary, tally.flaky, flaky_policy, &facts.id);
@@ -238,7 +453,7 @@ pub fn build_proof(
         .collect();
     used.sort_by(|a, b| a.path.cmp(&b.path));
 
-    Ok(Proof {
+    let head = Proof {
         schema_version: SCHEMA_VERSION.to_owned(),
         script_id: facts.id.clone(),
         generated_at: generated_at.to_owned(),
@@ -260,23 +475,27 @@ pub fn build_proof(
         sources: used,
         flaky: tally.flaky,
         context: context.clone(),
+        tests: Vec::new(),
+    };
+    Ok(ProofDraft {
+        head,
         tests: tally.tests,
     })
 }
 
 /// A script's cases counted by the counting rule, as the proof lists them.
-struct Tally {
+struct Tally<'a> {
     summary: TestSummary,
     /// Tests that passed only on a retry.
     flaky: u64,
     /// Every case, sorted by file, class name, name and status.
-    tests: Vec<ProofTest>,
+    tests: Vec<TestRow<'a>>,
     /// Which sources gave at least one case.
     used_sources: Vec<bool>,
 }
 
-impl Tally {
-    fn of(cases: &[(&TestCase, usize)], sources: usize, seeds: &SeedsMember) -> Self {
+impl<'a> Tally<'a> {
+    fn of(cases: &[(&'a TestCase, usize)], sources: usize, seeds: &SeedsMember) -> Self {
         let mut scratch = Vec::with_capacity(256);
         // A test without a message has one result hash per status: hashed once.
         let mut no_message: [Option<Sha256Digest>; 5] = [None; 5];
@@ -284,8 +503,8 @@ impl Tally {
         let mut flaky = 0u64;
         let mut tests = Vec::with_capacity(cases.len());
         let mut used_sources = vec![false; sources];
-        for (case, src) in cases {
-            if let Some(u) = used_sources.get_mut(*src) {
+        for &(case, src) in cases {
+            if let Some(u) = used_sources.get_mut(src) {
                 *u = true;
             }
             summary.total += 1;
@@ -299,10 +518,10 @@ impl Tally {
                 Status::Error => summary.errors += 1,
                 Status::Skipped => summary.skipped += 1,
             }
-            tests.push(ProofTest {
-                name: case.name.clone(),
-                classname: case.classname.clone(),
-                file: case.file.clone(),
+            tests.push(TestRow {
+                name: &case.name,
+                classname: &case.classname,
+                file: case.file.as_deref(),
                 status: case.status,
                 time: if case.duration.is_finite() && case.duration > 0.0 {
                     case.duration
@@ -310,29 +529,24 @@ impl Tally {
                     0.0
                 },
                 attempts: case.attempts,
-                message: case.message.clone(),
-                descriptor_hash: Some(identity::descriptor_hash(
+                message: case.message.as_deref(),
+                descriptor_hash: identity::descriptor_hash(
                     case.file.as_deref(),
                     &case.classname,
                     &case.name,
                     seeds,
                     &mut scratch,
-                )),
-                result_hash: Some(match case.message.as_deref() {
+                ),
+                result_hash: match case.message.as_deref() {
                     None => *no_message[case.status as usize].get_or_insert_with(|| {
                         identity::result_hash(case.status, None, &mut scratch)
                     }),
                     Some(m) => identity::result_hash(case.status, Some(m), &mut scratch),
-                }),
+                },
             });
         }
         tests.sort_by(|a, b| {
-            (&a.file, &a.classname, &a.name, a.status).cmp(&(
-                &b.file,
-                &b.classname,
-                &b.name,
-                b.status,
-            ))
+            (a.file, a.classname, a.name, a.status).cmp(&(b.file, b.classname, b.name, b.status))
         });
         summary.pass_rate = if summary.total == 0 {
             0.0
@@ -434,22 +648,25 @@ impl Proof {
     /// The bytes written to `proof-<ID>.json`: pretty JSON with a trailing newline
     /// (field order fixed by the struct, maps sorted).
     pub fn to_json_bytes(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(256 + self.tests.len() * 160);
-        // Only finite floats and strings reach the serializer: it cannot fail.
-        if serde_json::to_writer_pretty(&mut v, self).is_err() {
-            v.clear();
-        }
-        v.push(b'\n');
-        v
+        json_bytes(self, self.tests.len())
     }
 }
 
 /// A display name for a test: `classname::name`, or `name` when there is no class.
 pub fn test_display_name(t: &ProofTest) -> String {
-    if t.classname.is_empty() {
-        t.name.clone()
+    display_name(&t.classname, &t.name)
+}
+
+/// [`test_display_name`] of a class name and a name.
+pub(crate) fn display_name(classname: &str, name: &str) -> String {
+    if classname.is_empty() {
+        name.to_owned()
     } else {
-        format!("{}::{}", t.classname, t.name)
+        let mut s = String::with_capacity(classname.len() + 2 + name.len());
+        s.push_str(classname);
+        s.push_str("::");
+        s.push_str(name);
+        s
     }
 }
 
@@ -610,6 +827,93 @@ mod tests {
         assert_eq!(p1.tests_digest, p2.tests_digest);
         let p3 = build(&cases, vec![("a.py", true, true)], FlakyPolicy::Warn);
         assert_ne!(p1.tests_digest, p3.tests_digest);
+    }
+
+    #[test]
+    fn draft_bytes_are_the_owned_proofs_bytes() {
+        const AWKWARD: &[&str] = &[
+            "",
+            "plain",
+            "quote \" backslash \\ slash /",
+            "controls \u{0}\u{1}\u{8}\t\n\u{b}\u{c}\r\u{1f}\u{7f}",
+            "unicode é ß 中 \u{2028}\u{2029} 😀 \u{fb33}",
+        ];
+        let statuses = [
+            Status::Passed,
+            Status::Failed,
+            Status::Error,
+            Status::Skipped,
+            Status::Flaky,
+        ];
+        let mut cases = Vec::new();
+        for (i, &s) in AWKWARD.iter().enumerate() {
+            for (j, &status) in statuses.iter().enumerate() {
+                let mut c = case("t.py", s, status);
+                c.classname = AWKWARD[(i + j) % AWKWARD.len()].into();
+                c.file = (j % 2 == 0).then(|| s.to_owned());
+                c.message = (j % 3 != 0).then(|| AWKWARD[j % AWKWARD.len()].to_owned());
+                c.duration = [0.25, f64::NAN, -1.0, 1e-9, 12345.678][j];
+                cases.push(c);
+            }
+        }
+        let refs: Vec<(&TestCase, usize)> = cases.iter().map(|c| (c, 1)).collect();
+        let mut context = RunContext {
+            sha: Some("abc\"".into()),
+            ..RunContext::default()
+        };
+        context.seeds.insert("seed".into(), "1".into());
+        for files in [vec![], vec![("t.py", true, true), ("u.py", false, false)]] {
+            let facts = facts(files);
+            let draft = build_draft(
+                &facts,
+                &refs,
+                &sources(),
+                &context,
+                "2026-01-01T00:00:00Z",
+                FlakyPolicy::Deny,
+            )
+            .unwrap();
+            let bytes = draft.to_json_bytes();
+            let owned = draft.clone().into_proof();
+            assert_eq!(owned.tests.len(), cases.len());
+            let mut expected = Vec::new();
+            serde_json::to_writer_pretty(&mut expected, &owned).unwrap();
+            expected.push(b'\n');
+            assert_eq!(
+                String::from_utf8(bytes).unwrap(),
+                String::from_utf8(expected).unwrap()
+            );
+            assert_eq!(owned.to_json_bytes(), draft.to_json_bytes());
+            let (key, _) = crate::sign::SigningKey::generate().unwrap();
+            let digest = Sha256Digest::of(&draft.to_json_bytes());
+            let extra = super::super::attest::ExtraConfig::default();
+            assert_eq!(
+                super::super::attest::sign_statement(
+                    &super::super::attest::draft_statement(&draft, digest, &extra),
+                    &key
+                )
+                .to_json_pretty(),
+                super::super::attest::sign_statement(
+                    &super::super::attest::statement(&owned, digest, &extra),
+                    &key
+                )
+                .to_json_pretty()
+            );
+        }
+        // No tests at all.
+        let draft = build_draft(
+            &facts(vec![]),
+            &[],
+            &sources(),
+            &RunContext::default(),
+            "2026-01-01T00:00:00Z",
+            FlakyPolicy::Warn,
+        )
+        .unwrap();
+        assert_eq!(
+            draft.to_json_bytes(),
+            draft.clone().into_proof().to_json_bytes()
+        );
     }
 
     #[test]
