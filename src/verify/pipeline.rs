@@ -223,13 +223,19 @@ fn retrieve_pinned(
         crate::par::threads_for(wanted.len(), 64),
         |(id, pins)| {
             let got = pins.iter().map(|pin| l.source.fetch(id, pin)).collect();
-            ((*id).clone(), got)
+            let listed = l.source.run_proofs(id, pins);
+            ((*id).clone(), (got, listed))
         },
     );
-    LockEvidence {
+    let mut evidence = LockEvidence {
         pins: l.pins.clone(),
-        fetched: fetched.into_iter().collect(),
+        ..LockEvidence::default()
+    };
+    for (id, (got, listed)) in fetched {
+        evidence.fetched.insert(id.clone(), got);
+        evidence.listed.insert(id, listed);
     }
+    evidence
 }
 
 /// Runs the gate.
