@@ -5,6 +5,9 @@
 //! check a proof passes in [`combine`]: signed by a key the gate trusts, `PASS`, about this
 //! script and these digests, within the allowed age; a sharded script's proofs must be one
 //! per shard from one run, and together give results for every declared test file.
+//! Every proof of the script that the pinned run made (the latest attempt of each leg,
+//! as the places the run is kept list them) must be pinned: a failing shard left out of
+//! the lock is seen even when the other shards cover every test file.
 //!
 //! The lock is written by the change's author, so it is a claim, never a credential: it
 //! can name a proof, but only the gate's own keys, the checkout's digests and the bytes
