@@ -1081,7 +1081,11 @@ fn attack_a_lock_leaving_out_a_failing_shard_split_within_a_file_denies() {
         }
     });
     assert_eq!(code(&o), 1, "{}", text(&o));
-    assert_ne!(calc["reason"], "CI_LOCKED", "{calc:#}");
+    assert_eq!(calc["reason"], "LOCK_INCOMPLETE", "{calc:#}");
+    assert!(
+        calc["message"].as_str().unwrap().contains("shard `b`"),
+        "{calc:#}"
+    );
 
     // The proofs directory is the operator's: an unsigned file in it that claims the
     // pinned run must authenticate (it denies), one of another run is not looked at.

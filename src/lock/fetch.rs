@@ -297,9 +297,14 @@ impl Sources {
         })
     }
 
-    /// The proofs of `id` in every stored run that holds a proof of it with the pinned
-    /// script and tests digests.
-    fn list_store(&self, id: &str, pin: &LockPin) -> Option<Result<Vec<ProofInput>, String>> {
+    /// The proofs of `id` in every stored run of `commit` and every stored run that
+    /// holds a proof of it with the pinned script and tests digests.
+    fn list_store(
+        &self,
+        id: &str,
+        pin: &LockPin,
+        commit: Option<&str>,
+    ) -> Option<Result<Vec<ProofInput>, String>> {
         let (url, client) = self.store.as_ref()?;
         let listed = self.runtime.block_on(async {
             #[derive(Deserialize)]
@@ -326,16 +331,19 @@ impl Sources {
             let rows: Rows = serde_json::from_slice(&body)
                 .map_err(|e| format!("the proof list is not understood: {e}"))?;
             let tests = pin.tests_hash.to_string();
-            let mut runs: Vec<&str> = rows
+            let mut runs: Vec<String> = rows
                 .proofs
-                .iter()
+                .into_iter()
                 .filter(|r| r.script_id == id && r.tests_digest == tests)
-                .map(|r| r.run_id.as_str())
+                .map(|r| r.run_id)
                 .collect();
+            if let Some(c) = commit.filter(|c| c.bytes().all(|b| b.is_ascii_hexdigit())) {
+                runs.extend(runs_of_commit(client, c).await?);
+            }
             runs.sort_unstable();
             runs.dedup();
             let mut out = Vec::new();
-            for run in runs {
+            for run in &runs {
                 let files = self.stored_run(client, run).await?;
                 for (name, bytes) in &files {
                     if load::proof_id_of(name) == Some(id) {
@@ -397,6 +405,47 @@ impl Sources {
     }
 }
 
+/// The most pages of stored runs of one commit read.
+const RUN_PAGES: usize = 100;
+
+/// The ids of the stored runs of `commit`, every page of them.
+async fn runs_of_commit(client: &StoreClient, commit: &str) -> Result<Vec<String>, String> {
+    #[derive(Deserialize)]
+    struct RunId {
+        id: String,
+    }
+    #[derive(Deserialize)]
+    struct Page {
+        runs: Vec<RunId>,
+        next_cursor: Option<String>,
+    }
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..RUN_PAGES {
+        let mut path = format!("/api/runs?limit=500&commit={commit}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!(
+                "&cursor={}",
+                percent_encoding::utf8_percent_encode(c, percent_encoding::NON_ALPHANUMERIC)
+            ));
+        }
+        let (_, body) = client
+            .call(Method::GET, &path, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let page: Page = serde_json::from_slice(&body)
+            .map_err(|e| format!("the run list is not understood: {e}"))?;
+        ids.extend(page.runs.into_iter().map(|r| r.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(ids),
+        }
+    }
+    Err(format!(
+        "commit {commit} has more than {RUN_PAGES} pages of stored runs"
+    ))
+}
+
 /// A proof read from stored run `run`, with its envelope when the run has one.
 fn stored_proof(id: &str, run: &str, name: &str, bytes: &[u8], files: &RunFiles) -> ProofInput {
     let stem = name.strip_suffix(".json").unwrap_or(name);
@@ -444,7 +493,12 @@ impl PinnedSource for Sources {
         Err(tried.join("; "))
     }
 
-    fn run_proofs(&self, id: &str, pins: &[LockPin]) -> Result<Vec<ProofInput>, String> {
+    fn run_proofs(
+        &self,
+        id: &str,
+        pins: &[LockPin],
+        commit: Option<&str>,
+    ) -> Result<Vec<ProofInput>, String> {
         let Some(first) = pins.first() else {
             return Ok(Vec::new());
         };
@@ -454,7 +508,7 @@ impl PinnedSource for Sources {
         let mut tried = Vec::new();
         for got in [
             self.list_dir(id),
-            self.list_store(id, first),
+            self.list_store(id, first, commit),
             self.list_artifacts(id, pins),
         ]
         .into_iter()

@@ -53,10 +53,17 @@ pub trait PinnedSource {
     fn fetch(&self, id: &str, pin: &LockPin) -> Result<ProofInput, String>;
 
     /// Every proof of script `id` that the places holding the run `pins` came from can
-    /// list (a proofs directory, the store's runs of this script, the pinned run's
-    /// artifacts): the candidates for the run's other proofs of the script, which the gate
-    /// authenticates before they count. `Err` when no place could list any, saying why.
-    fn run_proofs(&self, id: &str, pins: &[LockPin]) -> Result<Vec<ProofInput>, String>;
+    /// list (a proofs directory, the store's runs of this script and of `commit`, the
+    /// pinned run's artifacts): the candidates for the run's other proofs of the script,
+    /// which the gate authenticates before they count. `commit` is the one the retrieved
+    /// pinned proof records (not yet authenticated: it only widens where to look). `Err`
+    /// when no place could list any, saying why.
+    fn run_proofs(
+        &self,
+        id: &str,
+        pins: &[LockPin],
+        commit: Option<&str>,
+    ) -> Result<Vec<ProofInput>, String>;
 }
 
 /// The lock as the gate judges it: the pins by script id (one per proof, several for a
@@ -218,6 +225,11 @@ type RunKey = (Option<String>, Option<String>);
 
 fn run_of(a: &Accepted) -> RunKey {
     (a.proof.commit_sha.clone(), a.proof.context.run_id.clone())
+}
+
+/// The commit an unauthenticated proof claims to be of, if its bytes say.
+pub fn claimed_commit(p: &ProofInput) -> Option<String> {
+    claimed_run(p)?.0
 }
 
 /// The run an unauthenticated proof claims to be of, if its bytes say.

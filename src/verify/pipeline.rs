@@ -222,8 +222,12 @@ fn retrieve_pinned(
         &wanted,
         crate::par::threads_for(wanted.len(), 64),
         |(id, pins)| {
-            let got = pins.iter().map(|pin| l.source.fetch(id, pin)).collect();
-            let listed = l.source.run_proofs(id, pins);
+            let got: Vec<Result<super::ProofInput, String>> =
+                pins.iter().map(|pin| l.source.fetch(id, pin)).collect();
+            let commit = got
+                .iter()
+                .find_map(|p| super::locked::claimed_commit(p.as_ref().ok()?));
+            let listed = l.source.run_proofs(id, pins, commit.as_deref());
             ((*id).clone(), (got, listed))
         },
     );
