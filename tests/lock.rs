@@ -1222,3 +1222,95 @@ fn attack_a_failing_shard_left_out_of_the_lock_is_seen_in_the_store(db: Db) {
     );
     assert!(message.contains("store run "), "{calc:#}");
 }
+
+/// A GitHub REST API that serves run 77's artifacts `names[i]`, each the zip of
+/// `dirs[i]`.
+fn artifacts_api(arts: &[(&str, &Path)]) -> (tokio::runtime::Runtime, wiremock::MockServer) {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let zips: Vec<(u64, &str, Vec<u8>)> = arts
+        .iter()
+        .zip(10u64..)
+        .map(|((name, dir), id)| (id, *name, zip_of(dir)))
+        .collect();
+    let server = rt.block_on(async {
+        let api = MockServer::start().await;
+        let listed: Vec<Value> = zips
+            .iter()
+            .map(|(id, name, zip)| {
+                serde_json::json!({"id": id, "node_id": "x", "name": name,
+                    "size_in_bytes": zip.len(), "url": "u", "archive_download_url": "u",
+                    "expired": false, "digest": null, "created_at": null, "expires_at": null,
+                    "updated_at": null, "workflow_run": {"id": 77, "head_sha": "abc"}})
+            })
+            .collect();
+        Mock::given(method("GET"))
+            .and(path("/repos/acme/scripts/actions/runs/77/artifacts"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"total_count": listed.len(), "artifacts": listed}),
+            ))
+            .mount(&api)
+            .await;
+        for (id, _, zip) in &zips {
+            Mock::given(method("GET"))
+                .and(path(format!(
+                    "/repos/acme/scripts/actions/artifacts/{id}/zip"
+                )))
+                .respond_with(
+                    ResponseTemplate::new(302)
+                        .insert_header("location", format!("{}/blob/{id}?sig=s", api.uri())),
+                )
+                .mount(&api)
+                .await;
+            Mock::given(method("GET"))
+                .and(path(format!("/blob/{id}")))
+                .respond_with(ResponseTemplate::new(200).set_body_bytes(zip.clone()))
+                .mount(&api)
+                .await;
+        }
+        api
+    });
+    (rt, server)
+}
+
+#[test]
+fn attack_a_failing_shard_left_out_of_the_lock_is_seen_in_the_runs_other_artifact() {
+    let (t, root, proofs, public) = locked_without_shard_b(true);
+    // Each shard uploaded its own artifact; the lock names shard `a`'s.
+    let text_of_lock = std::fs::read_to_string(root.join("proofgate.lock")).unwrap();
+    std::fs::write(
+        root.join("proofgate.lock"),
+        text_of_lock.replace("\"name\": \"proofs\"", "\"name\": \"proofs-a\""),
+    )
+    .unwrap();
+    let only_b = t.path().join("only-b");
+    std::fs::create_dir_all(&only_b).unwrap();
+    for f in std::fs::read_dir(&proofs).unwrap() {
+        let name = f.unwrap().file_name().into_string().unwrap();
+        if name.contains("@b.") {
+            std::fs::copy(proofs.join(&name), only_b.join(&name)).unwrap();
+        }
+    }
+    let only_a = t.path().join("only-a");
+    let (_rt, api) = artifacts_api(&[("proofs-a", &only_a), ("proofs-b", &only_b)]);
+    std::fs::remove_dir_all(&proofs).unwrap();
+    let vars = [
+        ("GITHUB_API_URL", api.uri()),
+        ("GITHUB_TOKEN", "t".to_owned()),
+    ];
+    let o = gate(&root, &public, &[], &vars);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let calc = row(&o, "calc");
+    assert_eq!(calc["reason"], "LOCK_INCOMPLETE", "{calc:#}");
+    let message = calc["message"].as_str().unwrap();
+    assert!(
+        message.contains("shard `b`") && message.contains("FAIL"),
+        "{calc:#}"
+    );
+    assert_eq!(row(&o, "other")["reason"], "CI_LOCKED");
+}
