@@ -56,6 +56,7 @@ pub struct Sources {
     runtime: tokio::runtime::Runtime,
     local: Mutex<Option<Result<Vec<ProofInput>, String>>>,
     stored_runs: Mutex<HashMap<String, Fetched<RunFiles>>>,
+    commit_runs: Mutex<HashMap<String, Fetched<Vec<String>>>>,
     downloaded: Mutex<HashMap<ArtifactKey, Fetched<Vec<ProofInput>>>>,
 }
 
@@ -80,6 +81,7 @@ impl Sources {
             runtime,
             local: Mutex::new(None),
             stored_runs: Mutex::new(HashMap::new()),
+            commit_runs: Mutex::new(HashMap::new()),
             downloaded: Mutex::new(HashMap::new()),
         })
     }
@@ -338,7 +340,24 @@ impl Sources {
                 .map(|r| r.run_id)
                 .collect();
             if let Some(c) = commit.filter(|c| c.bytes().all(|b| b.is_ascii_hexdigit())) {
-                runs.extend(runs_of_commit(client, c).await?);
+                let cached = self
+                    .commit_runs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(c)
+                    .cloned();
+                let of_commit = match cached {
+                    Some(r) => r,
+                    None => {
+                        let r = runs_of_commit(client, c).await;
+                        self.commit_runs
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(c.to_owned(), r.clone());
+                        r
+                    }
+                };
+                runs.extend(of_commit?);
             }
             runs.sort_unstable();
             runs.dedup();
