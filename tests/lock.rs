@@ -15,6 +15,7 @@ use harness::{Db, Server, bin, code, database, key_pair, peer, publish, tenant, 
 use serde_json::Value;
 
 both!(the_store_serves_the_pinned_proof_when_the_artifact_is_gone);
+both!(attack_a_failing_shard_left_out_of_the_lock_is_seen_in_the_store);
 
 const REPO: &str = "acme/scripts";
 
@@ -836,12 +837,9 @@ fn a_sharded_script_is_locked_shard_by_shard_and_passes_only_with_every_shard() 
             .remove(1);
     });
     assert_eq!(code(&o), 1, "{}", text(&o));
-    assert_eq!(calc["reason"], "TEST_FILE_NO_RESULTS", "{calc:#}");
+    assert_eq!(calc["reason"], "LOCK_INCOMPLETE", "{calc:#}");
     assert!(
-        calc["message"]
-            .as_str()
-            .unwrap()
-            .contains("tests/test_calc_b.py"),
+        calc["message"].as_str().unwrap().contains("shard `b`"),
         "{calc:#}"
     );
 }
@@ -942,4 +940,377 @@ fn update_locks_the_latest_attempt_of_a_shard_and_refuses_two_proofs_of_one() {
         text(&o)
     );
     assert_eq!(std::fs::read(root.join("proofgate.lock")).unwrap(), before);
+}
+
+// Tests split within one file across shards (as pytest-split does): every shard covers
+// the file, so only seeing the run's other proofs finds the one the lock left out.
+
+/// Signed proofs of run 77 split within `tests/test_calc.py`: shard `a` runs `test_one`
+/// (and `other`'s test), shard `b` runs `test_two`, which fails when `b_fails`. Both
+/// under `root/<out>`.
+fn generate_split(root: &Path, key: &str, out: &str, b_fails: bool) -> PathBuf {
+    let shard = |shard: &str, cases: &[(&str, &str, bool)]| {
+        let mut junit = String::from("<testsuite name=\"pytest\">\n");
+        for (name, file, fails) in cases {
+            let class = file.trim_end_matches(".py").replace('/', ".");
+            let failure = if *fails {
+                "<failure message=\"boom\">assert 1 == 2</failure>"
+            } else {
+                ""
+            };
+            junit.push_str(&format!(
+                "<testcase classname=\"{class}\" name=\"{name}\" file=\"{file}\" \
+                 time=\"0.01\">{failure}</testcase>\n"
+            ));
+        }
+        junit.push_str("</testsuite>\n");
+        let junit_path = format!("junit-{shard}.xml");
+        std::fs::write(root.join(&junit_path), junit).unwrap();
+        let o = bin()
+            .arg("--root")
+            .arg(root)
+            .args(["generate", "--junit", &junit_path, "--out", out])
+            .args(["--shard", shard])
+            .args(["--commit", "0123456789abcdef0123456789abcdef01234567"])
+            .args(["--run-id", "77", "--repository", REPO])
+            .args(["--seed", "PYTHONHASHSEED=0"])
+            .env("PROOFGATE_SIGNING_KEY", key)
+            .env("GITHUB_RUN_ATTEMPT", "1")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .output()
+            .unwrap();
+        assert!(
+            root.join(out)
+                .join(format!("proof-calc@{shard}.dsse.json"))
+                .exists(),
+            "{}",
+            text(&o)
+        );
+    };
+    shard(
+        "a",
+        &[
+            ("test_one", "tests/test_calc.py", false),
+            ("test_other", "tests/test_other.py", false),
+        ],
+    );
+    shard("b", &[("test_two", "tests/test_calc.py", b_fails)]);
+    root.join(out)
+}
+
+/// A repository whose run 77 split `calc`'s one test file across shards `a` and `b`
+/// (`b` failing when `b_fails`), the run's proofs under `out/`, and a lock written by
+/// `lock update` from shard `a`'s proofs alone (copied to `only-a/`).
+fn locked_without_shard_b(b_fails: bool) -> (tempfile::TempDir, PathBuf, PathBuf, String) {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("repo");
+    repo(&root);
+    let (key, public) = key_pair();
+    let proofs = generate_split(&root, &key, "out", b_fails);
+    let only_a = t.path().join("only-a");
+    std::fs::create_dir_all(&only_a).unwrap();
+    for f in std::fs::read_dir(&proofs).unwrap() {
+        let name = f.unwrap().file_name().into_string().unwrap();
+        if name.contains("@a.") {
+            std::fs::copy(proofs.join(&name), only_a.join(&name)).unwrap();
+        }
+    }
+    let o = lock_update(&root, &only_a, &public);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    (t, root, proofs, public)
+}
+
+/// Shard `b`'s pin, made from shard `a`'s in `lock` as its author would write it.
+fn pin_shard_b(lock: &mut Value, proofs: &Path) {
+    let shards = lock["scripts"]["calc"]["shards"].as_array_mut().unwrap();
+    let mut b = shards[0].clone();
+    b["shard"] = "b".into();
+    b["proof_digest"] = digest_of(&proofs.join("proof-calc@b.json")).into();
+    shards.push(b);
+}
+
+#[test]
+fn attack_a_lock_leaving_out_a_failing_shard_split_within_a_file_denies() {
+    let (t, root, proofs, public) = locked_without_shard_b(true);
+    let lock = read_lock(&root);
+    let shards = lock["scripts"]["calc"]["shards"].as_array().unwrap();
+    assert_eq!(shards.len(), 1, "{lock:#}");
+    assert_eq!(shards[0]["shard"], "a");
+
+    // Shard `a` alone covers the file, but the run's shard `b` is seen, and named.
+    let (o, calc, other) = judged(&root, &public, &proofs, |_| {});
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert_eq!(calc["reason"], "LOCK_INCOMPLETE", "{calc:#}");
+    let message = calc["message"].as_str().unwrap();
+    assert!(message.contains("shard `b`"), "{calc:#}");
+    assert!(message.contains("FAIL"), "{calc:#}");
+    assert!(message.contains("run 77"), "{calc:#}");
+    assert_eq!(other["reason"], "CI_LOCKED", "{other:#}");
+    assert_schema("verify-report.schema.json", &o.stdout);
+
+    // Both pinned: shard `b` fails, whatever the lock says of it.
+    let (o, calc, _) = judged(&root, &public, &proofs, |l| pin_shard_b(l, &proofs));
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert_eq!(calc["reason"], "VERDICT_FAIL", "{calc:#}");
+    let (o, calc, _) = judged(&root, &public, &proofs, |l| {
+        l["scripts"]["calc"]["test_result"] = "FAIL".into();
+    });
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert_ne!(calc["reason"], "CI_LOCKED", "{calc:#}");
+    let (o, _, _) = judged(&root, &public, &proofs, |l| {
+        l["scripts"]["calc"]["test_result"] = "PASS".into();
+        l["scripts"]["calc"]["shards"].as_array_mut().unwrap().pop();
+    });
+    assert_eq!(code(&o), 1, "{}", text(&o));
+
+    // Shard `a` pinned as an unsharded entry: the run's shard `b` still denies.
+    let (o, calc, _) = judged(&root, &public, &proofs, |l| {
+        let a = l["scripts"]["calc"]["shards"][0].clone();
+        let entry = l["scripts"]["calc"].as_object_mut().unwrap();
+        entry.remove("shards");
+        for k in [
+            "proof_digest",
+            "test_result",
+            "test_run_id",
+            "key_id",
+            "test_seed",
+        ] {
+            if let Some(v) = a.get(k) {
+                entry.insert(k.to_owned(), v.clone());
+            }
+        }
+    });
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert_eq!(calc["reason"], "LOCK_INCOMPLETE", "{calc:#}");
+    assert!(
+        calc["message"].as_str().unwrap().contains("shard `b`"),
+        "{calc:#}"
+    );
+
+    // The proofs directory is the operator's: an unsigned file in it that claims the
+    // pinned run must authenticate (it denies), one of another run is not looked at.
+    let lock = read_lock(&root);
+    let only_a = t.path().join("only-a");
+    let mut forged: Value =
+        serde_json::from_slice(&std::fs::read(only_a.join("proof-calc@a.json")).unwrap()).unwrap();
+    forged["context"]["shard"] = "c".into();
+    std::fs::write(
+        only_a.join("proof-calc@c.json"),
+        serde_json::to_vec(&forged).unwrap(),
+    )
+    .unwrap();
+    let (o, calc, _) = judged(&root, &public, &only_a, |l| *l = lock.clone());
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert_eq!(calc["reason"], "SIGNATURE_MISSING", "{calc:#}");
+    forged["context"]["run_id"] = "78".into();
+    std::fs::write(
+        only_a.join("proof-calc@c.json"),
+        serde_json::to_vec(&forged).unwrap(),
+    )
+    .unwrap();
+    let (o, calc, _) = judged(&root, &public, &only_a, |_| {});
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(calc["reason"], "CI_LOCKED", "{calc:#}");
+}
+
+#[test]
+fn a_run_split_within_a_file_passes_with_every_shard_pinned() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("repo");
+    repo(&root);
+    let (key, public) = key_pair();
+    let proofs = generate_split(&root, &key, "out", false);
+    let o = lock_update(&root, &proofs, &public);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let (o, calc, _) = judged(&root, &public, &proofs, |_| {});
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(calc["reason"], "CI_LOCKED", "{calc:#}");
+    assert_eq!(
+        calc["combined"].as_array().map(Vec::len),
+        Some(2),
+        "{calc:#}"
+    );
+    // Either shard left out of the lock is seen.
+    for keep in [0, 1] {
+        let (o, calc, _) = judged(&root, &public, &proofs, |l| {
+            let shards = l["scripts"]["calc"]["shards"].as_array_mut().unwrap();
+            let kept = shards[keep].clone();
+            *shards = vec![kept];
+        });
+        assert_eq!(code(&o), 1, "{}", text(&o));
+        assert_eq!(calc["reason"], "LOCK_INCOMPLETE", "{calc:#}");
+        let unpinned = if keep == 0 { "shard `b`" } else { "shard `a`" };
+        assert!(
+            calc["message"].as_str().unwrap().contains(unpinned),
+            "{calc:#}"
+        );
+        let o = lock_update(&root, &proofs, &public);
+        assert_eq!(code(&o), 0, "{}", text(&o));
+    }
+}
+
+fn attack_a_failing_shard_left_out_of_the_lock_is_seen_in_the_store(db: Db) {
+    let t = tempfile::tempdir().unwrap();
+    let Some(url) = database(db, t.path()) else {
+        return;
+    };
+    let server = Server::start(&url, &[]);
+    let root = t.path().join("repo");
+    repo(&root);
+    let (key, public) = key_pair();
+    let acme = tenant(&server.db, "acme", &public);
+
+    // Run 77 passes in both shards, both stored, both pinned: it passes from the store
+    // with the artifact gone.
+    let passing = generate_split(&root, &key, "pass", false);
+    let o = publish(&server, &passing, &acme.publish);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let o = lock_update(&root, &passing, &public);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    std::fs::remove_dir_all(&passing).unwrap();
+    let (_rt, gone) = artifact_api(&root, true);
+    let vars = [
+        ("GITHUB_API_URL", gone.uri()),
+        ("GITHUB_TOKEN", "t".to_owned()),
+        ("PROOFGATE_SERVER_TOKEN", acme.read.clone()),
+    ];
+    let o = gate(&root, &public, &["--server", &server.url()], &vars);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let calc = row(&o, "calc");
+    assert_eq!(calc["reason"], "CI_LOCKED", "{calc:#}");
+    assert!(
+        calc["proof"]["file"]
+            .as_str()
+            .unwrap()
+            .starts_with("store run "),
+        "{calc:#}"
+    );
+
+    // Shard `b` fails in the run stored (for another tenant: one producer left one
+    // proof per script); the lock pins shard `a` alone.
+    let beta = tenant(&server.db, "beta", &public);
+    let root = t.path().join("failing");
+    repo(&root);
+    let failing = generate_split(&root, &key, "out", true);
+    let o = publish(&server, &failing, &beta.publish);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let only_a = t.path().join("only-a");
+    std::fs::create_dir_all(&only_a).unwrap();
+    for f in std::fs::read_dir(&failing).unwrap() {
+        let name = f.unwrap().file_name().into_string().unwrap();
+        if name.contains("@a.") {
+            std::fs::copy(failing.join(&name), only_a.join(&name)).unwrap();
+        }
+    }
+    let o = lock_update(&root, &only_a, &public);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    std::fs::remove_dir_all(&failing).unwrap();
+    std::fs::remove_dir_all(&only_a).unwrap();
+    let vars = [
+        ("GITHUB_API_URL", gone.uri()),
+        ("GITHUB_TOKEN", "t".to_owned()),
+        ("PROOFGATE_SERVER_TOKEN", beta.read.clone()),
+    ];
+    let o = gate(&root, &public, &["--server", &server.url()], &vars);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let calc = row(&o, "calc");
+    assert_eq!(calc["reason"], "LOCK_INCOMPLETE", "{calc:#}");
+    let message = calc["message"].as_str().unwrap();
+    assert!(
+        message.contains("shard `b`") && message.contains("FAIL"),
+        "{calc:#}"
+    );
+    assert!(message.contains("store run "), "{calc:#}");
+}
+
+/// A GitHub REST API that serves run 77's artifacts `names[i]`, each the zip of
+/// `dirs[i]`.
+fn artifacts_api(arts: &[(&str, &Path)]) -> (tokio::runtime::Runtime, wiremock::MockServer) {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let zips: Vec<(u64, &str, Vec<u8>)> = arts
+        .iter()
+        .zip(10u64..)
+        .map(|((name, dir), id)| (id, *name, zip_of(dir)))
+        .collect();
+    let server = rt.block_on(async {
+        let api = MockServer::start().await;
+        let listed: Vec<Value> = zips
+            .iter()
+            .map(|(id, name, zip)| {
+                serde_json::json!({"id": id, "node_id": "x", "name": name,
+                    "size_in_bytes": zip.len(), "url": "u", "archive_download_url": "u",
+                    "expired": false, "digest": null, "created_at": null, "expires_at": null,
+                    "updated_at": null, "workflow_run": {"id": 77, "head_sha": "abc"}})
+            })
+            .collect();
+        Mock::given(method("GET"))
+            .and(path("/repos/acme/scripts/actions/runs/77/artifacts"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"total_count": listed.len(), "artifacts": listed}),
+            ))
+            .mount(&api)
+            .await;
+        for (id, _, zip) in &zips {
+            Mock::given(method("GET"))
+                .and(path(format!(
+                    "/repos/acme/scripts/actions/artifacts/{id}/zip"
+                )))
+                .respond_with(
+                    ResponseTemplate::new(302)
+                        .insert_header("location", format!("{}/blob/{id}?sig=s", api.uri())),
+                )
+                .mount(&api)
+                .await;
+            Mock::given(method("GET"))
+                .and(path(format!("/blob/{id}")))
+                .respond_with(ResponseTemplate::new(200).set_body_bytes(zip.clone()))
+                .mount(&api)
+                .await;
+        }
+        api
+    });
+    (rt, server)
+}
+
+#[test]
+fn attack_a_failing_shard_left_out_of_the_lock_is_seen_in_the_runs_other_artifact() {
+    let (t, root, proofs, public) = locked_without_shard_b(true);
+    // Each shard uploaded its own artifact; the lock names shard `a`'s.
+    let text_of_lock = std::fs::read_to_string(root.join("proofgate.lock")).unwrap();
+    std::fs::write(
+        root.join("proofgate.lock"),
+        text_of_lock.replace("\"name\": \"proofs\"", "\"name\": \"proofs-a\""),
+    )
+    .unwrap();
+    let only_b = t.path().join("only-b");
+    std::fs::create_dir_all(&only_b).unwrap();
+    for f in std::fs::read_dir(&proofs).unwrap() {
+        let name = f.unwrap().file_name().into_string().unwrap();
+        if name.contains("@b.") {
+            std::fs::copy(proofs.join(&name), only_b.join(&name)).unwrap();
+        }
+    }
+    let only_a = t.path().join("only-a");
+    let (_rt, api) = artifacts_api(&[("proofs-a", &only_a), ("proofs-b", &only_b)]);
+    std::fs::remove_dir_all(&proofs).unwrap();
+    let vars = [
+        ("GITHUB_API_URL", api.uri()),
+        ("GITHUB_TOKEN", "t".to_owned()),
+    ];
+    let o = gate(&root, &public, &[], &vars);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let calc = row(&o, "calc");
+    assert_eq!(calc["reason"], "LOCK_INCOMPLETE", "{calc:#}");
+    let message = calc["message"].as_str().unwrap();
+    assert!(
+        message.contains("shard `b`") && message.contains("FAIL"),
+        "{calc:#}"
+    );
+    assert_eq!(row(&o, "other")["reason"], "CI_LOCKED");
 }

@@ -70,7 +70,8 @@ pub struct Args {
     /// Judge `ci` scripts on the proofs this lock pins (written by `proofgate lock
     /// update`): each script and its tests must be the ones locked, and the pinned proof
     /// is retrieved by digest from `--proofs` or `--server`, else from the artifact the
-    /// lock names (in the repository under test).
+    /// lock names (in the repository under test). Every proof of the script that the
+    /// pinned run made, as listed there, must be pinned too.
     #[arg(long, value_name = "FILE", requires = "release")]
     pub lock: Option<PathBuf>,
     /// Require signatures from a trusted key even if the policy says `signatures: none`.

@@ -56,6 +56,7 @@ pub struct Sources {
     runtime: tokio::runtime::Runtime,
     local: Mutex<Option<Result<Vec<ProofInput>, String>>>,
     stored_runs: Mutex<HashMap<String, Fetched<RunFiles>>>,
+    commit_runs: Mutex<HashMap<String, Fetched<Vec<String>>>>,
     downloaded: Mutex<HashMap<ArtifactKey, Fetched<Vec<ProofInput>>>>,
 }
 
@@ -80,6 +81,7 @@ impl Sources {
             runtime,
             local: Mutex::new(None),
             stored_runs: Mutex::new(HashMap::new()),
+            commit_runs: Mutex::new(HashMap::new()),
             downloaded: Mutex::new(HashMap::new()),
         })
     }
@@ -251,6 +253,20 @@ impl Sources {
         loc: &ArtifactLocation,
         repository: &str,
     ) -> Result<Vec<ProofInput>, String> {
+        let selector = Selector::Name(loc.name.clone());
+        self.download_from(access, loc.run_id, selector, &loc.name, repository)
+    }
+
+    /// Downloads the artifacts `selector` takes from run `run_id` into `<dir>/<run
+    /// id>/<under>` and reads the proofs in them.
+    fn download_from(
+        &self,
+        access: &ArtifactAccess,
+        run_id: u64,
+        selector: Selector,
+        under: &str,
+        repository: &str,
+    ) -> Result<Vec<ProofInput>, String> {
         let dir = match &access.dir {
             Some(d) => d.clone(),
             None => tempfile::Builder::new()
@@ -260,12 +276,8 @@ impl Sources {
                 .keep(),
         };
         // Names were checked when the lock was read: one plain path component each.
-        let path = dir.join(loc.run_id.to_string()).join(&loc.name);
-        let mut req = DownloadRequest::new(
-            Selector::Name(loc.name.clone()),
-            &path,
-            Source::Run(loc.run_id),
-        );
+        let path = dir.join(run_id.to_string()).join(under);
+        let mut req = DownloadRequest::new(selector, &path, Source::Run(run_id));
         req.repository = Some(repository.to_owned());
         req.token = access.token.clone();
         self.runtime
@@ -273,6 +285,184 @@ impl Sources {
             .map_err(|e| e.to_string())?;
         load::read_proofs(&path).map_err(|e| e.to_string())
     }
+}
+
+impl Sources {
+    /// The proofs of `id` in the `--proofs` directory.
+    fn list_dir(&self, id: &str) -> Option<Result<Vec<ProofInput>, String>> {
+        let dir = self.dir.as_ref()?;
+        let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        let proofs = local.get_or_insert_with(|| load::read_proofs(dir).map_err(|e| e.to_string()));
+        Some(match proofs {
+            Ok(all) => Ok(all.iter().filter(|p| p.script_id == id).cloned().collect()),
+            Err(e) => Err(format!("`{}`: {e}", dir.display())),
+        })
+    }
+
+    /// The proofs of `id` in every stored run of `commit` and every stored run that
+    /// holds a proof of it with the pinned script and tests digests.
+    fn list_store(
+        &self,
+        id: &str,
+        pin: &LockPin,
+        commit: Option<&str>,
+    ) -> Option<Result<Vec<ProofInput>, String>> {
+        let (url, client) = self.store.as_ref()?;
+        let listed = self.runtime.block_on(async {
+            #[derive(Deserialize)]
+            struct Row {
+                run_id: String,
+                script_id: String,
+                tests_digest: String,
+            }
+            #[derive(Deserialize)]
+            struct Rows {
+                proofs: Vec<Row>,
+            }
+            let path = format!(
+                "/api/proofs?subject={}&limit={STORE_CANDIDATES}",
+                percent_encoding::utf8_percent_encode(
+                    &pin.source_hash.to_string(),
+                    percent_encoding::NON_ALPHANUMERIC
+                )
+            );
+            let (_, body) = client
+                .call(Method::GET, &path, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            let rows: Rows = serde_json::from_slice(&body)
+                .map_err(|e| format!("the proof list is not understood: {e}"))?;
+            let tests = pin.tests_hash.to_string();
+            let mut runs: Vec<String> = rows
+                .proofs
+                .into_iter()
+                .filter(|r| r.script_id == id && r.tests_digest == tests)
+                .map(|r| r.run_id)
+                .collect();
+            if let Some(c) = commit.filter(|c| c.bytes().all(|b| b.is_ascii_hexdigit())) {
+                let cached = self
+                    .commit_runs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(c)
+                    .cloned();
+                let of_commit = match cached {
+                    Some(r) => r,
+                    None => {
+                        let r = runs_of_commit(client, c).await;
+                        self.commit_runs
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(c.to_owned(), r.clone());
+                        r
+                    }
+                };
+                runs.extend(of_commit?);
+            }
+            runs.sort_unstable();
+            runs.dedup();
+            let mut out = Vec::new();
+            for run in &runs {
+                let files = self.stored_run(client, run).await?;
+                for (name, bytes) in &files {
+                    if load::proof_id_of(name) == Some(id) {
+                        out.push(stored_proof(id, run, name, bytes, &files));
+                    }
+                }
+            }
+            Ok::<_, String>(out)
+        });
+        Some(listed.map_err(|e| format!("store `{url}`: {e}")))
+    }
+
+    /// The proofs of `id` in every artifact of the runs the lock names for `pins` (in
+    /// the repository under test only).
+    fn list_artifacts(
+        &self,
+        id: &str,
+        pins: &[LockPin],
+    ) -> Option<Result<Vec<ProofInput>, String>> {
+        let access = self.artifacts.as_ref()?;
+        let mut runs: Vec<&ArtifactLocation> = pins
+            .iter()
+            .filter_map(|pin| self.locations.get(&pin.proof_digest)?.as_ref())
+            .collect();
+        runs.sort_by_key(|l| l.run_id);
+        runs.dedup_by_key(|l| l.run_id);
+        if runs.is_empty() {
+            return Some(Err("the lock names no artifact".to_owned()));
+        }
+        let Some(ours) = access.repository.as_deref() else {
+            return Some(Err(
+                "the repository under test is unknown (pass `--repository`), so no run's \
+                 artifacts are listed"
+                    .to_owned(),
+            ));
+        };
+        let mut out = Vec::new();
+        for loc in runs {
+            let shown = format!(
+                "the artifacts of run {} in `{}`",
+                loc.run_id, loc.repository
+            );
+            if !ours.eq_ignore_ascii_case(&loc.repository) {
+                return Some(Err(format!(
+                    "{shown}: not the repository under test `{ours}`, so they are not read"
+                )));
+            }
+            let mut cache = self.downloaded.lock().unwrap_or_else(|p| p.into_inner());
+            // An artifact name is never empty: the empty name keys the whole run.
+            let proofs = cache.entry((loc.run_id, String::new())).or_insert_with(|| {
+                self.download_from(access, loc.run_id, Selector::All, "all-artifacts", ours)
+            });
+            match proofs {
+                Ok(all) => out.extend(all.iter().filter(|p| p.script_id == id).cloned()),
+                Err(e) => return Some(Err(format!("{shown}: {e}"))),
+            }
+        }
+        Some(Ok(out))
+    }
+}
+
+/// The most pages of stored runs of one commit read.
+const RUN_PAGES: usize = 100;
+
+/// The ids of the stored runs of `commit`, every page of them.
+async fn runs_of_commit(client: &StoreClient, commit: &str) -> Result<Vec<String>, String> {
+    #[derive(Deserialize)]
+    struct RunId {
+        id: String,
+    }
+    #[derive(Deserialize)]
+    struct Page {
+        runs: Vec<RunId>,
+        next_cursor: Option<String>,
+    }
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..RUN_PAGES {
+        let mut path = format!("/api/runs?limit=500&commit={commit}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!(
+                "&cursor={}",
+                percent_encoding::utf8_percent_encode(c, percent_encoding::NON_ALPHANUMERIC)
+            ));
+        }
+        let (_, body) = client
+            .call(Method::GET, &path, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let page: Page = serde_json::from_slice(&body)
+            .map_err(|e| format!("the run list is not understood: {e}"))?;
+        ids.extend(page.runs.into_iter().map(|r| r.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(ids),
+        }
+    }
+    Err(format!(
+        "commit {commit} has more than {RUN_PAGES} pages of stored runs"
+    ))
 }
 
 /// A proof read from stored run `run`, with its envelope when the run has one.
@@ -318,6 +508,44 @@ impl PinnedSource for Sources {
                 "no source to read it from: pass `--server URL` or a token for the artifact"
                     .to_owned(),
             );
+        }
+        Err(tried.join("; "))
+    }
+
+    fn run_proofs(
+        &self,
+        id: &str,
+        pins: &[LockPin],
+        commit: Option<&str>,
+    ) -> Result<Vec<ProofInput>, String> {
+        let Some(first) = pins.first() else {
+            return Ok(Vec::new());
+        };
+        // Every place that can list the run is read: a proof any of them holds counts.
+        let mut listed = Vec::new();
+        let mut read = false;
+        let mut tried = Vec::new();
+        for got in [
+            self.list_dir(id),
+            self.list_store(id, first, commit),
+            self.list_artifacts(id, pins),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            match got {
+                Ok(found) => {
+                    read = true;
+                    listed.extend(found);
+                }
+                Err(why) => tried.push(why),
+            }
+        }
+        if read {
+            return Ok(listed);
+        }
+        if tried.is_empty() {
+            tried.push("no source lists the run".to_owned());
         }
         Err(tried.join("; "))
     }

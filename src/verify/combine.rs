@@ -205,7 +205,7 @@ pub(super) fn warn_flaky(o: &mut Outcome, kept: &[Accepted], input: &GateInput<'
 
 /// The latest attempt of each producer; two different proofs from one producer and
 /// attempt are a conflict.
-fn latest_per_producer(proofs: Vec<Accepted>) -> Result<Vec<Accepted>, Box<Outcome>> {
+pub(super) fn latest_per_producer(proofs: Vec<Accepted>) -> Result<Vec<Accepted>, Box<Outcome>> {
     // The latest attempt of each producer.
     let mut latest: BTreeMap<Producer, (u64, Vec<Accepted>)> = BTreeMap::new();
     for a in proofs {

@@ -799,6 +799,8 @@ mod locked {
             lock.pins.insert("S1".into(), vec![p]);
         }
         if let Some(f) = fetched {
+            lock.listed
+                .insert("S1".into(), Ok(f.iter().cloned().collect()));
             lock.fetched.insert("S1".into(), vec![f]);
         }
         c.lock = Some(lock);
@@ -851,6 +853,49 @@ mod locked {
         assert!(r.message.contains("store `x`: gone"), "{}", r.message);
         let r = judged(&case(Some(pin_for(&p)), None));
         assert_eq!(r.reason, Reason::ProofMissing);
+    }
+
+    #[test]
+    fn the_pinned_runs_other_proofs_must_be_listed_and_pinned() {
+        let p = proof(&proof_json(COMMIT, "PASS"), true);
+        // Nowhere to list the run: denied, saying which source to give.
+        let mut c = case(Some(pin_for(&p)), Some(Ok(p.clone())));
+        let lock = c.lock.as_mut().unwrap();
+        lock.listed
+            .insert("S1".into(), Err("store `x`: gone".into()));
+        let r = judged(&c);
+        assert_eq!(r.reason, Reason::ProofMissing, "{}", r.message);
+        assert!(r.message.contains("store `x`: gone"), "{}", r.message);
+        assert!(r.message.contains("--server"), "{}", r.message);
+        c.lock.as_mut().unwrap().listed.clear();
+        assert_eq!(judged(&c).reason, Reason::ProofMissing);
+
+        // A shard proof of the pinned run beside the unsharded pin denies, failing or not;
+        // one of another run, or an earlier attempt of the pinned leg, does not count.
+        let mut failing = proof_json(COMMIT, "FAIL");
+        failing["context"]["shard"] = json!("b");
+        let sibling = from_leg(failing.clone(), "b/proof-S1@b.json", Some("b"), 1);
+        let mut c = case(Some(pin_for(&p)), Some(Ok(p.clone())));
+        c.lock
+            .as_mut()
+            .unwrap()
+            .listed
+            .insert("S1".into(), Ok(vec![p.clone(), sibling]));
+        let r = judged(&c);
+        assert_eq!(r.reason, Reason::LockIncomplete, "{}", r.message);
+        assert!(r.message.contains("shard `b`, FAIL"), "{}", r.message);
+        assert!(r.message.contains("run 7"), "{}", r.message);
+
+        failing["context"]["run_id"] = json!("8");
+        let other_run = from_leg(failing, "b/proof-S1@b.json", None, 1);
+        let earlier = from_leg(proof_json(COMMIT, "FAIL"), "old/proof-S1.json", None, 0);
+        c.lock
+            .as_mut()
+            .unwrap()
+            .listed
+            .insert("S1".into(), Ok(vec![other_run, earlier]));
+        let r = judged(&c);
+        assert_eq!(r.reason, Reason::CiLocked, "{}", r.message);
     }
 
     #[test]
@@ -909,6 +954,10 @@ mod locked {
             fs.push(Ok((*p).clone()));
         }
         lock.pins.insert("S1".into(), ps);
+        lock.listed.insert(
+            "S1".into(),
+            Ok(fs.iter().filter_map(|f| f.as_ref().ok().cloned()).collect()),
+        );
         lock.fetched.insert("S1".into(), fs);
         c
     }

@@ -5,6 +5,9 @@
 //! check a proof passes in [`combine`]: signed by a key the gate trusts, `PASS`, about this
 //! script and these digests, within the allowed age; a sharded script's proofs must be one
 //! per shard from one run, and together give results for every declared test file.
+//! Every proof of the script that the pinned run made (the latest attempt of each leg,
+//! as the places the run is kept list them) must be pinned: a failing shard left out of
+//! the lock is seen even when the other shards cover every test file.
 //!
 //! The lock is written by the change's author, so it is a claim, never a credential: it
 //! can name a proof, but only the gate's own keys, the checkout's digests and the bytes
@@ -14,7 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::combine::{check_one, coverage_gap, warn_flaky};
+use super::combine::{check_one, coverage_gap, latest_per_producer, warn_flaky};
 use super::evidence::{Accepted, accept};
 use super::input::{CheckoutFacts, GateInput, GateScript, Outcome, ProofInput, missing_test_file};
 use super::report::Reason;
@@ -48,6 +51,19 @@ pub struct LockPin {
 pub trait PinnedSource {
     /// The pinned proof of script `id`.
     fn fetch(&self, id: &str, pin: &LockPin) -> Result<ProofInput, String>;
+
+    /// Every proof of script `id` that the places holding the run `pins` came from can
+    /// list (a proofs directory, the store's runs of this script and of `commit`, the
+    /// pinned run's artifacts): the candidates for the run's other proofs of the script,
+    /// which the gate authenticates before they count. `commit` is the one the retrieved
+    /// pinned proof records (not yet authenticated: it only widens where to look). `Err`
+    /// when no place could list any, saying why.
+    fn run_proofs(
+        &self,
+        id: &str,
+        pins: &[LockPin],
+        commit: Option<&str>,
+    ) -> Result<Vec<ProofInput>, String>;
 }
 
 /// The lock as the gate judges it: the pins by script id (one per proof, several for a
@@ -59,6 +75,9 @@ pub struct LockEvidence {
     pub pins: BTreeMap<String, Vec<LockPin>>,
     /// The proofs retrieved, by script id, one per pin.
     pub fetched: HashMap<String, Vec<Result<ProofInput, String>>>,
+    /// The proofs of each script listed in the places its pinned run is kept
+    /// ([`PinnedSource::run_proofs`]), or why none could be listed.
+    pub listed: HashMap<String, Result<Vec<ProofInput>, String>>,
 }
 
 /// Why a pin does not match the checkout, if it does not: `None` when both digests are
@@ -111,6 +130,9 @@ pub(super) fn judge(
         kept.push((pin, a));
     }
     if let Some(o) = one_producer_set(s, &kept) {
+        return o;
+    }
+    if let Some(o) = unpinned_proof(s, &kept, lock, input) {
         return o;
     }
     let accepted: Vec<Accepted> = kept.iter().map(|(_, a)| a.clone()).collect();
@@ -196,6 +218,123 @@ fn one_producer_set(s: &GateScript, kept: &[(&LockPin, Accepted)]) -> Option<Out
         ));
     }
     None
+}
+
+/// The run a proof was made by, as it records it: its commit and CI run id.
+type RunKey = (Option<String>, Option<String>);
+
+fn run_of(a: &Accepted) -> RunKey {
+    (a.proof.commit_sha.clone(), a.proof.context.run_id.clone())
+}
+
+/// The commit an unauthenticated proof claims to be of, if its bytes say.
+pub fn claimed_commit(p: &ProofInput) -> Option<String> {
+    claimed_run(p)?.0
+}
+
+/// The run an unauthenticated proof claims to be of, if its bytes say.
+fn claimed_run(p: &ProofInput) -> Option<RunKey> {
+    #[derive(serde::Deserialize)]
+    struct Context {
+        run_id: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Claim {
+        commit_sha: Option<String>,
+        context: Option<Context>,
+    }
+    let bytes = p.json.as_ref().ok()?;
+    let c: Claim = serde_json::from_slice(bytes).ok()?;
+    Some((c.commit_sha, c.context.and_then(|c| c.run_id)))
+}
+
+/// Why the pinned proofs are not every proof of the script in their run, if they are
+/// not: each proof of the script the pinned run made (the latest attempt of each leg)
+/// must be one the lock pins, so that leaving a failing shard's proof out of the lock
+/// does not hide it. A listed proof that claims the pinned run must authenticate; one
+/// that authenticates as another run's is not looked at.
+fn unpinned_proof(
+    s: &GateScript,
+    kept: &[(&LockPin, Accepted)],
+    lock: &LockEvidence,
+    input: &GateInput<'_>,
+) -> Option<Outcome> {
+    let (_, first) = kept.first()?;
+    let run = run_of(first);
+    let shown_run = first
+        .proof
+        .context
+        .run_id
+        .as_deref()
+        .map_or_else(|| "the pinned run".to_owned(), |r| format!("run {r}"));
+    let listed = match lock.listed.get(&s.id) {
+        Some(Ok(listed)) => listed,
+        other => {
+            let why = match other {
+                Some(Err(why)) => format!(": {why}"),
+                _ => String::new(),
+            };
+            return Some(Outcome::new(
+                Reason::ProofMissing,
+                format!(
+                    "the other proofs of `{}` in {shown_run} could not be listed{why}; every                      proof of the run must be seen before its pinned ones stand for it: pass                      `--server URL` or `--proofs DIR` holding the run's proofs",
+                    s.path
+                ),
+                Some(first.pref.clone()),
+            ));
+        }
+    };
+    let mut seen: std::collections::HashSet<Sha256Digest> =
+        kept.iter().map(|(_, a)| a.digest).collect();
+    let mut same_run: Vec<Accepted> = kept.iter().map(|(_, a)| a.clone()).collect();
+    for p in listed {
+        if p.json
+            .as_ref()
+            .is_ok_and(|b| seen.contains(&Sha256Digest::of(b)))
+        {
+            continue;
+        }
+        match accept(s, p, input) {
+            Ok(a) => {
+                if run_of(&a) == run && seen.insert(a.digest) {
+                    same_run.push(a);
+                }
+            }
+            Err(o) => {
+                if claimed_run(p).is_some_and(|c| c != run) {
+                    continue;
+                }
+                let mut o = *o;
+                o.message = format!(
+                    "{} (it is listed beside the proofs the lock pins and claims their run,                      so it must authenticate)",
+                    o.message
+                );
+                return Some(o);
+            }
+        }
+    }
+    let latest = match latest_per_producer(same_run) {
+        Ok(l) => l,
+        Err(o) => return Some(*o),
+    };
+    let pinned: std::collections::HashSet<Sha256Digest> =
+        kept.iter().map(|(_, a)| a.digest).collect();
+    let a = latest.iter().find(|a| !pinned.contains(&a.digest))?;
+    let shard = a
+        .proof
+        .context
+        .shard
+        .as_deref()
+        .map_or_else(|| "no shard".to_owned(), |sh| format!("shard `{sh}`"));
+    let verdict = a.proof.verdict.as_str();
+    Some(Outcome::new(
+        Reason::LockIncomplete,
+        format!(
+            "{shown_run} has a proof of `{}` the lock does not pin: `{}` ({shard}, {verdict});              the lock must pin every proof of the script its run made (the latest attempt of              each leg): run `proofgate lock update`",
+            s.id, a.pref.file
+        ),
+        Some(a.pref.clone()),
+    ))
 }
 
 /// The script's pins and the proof retrieved for each, when the script is in the

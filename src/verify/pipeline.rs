@@ -222,14 +222,24 @@ fn retrieve_pinned(
         &wanted,
         crate::par::threads_for(wanted.len(), 64),
         |(id, pins)| {
-            let got = pins.iter().map(|pin| l.source.fetch(id, pin)).collect();
-            ((*id).clone(), got)
+            let got: Vec<Result<super::ProofInput, String>> =
+                pins.iter().map(|pin| l.source.fetch(id, pin)).collect();
+            let commit = got
+                .iter()
+                .find_map(|p| super::locked::claimed_commit(p.as_ref().ok()?));
+            let listed = l.source.run_proofs(id, pins, commit.as_deref());
+            ((*id).clone(), (got, listed))
         },
     );
-    LockEvidence {
+    let mut evidence = LockEvidence {
         pins: l.pins.clone(),
-        fetched: fetched.into_iter().collect(),
+        ..LockEvidence::default()
+    };
+    for (id, (got, listed)) in fetched {
+        evidence.fetched.insert(id.clone(), got);
+        evidence.listed.insert(id, listed);
     }
+    evidence
 }
 
 /// Runs the gate.

@@ -76,6 +76,9 @@ pub enum Reason {
     /// `verify --lock`: the proof retrieved is not the one the lock describes (another
     /// digest, verdict, run, signer or seed), or the lock points somewhere it may not.
     LockMismatch,
+    /// `verify --lock`: the pinned run made a proof of the script that the lock does not
+    /// pin (a shard or leg left out of the lock).
+    LockIncomplete,
 }
 
 impl Reason {
@@ -124,11 +127,12 @@ impl Reason {
             Reason::LockMissing => "LOCK_MISSING",
             Reason::LockStale => "LOCK_STALE",
             Reason::LockMismatch => "LOCK_MISMATCH",
+            Reason::LockIncomplete => "LOCK_INCOMPLETE",
         }
     }
 
     /// Every code, in documentation order.
-    pub const ALL: [Reason; 30] = [
+    pub const ALL: [Reason; 31] = [
         Reason::CiProof,
         Reason::CiReused,
         Reason::CiLocked,
@@ -159,6 +163,7 @@ impl Reason {
         Reason::LockMissing,
         Reason::LockStale,
         Reason::LockMismatch,
+        Reason::LockIncomplete,
     ];
 }
 
