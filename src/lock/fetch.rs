@@ -116,55 +116,20 @@ impl Sources {
         id: &str,
         pin: &LockPin,
     ) -> Result<Option<ProofInput>, String> {
-        #[derive(Deserialize)]
-        struct Row {
-            run_id: String,
-            file: String,
-            script_id: String,
-            tests_digest: String,
-        }
-        #[derive(Deserialize)]
-        struct Rows {
-            proofs: Vec<Row>,
-        }
         // Proofs of one run are usually pinned together: a run already read is looked
         // at first, by digest, before the store is asked again.
         if let Some(found) = self.in_stored_runs(id, pin) {
             return Ok(Some(found));
         }
-        let path = format!(
-            "/api/proofs?subject={}&limit={STORE_CANDIDATES}",
-            percent_encoding::utf8_percent_encode(
-                &pin.source_hash.to_string(),
-                percent_encoding::NON_ALPHANUMERIC
-            )
-        );
-        let (_, body) = client
-            .call(Method::GET, &path, None)
-            .await
-            .map_err(|e| e.to_string())?;
-        let rows: Rows = serde_json::from_slice(&body)
-            .map_err(|e| format!("the proof list is not understood: {e}"))?;
-        let tests = pin.tests_hash.to_string();
-        for row in rows
-            .proofs
-            .iter()
-            .filter(|r| r.script_id == id && r.tests_digest == tests)
-        {
-            let files = self.stored_run(client, &row.run_id).await?;
-            let Some(bytes) = files.get(&row.file) else {
+        for (run_id, file) in stored_candidates(client, id, pin).await? {
+            let files = self.stored_run(client, &run_id).await?;
+            let Some(bytes) = files.get(&file) else {
                 continue;
             };
             if Sha256Digest::of(bytes) != pin.proof_digest {
                 continue;
             }
-            return Ok(Some(stored_proof(
-                id,
-                &row.run_id,
-                &row.file,
-                bytes,
-                &files,
-            )));
+            return Ok(Some(stored_proof(id, &run_id, &file, bytes, &files)));
         }
         Ok(None)
     }
@@ -309,35 +274,10 @@ impl Sources {
     ) -> Option<Result<Vec<ProofInput>, String>> {
         let (url, client) = self.store.as_ref()?;
         let listed = self.runtime.block_on(async {
-            #[derive(Deserialize)]
-            struct Row {
-                run_id: String,
-                script_id: String,
-                tests_digest: String,
-            }
-            #[derive(Deserialize)]
-            struct Rows {
-                proofs: Vec<Row>,
-            }
-            let path = format!(
-                "/api/proofs?subject={}&limit={STORE_CANDIDATES}",
-                percent_encoding::utf8_percent_encode(
-                    &pin.source_hash.to_string(),
-                    percent_encoding::NON_ALPHANUMERIC
-                )
-            );
-            let (_, body) = client
-                .call(Method::GET, &path, None)
-                .await
-                .map_err(|e| e.to_string())?;
-            let rows: Rows = serde_json::from_slice(&body)
-                .map_err(|e| format!("the proof list is not understood: {e}"))?;
-            let tests = pin.tests_hash.to_string();
-            let mut runs: Vec<String> = rows
-                .proofs
+            let mut runs: Vec<String> = stored_candidates(client, id, pin)
+                .await?
                 .into_iter()
-                .filter(|r| r.script_id == id && r.tests_digest == tests)
-                .map(|r| r.run_id)
+                .map(|(run_id, _)| run_id)
                 .collect();
             if let Some(c) = commit.filter(|c| c.bytes().all(|b| b.is_ascii_hexdigit())) {
                 let cached = self
@@ -549,4 +489,45 @@ impl PinnedSource for Sources {
         }
         Err(tried.join("; "))
     }
+}
+
+/// The stored proofs of `id` with the pin's script digest (the in-toto subject the store
+/// indexes) and tests digest, as `(run id, file name)`: the runs a pinned proof of `id`
+/// can be in.
+async fn stored_candidates(
+    client: &StoreClient,
+    id: &str,
+    pin: &LockPin,
+) -> Result<Vec<(String, String)>, String> {
+    #[derive(Deserialize)]
+    struct Row {
+        run_id: String,
+        file: String,
+        script_id: String,
+        tests_digest: String,
+    }
+    #[derive(Deserialize)]
+    struct Rows {
+        proofs: Vec<Row>,
+    }
+    let path = format!(
+        "/api/proofs?subject={}&limit={STORE_CANDIDATES}",
+        percent_encoding::utf8_percent_encode(
+            &pin.source_hash.to_string(),
+            percent_encoding::NON_ALPHANUMERIC
+        )
+    );
+    let (_, body) = client
+        .call(Method::GET, &path, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let rows: Rows = serde_json::from_slice(&body)
+        .map_err(|e| format!("the proof list is not understood: {e}"))?;
+    let tests = pin.tests_hash.to_string();
+    Ok(rows
+        .proofs
+        .into_iter()
+        .filter(|r| r.script_id == id && r.tests_digest == tests)
+        .map(|r| (r.run_id, r.file))
+        .collect())
 }
