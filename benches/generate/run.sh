@@ -9,6 +9,7 @@
 # below; the table gives the median wall time of the rounds, and user/system CPU and
 # peak RSS of the median round (`/usr/bin/time`):
 #   - `cat` of the JUnit files (the I/O floor),
+#   - `cp -r` of the signed run's output into a new directory (the write floor),
 #   - `proofgate inspect --summary` (parsing alone),
 #   - the previous build of `generate` (`main`, or BENCH_BASE_REF), when it can be built:
 #     a `git worktree` of that commit built in release into target/bench-generate/base
@@ -83,6 +84,8 @@ measure() {
   n=0
   [ -f "$work/$name" ] && n=$(wc -l < "$work/$name")
   local rc=0
+  # The previous command's dirty pages are written back before, not during, this one.
+  sync
   /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$@" >/dev/null 2>"$work/$name.err.$n" || rc=$?
   # generate exits 1 when a proof is FAIL (the synthetic repository has some): not an error.
   if [ "$rc" -gt 1 ]; then echo "failed ($rc): $*" >&2; cat "$work/$name.err.$n" >&2; exit 1; fi
@@ -102,6 +105,10 @@ for r in $(seq "$rounds"); do
     measure base "$base" "${gen[@]}" --out "$work/out-base-$r"
   fi
   measure signed "$bin" "${gen[@]}" --out "$work/out-$r" --timings
+  # The write floor: the same 20,000 files and bytes, created by `cp -r` from the page
+  # cache. It pays what generate pays to create files and fill new page-cache pages, which
+  # on this VM moves with the host's memory state (benches/README.md, generate).
+  measure copy cp -r "$work/out-$r" "$work/copy-$r"
   measure replace "$bin" "${gen[@]}" --out "$work/out-$r" --timings
 done
 
@@ -122,6 +129,7 @@ row() {
   printf '%-40s %9.2f %9.2f %9.2f %9.0f %9.2fx\n' "$1" "$w" "$u" "$s" "$(calc "$k / 1024")" "$(calc "$w / max($t_signed, 0.001)")"
 }
 row "cat (I/O floor)" cat
+row "cp -r of the proofs (write floor)" copy
 row "inspect --summary (parse only)" inspect
 [ -n "$base" ] && row "previous generate --signing-key-file" base
 row "generate --signing-key-file" signed
@@ -144,4 +152,5 @@ if [ -n "${BENCH_ROWS:-}" ]; then
   [ -n "$base" ] && emit "previous generate" "$(wall base)"
   emit "inspect --summary" "$(wall inspect)"
   emit "cat" "$(wall cat)"
+  emit "cp -r of its output" "$(wall copy)"
 fi

@@ -80,6 +80,36 @@ fn sha256_set(d: &Sha256Digest) -> DigestSet {
     [("sha256".to_owned(), d.hex())].into()
 }
 
+/// A test's display name (`classname::name`, or `name` without a class), borrowed:
+/// serialised as the string [`display_name`] makes, without making it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TestName<'a> {
+    /// The class name (may be empty).
+    pub classname: &'a str,
+    /// The name.
+    pub name: &'a str,
+}
+
+impl std::fmt::Display for TestName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.classname.is_empty() {
+            f.write_str(self.classname)?;
+            f.write_str("::")?;
+        }
+        f.write_str(self.name)
+    }
+}
+
+impl Serialize for TestName<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// The statement [`draft_statement`] builds: the same JSON as a [`ProofStatement`], the
+/// test names borrowed from the draft.
+pub type DraftStatement<'a> = Statement<TestResultPredicate<ProofgateExtension, TestName<'a>>>;
+
 /// Builds the statement for `proof`; `proof_digest` is the SHA-256 of the exact bytes of
 /// its `proof-<ID>.json`.
 pub fn statement(proof: &Proof, proof_digest: Sha256Digest, extra: &ExtraConfig) -> ProofStatement {
@@ -89,43 +119,48 @@ pub fn statement(proof: &Proof, proof_digest: Sha256Digest, extra: &ExtraConfig)
             .tests
             .iter()
             .map(|t| (t.classname.as_str(), t.name.as_str(), t.status)),
+        display_name,
         proof_digest,
         extra,
     )
 }
 
-/// [`statement`] of a [`ProofDraft`]: the same statement as that of its owned proof.
-pub fn draft_statement(
-    draft: &ProofDraft<'_>,
+/// [`statement`] of a [`ProofDraft`]: it serialises to the same bytes as the statement
+/// of its owned proof.
+pub fn draft_statement<'a>(
+    draft: &'a ProofDraft<'_>,
     proof_digest: Sha256Digest,
     extra: &ExtraConfig,
-) -> ProofStatement {
+) -> DraftStatement<'a> {
     statement_of(
         &draft.head,
         draft.tests.iter().map(|t| (t.classname, t.name, t.status)),
+        |classname, name| TestName { classname, name },
         proof_digest,
         extra,
     )
 }
 
-/// The statement of `proof` whose tests (class name, name, status) are `tests`.
-fn statement_of<'t>(
+/// The statement of `proof` whose tests (class name, name, status) are `tests`; `name`
+/// makes a listed test's name.
+fn statement_of<'t, N>(
     proof: &Proof,
     tests: impl Iterator<Item = (&'t str, &'t str, Status)>,
+    name: impl Fn(&'t str, &'t str) -> N,
     proof_digest: Sha256Digest,
     extra: &ExtraConfig,
-) -> ProofStatement {
+) -> Statement<TestResultPredicate<ProofgateExtension, N>> {
     let mut passed = Vec::new();
     let mut warned = Vec::new();
     let mut failed = Vec::new();
     let mut skipped = Vec::new();
-    for (classname, name, status) in tests {
-        let name = display_name(classname, name);
+    for (classname, test, status) in tests {
         match status {
-            Status::Passed => passed.push(name),
-            Status::Flaky => warned.push(name),
-            Status::Failed | Status::Error => failed.push(name),
-            Status::Skipped => skipped.push(name),
+            Status::Passed => passed.push(name(classname, test)),
+            Status::Flaky => warned.push(name(classname, test)),
+            Status::Failed | Status::Error => failed.push(name(classname, test)),
+            // Skipped tests are few and listed in the extension as strings.
+            Status::Skipped => skipped.push(display_name(classname, test)),
         }
     }
     let result = match proof.verdict {
@@ -239,11 +274,14 @@ pub fn parse_proof_file_name(name: &str) -> Option<(&str, Option<&str>)> {
     Some((id, shard))
 }
 
-/// Serialises `statement` (compact JSON) and signs it as a DSSE envelope with payload
-/// type `application/vnd.in-toto+json`.
-pub fn sign_statement(statement: &ProofStatement, key: &SigningKey) -> Envelope {
+/// Serialises `statement` (a [`ProofStatement`] or a [`DraftStatement`]; compact JSON)
+/// and signs it as a DSSE envelope with payload type `application/vnd.in-toto+json`.
+pub fn sign_statement<P: Serialize>(statement: &Statement<P>, key: &SigningKey) -> Envelope {
+    let mut payload = Vec::with_capacity(8 * 1024);
     // Strings, integers and digests only: serialisation cannot fail.
-    let payload = serde_json::to_vec(statement).unwrap_or_default();
+    if serde_json::to_writer(&mut payload, statement).is_err() {
+        payload.clear();
+    }
     dsse::sign(key, PAYLOAD_TYPE, &payload)
 }
 

@@ -127,10 +127,11 @@ pub enum TestResult {
     Failed,
 }
 
-/// The test-result predicate v0.1, with proofgate's extension object.
+/// The test-result predicate v0.1, with proofgate's extension object. `N` is how a
+/// test's name is held: owned when parsed, borrowed when a proof is being signed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TestResultPredicate<X = serde_json::Value> {
+pub struct TestResultPredicate<X = serde_json::Value, N = String> {
     /// The overall result.
     pub result: TestResult,
     /// What configured the run (JUnit files, the script header …), with digests.
@@ -140,13 +141,13 @@ pub struct TestResultPredicate<X = serde_json::Value> {
     pub url: Option<String>,
     /// Names of tests that passed.
     #[serde(default)]
-    pub passed_tests: Vec<String>,
+    pub passed_tests: Vec<N>,
     /// Names of tests that passed with warnings (flaky, skipped).
     #[serde(default)]
-    pub warned_tests: Vec<String>,
+    pub warned_tests: Vec<N>,
     /// Names of tests that failed or errored.
     #[serde(default)]
-    pub failed_tests: Vec<String>,
+    pub failed_tests: Vec<N>,
     /// proofgate's extension: counts, commit, digests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proofgate: Option<X>,
