@@ -554,3 +554,35 @@ fn the_release_gate_reads_proofs_from_the_store(db: Db) {
     let evil = tenant(&server.db, "evil", &public);
     assert_eq!(code(&verify(&evil.read)), 1);
 }
+
+#[test]
+fn serve_stops_cleanly_on_sigterm_and_on_ctrl_c() {
+    for signal in ["-TERM", "-INT"] {
+        let t = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", t.path().join("s.db").display());
+        let mut server = Server::start(&url, &[]);
+        let o = server.request("GET", "/api/openapi.json", None, None);
+        assert_eq!(
+            o.status, 200,
+            "{signal}: the server answers before the signal"
+        );
+        let pid = server.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = server.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{signal}: the server is still running 20 s after the signal"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert_eq!(status.code(), Some(0), "{signal}: {status:?}");
+    }
+}

@@ -55,26 +55,10 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
             listener,
             api::router(store.clone(), limits),
             conn_limits,
-            shutdown(),
+            super::interrupt::signalled(),
         )
         .await;
         store.close().await;
         Ok(Outcome::Yes)
     })
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
