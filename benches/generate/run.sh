@@ -6,7 +6,7 @@
 #   bash benches/generate/run.sh --full   # target size: 10,000 scripts x 100 cases (1M cases), 5 rounds
 #
 # Each round runs, one after the other on the same JUnit files (paired), every command
-# below; the table gives the median wall time of the rounds, and user/system CPU and
+# below (the previous build and this one in turns: first in odd rounds, second in even); the table gives the median wall time of the rounds, and user/system CPU and
 # peak RSS of the median round (`/usr/bin/time`):
 #   - `cat` of the JUnit files (the I/O floor),
 #   - `cp -r` of the signed run's output into a new directory (the write floor),
@@ -101,10 +101,16 @@ for r in $(seq "$rounds"); do
   # ext4 avoids reusing inodes freed in the last minutes, so creating 20,000 files right
   # after deleting 20,000 makes every create scan for a free inode (measured: 5 s of
   # system time growing to 20 s over three rounds) — a cost of the bench, not of generate.
-  if [ -n "$base" ]; then
+  # The previous build and this one take turns at going first: whichever runs second
+  # in a round was measured up to 1.5x slower with identical code (it fills page-cache
+  # pages the first one has just taken; benches/README.md, generate).
+  if [ -n "$base" ] && [ $((r % 2)) -eq 1 ]; then
     measure base "$base" "${gen[@]}" --out "$work/out-base-$r"
   fi
   measure signed "$bin" "${gen[@]}" --out "$work/out-$r" --timings
+  if [ -n "$base" ] && [ $((r % 2)) -eq 0 ]; then
+    measure base "$base" "${gen[@]}" --out "$work/out-base-$r"
+  fi
   # The write floor: the same 20,000 files and bytes, created by `cp -r` from the page
   # cache. It pays what generate pays to create files and fill new page-cache pages, which
   # on this VM moves with the host's memory state (benches/README.md, generate).
