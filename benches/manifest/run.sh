@@ -2,7 +2,10 @@
 # Benchmark `proofgate manifest` against, in the same run: (a) the SHA-256 ceiling, the
 # same files' bytes already in memory hashed file by file with the same library on every
 # core (examples/sha_limit.rs), and (b) `find DIR -type f -print0 | xargs -0 -P2 sha256sum`.
-# Warm page cache; the three are run in turn (A B C A B C …) and the median of each quoted.
+# Warm page cache; all of them are run in turn (A B C A B C …) and the median of each quoted.
+# Beside them, the bounds of what read(2) allows (examples/sha_limit.rs): (c) reading
+# alone, (d) reading and hashing a list made before the clock starts, and (e) the same with
+# the directory walk timed: what a manifest with no ignore rules and no Merkle tree costs.
 #
 #   bash benches/manifest/run.sh --quick  # 2,000 files / 20 MB, 5 rounds (seconds)
 #   bash benches/manifest/run.sh          # 10,000 files / 100 MB, 5 rounds
@@ -69,8 +72,8 @@ find "$tree" -type f -print0 | xargs -0 cat > /dev/null
 secs() { python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.4f}")' "$1" "$2"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "== measuring ($rounds rounds, manifest / ceiling / read / read+hash / find|xargs in turn, medians)" >&2
-: > "$base/m.times"; : > "$base/l.times"; : > "$base/s.times"; : > "$base/r.times"; : > "$base/d.times"
+echo "== measuring ($rounds rounds, manifest / ceiling / read / read+hash / walk+read+hash / find|xargs in turn, medians)" >&2
+for t in m l s r d e; do : > "$base/$t.times"; done
 for _ in $(seq "$rounds"); do
   s=$(date +%s.%N)
   "$bin" --root "$tree" manifest --exclude .complete --format table > "$base/manifest.txt"
@@ -80,6 +83,7 @@ for _ in $(seq "$rounds"); do
   "$limit" "$tree" "$(nproc)" hash | cut -d' ' -f1 >> "$base/l.times"
   "$limit" "$tree" "$(nproc)" read | cut -d' ' -f1 >> "$base/r.times"
   "$limit" "$tree" "$(nproc)" read-hash | cut -d' ' -f1 >> "$base/d.times"
+  "$limit" "$tree" "$(nproc)" walk-read-hash | cut -d' ' -f1 >> "$base/e.times"
 
   s=$(date +%s.%N)
   find "$tree" -type f -print0 | xargs -0 -P2 sha256sum > /dev/null
@@ -91,13 +95,14 @@ l=$(median < "$base/l.times")
 s=$(median < "$base/s.times")
 r=$(median < "$base/r.times")
 d=$(median < "$base/d.times")
+e=$(median < "$base/e.times")
 bytes=$(awk '/^bytes/ {print $2}' "$base/manifest.txt")
 nfiles=$(awk '/^files/ {print $2}' "$base/manifest.txt")
 
-python3 - "$m" "$l" "$s" "$r" "$d" "$bytes" "$nfiles" "$rounds" "$total_mb" "${BENCH_ROWS:-}" <<'PY'
+python3 - "$m" "$l" "$s" "$r" "$d" "$e" "$bytes" "$nfiles" "$rounds" "$total_mb" "${BENCH_ROWS:-}" <<'PY'
 import os, sys
-m, l, s, r, d = (float(x) for x in sys.argv[1:6])
-nbytes, nfiles, rounds, total_mb, rows = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9]), sys.argv[10]
+m, l, s, r, d, e = (float(x) for x in sys.argv[1:7])
+nbytes, nfiles, rounds, total_mb, rows = int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9]), int(sys.argv[10]), sys.argv[11]
 mbps = lambda t: f"{nbytes / t / 1e6:.0f}"
 print(f"\n{nfiles} files, {nbytes} bytes, {os.cpu_count()} cores, median of {rounds} rounds\n")
 print("| measurement | seconds | MB/s | ratio |")
@@ -106,20 +111,24 @@ print(f"| proofgate manifest (walk + hash + Merkle) | {m:.3f} | {mbps(m)} | — 
 print(f"| (a) SHA-256 from memory, same library, all cores | {l:.3f} | {mbps(l)} | manifest at {100 * l / m:.0f}% of (a) |")
 print(f"| (b) find \\| xargs -0 -P2 sha256sum | {s:.3f} | {mbps(s)} | manifest {s / m:.2f}× faster |")
 print(f"| (c) read(2) alone: open, one sized read, close, all cores | {r:.3f} | {mbps(r)} | reading costs {r / l:.2f}× the hashing |")
-print(f"| (d) read(2) + SHA-256, all cores (no walk, ignore rules or Merkle tree) | {d:.3f} | {mbps(d)} | manifest at {100 * d / m:.0f}% of (d); (d) at {100 * l / d:.0f}% of (a) |")
+print(f"| (d) read(2) + SHA-256, all cores, file list made untimed | {d:.3f} | {mbps(d)} | manifest at {100 * d / m:.0f}% of (d); (d) at {100 * l / d:.0f}% of (a) |")
+print(f"| (e) (d) with the directory walk timed (no ignore rules or Merkle tree) | {e:.3f} | {mbps(e)} | manifest at {100 * e / m:.0f}% of (e); (e) at {100 * l / e:.0f}% of (a), {s / e:.2f}× (b) |")
 size = f"{nfiles // 1000}k files {total_mb / 1000:g} GB" if total_mb >= 1000 else f"{nfiles // 1000}k files {total_mb} MB"
 targets = [
-    (f"manifest {size}: share of the SHA-256 ceiling", f"ceiling {l:.3f} s", l / m, 0.8, "≥ 0.80× (80% of the ceiling)"),
-    (f"manifest {size}: vs find | xargs -P2 sha256sum", f"find|xargs {s:.3f} s", s / m, 3.0, "≥ 3×"),
-    # What read(2) allows on this machine: the least a reading manifest can take. The
-    # share of the ceiling that (d) reaches is the most any read(2)-based manifest can.
-    (f"manifest {size}: share of the read(2)+hash bound", f"read+hash {d:.3f} s", d / m, 0.8, "≥ 0.80× (80% of what read(2) allows)"),
+    (f"manifest {size}: share of the SHA-256 ceiling", m, f"ceiling {l:.3f} s", l / m, 0.8, "≥ 0.80× (80% of the ceiling)"),
+    (f"manifest {size}: vs find | xargs -P2 sha256sum", m, f"find|xargs {s:.3f} s", s / m, 3.0, "≥ 3×"),
+    # The least a manifest can take with read(2) on this machine: list the tree, read and
+    # hash every file. What it costs beyond that is the manifest's own doing.
+    (f"manifest {size}: share of the walk+read(2)+hash bound", m, f"walk+read+hash {e:.3f} s", e / m, 0.8, "≥ 0.80× (80% of the least a manifest can take)"),
+    # Whether the 3× target is within reach of any read(2)-based manifest on this machine
+    # in this run: the bound (e) itself against find | xargs.
+    (f"manifest {size}: walk+read(2)+hash bound vs find | xargs -P2 sha256sum", e, f"find|xargs {s:.3f} s", s / e, 3.0, "≥ 3× (is the 3× target within reach here?)"),
 ]
 print()
-for path, anchor, ratio, goal, target in targets:
+for path, figure, anchor, ratio, goal, target in targets:
     status = "met" if ratio >= goal else "missed"
     print(f"{path}: {ratio:.2f}× (target {target}) {status}")
     if rows:
         with open(rows, "a", encoding="utf-8") as f:
-            f.write(f"{path}\t{m:.3f} s\t{anchor}\t{ratio:.2f}×\t{target}\t{status}\n")
+            f.write(f"{path}\t{figure:.3f} s\t{anchor}\t{ratio:.2f}×\t{target}\t{status}\n")
 PY

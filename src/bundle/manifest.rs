@@ -241,12 +241,19 @@ impl Manifest {
 }
 
 /// The Merkle root over `(path, digest)` leaves in path order.
+/// Leaves and inner nodes are hashed on every core for large manifests.
 pub fn root_hash(files: &BTreeMap<String, Sha256Digest>) -> Sha256Digest {
-    let leaves: Vec<merkle::Hash> = files
-        .iter()
-        .map(|(p, d)| merkle::file_leaf_hash(p, d))
-        .collect();
-    Sha256Digest::from_bytes(merkle::root_of_leaf_hashes(&leaves))
+    let threads = crate::par::threads_for(files.len(), merkle::PAR_MIN_LEAVES);
+    let leaves: Vec<merkle::Hash> = if threads < 2 {
+        files
+            .iter()
+            .map(|(p, d)| merkle::file_leaf_hash(p, d))
+            .collect()
+    } else {
+        let entries: Vec<(&String, &Sha256Digest)> = files.iter().collect();
+        crate::par::par_map(&entries, threads, |(p, d)| merkle::file_leaf_hash(p, d))
+    };
+    Sha256Digest::from_bytes(merkle::root_of_leaf_hashes_par(&leaves, threads))
 }
 
 /// Normalises one scope or exclude entry to a `/`-separated path relative to `root`
@@ -378,7 +385,9 @@ pub fn build(req: &ManifestRequest) -> Result<BuiltManifest, ManifestError> {
             items.extend(part.items);
         }
     }
-    items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    // Each walking thread sorted its own list; the stable sort finds those runs and
+    // merges them.
+    items.sort_by(|a, b| a.0.cmp(&b.0));
     let files: BTreeMap<String, Sha256Digest> = items.into_iter().collect();
     Ok(BuiltManifest {
         manifest: Manifest::from_files(scope, exclude, files),
@@ -492,7 +501,9 @@ impl ignore::ParallelVisitor for Visitor<'_> {
 
 impl Drop for Visitor<'_> {
     fn drop(&mut self) {
-        let part = std::mem::take(&mut self.part);
+        let mut part = std::mem::take(&mut self.part);
+        // Sorted here, on the walking thread, so the threads sort side by side.
+        part.items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         if let Ok(mut done) = self.shared.done.lock() {
             done.push(part);
         }
@@ -772,6 +783,49 @@ mod tests {
             .into_iter()
             .collect();
         assert_ne!(root_hash(&two), root_hash(&forged));
+    }
+
+    #[test]
+    fn the_root_of_a_large_manifest_hashed_on_every_core_is_the_one_leaf_by_leaf() {
+        // Above merkle::PAR_MIN_LEAVES, so the leaves and the tree are hashed in parallel
+        // (when the machine has more than one core).
+        let files: BTreeMap<String, Sha256Digest> = (0..3 * merkle::PAR_MIN_LEAVES + 5)
+            .map(|i| {
+                (
+                    format!("d{}/f{i:06}", i % 7),
+                    Sha256Digest::of(&i.to_le_bytes()),
+                )
+            })
+            .collect();
+        let leaves: Vec<merkle::Hash> = files
+            .iter()
+            .map(|(p, d)| merkle::file_leaf_hash(p, d))
+            .collect();
+        assert_eq!(
+            root_hash(&files),
+            Sha256Digest::from_bytes(merkle::root_of_leaf_hashes(&leaves))
+        );
+    }
+
+    #[test]
+    fn every_walking_thread_hands_over_its_files_and_the_thread_count_changes_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        for d in 0..20 {
+            for f in 0..30 {
+                write(
+                    t.path(),
+                    &format!("d{d:02}/f{f:02}"),
+                    format!("{d}-{f}").as_bytes(),
+                );
+            }
+        }
+        let mut r = req(t.path());
+        r.threads = 4;
+        let m = build(&r).unwrap().manifest;
+        assert_eq!(m.file_count, 600);
+        assert_eq!(m.files.len(), 600);
+        r.threads = 1;
+        assert_eq!(build(&r).unwrap().manifest, m);
     }
 
     #[test]

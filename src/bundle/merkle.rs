@@ -89,6 +89,37 @@ pub fn root_of_leaf_hashes(leaves: &[Hash]) -> Hash {
     }
 }
 
+/// [`root_of_leaf_hashes`] on up to `threads` threads: the tree is split where RFC 9162
+/// splits it (at the largest power of two below the leaf count) and the two subtrees are
+/// hashed side by side, down to subtrees of [`PAR_MIN_LEAVES`]. Same result on any thread
+/// count.
+pub fn root_of_leaf_hashes_par(leaves: &[Hash], threads: usize) -> Hash {
+    root_par(leaves, threads, PAR_MIN_LEAVES)
+}
+
+/// Below this many leaves a subtree is hashed on one thread (a thread costs more than the
+/// few thousand node hashes it would take over).
+pub const PAR_MIN_LEAVES: usize = 8192;
+
+fn root_par(leaves: &[Hash], threads: usize, min_leaves: usize) -> Hash {
+    let n = leaves.len();
+    if threads < 2 || n < min_leaves.max(2) {
+        return root_of_leaf_hashes(leaves);
+    }
+    let mut k = 1;
+    while k * 2 < n {
+        k *= 2;
+    }
+    let (left, right) = leaves.split_at(k);
+    let left_threads = threads / 2;
+    let (l, r) = std::thread::scope(|s| {
+        let l = s.spawn(|| root_par(left, left_threads, min_leaves));
+        let r = root_par(right, threads - left_threads, min_leaves);
+        (l.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), r)
+    });
+    node_hash(&l, &r)
+}
+
 /// The Merkle Tree Hash of a list of raw leaf data (`MTH(D[n])` of RFC 9162 §2.1.1).
 pub fn mth<D: AsRef<[u8]>>(data: &[D]) -> Hash {
     let leaves: Vec<Hash> = data.iter().map(|d| leaf_hash(d.as_ref())).collect();
@@ -113,6 +144,24 @@ mod tests {
                 }
                 node_hash(&mth_recursive(&data[..k]), &mth_recursive(&data[k..]))
             }
+        }
+    }
+
+    #[test]
+    fn the_parallel_root_equals_the_sequential_root_for_every_size_and_thread_count() {
+        let leaves: Vec<Hash> = (0..1100u32).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+        for n in (0..=70).chain([127, 128, 129, 255, 256, 257, 1000, 1023, 1024, 1025, 1100]) {
+            let want = root_of_leaf_hashes(&leaves[..n]);
+            for threads in [0, 1, 2, 3, 4, 8] {
+                for min in [2, 3, 16, 100] {
+                    assert_eq!(
+                        root_par(&leaves[..n], threads, min),
+                        want,
+                        "n={n} t={threads} min={min}"
+                    );
+                }
+            }
+            assert_eq!(root_of_leaf_hashes_par(&leaves[..n], 2), want, "n={n}");
         }
     }
 

@@ -127,8 +127,14 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     .map_err(CliError::classified)?;
     let elapsed = start.elapsed();
     let m = &built.manifest;
-    let mut json = serde_json::to_vec_pretty(m).or_io()?;
-    json.push(b'\n');
+    // Serialised only when it is written somewhere.
+    let json = if args.out.is_some() || matches!(args.format, Format::Json) {
+        let mut json = serde_json::to_vec_pretty(m).or_io()?;
+        json.push(b'\n');
+        json
+    } else {
+        Vec::new()
+    };
     if let Some(out) = &args.out {
         write_durable(out, &json)
             .with_context(|| format!("cannot write `{}`", out.display()))
