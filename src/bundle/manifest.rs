@@ -244,15 +244,8 @@ impl Manifest {
 /// Leaves and inner nodes are hashed on every core for large manifests.
 pub fn root_hash(files: &BTreeMap<String, Sha256Digest>) -> Sha256Digest {
     let threads = crate::par::threads_for(files.len(), merkle::PAR_MIN_LEAVES);
-    let leaves: Vec<merkle::Hash> = if threads < 2 {
-        files
-            .iter()
-            .map(|(p, d)| merkle::file_leaf_hash(p, d))
-            .collect()
-    } else {
-        let entries: Vec<(&String, &Sha256Digest)> = files.iter().collect();
-        crate::par::par_map(&entries, threads, |(p, d)| merkle::file_leaf_hash(p, d))
-    };
+    let entries: Vec<(&String, &Sha256Digest)> = files.iter().collect();
+    let leaves = crate::par::par_map(&entries, threads, |(p, d)| merkle::file_leaf_hash(p, d));
     Sha256Digest::from_bytes(merkle::root_of_leaf_hashes_par(&leaves, threads))
 }
 

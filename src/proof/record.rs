@@ -658,16 +658,10 @@ pub fn test_display_name(t: &ProofTest) -> String {
 }
 
 /// [`test_display_name`] of a class name and a name.
+/// The rule itself is [`super::attest::TestName`]'s `Display`, which the signed statement
+/// also uses.
 pub(crate) fn display_name(classname: &str, name: &str) -> String {
-    if classname.is_empty() {
-        name.to_owned()
-    } else {
-        let mut s = String::with_capacity(classname.len() + 2 + name.len());
-        s.push_str(classname);
-        s.push_str("::");
-        s.push_str(name);
-        s
-    }
+    super::attest::TestName { classname, name }.to_string()
 }
 
 #[cfg(test)]
